@@ -1,0 +1,61 @@
+// Builds the three artefacts with esbuild and reports the snippet's size against its budget:
+//   dist/f.js    the browser snippet, one minified IIFE (served by the collector at /f.js)
+//   dist/cli.js  the collector and its CLI, for `node dist/cli.js serve`
+// Usage: node build.mjs [--watch]
+import { build, context } from 'esbuild';
+import { existsSync, readFileSync } from 'node:fs';
+import { gzipSync, brotliCompressSync, constants as zlib } from 'node:zlib';
+
+const SNIPPET_GZIP_BUDGET = 2500;
+const SNIPPET_GZIP_GOAL = 2000;
+const isWatch = process.argv.includes('--watch');
+
+const configs = [];
+
+if (existsSync('snippet/src/index.ts')) {
+  configs.push({
+    entryPoints: ['snippet/src/index.ts'],
+    outfile: 'dist/f.js',
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    target: ['es2019'],
+    platform: 'browser',
+    legalComments: 'none',
+    metafile: true,
+  });
+}
+
+configs.push({
+  entryPoints: ['collector/cli.ts'],
+  outfile: 'dist/cli.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  sourcemap: true,
+  banner: { js: '#!/usr/bin/env node' },
+});
+
+async function runBuild(config) {
+  if (isWatch) {
+    const ctx = await context(config);
+    await ctx.watch();
+  } else {
+    await build(config);
+  }
+}
+
+await Promise.all(configs.map(runBuild));
+
+if (!isWatch && existsSync('dist/f.js')) {
+  const code = readFileSync('dist/f.js');
+  const gzip = gzipSync(code, { level: 9 }).length;
+  const brotli = brotliCompressSync(code, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  console.log(`snippet dist/f.js: ${code.length} B raw, ${gzip} B gzip, ${brotli} B brotli (budget ${SNIPPET_GZIP_BUDGET} B gzip, goal ${SNIPPET_GZIP_GOAL} B)`);
+  if (gzip > SNIPPET_GZIP_BUDGET) {
+    console.error(`snippet is ${gzip} B gzip, over the ${SNIPPET_GZIP_BUDGET} B budget`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * @module app
+ * Assembles the collector's HTTP app from its routes, with the one error handler at the top.
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Config } from './config.js';
+import { errorBody } from './http/errors.js';
+import type { GroupCommitter } from './ingest/group-commit.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { eventsRoute } from './routes/events-route.js';
+import { healthRoute } from './routes/health-route.js';
+import { snippetRoute } from './routes/snippet-route.js';
+import type { Store } from './store/store.js';
+import type { UpstreamHealth } from './upstream-health.js';
+
+export interface AppDeps {
+  config: Config;
+  secret: string;
+  store: Store;
+  committer: GroupCommitter;
+  metrics: Metrics;
+  health: UpstreamHealth;
+  logger: Logger;
+  now?: () => number;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+
+  app.route('/', eventsRoute(deps));
+  app.route('/', healthRoute(deps));
+  app.route('/', snippetRoute());
+
+  app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    deps.logger.error({ err: error instanceof Error ? error.message : String(error), path: c.req.path }, 'unhandled error');
+    return c.json(errorBody('internal', 'Something went wrong on our side.'), 500);
+  });
+
+  return app;
+}

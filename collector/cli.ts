@@ -1,0 +1,98 @@
+/**
+ * @module cli
+ * `funnelbeacon serve | migrate | doctor | replay`. Configuration errors print one line per
+ * problem, naming the variable, and exit 1.
+ */
+import { parseArgs } from 'node:util';
+import type { Config } from './config.js';
+import { runDoctor } from './doctor.js';
+import { loadConfig } from './load-env.js';
+import { createLogger } from './logger.js';
+import { startCollector } from './server.js';
+import { openStore } from './store/open-store.js';
+
+const USAGE = `usage: funnelbeacon <command>
+
+  serve     run the collector (HTTP server, outbox worker)
+  migrate   create or upgrade the store's tables, then exit
+  doctor    check the configuration, the store and each upstream, and say what to fix
+  replay    put dead-lettered jobs back into the outbox
+`;
+
+function configOrExit(): Config {
+  const result = loadConfig();
+  if (!result.ok) {
+    console.error('funnelbeacon: the configuration has problems:');
+    for (const problem of result.problems) console.error(`  ${problem}`);
+    process.exit(1);
+  }
+  return result.config;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
+  const command = positionals[0] ?? 'serve';
+  switch (command) {
+    case 'serve': {
+      const config = configOrExit();
+      const logger = createLogger(config.logLevel);
+      const collector = await startCollector(config, { logger });
+      if (config.sandbox) {
+        logger.info({ url: config.publicUrl }, 'sandbox mode: no credentials set; upstream calls are recorded, not sent');
+      }
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'stopping');
+        collector.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error instanceof Error ? error.message : String(error) }, 'unclean stop');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      return new Promise<number>(() => {});
+    }
+    case 'migrate': {
+      const config = configOrExit();
+      const store = await openStore(config.databaseUrl);
+      await store.migrate();
+      await store.close();
+      console.log(`store migrated (${store.kind})`);
+      return 0;
+    }
+    case 'replay': {
+      const config = configOrExit();
+      const store = await openStore(config.databaseUrl);
+      await store.migrate();
+      const count = await store.replayDeadJobs(Date.now());
+      await store.close();
+      console.log(`${count} dead-lettered job(s) put back into the outbox`);
+      return 0;
+    }
+    case 'doctor': {
+      const result = loadConfig();
+      return runDoctor(result);
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`funnelbeacon: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`funnelbeacon: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,227 @@
+/**
+ * @module config
+ * The collector's configuration: read once from the environment (and a `.env` file), parsed with
+ * zod into a frozen, typed object. Nothing else in the collector reads `process.env`.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 30m or 2h, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const flag = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === '') return fallback;
+      const normalised = text.trim().toLowerCase();
+      if (['1', 'true', 'on', 'yes'].includes(normalised)) return true;
+      if (['0', 'false', 'off', 'no'].includes(normalised)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected on or off, got "${text}"` });
+      return z.NEVER;
+    });
+
+const list = z
+  .string()
+  .optional()
+  .transform((text) => (text ?? '').split(',').map((item) => item.trim()).filter(Boolean));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()));
+
+const origin = z.string().transform((text, ctx) => {
+  try {
+    const url = new URL(text);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    return url.origin;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not an http(s) origin` });
+    return z.NEVER;
+  }
+});
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: origin.default('http://localhost:8787'),
+  DATABASE_URL: z
+    .string()
+    .default('file:./data/funnelbeacon.db')
+    .refine((url) => url.startsWith('file:') || /^postgres(ql)?:\/\//.test(url), {
+      message: 'expected file:PATH or postgres://...',
+    }),
+  SECRET: optionalText.refine((secret) => secret === undefined || secret.length >= 32, {
+    message: 'must be at least 32 characters',
+  }),
+  ALLOWED_ORIGINS: list.pipe(z.array(origin)),
+  KONNEKTIVE_LOGIN_ID: optionalText.refine((v) => v === undefined || v.length <= 32, { message: 'at most 32 characters' }),
+  KONNEKTIVE_PASSWORD: optionalText.refine((v) => v === undefined || (v.length <= 32 && !v.includes('&')), {
+    message: 'at most 32 characters and no "&" (Konnektive rejects such API passwords)',
+  }),
+  KONNEKTIVE_API_URL: origin.default('https://api.konnektive.com'),
+  KONNEKTIVE_CAMPAIGNS: list.pipe(z.array(z.string().regex(/^\d{1,10}$/, 'campaign ids are numbers'))),
+  EMIT_VIA: z.enum(['konnektive', 'activecampaign', 'sandbox']).optional(),
+  ACTIVECAMPAIGN_API_URL: optionalText.pipe(z.url().optional()),
+  ACTIVECAMPAIGN_API_KEY: optionalText,
+  ACTIVECAMPAIGN_CONNECTION_ID: optionalText.pipe(z.string().regex(/^\d+$/, 'expected a numeric id').optional()),
+  ACTIVECAMPAIGN_RATE_LIMIT: z.coerce.number().positive().max(100).default(5),
+  ABANDON_AFTER: duration('30m'),
+  UPSELL_WINDOW: duration('15m'),
+  SWEEP_EVERY: duration('30s'),
+  DASHBOARD_TOKEN: optionalText,
+  TRUST_PROXY: flag(false),
+  BOT_FILTER: flag(true),
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  KONNEKTIVE_PROBE_EVERY: duration('60s'),
+});
+
+export type EmitVia = 'konnektive' | 'activecampaign' | 'sandbox';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly publicUrl: string;
+  readonly databaseUrl: string;
+  /** Sandbox mode: no upstream credentials at all; every upstream call is recorded, none is sent. */
+  readonly sandbox: boolean;
+  /** Undefined only in sandbox mode, where one is generated and kept in the store. */
+  readonly secret: string | undefined;
+  readonly allowedOrigins: readonly string[];
+  readonly konnektive:
+    | { readonly loginId: string; readonly password: string; readonly apiUrl: string }
+    | undefined;
+  readonly campaigns: readonly string[];
+  readonly emitVia: EmitVia;
+  readonly activeCampaign:
+    | { readonly apiUrl: string; readonly apiKey: string; readonly connectionId: string | undefined }
+    | undefined;
+  readonly activeCampaignRatePerSecond: number;
+  readonly abandonAfterMs: number;
+  readonly upsellWindowMs: number;
+  readonly sweepEveryMs: number;
+  readonly dashboardToken: string | undefined;
+  readonly trustProxy: boolean;
+  readonly botFilter: boolean;
+  readonly retentionDays: number;
+  readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Ingest requests allowed per client IP per minute. */
+  readonly rateLimitPerMinute: number;
+  /** How often a paused Konnektive relay checks whether its credentials work again. */
+  readonly konnektiveProbeEveryMs: number;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+const SANDBOX_ORIGINS = ['http://localhost', 'http://127.0.0.1'];
+
+/** ActiveCampaign shows the account URL without `/api/3`; accept it either way. */
+function activeCampaignBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/api\/3$/, '') + '/api/3';
+}
+
+/**
+ * Parses an environment into a {@link Config}. Pure: the caller decides where the environment
+ * comes from and what to do with the problems (the CLI prints one line each and exits).
+ */
+export function parseConfig(env: Record<string, string | undefined>): ConfigResult {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`),
+    };
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  const konnektive =
+    e.KONNEKTIVE_LOGIN_ID && e.KONNEKTIVE_PASSWORD
+      ? { loginId: e.KONNEKTIVE_LOGIN_ID, password: e.KONNEKTIVE_PASSWORD, apiUrl: e.KONNEKTIVE_API_URL }
+      : undefined;
+  if (Boolean(e.KONNEKTIVE_LOGIN_ID) !== Boolean(e.KONNEKTIVE_PASSWORD)) {
+    problems.push(`${e.KONNEKTIVE_LOGIN_ID ? 'KONNEKTIVE_PASSWORD' : 'KONNEKTIVE_LOGIN_ID'}: set both KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD, or neither`);
+  }
+  const activeCampaign =
+    e.ACTIVECAMPAIGN_API_URL && e.ACTIVECAMPAIGN_API_KEY
+      ? {
+          apiUrl: activeCampaignBase(e.ACTIVECAMPAIGN_API_URL),
+          apiKey: e.ACTIVECAMPAIGN_API_KEY,
+          connectionId: e.ACTIVECAMPAIGN_CONNECTION_ID,
+        }
+      : undefined;
+  const sandbox = !konnektive && !activeCampaign;
+  const emitVia: EmitVia = e.EMIT_VIA ?? (konnektive ? 'konnektive' : 'sandbox');
+
+  if (emitVia === 'konnektive' && !konnektive) {
+    problems.push('EMIT_VIA: "konnektive" needs KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD');
+  }
+  if (emitVia === 'activecampaign' && !activeCampaign) {
+    problems.push('EMIT_VIA: "activecampaign" needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY');
+  }
+  if (!sandbox && !e.SECRET) problems.push('SECRET: required outside sandbox mode (at least 32 random characters)');
+  if (!sandbox && e.ALLOWED_ORIGINS.length === 0) {
+    problems.push('ALLOWED_ORIGINS: required outside sandbox mode (comma-separated lander origins)');
+  }
+  if (konnektive && e.KONNEKTIVE_CAMPAIGNS.length === 0) {
+    problems.push('KONNEKTIVE_CAMPAIGNS: required with Konnektive credentials (comma-separated campaign ids)');
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const config: Config = {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.PUBLIC_URL,
+    databaseUrl: e.DATABASE_URL,
+    sandbox,
+    secret: e.SECRET,
+    allowedOrigins: Object.freeze(e.ALLOWED_ORIGINS.length > 0 ? e.ALLOWED_ORIGINS : SANDBOX_ORIGINS),
+    konnektive: konnektive && Object.freeze(konnektive),
+    campaigns: Object.freeze(e.KONNEKTIVE_CAMPAIGNS),
+    emitVia,
+    activeCampaign: activeCampaign && Object.freeze(activeCampaign),
+    activeCampaignRatePerSecond: e.ACTIVECAMPAIGN_RATE_LIMIT,
+    abandonAfterMs: e.ABANDON_AFTER,
+    upsellWindowMs: e.UPSELL_WINDOW,
+    sweepEveryMs: e.SWEEP_EVERY,
+    dashboardToken: e.DASHBOARD_TOKEN,
+    trustProxy: e.TRUST_PROXY,
+    botFilter: e.BOT_FILTER,
+    retentionDays: e.RETENTION_DAYS,
+    logLevel: e.LOG_LEVEL,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
+  };
+  return { ok: true, config: Object.freeze(config) };
+}
+
+/**
+ * Whether an origin may send events. In sandbox mode any port of localhost or 127.0.0.1 is
+ * allowed, so the demo and local landers work without configuration.
+ */
+export function isAllowedOrigin(config: Config, requestOrigin: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(requestOrigin);
+  } catch {
+    return false;
+  }
+  return config.allowedOrigins.some((allowed) => {
+    if (allowed === parsed.origin) return true;
+    return config.sandbox && SANDBOX_ORIGINS.includes(allowed) && `${parsed.protocol}//${parsed.hostname}` === allowed;
+  });
+}

@@ -1,0 +1,27 @@
+/**
+ * @module errors
+ * The one error shape of every route, `{ error: { code, message } }`, and the one exception
+ * type for deliberate aborts. Anything else reaching the top is a 500 that says nothing.
+ */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorResponse } from '../wire-schema.js';
+
+export function errorBody(code: string, message: string): ErrorResponse {
+  return { error: { code, message } };
+}
+
+/** Throws out of a handler with a JSON error answer. */
+export function fail(status: ContentfulStatusCode, code: string, message: string, headers?: Record<string, string>): never {
+  throw new HTTPException(status, {
+    res: new Response(JSON.stringify(errorBody(code, message)), {
+      status,
+      headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    }),
+  });
+}
+
+export function errorJson(c: Context, status: ContentfulStatusCode, code: string, message: string) {
+  return c.json(errorBody(code, message), status);
+}

@@ -1,0 +1,144 @@
+/**
+ * @module apply-batch
+ * What one accepted request does to the store, inside the group-commit transaction: append its
+ * events, fold them into the session, and queue the upstream calls they cause. No upstream is
+ * called here; the outbox worker does that after the commit.
+ */
+import type { FunnelEvent, PageName } from '../wire-schema.js';
+import { JOB_KINDS, JOB_UPSTREAM, type ClickJobPayload } from '../outbox/job-kinds.js';
+import type { Session, SessionPatch, StoreTx } from '../store/store.js';
+import { newSessionId } from '../tokens.js';
+import { canImportLead, mergeLead } from './lead-merge.js';
+
+export interface IngestRequest {
+  /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token, minted anew if unknown here. */
+  mode: 'new' | 'existing' | 'adopt';
+  sessionId: string;
+  campaignId: string;
+  ip: string;
+  userAgent: string;
+  /** A known bot (with the bot filter on): its events are kept but cause no upstream call. */
+  isBot: boolean;
+  events: FunnelEvent[];
+  receivedAt: number;
+}
+
+export type IngestOutcome =
+  | { ok: true; session: Session; accepted: number; acceptedByType: Record<string, number>; duplicates: number; jobs: number }
+  | { ok: false; code: 'unknown_session' };
+
+export async function applyBatch(tx: StoreTx, request: IngestRequest): Promise<IngestOutcome> {
+  let session = request.mode === 'new' ? undefined : await tx.getSession(request.sessionId);
+  if (!session && request.mode === 'existing') return { ok: false, code: 'unknown_session' };
+  if (!session) {
+    const firstPage = request.events.find((event) => event.type === 'page');
+    const id = request.mode === 'new' ? request.sessionId : newSessionId();
+    await tx.insertSession({
+      id,
+      campaignId: request.campaignId,
+      createdAt: request.receivedAt,
+      lastSeenAt: request.receivedAt,
+      landingUrl: firstPage?.url,
+      referrer: firstPage?.referrer,
+      userAgent: request.userAgent,
+      ip: request.ip,
+      isBot: request.isBot,
+    });
+    session = (await tx.getSession(id))!;
+  }
+
+  const patch: SessionPatch = { lastSeenAt: request.receivedAt };
+  let lead = session.lead;
+  let leadVersion = session.leadVersion;
+  let accepted = 0;
+  const acceptedByType: Record<string, number> = {};
+  let duplicates = 0;
+  let jobs = 0;
+  const quiet = request.isBot || session.isBot;
+
+  for (const event of request.events) {
+    const stored = await tx.insertEvent({
+      id: event.id,
+      sessionId: session.id,
+      type: event.type,
+      receivedAt: request.receivedAt,
+      payload: event,
+    });
+    if (!stored) {
+      duplicates++;
+      continue;
+    }
+    accepted++;
+    acceptedByType[event.type] = (acceptedByType[event.type] ?? 0) + 1;
+    switch (event.type) {
+      case 'page':
+        patch.lastPage = event.page;
+        if (!session.landingUrl && !patch.landingUrl) {
+          patch.landingUrl = event.url;
+          patch.referrer = event.referrer;
+        }
+        if (!quiet && (await queueClick(tx, session.id, event, request.receivedAt))) jobs++;
+        break;
+      case 'lead': {
+        const merged = mergeLead(lead, event.fields);
+        if (merged) {
+          lead = merged;
+          leadVersion++;
+        }
+        break;
+      }
+      case 'cart':
+        patch.cart = { items: event.items, currency: event.currency };
+        break;
+      case 'order':
+        patch.claimedOrderId = event.orderId;
+        break;
+      case 'exit':
+        break;
+    }
+  }
+
+  if (leadVersion !== session.leadVersion) {
+    patch.lead = lead;
+    patch.leadVersion = leadVersion;
+    if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt))) jobs++;
+  }
+  await tx.updateSession(session.id, patch);
+  return { ok: true, session: { ...session, ...patch, lead, leadVersion } as Session, accepted, acceptedByType, duplicates, jobs };
+}
+
+/** One Import Click per page type per session, as Konnektive's own kit does: reloads add none. */
+async function queueClick(
+  tx: StoreTx,
+  sessionId: string,
+  event: { page: PageName; url: string; referrer?: string | undefined },
+  now: number,
+): Promise<boolean> {
+  if (!(await tx.markPageClicked(sessionId, event.page))) return false;
+  const payload: ClickJobPayload = { page: event.page, url: event.url, ...(event.referrer ? { referrer: event.referrer } : {}) };
+  await tx.enqueue({
+    sessionId,
+    upstream: JOB_UPSTREAM[JOB_KINDS.konnektiveClick],
+    kind: JOB_KINDS.konnektiveClick,
+    payload: { ...payload },
+    runAt: now,
+  });
+  return true;
+}
+
+/**
+ * The lead job reads the session's latest fields when it runs, so one queued job stands for any
+ * number of changes: while one waits unclaimed, further changes queue nothing. A change made while
+ * a call is in flight queues exactly one more.
+ */
+async function queueLeadSync(tx: StoreTx, sessionId: string, now: number): Promise<boolean> {
+  if (await tx.findPendingJob(sessionId, JOB_KINDS.konnektiveLead)) return false;
+  await tx.enqueue({
+    sessionId,
+    upstream: JOB_UPSTREAM[JOB_KINDS.konnektiveLead],
+    kind: JOB_KINDS.konnektiveLead,
+    payload: {},
+    runAt: now,
+  });
+  return true;
+}

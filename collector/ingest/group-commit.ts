@@ -1,0 +1,104 @@
+/**
+ * @module group-commit
+ * Concurrent ingest requests are written together: requests that arrive within a short window
+ * share one transaction (and so one fsync), each inside its own savepoint so that one bad request
+ * cannot undo the others. A request's promise settles only after the transaction commits, so the
+ * route answers 2xx only for events that are durable.
+ */
+import type { Store } from '../store/store.js';
+import { applyBatch, type IngestOutcome, type IngestRequest } from './apply-batch.js';
+
+export interface GroupCommitOptions {
+  /** How long the first request of a group waits for company. */
+  maxWaitMs?: number;
+  /** A group this large is written at once. */
+  maxBatch?: number;
+  /** Called after each commit with the number of jobs queued, so the worker can wake up. */
+  onCommitted?: (jobsQueued: number) => void;
+}
+
+interface Waiting {
+  request: IngestRequest;
+  resolve: (outcome: IngestOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+export class GroupCommitter {
+  readonly #store: Store;
+  readonly #maxWaitMs: number;
+  readonly #maxBatch: number;
+  readonly #onCommitted: (jobsQueued: number) => void;
+  #queue: Waiting[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(store: Store, { maxWaitMs = 2, maxBatch = 128, onCommitted = () => {} }: GroupCommitOptions = {}) {
+    this.#store = store;
+    this.#maxWaitMs = maxWaitMs;
+    this.#maxBatch = maxBatch;
+    this.#onCommitted = onCommitted;
+  }
+
+  submit(request: IngestRequest): Promise<IngestOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ request, resolve, reject });
+      if (this.#queue.length >= this.#maxBatch) this.#flushSoon(0);
+      else this.#flushSoon(this.#maxWaitMs);
+    });
+  }
+
+  /** Writes whatever is waiting and resolves when every accepted request is durable. */
+  async drain(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#queue.length > 0) await this.#flush();
+    await this.#writing;
+  }
+
+  #flushSoon(delayMs: number): void {
+    if (this.#timer && delayMs > 0) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#flush();
+    }, delayMs);
+  }
+
+  #flush(): Promise<void> {
+    // Groups are written one after another; a group formed while one is writing waits its turn.
+    this.#writing = this.#writing.then(() => this.#writeGroup());
+    return this.#writing;
+  }
+
+  async #writeGroup(): Promise<void> {
+    const group = this.#queue.splice(0, this.#maxBatch);
+    if (group.length === 0) return;
+    const outcomes: (IngestOutcome | { failed: unknown })[] = [];
+    try {
+      await this.#store.transaction(async (tx) => {
+        outcomes.length = 0;
+        for (const waiting of group) {
+          try {
+            outcomes.push(await tx.nested(() => applyBatch(tx, waiting.request)));
+          } catch (error) {
+            outcomes.push({ failed: error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const waiting of group) waiting.reject(error);
+      return;
+    }
+    let jobs = 0;
+    group.forEach((waiting, index) => {
+      const outcome = outcomes[index]!;
+      if ('failed' in outcome) waiting.reject(outcome.failed);
+      else {
+        if (outcome.ok) jobs += outcome.jobs;
+        waiting.resolve(outcome);
+      }
+    });
+    if (jobs > 0) this.#onCommitted(jobs);
+    if (this.#queue.length > 0) this.#flushSoon(0);
+  }
+}

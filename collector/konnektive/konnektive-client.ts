@@ -1,0 +1,83 @@
+/**
+ * @module konnektive-client
+ * Konnektive's HTTP API: form-encoded POSTs carrying the API user's credentials, answered with
+ * `{"result": "SUCCESS"|"ERROR", "message": ...}`. Success and failure are decided by `result`
+ * (errors arrive as HTTP 200); transport errors, timeouts and 5xx are transient. The same host
+ * serves Checkout Champ, and tests point it at a double.
+ */
+
+export const KONNEKTIVE_PATHS = Object.freeze({
+  importClick: '/landers/clicks/import/',
+  importLead: '/leads/import/',
+  queryOrder: '/order/query/',
+  activeCampaign: '/cart/activecampaign/',
+} as const);
+export type KonnektiveEndpoint = keyof typeof KONNEKTIVE_PATHS;
+
+export type KonnektiveFailure = 'auth' | 'rejected' | 'transient';
+
+export type KonnektiveResult =
+  | { ok: true; message: Record<string, unknown>; httpStatus: number; latencyMs: number }
+  | { ok: false; failure: KonnektiveFailure; message: string; httpStatus?: number; latencyMs: number };
+
+/** The relay's view of Konnektive: one call, credentials added by the implementation. */
+export interface KonnektiveApi {
+  readonly sandbox: boolean;
+  call(endpoint: KonnektiveEndpoint, params: Record<string, string>): Promise<KonnektiveResult>;
+}
+
+const AUTH_FAILURE = /could not authenticate/i;
+
+export interface KonnektiveClientOptions {
+  apiUrl: string;
+  loginId: string;
+  password: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export function konnektiveClient({ apiUrl, loginId, password, timeoutMs = 15_000, fetch: doFetch = fetch }: KonnektiveClientOptions): KonnektiveApi {
+  return {
+    sandbox: false,
+    async call(endpoint, params) {
+      const started = performance.now();
+      const latency = () => performance.now() - started;
+      let response: Response;
+      let text: string;
+      try {
+        response = await doFetch(new URL(KONNEKTIVE_PATHS[endpoint], apiUrl), {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body: new URLSearchParams({ ...params, loginId, password }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        text = await response.text();
+      } catch (error) {
+        const message = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'connection failed';
+        return { ok: false, failure: 'transient', message, latencyMs: latency() };
+      }
+      if (response.status >= 500 || response.status === 429) {
+        return { ok: false, failure: 'transient', message: `HTTP ${response.status}`, httpStatus: response.status, latencyMs: latency() };
+      }
+      let envelope: { result?: unknown; message?: unknown };
+      try {
+        envelope = JSON.parse(text) as typeof envelope;
+      } catch {
+        // A proxy's HTML error page, or a truncated answer: worth another try.
+        return { ok: false, failure: 'transient', message: `HTTP ${response.status}, not JSON`, httpStatus: response.status, latencyMs: latency() };
+      }
+      if (envelope.result === 'SUCCESS') {
+        const message = envelope.message && typeof envelope.message === 'object' ? (envelope.message as Record<string, unknown>) : {};
+        return { ok: true, message, httpStatus: response.status, latencyMs: latency() };
+      }
+      const message = typeof envelope.message === 'string' ? envelope.message : `result ${String(envelope.result)}`;
+      return {
+        ok: false,
+        failure: AUTH_FAILURE.test(message) ? 'auth' : 'rejected',
+        message,
+        httpStatus: response.status,
+        latencyMs: latency(),
+      };
+    },
+  };
+}

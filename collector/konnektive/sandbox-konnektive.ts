@@ -1,0 +1,50 @@
+/**
+ * @module sandbox-konnektive
+ * Sandbox mode's Konnektive: sends nothing and answers like the real API with made-up ids, so
+ * that everything downstream (ids on the session, later calls carrying them) runs the same way.
+ * The relay records each request it would have sent, as it does for real calls.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import type { KonnektiveApi } from './konnektive-client.js';
+
+export function sandboxKonnektive(): KonnektiveApi {
+  return {
+    sandbox: true,
+    async call(endpoint, params) {
+      switch (endpoint) {
+        case 'importClick':
+          return {
+            ok: true,
+            httpStatus: 200,
+            latencyMs: 0,
+            message: { sessionId: params.sessionId ?? `sbx${randomBytes(14).toString('hex')}`, pixel: '', affVals: affValsOf(params.requestUri) },
+          };
+        case 'importLead':
+          return {
+            ok: true,
+            httpStatus: 200,
+            latencyMs: 0,
+            message: {
+              orderId: params.orderId ?? `SBX${randomBytes(5).toString('hex').toUpperCase()}`,
+              customerId: randomInt(1, 1_000_000),
+              orderStatus: 'PARTIAL',
+            },
+          };
+        case 'queryOrder':
+          return { ok: false, failure: 'rejected', httpStatus: 200, latencyMs: 0, message: 'No result found (sandbox)' };
+        case 'activeCampaign':
+          return { ok: true, httpStatus: 200, latencyMs: 0, message: { sandbox: true } };
+      }
+    },
+  };
+}
+
+function affValsOf(requestUri: string | undefined): Record<string, string> {
+  if (!requestUri) return {};
+  try {
+    const search = new URL(requestUri).searchParams;
+    return Object.fromEntries(['affId', 'c1', 'c2', 'c3'].flatMap((key) => (search.has(key) ? [[key, search.get(key)!]] : [])));
+  } catch {
+    return {};
+  }
+}

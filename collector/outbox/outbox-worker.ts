@@ -1,0 +1,167 @@
+/**
+ * @module outbox-worker
+ * Delivers outbox jobs. Each round claims due jobs with a lease (one per session, oldest first,
+ * so a session's calls keep their order), runs them concurrently, and records each outcome:
+ * done, retry after a capped exponential backoff with jitter, or a dead letter after the last
+ * attempt. A job held by a worker that died becomes claimable again when its lease expires.
+ *
+ * The loop survives every error: a failed round counts as no work, so trouble backs off to the
+ * normal poll interval instead of spinning. `notify()` wakes it early; `stop()` waits for the
+ * round in flight, then gives back any claim it still holds.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { Job, Store } from '../store/store.js';
+import type { UpstreamHealth } from '../upstream-health.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import type { JobHandler, JobOutcome } from './job-outcome.js';
+
+export interface OutboxWorkerOptions {
+  store: Store;
+  handlers: Readonly<Record<string, JobHandler>>;
+  health: UpstreamHealth;
+  logger: Logger;
+  owner?: string;
+  /** Jobs run at once (each from a different session). */
+  concurrency?: number;
+  leaseMs?: number;
+  pollMs?: number;
+  backoff?: BackoffPolicy;
+  now?: () => number;
+  random?: () => number;
+}
+
+export class OutboxWorker {
+  readonly owner: string;
+  readonly #o: Required<Omit<OutboxWorkerOptions, 'owner'>>;
+  #stopping = false;
+  #running: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #pendingWake = false;
+
+  constructor(options: OutboxWorkerOptions) {
+    this.owner = options.owner ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.#o = {
+      concurrency: 8,
+      leaseMs: 60_000,
+      pollMs: 1_000,
+      backoff: DEFAULT_BACKOFF,
+      now: Date.now,
+      random: Math.random,
+      ...options,
+    };
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#stopping = false;
+    this.#running = this.#loop();
+  }
+
+  /** New work was queued: run a round now instead of at the next poll. */
+  notify(): void {
+    this.#pendingWake = true;
+    this.#wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#running;
+    this.#running = undefined;
+    await this.#o.store.releaseClaims(this.owner);
+  }
+
+  /** One round: claim, deliver, record. Returns how many jobs it handled. */
+  async runOnce(): Promise<number> {
+    const { store, health, concurrency, leaseMs, now } = this.#o;
+    const jobs = await store.claimJobs({
+      now: now(),
+      limit: concurrency,
+      leaseMs,
+      owner: this.owner,
+      skipUpstreams: health.paused(),
+    });
+    await Promise.all(jobs.map((job) => this.#deliver(job)));
+    return jobs.length;
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopping) {
+      let handled = 0;
+      try {
+        this.#pendingWake = false;
+        handled = await this.runOnce();
+      } catch (error) {
+        this.#o.logger.error({ err: describe(error), owner: this.owner }, 'outbox round failed');
+      }
+      if (handled === 0 && !this.#stopping && !this.#pendingWake) await this.#sleep(this.#o.pollMs);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = undefined;
+        done();
+      };
+    });
+  }
+
+  async #deliver(job: Job): Promise<void> {
+    const { store, handlers, logger, now, backoff, random } = this.#o;
+    const handler = handlers[job.kind];
+    let outcome: JobOutcome;
+    if (!handler) {
+      outcome = { type: 'dead', error: `no handler for job kind ${job.kind}` };
+    } else {
+      try {
+        outcome = await handler(job);
+      } catch (error) {
+        // A handler bug is treated like a transient failure: it is retried, then dead-lettered.
+        outcome = { type: 'retry', error: `handler error: ${describe(error)}` };
+      }
+    }
+    const log = { jobId: job.id, kind: job.kind, attempt: job.attempts + 1 };
+    switch (outcome.type) {
+      case 'done':
+        await store.completeJob(job.id, this.owner, { state: 'done' });
+        logger.debug(log, 'job delivered');
+        break;
+      case 'paused':
+        await store.completeJob(job.id, this.owner, {
+          state: 'pending',
+          runAt: Math.max(now(), outcome.notBeforeMs ?? 0),
+          error: outcome.error,
+          countAttempt: false,
+        });
+        logger.warn({ ...log, error: outcome.error }, 'job held back: upstream paused');
+        break;
+      case 'retry': {
+        const failures = job.attempts + 1;
+        if (failures >= backoff.maxAttempts) {
+          await store.completeJob(job.id, this.owner, { state: 'dead', error: outcome.error });
+          logger.error({ ...log, error: outcome.error }, 'job dead-lettered after its last attempt');
+        } else {
+          const runAt = Math.max(now() + backoffDelay(failures, backoff, random), outcome.notBeforeMs ?? 0);
+          await store.completeJob(job.id, this.owner, { state: 'pending', runAt, error: outcome.error, countAttempt: true });
+          logger.warn({ ...log, error: outcome.error, retryInMs: runAt - now() }, 'job failed; will retry');
+        }
+        break;
+      }
+      case 'dead':
+        await store.completeJob(job.id, this.owner, { state: 'dead', error: outcome.error });
+        logger.error({ ...log, error: outcome.error }, 'job rejected upstream; dead-lettered');
+        break;
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

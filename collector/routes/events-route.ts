@@ -1,0 +1,160 @@
+/**
+ * @module events-route
+ * `POST /v1/events`: the snippet's only endpoint. Checks, in order: origin, size, JSON, schema,
+ * campaign, session token; then scrubs card numbers and hands the batch to the group committer.
+ * Every rejection answers `{error:{code,message}}` and stores nothing.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { isbot } from 'isbot';
+import { scrubObject } from '../card-filter.js';
+import { isAllowedOrigin, type Config } from '../config.js';
+import { clientIp } from '../http/client-ip.js';
+import { fail } from '../http/errors.js';
+import { rateLimit } from '../http/rate-limit.js';
+import type { GroupCommitter } from '../ingest/group-commit.js';
+import type { IngestRequest } from '../ingest/apply-batch.js';
+import type { Metrics } from '../metrics.js';
+import { LINK_TOKEN_TTL_MS, newSessionId, signLink, signSession, verifyLink, verifySession } from '../tokens.js';
+import { EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
+
+export interface EventsRouteDeps {
+  config: Config;
+  secret: string;
+  committer: GroupCommitter;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+export function eventsRoute({ config, secret, committer, metrics, now = Date.now }: EventsRouteDeps): Hono {
+  const app = new Hono();
+  const reject = (reason: string) => metrics.eventsRejected.inc({ reason });
+
+  app.use(
+    '/v1/events',
+    cors({
+      origin: (origin) => (origin && isAllowedOrigin(config, origin) ? origin : null),
+      allowMethods: ['POST'],
+      allowHeaders: ['Content-Type'],
+      maxAge: 86_400,
+    }),
+    rateLimit({
+      perMinute: config.rateLimitPerMinute,
+      keyOf: (c) => clientIp(c, config.trustProxy),
+      onLimited: () => reject('rate_limited'),
+    }),
+    async function requireAllowedOrigin(c, next) {
+      const origin = c.req.header('origin');
+      if (!origin || !isAllowedOrigin(config, origin)) {
+        reject('origin_not_allowed');
+        fail(403, 'origin_not_allowed', 'This origin may not send events to this collector.');
+      }
+      await next();
+    },
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        reject('body_too_large');
+        return fail(413, 'body_too_large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
+      },
+    }),
+  );
+
+  app.post('/v1/events', async (c) => {
+    const contentType = (c.req.header('content-type') ?? 'text/plain').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'text/plain' && contentType !== 'application/json') {
+      reject('unsupported_media_type');
+      fail(415, 'unsupported_media_type', 'Send the batch as JSON with Content-Type text/plain or application/json.');
+    }
+    // Always read the body here: the size limit is only enforced while the body is read.
+    const text = await c.req.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      reject('malformed_json');
+      fail(400, 'malformed_json', 'The body is not valid JSON.');
+    }
+    const parsed = EventBatch.safeParse(json);
+    if (!parsed.success) {
+      reject('invalid_events');
+      const issue = parsed.error.issues[0]!;
+      fail(400, 'invalid_events', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    const batch = parsed.data;
+
+    const campaignId = batch.campaign ?? config.campaigns[0] ?? '1';
+    if (config.campaigns.length > 0 && !config.campaigns.includes(campaignId)) {
+      reject('campaign_not_allowed');
+      fail(403, 'campaign_not_allowed', `Campaign ${campaignId} is not one this collector serves.`);
+    }
+
+    const receivedAt = now();
+    let mode: IngestRequest['mode'] = 'new';
+    let sessionId = '';
+    let linkRefused = false;
+    if (batch.session !== undefined) {
+      const verified = verifySession(secret, batch.session);
+      if (!verified) {
+        reject('invalid_session');
+        fail(401, 'invalid_session', 'The session token is not valid; start a new session.');
+      }
+      mode = 'existing';
+      sessionId = verified;
+    } else if (batch.link !== undefined) {
+      const check = verifyLink(secret, batch.link, receivedAt);
+      if (check.ok) {
+        mode = 'adopt';
+        sessionId = check.sessionId;
+      } else {
+        linkRefused = true;
+      }
+    }
+    if (mode === 'new') sessionId = newSessionId();
+
+    let cardNumbers = 0;
+    for (const event of batch.events) {
+      if (event.type === 'lead') cardNumbers += scrubObject(event.fields, true);
+      cardNumbers += scrubObject(event as unknown as Record<string, unknown>);
+    }
+    if (cardNumbers > 0) metrics.cardNumbersDropped.inc(cardNumbers);
+
+    const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);
+    const outcome = await committer.submit({
+      mode,
+      sessionId,
+      campaignId,
+      ip: clientIp(c, config.trustProxy),
+      userAgent,
+      isBot: config.botFilter && isbot(userAgent),
+      events: batch.events,
+      receivedAt,
+    });
+    if (!outcome.ok) {
+      reject('unknown_session');
+      fail(401, 'invalid_session', 'The session is not known to this collector; start a new session.');
+    }
+
+    for (const [type, count] of Object.entries(outcome.acceptedByType)) metrics.eventsAccepted.inc({ type }, count);
+
+    const linkExpires = receivedAt + LINK_TOKEN_TTL_MS;
+    const { session } = outcome;
+    const body: IngestResponse = {
+      session: signSession(secret, session.id),
+      link: signLink(secret, session.id, linkExpires),
+      linkExpires,
+      accepted: outcome.accepted,
+      duplicates: outcome.duplicates,
+      ...(linkRefused ? { linkRefused: true as const } : {}),
+      ids: {
+        session: session.id,
+        ...(session.konnektive.sessionId ? { konnektiveSession: session.konnektive.sessionId } : {}),
+        ...(session.konnektive.orderId ? { orderId: session.konnektive.orderId } : {}),
+      },
+    };
+    return c.json(body, 200);
+  });
+
+  return app;
+}

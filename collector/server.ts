@@ -1,0 +1,115 @@
+/**
+ * @module server
+ * Starts a collector from a {@link Config}: the store, the HTTP server, the outbox worker and
+ * the Konnektive probe; and stops it cleanly (stop accepting, finish in-flight writes, give back
+ * claimed jobs).
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { GroupCommitter } from './ingest/group-commit.js';
+import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
+import { startKonnektiveProbe } from './konnektive/konnektive-probe.js';
+import { konnektiveHandlers } from './konnektive/konnektive-relay.js';
+import { sandboxKonnektive } from './konnektive/sandbox-konnektive.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import type { BackoffPolicy } from './outbox/backoff.js';
+import { OutboxWorker } from './outbox/outbox-worker.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+import { UpstreamHealth } from './upstream-health.js';
+
+export interface CollectorOptions {
+  logger?: Logger;
+  /** Worker tuning, mostly for tests. */
+  worker?: { pollMs?: number; leaseMs?: number; concurrency?: number; backoff?: BackoffPolicy; owner?: string };
+  /** Run the outbox worker in this process (default true). */
+  runWorker?: boolean;
+  konnektiveTimeoutMs?: number;
+  now?: () => number;
+}
+
+export interface RunningCollector {
+  url: string;
+  port: number;
+  app: Hono;
+  store: Store;
+  worker: OutboxWorker;
+  health: UpstreamHealth;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+/** The signing secret: configured, or (sandbox mode) generated once and kept in the store. */
+export async function resolveSecret(config: Config, store: Store): Promise<string> {
+  if (config.secret) return config.secret;
+  return store.setMetaIfAbsent('secret', randomBytes(32).toString('base64url'));
+}
+
+export async function startCollector(config: Config, options: CollectorOptions = {}): Promise<RunningCollector> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const now = options.now ?? Date.now;
+  const store = await openStore(config.databaseUrl);
+  await store.migrate();
+  const secret = await resolveSecret(config, store);
+  const metrics = createMetrics(store);
+  const health = new UpstreamHealth(
+    {
+      konnektive: config.konnektive ? 'ok' : 'sandbox',
+      activecampaign: config.activeCampaign ? 'ok' : config.emitVia === 'sandbox' ? 'sandbox' : 'off',
+    },
+    now,
+  );
+
+  const konnektive: KonnektiveApi = config.konnektive
+    ? konnektiveClient({ ...config.konnektive, ...(options.konnektiveTimeoutMs ? { timeoutMs: options.konnektiveTimeoutMs } : {}) })
+    : sandboxKonnektive();
+  const worker = new OutboxWorker({
+    store,
+    handlers: konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
+    health,
+    logger,
+    now,
+    ...options.worker,
+  });
+  const stopProbe = startKonnektiveProbe({
+    api: konnektive,
+    health,
+    logger,
+    everyMs: config.konnektiveProbeEveryMs,
+    onResume: () => worker.notify(),
+    now,
+  });
+
+  const committer = new GroupCommitter(store, { onCommitted: () => worker.notify() });
+  const app = createApp({ config, secret, store, committer, metrics, health, logger, now });
+
+  const server: ServerType = await new Promise((resolve) => {
+    const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  if (options.runWorker !== false) worker.start();
+  logger.info({ port, mode: config.sandbox ? 'sandbox' : 'live', store: store.kind }, 'collector listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      // Stop accepting; requests already inside finish, and their events are committed.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive connections would hold close() open; busy ones finish their request first.
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      await closed;
+      await committer.drain();
+      stopProbe();
+      await worker.stop();
+      await store.close();
+      logger.info('collector stopped');
+    })());
+
+  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, close };
+}

@@ -1,0 +1,94 @@
+/**
+ * @module postgres-migrations
+ * Versioned schema for the PostgreSQL store: the same tables, columns and indexes as
+ * `sqlite-migrations.ts`, so `rows.ts` maps rows of either backend. Append new versions; never edit
+ * an applied one.
+ *
+ * Type choices:
+ * - Millisecond timestamps are BIGINT (they overflow INTEGER); the store parses int8 to numbers.
+ * - JSON columns are TEXT holding `JSON.stringify` output, exactly as in SQLite. JSONB would
+ *   reject the `\u0000` escape that a visitor-supplied string can produce, and nothing queries
+ *   inside these columns (cast to jsonb for ad-hoc inspection).
+ * - `events.seq` gives the insertion order that SQLite's implicit rowid provides there.
+ */
+export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        campaign_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        landing_url TEXT,
+        referrer TEXT,
+        user_agent TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        is_bot BOOLEAN NOT NULL DEFAULT FALSE,
+        last_page TEXT,
+        lead TEXT NOT NULL DEFAULT '{}',
+        lead_version INTEGER NOT NULL DEFAULT 0,
+        lead_synced_version INTEGER NOT NULL DEFAULT 0,
+        cart TEXT,
+        claimed_order_id TEXT,
+        konnektive TEXT NOT NULL DEFAULT '{}'
+      );
+
+      CREATE TABLE session_clicks (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        page TEXT NOT NULL,
+        PRIMARY KEY (session_id, page)
+      );
+
+      -- Append-only event log. The client-made id makes a resend a no-op.
+      CREATE TABLE events (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        payload TEXT NOT NULL
+      );
+      CREATE INDEX events_by_session ON events (session_id, received_at);
+      -- listEvents reads a session's events in insertion order.
+      CREATE INDEX events_by_session_seq ON events (session_id, seq);
+
+      CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        upstream TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_at BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      -- Unfinished jobs only: the claim query and the per-session ordering read these.
+      CREATE INDEX outbox_open_by_session ON outbox (session_id, id) WHERE state IN ('pending', 'running');
+      CREATE INDEX outbox_due ON outbox (run_at) WHERE state = 'pending';
+      CREATE INDEX outbox_leased ON outbox (lease_until) WHERE state = 'running';
+      CREATE INDEX outbox_dead ON outbox (id) WHERE state = 'dead';
+
+      CREATE TABLE delivery_attempts (
+        id BIGSERIAL PRIMARY KEY,
+        job_id BIGINT NOT NULL,
+        upstream TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        request TEXT NOT NULL,
+        response TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        latency_ms INTEGER NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX delivery_attempts_by_job ON delivery_attempts (job_id);
+    `,
+  },
+];

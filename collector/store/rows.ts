@@ -1,0 +1,78 @@
+/**
+ * @module rows
+ * Row <-> object mapping shared by both store implementations (the column names are the same).
+ */
+import type { DeliveryAttempt, Job, JobState, Session, SessionPatch, Upstream } from './store.js';
+import type { PageName } from '../wire-schema.js';
+
+export type Row = Record<string, unknown>;
+
+const optional = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value));
+const json = <T>(value: unknown, fallback: T): T =>
+  value === null || value === undefined ? fallback : typeof value === 'string' ? (JSON.parse(value) as T) : (value as T);
+
+export function rowToSession(row: Row): Session {
+  return {
+    id: String(row.id),
+    campaignId: String(row.campaign_id),
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    landingUrl: optional(row.landing_url),
+    referrer: optional(row.referrer),
+    userAgent: String(row.user_agent),
+    ip: String(row.ip),
+    isBot: Boolean(row.is_bot),
+    lastPage: optional(row.last_page) as PageName | undefined,
+    lead: json(row.lead, {}),
+    leadVersion: Number(row.lead_version),
+    leadSyncedVersion: Number(row.lead_synced_version),
+    cart: json(row.cart, undefined),
+    claimedOrderId: optional(row.claimed_order_id),
+    konnektive: json(row.konnektive, {}),
+  };
+}
+
+/** Column/value pairs for an UPDATE; JSON columns are serialised here. */
+export function patchToColumns(patch: SessionPatch): [string, unknown][] {
+  const columns: [string, unknown][] = [];
+  if (patch.lastSeenAt !== undefined) columns.push(['last_seen_at', patch.lastSeenAt]);
+  if (patch.lastPage !== undefined) columns.push(['last_page', patch.lastPage]);
+  if (patch.landingUrl !== undefined) columns.push(['landing_url', patch.landingUrl]);
+  if (patch.referrer !== undefined) columns.push(['referrer', patch.referrer]);
+  if (patch.lead !== undefined) columns.push(['lead', JSON.stringify(patch.lead)]);
+  if (patch.leadVersion !== undefined) columns.push(['lead_version', patch.leadVersion]);
+  if (patch.leadSyncedVersion !== undefined) columns.push(['lead_synced_version', patch.leadSyncedVersion]);
+  if (patch.cart !== undefined) columns.push(['cart', JSON.stringify(patch.cart)]);
+  if (patch.claimedOrderId !== undefined) columns.push(['claimed_order_id', patch.claimedOrderId]);
+  if (patch.konnektive !== undefined) columns.push(['konnektive', JSON.stringify(patch.konnektive)]);
+  return columns;
+}
+
+export function rowToJob(row: Row): Job {
+  return {
+    id: Number(row.id),
+    sessionId: String(row.session_id),
+    upstream: String(row.upstream) as Upstream,
+    kind: String(row.kind),
+    payload: json(row.payload, {}),
+    state: String(row.state) as JobState,
+    attempts: Number(row.attempts),
+    runAt: Number(row.run_at),
+    lastError: optional(row.last_error),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function rowToAttempt(row: Row): DeliveryAttempt {
+  return {
+    jobId: Number(row.job_id),
+    upstream: String(row.upstream) as Upstream,
+    endpoint: String(row.endpoint),
+    request: String(row.request),
+    response: String(row.response),
+    outcome: String(row.outcome) as DeliveryAttempt['outcome'],
+    httpStatus: row.http_status === null || row.http_status === undefined ? undefined : Number(row.http_status),
+    latencyMs: Number(row.latency_ms),
+    createdAt: Number(row.created_at),
+  };
+}

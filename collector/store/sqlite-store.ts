@@ -1,0 +1,345 @@
+/**
+ * @module sqlite-store
+ * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
+ * transaction survives a power cut. better-sqlite3 is synchronous; every operation runs under
+ * one {@link AsyncMutex} so that a transaction spanning `await`s never interleaves with another
+ * caller's writes.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { AsyncMutex } from './async-mutex.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import type {
+  ClaimOptions,
+  DeliveryAttempt,
+  Job,
+  JobCompletion,
+  JobState,
+  NewJob,
+  NewSession,
+  Session,
+  SessionPatch,
+  Store,
+  StoreTx,
+  StoredEvent,
+} from './store.js';
+import { patchToColumns, rowToAttempt, rowToJob, rowToSession, type Row } from './rows.js';
+
+type Db = Database.Database;
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly #db: Db;
+  readonly #lock = new AsyncMutex();
+  #savepoints = 0;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('foreign_keys = ON');
+    this.#db.pragma('busy_timeout = 5000');
+  }
+
+  /** `file:./data/x.db` or `file::memory:` to a path better-sqlite3 understands. */
+  static fromUrl(url: string): SqliteStore {
+    const path = url.replace(/^file:(\/\/)?/, '');
+    return new SqliteStore(path === ':memory:' || path === '' ? ':memory:' : path);
+  }
+
+  migrate(): Promise<void> {
+    return this.#lock.run(() => {
+      this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+      const applied = new Set(
+        this.#db.prepare('SELECT version FROM schema_migrations').all().map((row) => (row as { version: number }).version),
+      );
+      for (const migration of SQLITE_MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        this.#db.transaction(() => {
+          this.#db.exec(migration.sql);
+          this.#db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now());
+        }).immediate();
+      }
+    });
+  }
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.#lock.run(async () => {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.#tx);
+        this.#db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  readonly #tx: StoreTx = {
+    getSession: async (id) => this.#getSession(id),
+    insertSession: async (session) => this.#insertSession(session),
+    updateSession: async (id, patch) => this.#updateSession(id, patch),
+    insertEvent: async (event) => this.#insertEvent(event),
+    markPageClicked: async (sessionId, page) =>
+      this.#stmt('INSERT OR IGNORE INTO session_clicks (session_id, page) VALUES (?, ?)').run(sessionId, page).changes === 1,
+    enqueue: async (job) => this.#enqueue(job),
+    findPendingJob: async (sessionId, kind) => {
+      const row = this.#stmt(
+        "SELECT * FROM outbox WHERE session_id = ? AND kind = ? AND state = 'pending' ORDER BY id LIMIT 1",
+      ).get(sessionId, kind) as Row | undefined;
+      return row && rowToJob(row);
+    },
+    nested: async (fn) => {
+      const name = `sp${++this.#savepoints}`;
+      this.#db.exec(`SAVEPOINT ${name}`);
+      try {
+        const result = await fn();
+        this.#db.exec(`RELEASE ${name}`);
+        return result;
+      } catch (error) {
+        this.#db.exec(`ROLLBACK TO ${name}`);
+        this.#db.exec(`RELEASE ${name}`);
+        throw error;
+      }
+    },
+  };
+
+  getSession(id: string): Promise<Session | undefined> {
+    return this.#lock.run(() => this.#getSession(id));
+  }
+
+  updateSession(id: string, patch: SessionPatch): Promise<void> {
+    return this.#lock.run(() => this.#updateSession(id, patch));
+  }
+
+  claimJobs(options: ClaimOptions): Promise<Job[]> {
+    return this.#lock.run(() =>
+      this.#db
+        .transaction(() => {
+          const skip = options.skipUpstreams.map(() => '?').join(', ');
+          const rows = this.#stmt(
+            `SELECT o.* FROM outbox o
+              WHERE ((o.state = 'pending' AND o.run_at <= ?) OR (o.state = 'running' AND o.lease_until < ?))
+                ${skip ? `AND o.upstream NOT IN (${skip})` : ''}
+                AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.session_id = o.session_id AND h.state IN ('pending', 'running'))
+              ORDER BY o.run_at, o.id
+              LIMIT ?`,
+          ).all(options.now, options.now, ...options.skipUpstreams, options.limit) as Row[];
+          const lease = this.#stmt(
+            "UPDATE outbox SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+          );
+          for (const row of rows) lease.run(options.owner, options.now + options.leaseMs, options.now, row.id);
+          return rows.map((row) => ({ ...rowToJob(row), state: 'running' as const }));
+        })
+        .immediate(),
+    );
+  }
+
+  completeJob(id: number, owner: string, completion: JobCompletion): Promise<boolean> {
+    return this.#lock.run(() => {
+      const now = Date.now();
+      const guard = "WHERE id = ? AND state = 'running' AND lease_owner = ?";
+      let changes: number;
+      if (completion.state === 'done') {
+        changes = this.#stmt(
+          `UPDATE outbox SET state = 'done', lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = ? ${guard}`,
+        ).run(now, id, owner).changes;
+      } else if (completion.state === 'pending') {
+        changes = this.#stmt(
+          `UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, run_at = ?, last_error = ?,
+             attempts = attempts + ?, updated_at = ? ${guard}`,
+        ).run(completion.runAt, completion.error, completion.countAttempt ? 1 : 0, now, id, owner).changes;
+      } else {
+        changes = this.#stmt(
+          `UPDATE outbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, last_error = ?, attempts = attempts + 1,
+             updated_at = ? ${guard}`,
+        ).run(completion.error, now, id, owner).changes;
+      }
+      return changes === 1;
+    });
+  }
+
+  releaseClaims(owner: string): Promise<number> {
+    return this.#lock.run(
+      () =>
+        this.#stmt(
+          "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE state = 'running' AND lease_owner = ?",
+        ).run(Date.now(), owner).changes,
+    );
+  }
+
+  recordAttempt(attempt: DeliveryAttempt): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt(
+        `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        attempt.jobId,
+        attempt.upstream,
+        attempt.endpoint,
+        attempt.request,
+        attempt.response,
+        attempt.outcome,
+        attempt.httpStatus ?? null,
+        Math.round(attempt.latencyMs),
+        attempt.createdAt,
+      );
+    });
+  }
+
+  replayDeadJobs(now: number): Promise<number> {
+    return this.#lock.run(
+      () =>
+        this.#stmt("UPDATE outbox SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE state = 'dead'").run(now, now)
+          .changes,
+    );
+  }
+
+  countJobsByState(): Promise<Record<JobState, number>> {
+    return this.#lock.run(() => {
+      const counts: Record<JobState, number> = { pending: 0, running: 0, done: 0, dead: 0 };
+      for (const row of this.#stmt('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as { state: JobState; n: number }[]) {
+        counts[row.state] = row.n;
+      }
+      return counts;
+    });
+  }
+
+  listJobs(filter: { sessionId?: string; state?: JobState }): Promise<Job[]> {
+    return this.#lock.run(() =>
+      (
+        this.#stmt('SELECT * FROM outbox WHERE (? IS NULL OR session_id = ?) AND (? IS NULL OR state = ?) ORDER BY id').all(
+          filter.sessionId ?? null,
+          filter.sessionId ?? null,
+          filter.state ?? null,
+          filter.state ?? null,
+        ) as Row[]
+      ).map(rowToJob),
+    );
+  }
+
+  listEvents(sessionId: string): Promise<StoredEvent[]> {
+    return this.#lock.run(() =>
+      (this.#stmt('SELECT * FROM events WHERE session_id = ? ORDER BY rowid').all(sessionId) as Row[]).map((row) => ({
+        id: String(row.id),
+        sessionId: String(row.session_id),
+        type: String(row.type),
+        receivedAt: Number(row.received_at),
+        payload: JSON.parse(String(row.payload)),
+      })),
+    );
+  }
+
+  listAttempts(jobId?: number): Promise<DeliveryAttempt[]> {
+    return this.#lock.run(() =>
+      (this.#stmt('SELECT * FROM delivery_attempts WHERE (? IS NULL OR job_id = ?) ORDER BY id').all(jobId ?? null, jobId ?? null) as Row[]).map(
+        rowToAttempt,
+      ),
+    );
+  }
+
+  countSessions(): Promise<number> {
+    return this.#lock.run(() => Number((this.#stmt('SELECT COUNT(*) AS n FROM sessions').get() as Row).n));
+  }
+
+  getMeta(key: string): Promise<string | undefined> {
+    return this.#lock.run(() => {
+      const row = this.#stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+      return row === undefined ? undefined : String(row.value);
+    });
+  }
+
+  setMetaIfAbsent(key: string, value: string): Promise<string> {
+    return this.#lock.run(() => {
+      this.#stmt('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+      return String((this.#stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row).value);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt('SELECT 1').get();
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#lock.run(() => {
+      if (this.#db.open) this.#db.close();
+    });
+  }
+
+  // --- unlocked helpers, called only while the lock is held ---------------------------------
+
+  readonly #statements = new Map<string, Database.Statement>();
+
+  #stmt(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #getSession(id: string): Session | undefined {
+    const row = this.#stmt('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    return row && rowToSession(row);
+  }
+
+  #insertSession(session: NewSession): void {
+    this.#stmt(
+      `INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      session.id,
+      session.campaignId,
+      session.createdAt,
+      session.lastSeenAt,
+      session.landingUrl ?? null,
+      session.referrer ?? null,
+      session.userAgent,
+      session.ip,
+      session.isBot ? 1 : 0,
+    );
+  }
+
+  #updateSession(id: string, patch: SessionPatch): void {
+    const columns = patchToColumns(patch);
+    if (columns.length === 0) return;
+    if (patch.konnektive) {
+      // Konnektive ids merge into what is known; a later response never erases an earlier id.
+      const current = this.#getSession(id);
+      const index = columns.findIndex(([name]) => name === 'konnektive');
+      columns[index] = ['konnektive', JSON.stringify({ ...current?.konnektive, ...patch.konnektive })];
+    }
+    this.#stmt(`UPDATE sessions SET ${columns.map(([name]) => `${name} = ?`).join(', ')} WHERE id = ?`).run(
+      ...columns.map(([, value]) => value),
+      id,
+    );
+  }
+
+  #insertEvent(event: StoredEvent): boolean {
+    return (
+      this.#stmt('INSERT OR IGNORE INTO events (id, session_id, type, received_at, payload) VALUES (?, ?, ?, ?, ?)').run(
+        event.id,
+        event.sessionId,
+        event.type,
+        event.receivedAt,
+        JSON.stringify(event.payload),
+      ).changes === 1
+    );
+  }
+
+  #enqueue(job: NewJob): number {
+    const now = Date.now();
+    return Number(
+      this.#stmt(
+        'INSERT INTO outbox (session_id, upstream, kind, payload, run_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(job.sessionId, job.upstream, job.kind, JSON.stringify(job.payload), job.runAt, now, now).lastInsertRowid,
+    );
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * @module wire-schema
+ * What the snippet sends to `POST /v1/events`, defined once. The collector validates with these
+ * schemas; the snippet imports only the inferred types (no runtime cost in the browser).
+ * Every string and number is bounded so that a hostile body cannot make us store much.
+ */
+import { z } from 'zod';
+
+export const PAGE_NAMES = [
+  'presell',
+  'lead',
+  'checkout',
+  'upsell1',
+  'upsell2',
+  'upsell3',
+  'upsell4',
+  'thankyou',
+] as const;
+export type PageName = (typeof PAGE_NAMES)[number];
+
+/** Konnektive's Import Lead parameter names: the only lead fields the collector keeps. */
+export const LEAD_FIELDS = [
+  'firstName',
+  'lastName',
+  'emailAddress',
+  'phoneNumber',
+  'address1',
+  'address2',
+  'city',
+  'state',
+  'postalCode',
+  'country',
+] as const;
+export type LeadField = (typeof LEAD_FIELDS)[number];
+
+export const MAX_EVENTS_PER_BATCH = 50;
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const eventBase = {
+  /** Client-made UUID: a resent event is recognised and changes nothing. */
+  id: z.uuid(),
+  /** Client clock in ms since the epoch, informational only (the collector stamps its own time). */
+  ts: z.number().int().min(0).max(8_640_000_000_000).optional(),
+};
+
+const url = z.string().max(2048);
+
+export const PageViewEvent = z.object({
+  ...eventBase,
+  type: z.literal('page'),
+  page: z.enum(PAGE_NAMES),
+  url,
+  referrer: url.optional(),
+});
+
+const leadValueMax: Record<LeadField, number> = {
+  firstName: 50,
+  lastName: 50,
+  emailAddress: 255,
+  phoneNumber: 32,
+  address1: 255,
+  address2: 255,
+  city: 100,
+  state: 100,
+  postalCode: 20,
+  country: 64,
+};
+
+export const LeadFields = z
+  .object(
+    Object.fromEntries(LEAD_FIELDS.map((field) => [field, z.string().max(leadValueMax[field]).optional()])) as {
+      [K in LeadField]: z.ZodOptional<z.ZodString>;
+    },
+  )
+  .strict();
+
+export const LeadEvent = z.object({
+  ...eventBase,
+  type: z.literal('lead'),
+  fields: LeadFields,
+});
+
+export const CartItem = z.object({
+  id: z.string().min(1).max(64),
+  name: z.string().max(200).optional(),
+  price: z.number().min(0).max(1_000_000),
+  qty: z.number().int().min(1).max(1000),
+});
+
+export const CartEvent = z.object({
+  ...eventBase,
+  type: z.literal('cart'),
+  items: z.array(CartItem).max(25),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'a 3-letter ISO currency code'),
+});
+
+export const OrderEvent = z.object({
+  ...eventBase,
+  type: z.literal('order'),
+  orderId: z.string().regex(/^[A-Za-z0-9_-]{1,30}$/, 'a Konnektive order id'),
+});
+
+export const ExitEvent = z.object({
+  ...eventBase,
+  type: z.literal('exit'),
+  page: z.enum(PAGE_NAMES),
+});
+
+export const FunnelEvent = z.discriminatedUnion('type', [PageViewEvent, LeadEvent, CartEvent, OrderEvent, ExitEvent]);
+
+export const EventBatch = z
+  .object({
+    /** Session token from an earlier response; absent on a visitor's first request. */
+    session: z.string().max(200).optional(),
+    /** Link token carried from another funnel domain; adopts that session. */
+    link: z.string().max(200).optional(),
+    campaign: z.string().regex(/^\d{1,10}$/, 'a numeric campaign id').optional(),
+    /** May be empty when a session is given: the answer then only refreshes the link token. */
+    events: z.array(FunnelEvent).max(MAX_EVENTS_PER_BATCH),
+  })
+  .strict()
+  .refine((batch) => batch.events.length > 0 || batch.session !== undefined, {
+    message: 'a batch without a session needs at least one event',
+    path: ['events'],
+  });
+
+export type FunnelEvent = z.infer<typeof FunnelEvent>;
+export type EventBatch = z.infer<typeof EventBatch>;
+export type CartItem = z.infer<typeof CartItem>;
+export type LeadFields = z.infer<typeof LeadFields>;
+
+/** The body of a 200 answer: what the snippet keeps for its next request and the next domain. */
+export interface IngestResponse {
+  /** Signed session token to send back as `session`. */
+  session: string;
+  /** Signed, short-lived token for links to the funnel's other domains. */
+  link: string;
+  /** When `link` stops being accepted (ms since the epoch). */
+  linkExpires: number;
+  /** Events stored by this request; events already stored earlier count as duplicates. */
+  accepted: number;
+  duplicates: number;
+  /** Set when the request carried a link token that was expired or forged: a new session began. */
+  linkRefused?: true;
+  /** Public ids for the `ready` command. */
+  ids: { session: string; konnektiveSession?: string; orderId?: string };
+}
+
+/** Error answers, here and on every other route. */
+export interface ErrorResponse {
+  error: { code: string; message: string };
+}
