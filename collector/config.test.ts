@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { isAllowedOrigin, parseConfig } from './config.js';
+import { parseDuration } from './duration.js';
+
+const live = {
+  SECRET: 'x'.repeat(40),
+  ALLOWED_ORIGINS: 'https://offer.example,https://secure.example',
+  KONNEKTIVE_LOGIN_ID: 'api-user',
+  KONNEKTIVE_PASSWORD: 'pw',
+  KONNEKTIVE_CAMPAIGNS: '12,13',
+};
+
+describe('parseDuration', () => {
+  it('reads seconds, minutes and hours', () => {
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('30m')).toBe(1_800_000);
+    expect(parseDuration('2h')).toBe(7_200_000);
+    expect(parseDuration('250ms')).toBe(250);
+  });
+  it('refuses what is not a duration', () => {
+    for (const text of ['', '30', 'm', '-5m', '5 minutes', '0s']) expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('parseConfig', () => {
+  it('runs in sandbox mode with no credentials at all, with the documented defaults', () => {
+    const result = parseConfig({});
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const { config } = result;
+    expect(config.sandbox).toBe(true);
+    expect(config.emitVia).toBe('sandbox');
+    expect(config.port).toBe(8787);
+    expect(config.databaseUrl).toBe('file:./data/funnelbeacon.db');
+    expect(config.abandonAfterMs).toBe(30 * 60_000);
+    expect(config.upsellWindowMs).toBe(15 * 60_000);
+    expect(config.sweepEveryMs).toBe(30_000);
+    expect(config.botFilter).toBe(true);
+    expect(config.trustProxy).toBe(false);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('turns the Konnektive relay on with both credentials and emits through Konnektive by default', () => {
+    const result = parseConfig(live);
+    expect(result.ok && result.config.konnektive?.loginId).toBe('api-user');
+    expect(result.ok && result.config.emitVia).toBe('konnektive');
+    expect(result.ok && result.config.campaigns).toEqual(['12', '13']);
+  });
+
+  it('reports one line per problem, each naming its variable', () => {
+    const result = parseConfig({
+      PORT: 'eighty',
+      ABANDON_AFTER: 'soon',
+      TRUST_PROXY: 'maybe',
+      DATABASE_URL: 'mysql://x',
+      ALLOWED_ORIGINS: 'not a url',
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const named = result.problems.map((line) => line.split(':')[0]);
+    expect(named).toEqual(expect.arrayContaining(['PORT', 'ABANDON_AFTER', 'TRUST_PROXY', 'DATABASE_URL', 'ALLOWED_ORIGINS.0']));
+  });
+
+  it('requires a secret, origins and campaigns outside sandbox mode', () => {
+    const result = parseConfig({ KONNEKTIVE_LOGIN_ID: 'a', KONNEKTIVE_PASSWORD: 'b' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems.map((line) => line.split(':')[0]).sort()).toEqual(['ALLOWED_ORIGINS', 'KONNEKTIVE_CAMPAIGNS', 'SECRET']);
+  });
+
+  it('refuses half a credential pair and a password Konnektive would refuse', () => {
+    const half = parseConfig({ ...live, KONNEKTIVE_PASSWORD: '' });
+    expect(!half.ok && half.problems.some((line) => line.startsWith('KONNEKTIVE_PASSWORD'))).toBe(true);
+    const amp = parseConfig({ ...live, KONNEKTIVE_PASSWORD: 'a&b' });
+    expect(!amp.ok && amp.problems[0]?.startsWith('KONNEKTIVE_PASSWORD')).toBe(true);
+  });
+
+  it('adds /api/3 to the ActiveCampaign URL once', () => {
+    for (const url of ['https://acct.api-us1.com', 'https://acct.api-us1.com/api/3/']) {
+      const result = parseConfig({ ...live, EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: url, ACTIVECAMPAIGN_API_KEY: 'k' });
+      expect(result.ok && result.config.activeCampaign?.apiUrl).toBe('https://acct.api-us1.com/api/3');
+    }
+  });
+});
+
+describe('isAllowedOrigin', () => {
+  it('matches configured origins exactly', () => {
+    const result = parseConfig(live);
+    if (!result.ok) throw new Error('config');
+    expect(isAllowedOrigin(result.config, 'https://offer.example')).toBe(true);
+    expect(isAllowedOrigin(result.config, 'https://evil.example')).toBe(false);
+    expect(isAllowedOrigin(result.config, 'http://offer.example')).toBe(false);
+  });
+  it('allows any localhost port in sandbox mode', () => {
+    const result = parseConfig({});
+    if (!result.ok) throw new Error('config');
+    expect(isAllowedOrigin(result.config, 'http://localhost:5173')).toBe(true);
+    expect(isAllowedOrigin(result.config, 'http://127.0.0.1:9000')).toBe(true);
+    expect(isAllowedOrigin(result.config, 'https://example.com')).toBe(false);
+  });
+});

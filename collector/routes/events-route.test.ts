@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { signLink, signSession, newSessionId } from '../tokens.js';
+import type { IngestResponse } from '../wire-schema.js';
+import { ev, LANDER_ORIGIN, startTestCollector, testEnv, TEST_SECRET, type TestCollector } from '../../test/support/test-collector.js';
+
+let collector: TestCollector;
+
+beforeEach(async () => {
+  collector = await startTestCollector(testEnv({ SECRET: TEST_SECRET, KONNEKTIVE_CAMPAIGNS: '12', RATE_LIMIT_PER_MINUTE: '1000' }));
+});
+afterEach(async () => {
+  await collector.close();
+});
+
+async function firstVisit(): Promise<IngestResponse> {
+  const res = await collector.post({ campaign: '12', events: [ev.page('presell', 'https://offer.example/?affId=A1')] });
+  expect(res.status).toBe(200);
+  return (await res.json()) as IngestResponse;
+}
+
+async function snapshot() {
+  return { sessions: await collector.store.countSessions(), jobs: (await collector.store.listJobs({})).length };
+}
+
+describe('POST /v1/events accepts', () => {
+  it('mints a signed session on the first event and answers with what the snippet keeps', async () => {
+    const body = await firstVisit();
+    expect(body.accepted).toBe(1);
+    expect(body.session).toBe(signSession(TEST_SECRET, body.ids.session));
+    expect(body.link.startsWith('l.')).toBe(true);
+    expect(body.linkExpires).toBeGreaterThan(Date.now());
+    const session = await collector.store.getSession(body.ids.session);
+    expect(session?.landingUrl).toBe('https://offer.example/?affId=A1');
+    expect(session?.campaignId).toBe('12');
+  });
+
+  it('takes application/json as well as text/plain, and answers CORS for the lander origin', async () => {
+    const res = await collector.post({ events: [ev.page('lead', 'https://offer.example/lead')] }, { contentType: 'application/json' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(LANDER_ORIGIN);
+  });
+
+  it('treats a resent event as a no-op', async () => {
+    const page = ev.page('presell', 'https://offer.example/');
+    const first = (await (await collector.post({ events: [page] })).json()) as IngestResponse;
+    const again = await collector.post({ session: first.session, events: [page] });
+    expect(await again.json()).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(await collector.store.listEvents(first.ids.session)).toHaveLength(1);
+    expect(await collector.store.listJobs({ sessionId: first.ids.session })).toHaveLength(1);
+  });
+
+  it('moves a session to another domain with a link token, and starts anew on a stale or forged one', async () => {
+    const first = await firstVisit();
+    const adopted = (await (await collector.post({ link: first.link, events: [ev.page('checkout', 'https://secure.example/')] })).json()) as IngestResponse;
+    expect(adopted.ids.session).toBe(first.ids.session);
+    expect(adopted.linkRefused).toBeUndefined();
+
+    const expired = signLink(TEST_SECRET, first.ids.session, Date.now() - 1);
+    const fresh = (await (await collector.post({ link: expired, events: [ev.page('checkout', 'https://secure.example/')] })).json()) as IngestResponse;
+    expect(fresh.ids.session).not.toBe(first.ids.session);
+    expect(fresh.linkRefused).toBe(true);
+
+    const forged = first.link.slice(0, -2) + (first.link.endsWith('AA') ? 'BB' : 'AA');
+    const other = (await (await collector.post({ link: forged, events: [ev.page('checkout', 'https://secure.example/')] })).json()) as IngestResponse;
+    expect(other.ids.session).not.toBe(first.ids.session);
+    expect(other.linkRefused).toBe(true);
+  });
+
+  it('keeps a bot\'s events but queues no upstream call for it', async () => {
+    const res = await collector.post({ events: [ev.page('presell', 'https://offer.example/')] }, { userAgent: 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as IngestResponse;
+    expect(await collector.store.listEvents(body.ids.session)).toHaveLength(1);
+    expect(await collector.store.listJobs({ sessionId: body.ids.session })).toHaveLength(0);
+  });
+});
+
+describe('POST /v1/events drops card numbers', () => {
+  it('removes a card number typed into a lead field before it is stored, and counts it', async () => {
+    const first = await firstVisit();
+    const res = await collector.post({
+      session: first.session,
+      events: [ev.lead({ firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com', address2: '4111 1111 1111 1111' })],
+    });
+    expect(res.status).toBe(200);
+    const session = await collector.store.getSession(first.ids.session);
+    expect(session?.lead).toEqual({ firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com' });
+    const stored = JSON.stringify(await collector.store.listEvents(first.ids.session));
+    expect(stored).not.toMatch(/4111/);
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metrics).toMatch(/^funnelbeacon_card_numbers_dropped_total 1$/m);
+  });
+});
+
+describe('POST /v1/events rejects, stores nothing, and says why', () => {
+  const page = () => ({ campaign: '12', events: [ev.page('presell', 'https://offer.example/')] });
+
+  const cases: [string, () => Promise<Response>, number, string][] = [
+    ['malformed JSON', () => collector.post('{"events": [', { raw: true }), 400, 'malformed_json'],
+    ['a body over 64 KiB', () => collector.post(JSON.stringify({ events: [], pad: 'x'.repeat(70_000) }), { raw: true }), 413, 'body_too_large'],
+    ['an unknown event type', () => collector.post({ events: [{ id: randomUUID(), type: 'purchase' }] }), 400, 'invalid_events'],
+    ['an event id that is not a UUID', () => collector.post({ events: [{ ...ev.page('lead', 'https://x.example/'), id: '42' }] }), 400, 'invalid_events'],
+    ['an unknown page name', () => collector.post({ events: [{ ...ev.page('lead', 'https://x.example/'), page: 'home' }] }), 400, 'invalid_events'],
+    ['an oversized string', () => collector.post({ events: [ev.lead({ firstName: 'x'.repeat(51) })] }), 400, 'invalid_events'],
+    ['an unknown lead field', () => collector.post({ events: [ev.lead({ cardNumber: '4111111111111111' })] }), 400, 'invalid_events'],
+    ['a negative price', () => collector.post({ events: [ev.cart([{ id: '1', price: -1, qty: 1 }])] }), 400, 'invalid_events'],
+    ['51 events', () => collector.post({ events: Array.from({ length: 51 }, () => ev.exit('lead')) }), 400, 'invalid_events'],
+    ['an empty batch without a session', () => collector.post({ events: [] }), 400, 'invalid_events'],
+    ['another content type', () => collector.post(page(), { contentType: 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type'],
+    ['an origin that is not allowed', () => collector.post(page(), { origin: 'https://evil.example' }), 403, 'origin_not_allowed'],
+    ['no origin at all', () => fetch(`${collector.url}/v1/events`, { method: 'POST', body: JSON.stringify(page()) }), 403, 'origin_not_allowed'],
+    ['a campaign that is not allowed', () => collector.post({ ...page(), campaign: '99' }), 403, 'campaign_not_allowed'],
+    ['a forged session token', () => collector.post({ ...page(), session: signSession('another-secret-of-enough-length-000000', newSessionId()) }), 401, 'invalid_session'],
+    ['a well-signed token for a session this collector does not know', () => collector.post({ ...page(), session: signSession(TEST_SECRET, newSessionId()) }), 401, 'invalid_session'],
+  ];
+
+  for (const [what, send, status, code] of cases) {
+    it(`${what}: ${status} ${code}`, async () => {
+      const before = await snapshot();
+      const res = await send();
+      expect(res.status).toBe(status);
+      expect(await res.json()).toEqual({ error: { code, message: expect.any(String) } });
+      expect(await snapshot()).toEqual(before);
+    });
+  }
+
+  it('a schema violation in a known session changes nothing in it', async () => {
+    const first = await firstVisit();
+    const res = await collector.post({ session: first.session, events: [ev.lead({ firstName: 'Ann' }), { id: 'nope', type: 'lead', fields: {} }] });
+    expect(res.status).toBe(400);
+    expect((await collector.store.getSession(first.ids.session))?.lead).toEqual({});
+    expect(await collector.store.listEvents(first.ids.session)).toHaveLength(1);
+  });
+
+  it('too many requests from one address: 429 with Retry-After', async () => {
+    await collector.close();
+    collector = await startTestCollector(testEnv({ SECRET: TEST_SECRET, RATE_LIMIT_PER_MINUTE: '3' }));
+    for (let i = 0; i < 3; i++) expect((await collector.post(page())).status).toBe(200);
+    const before = await snapshot();
+    const res = await collector.post(page());
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await res.json()).toEqual({ error: { code: 'rate_limited', message: expect.any(String) } });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('counts rejections by reason in /metrics', async () => {
+    await collector.post('nope', { raw: true });
+    await collector.post(page(), { origin: 'https://evil.example' });
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metrics).toMatch(/funnelbeacon_events_rejected_total\{reason="malformed_json"\} 1/);
+    expect(metrics).toMatch(/funnelbeacon_events_rejected_total\{reason="origin_not_allowed"\} 1/);
+  });
+});

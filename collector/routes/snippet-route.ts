@@ -1,0 +1,4 @@
+import { Hono } from 'hono';
+export function snippetRoute(): Hono {
+  return new Hono();
+}

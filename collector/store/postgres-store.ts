@@ -1,0 +1,435 @@
+/**
+ * @module postgres-store
+ * The shared store: PostgreSQL through a `pg.Pool`, for running several collectors against one
+ * database. Semantics mirror `sqlite-store.ts` operation by operation; where SQLite relies on its
+ * single writer (one process, one mutex), this file uses PostgreSQL locks instead:
+ *
+ * - migrations run under a transaction-scoped advisory lock, so collectors starting together
+ *   apply each version once;
+ * - `enqueue` takes a per-session advisory lock, so a session's job ids follow commit order;
+ * - `claimJobs` locks the rows it hands out with `FOR UPDATE SKIP LOCKED` (see there).
+ *
+ * `int8` values (BIGINT timestamps, BIGSERIAL ids, COUNT(*)) are parsed to numbers by a type
+ * parser private to this pool; the process-wide pg parsers are left alone.
+ */
+import pg from 'pg';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import type {
+  ClaimOptions,
+  DeliveryAttempt,
+  Job,
+  JobCompletion,
+  JobState,
+  KonnektiveIds,
+  NewJob,
+  NewSession,
+  Session,
+  SessionPatch,
+  Store,
+  StoreTx,
+  StoredEvent,
+} from './store.js';
+import { patchToColumns, rowToAttempt, rowToJob, rowToSession, type Row } from './rows.js';
+
+/** A pool or one checked-out client: both run a parameterised query the same way. */
+interface Queryable {
+  query<R extends pg.QueryResultRow = Row>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** Advisory lock namespaces (first key of the two-key form); the value spells "FB" + a number. */
+const LOCK_MIGRATE = 0x4642_0001;
+const LOCK_SESSION_OUTBOX = 0x4642_0002;
+
+/** Schema names are put into a connection option and DDL, so only plain identifiers are accepted. */
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+export interface PostgresStoreOptions {
+  /** Schema holding funnelbeacon's tables; created by `migrate`. Overrides `?schema=` in the URL. */
+  schema?: string;
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #schema: string | undefined;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, schema: string | undefined) {
+    this.#pool = pool;
+    this.#schema = schema;
+    // An idle pooled connection that breaks (server restart) is dropped by the pool; without a
+    // listener the 'error' event would crash the process. The next query opens a fresh
+    // connection and reports any lasting failure to its own caller.
+    this.#pool.on('error', () => {});
+  }
+
+  /**
+   * `postgres://user@host:5432/db?schema=NAME`. The schema (from `options.schema`, else the URL)
+   * becomes the `search_path` of every pooled connection, set in the startup packet so that no
+   * query can run before it applies.
+   */
+  static fromUrl(url: string, options: PostgresStoreOptions = {}): PostgresStore {
+    const parsed = new URL(url);
+    const schema = options.schema ?? (parsed.searchParams.get('schema') || undefined);
+    parsed.searchParams.delete('schema');
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+      throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and _`);
+    }
+    // pg lets connection-string parameters override the config object, so an `options` parameter
+    // already in the URL is moved out and combined with ours instead of silently replacing it.
+    const urlOptions = parsed.searchParams.get('options');
+    parsed.searchParams.delete('options');
+    const startupOptions = [urlOptions, schema && `-c search_path=${pg.escapeIdentifier(schema)}`].filter(Boolean).join(' ');
+
+    // int8 -> number for this pool only. Millisecond timestamps and row ids stay far below 2^53.
+    const types = new pg.TypeOverrides();
+    types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+    const pool = new pg.Pool({
+      connectionString: parsed.toString(),
+      ...(startupOptions ? { options: startupOptions } : {}),
+      types,
+    });
+    return new PostgresStore(pool, schema);
+  }
+
+  async migrate(): Promise<void> {
+    await this.#inTransaction(async (client) => {
+      // Held until COMMIT: a second collector starting now waits here, then finds every version
+      // applied. Keyed by schema so test runs in separate schemas do not queue behind each other.
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_MIGRATE, this.#schema ?? '']);
+      if (this.#schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      const applied = new Set(
+        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version),
+      );
+      // DDL is transactional in PostgreSQL: all pending versions apply together or not at all.
+      for (const migration of POSTGRES_MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [migration.version, Date.now()]);
+      }
+    });
+  }
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.#inTransaction((client) => fn(this.#txFor(client)));
+  }
+
+  getSession(id: string): Promise<Session | undefined> {
+    return getSession(this.#pool, id);
+  }
+
+  async updateSession(id: string, patch: SessionPatch): Promise<void> {
+    // The Konnektive merge reads then writes the row, which needs a transaction of its own.
+    if (patch.konnektive) await this.#inTransaction((client) => updateSession(client, id, patch));
+    else await updateSession(this.#pool, id, patch);
+  }
+
+  /**
+   * Concurrency design. Several collectors may claim at once; two rules must hold: a job is
+   * handed to one claimer only, and a session never has two jobs running.
+   *
+   * Step 1 selects the claimable head rows (same predicate as SQLite) `FOR UPDATE SKIP LOCKED`:
+   * a head another claimer is taking right now is skipped rather than waited for, and LIMIT
+   * fills up from the remaining heads. When a selected row was changed by a transaction that
+   * committed after our snapshot, PostgreSQL re-evaluates the row predicate on the new version,
+   * so a job just claimed (live lease) or finished is dropped. That gives rule one.
+   *
+   * Rule two: only a session's oldest unfinished job is ever selected, and the head subquery
+   * reads the statement snapshot. A stale snapshot can only hide a newer head, never expose a
+   * wrong one: a job older than the head stops being unfinished only by becoming done or dead,
+   * and `enqueue`'s per-session lock means no older job can still be uncommitted (ids of one
+   * session are assigned in commit order). So a stale view makes us miss a job until the next
+   * poll, never run one early.
+   *
+   * Step 2 updates only the rows we hold locks on and re-checks the whole head condition with a
+   * fresh snapshot (READ COMMITTED takes one per statement), which also covers a head change that
+   * committed between the two statements. A per-session advisory lock was the alternative; row
+   * locks need no extra lock bookkeeping and skip busy sessions without blocking.
+   */
+  claimJobs(options: ClaimOptions): Promise<Job[]> {
+    return this.#inTransaction(async (client) => {
+      const claimable = `((o.state = 'pending' AND o.run_at <= $1) OR (o.state = 'running' AND o.lease_until < $1))
+        AND o.upstream <> ALL($2::text[])
+        AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.session_id = o.session_id AND h.state IN ('pending', 'running'))`;
+      const locked = await client.query<{ id: number }>(
+        `SELECT o.id FROM outbox o WHERE ${claimable} ORDER BY o.run_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [options.now, [...options.skipUpstreams], options.limit],
+      );
+      if (locked.rows.length === 0) return [];
+      const claimed = await client.query(
+        `UPDATE outbox o SET state = 'running', lease_owner = $4, lease_until = $5, updated_at = $1
+          WHERE o.id = ANY($3::bigint[]) AND ${claimable}
+          RETURNING o.*`,
+        [options.now, [...options.skipUpstreams], locked.rows.map((row) => row.id), options.owner, options.now + options.leaseMs],
+      );
+      // RETURNING has no defined order; hand jobs out in the order SQLite does.
+      return claimed.rows.map(rowToJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+    });
+  }
+
+  async completeJob(id: number, owner: string, completion: JobCompletion): Promise<boolean> {
+    const now = Date.now();
+    // Only the current lease holder may finish a job; a worker whose lease expired and was taken
+    // over changes nothing.
+    const guard = "WHERE id = $1 AND state = 'running' AND lease_owner = $2";
+    let result: pg.QueryResult;
+    if (completion.state === 'done') {
+      result = await this.#pool.query(
+        `UPDATE outbox SET state = 'done', lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = $3 ${guard}`,
+        [id, owner, now],
+      );
+    } else if (completion.state === 'pending') {
+      result = await this.#pool.query(
+        `UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, run_at = $3, last_error = $4,
+           attempts = attempts + $5, updated_at = $6 ${guard}`,
+        [id, owner, completion.runAt, completion.error, completion.countAttempt ? 1 : 0, now],
+      );
+    } else {
+      result = await this.#pool.query(
+        `UPDATE outbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, last_error = $3, attempts = attempts + 1,
+           updated_at = $4 ${guard}`,
+        [id, owner, completion.error, now],
+      );
+    }
+    return result.rowCount === 1;
+  }
+
+  async releaseClaims(owner: string): Promise<number> {
+    const result = await this.#pool.query(
+      "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'running' AND lease_owner = $2",
+      [Date.now(), owner],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async recordAttempt(attempt: DeliveryAttempt): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        attempt.jobId,
+        attempt.upstream,
+        attempt.endpoint,
+        attempt.request,
+        attempt.response,
+        attempt.outcome,
+        attempt.httpStatus ?? null,
+        Math.round(attempt.latencyMs),
+        attempt.createdAt,
+      ],
+    );
+  }
+
+  async replayDeadJobs(now: number): Promise<number> {
+    const result = await this.#pool.query(
+      "UPDATE outbox SET state = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE state = 'dead'",
+      [now],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async countJobsByState(): Promise<Record<JobState, number>> {
+    const counts: Record<JobState, number> = { pending: 0, running: 0, done: 0, dead: 0 };
+    const result = await this.#pool.query<{ state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state');
+    for (const row of result.rows) counts[row.state] = row.n;
+    return counts;
+  }
+
+  async listJobs(filter: { sessionId?: string; state?: JobState }): Promise<Job[]> {
+    const result = await this.#pool.query(
+      'SELECT * FROM outbox WHERE ($1::text IS NULL OR session_id = $1) AND ($2::text IS NULL OR state = $2) ORDER BY id',
+      [filter.sessionId ?? null, filter.state ?? null],
+    );
+    return result.rows.map(rowToJob);
+  }
+
+  async listEvents(sessionId: string): Promise<StoredEvent[]> {
+    const result = await this.#pool.query('SELECT * FROM events WHERE session_id = $1 ORDER BY seq', [sessionId]);
+    return result.rows.map((row) => ({
+      id: String(row.id),
+      sessionId: String(row.session_id),
+      type: String(row.type),
+      receivedAt: Number(row.received_at),
+      payload: JSON.parse(String(row.payload)),
+    }));
+  }
+
+  async listAttempts(jobId?: number): Promise<DeliveryAttempt[]> {
+    const result = await this.#pool.query('SELECT * FROM delivery_attempts WHERE ($1::bigint IS NULL OR job_id = $1) ORDER BY id', [
+      jobId ?? null,
+    ]);
+    return result.rows.map(rowToAttempt);
+  }
+
+  async countSessions(): Promise<number> {
+    const result = await this.#pool.query<{ n: number }>('SELECT COUNT(*) AS n FROM sessions');
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const result = await this.#pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
+    return result.rows[0]?.value;
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    // Two statements on purpose: ON CONFLICT waits for a concurrent inserter of the same key to
+    // commit, and only a statement started after that (a fresh snapshot) is sure to see its row.
+    await this.#pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+    const result = await this.#pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
+    return result.rows[0]!.value;
+  }
+
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    // pg throws when a pool is ended twice; closing is idempotent here, as in the SQLite store.
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  /** Runs `fn` on one dedicated connection between BEGIN and COMMIT; ROLLBACK when it throws. */
+  async #inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(client);
+        // COMMIT of a transaction in which a statement failed (and the caller caught the error)
+        // silently rolls back; PostgreSQL reports that as the ROLLBACK command. Make it loud,
+        // otherwise the caller would believe its writes were durable.
+        const commit = await client.query('COMMIT');
+        if (commit.command === 'ROLLBACK') {
+          throw new Error('transaction rolled back at COMMIT: a statement inside it failed; use tx.nested() to contain failures');
+        }
+        return result;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          // The connection is unusable; it is destroyed below instead of going back to the pool.
+          broken = true;
+        }
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  #txFor(client: pg.PoolClient): StoreTx {
+    let savepoints = 0;
+    return {
+      getSession: (id) => getSession(client, id),
+      insertSession: (session) => insertSession(client, session),
+      updateSession: (id, patch) => updateSession(client, id, patch),
+      insertEvent: (event) => insertEvent(client, event),
+      markPageClicked: async (sessionId, page) =>
+        (
+          await client.query('INSERT INTO session_clicks (session_id, page) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+            sessionId,
+            page,
+          ])
+        ).rowCount === 1,
+      enqueue: (job) => enqueue(client, job),
+      findPendingJob: async (sessionId, kind) => {
+        const result = await client.query(
+          "SELECT * FROM outbox WHERE session_id = $1 AND kind = $2 AND state = 'pending' ORDER BY id LIMIT 1",
+          [sessionId, kind],
+        );
+        return result.rows[0] && rowToJob(result.rows[0]);
+      },
+      nested: async (fn) => {
+        // Unlike SQLite, a failed statement aborts the whole PostgreSQL transaction; rolling back
+        // to the savepoint is what makes the transaction usable again.
+        const name = `sp${++savepoints}`;
+        await client.query(`SAVEPOINT ${name}`);
+        try {
+          const result = await fn();
+          await client.query(`RELEASE SAVEPOINT ${name}`);
+          return result;
+        } catch (error) {
+          await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+          await client.query(`RELEASE SAVEPOINT ${name}`);
+          throw error;
+        }
+      },
+    };
+  }
+}
+
+// --- statements shared by the pool and transaction paths ---------------------------------------
+
+async function getSession(db: Queryable, id: string): Promise<Session | undefined> {
+  const result = await db.query('SELECT * FROM sessions WHERE id = $1', [id]);
+  return result.rows[0] && rowToSession(result.rows[0]);
+}
+
+async function insertSession(db: Queryable, session: NewSession): Promise<void> {
+  await db.query(
+    `INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      session.id,
+      session.campaignId,
+      session.createdAt,
+      session.lastSeenAt,
+      session.landingUrl ?? null,
+      session.referrer ?? null,
+      session.userAgent,
+      session.ip,
+      session.isBot,
+    ],
+  );
+}
+
+/** Call inside a transaction when `patch.konnektive` is set (the merge reads, then writes). */
+async function updateSession(db: Queryable, id: string, patch: SessionPatch): Promise<void> {
+  const columns = patchToColumns(patch);
+  if (columns.length === 0) return;
+  if (patch.konnektive) {
+    // Konnektive ids merge into what is known; a later response never erases an earlier id.
+    // FOR UPDATE keeps a concurrent merge from another collector from being lost.
+    const current = await db.query<{ konnektive: string }>('SELECT konnektive FROM sessions WHERE id = $1 FOR UPDATE', [id]);
+    const known = current.rows[0] ? (JSON.parse(current.rows[0].konnektive) as KonnektiveIds) : {};
+    const index = columns.findIndex(([name]) => name === 'konnektive');
+    columns[index] = ['konnektive', JSON.stringify({ ...known, ...definedOnly(patch.konnektive) })];
+  }
+  await db.query(`UPDATE sessions SET ${columns.map(([name], i) => `${name} = $${i + 1}`).join(', ')} WHERE id = $${columns.length + 1}`, [
+    ...columns.map(([, value]) => value),
+    id,
+  ]);
+}
+
+/** Drops keys whose value is `undefined`, so spreading the result never blanks a known id. */
+function definedOnly(ids: KonnektiveIds): KonnektiveIds {
+  return Object.fromEntries(Object.entries(ids).filter(([, value]) => value !== undefined)) as KonnektiveIds;
+}
+
+async function insertEvent(db: Queryable, event: StoredEvent): Promise<boolean> {
+  const result = await db.query(
+    'INSERT INTO events (id, session_id, type, received_at, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING',
+    [event.id, event.sessionId, event.type, event.receivedAt, JSON.stringify(event.payload)],
+  );
+  return result.rowCount === 1;
+}
+
+async function enqueue(db: Queryable, job: NewJob): Promise<number> {
+  // Serialise enqueues per session until commit. Without this, two transactions could take ids
+  // 10 and 11 for one session and commit 11 first; a claimer would run 11, then find 10 as the
+  // head and run it alongside. Held to commit, the lock makes a session's ids follow commit order.
+  await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SESSION_OUTBOX, job.sessionId]);
+  const now = Date.now();
+  const result = await db.query<{ id: number }>(
+    'INSERT INTO outbox (session_id, upstream, kind, payload, run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
+    [job.sessionId, job.upstream, job.kind, JSON.stringify(job.payload), job.runAt, now, now],
+  );
+  return result.rows[0]!.id;
+}

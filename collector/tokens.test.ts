@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { newSessionId, signLink, signSession, verifyLink, verifySession } from './tokens.js';
+
+const secret = 's'.repeat(40);
+
+describe('session tokens', () => {
+  it('round-trips and refuses tampering or another secret', () => {
+    const id = newSessionId();
+    const token = signSession(secret, id);
+    expect(verifySession(secret, token)).toBe(id);
+    expect(verifySession('t'.repeat(40), token)).toBeUndefined();
+    const other = newSessionId();
+    expect(verifySession(secret, token.replace(id, other))).toBeUndefined();
+    expect(verifySession(secret, 'garbage')).toBeUndefined();
+  });
+});
+
+describe('link tokens', () => {
+  it('carry the session until they expire', () => {
+    const id = newSessionId();
+    const token = signLink(secret, id, 10_000);
+    expect(verifyLink(secret, token, 9_999)).toEqual({ ok: true, sessionId: id });
+    expect(verifyLink(secret, token, 10_001)).toEqual({ ok: false, reason: 'expired' });
+  });
+  it('refuse a changed expiry or session', () => {
+    const id = newSessionId();
+    const token = signLink(secret, id, 10_000);
+    const [kind, sid, , mac] = token.split('.');
+    expect(verifyLink(secret, `${kind}.${sid}.${(99_999_999).toString(36)}.${mac}`, 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyLink(secret, token.replace(id, newSessionId()), 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyLink(secret, signSession(secret, id), 0)).toEqual({ ok: false, reason: 'malformed' });
+  });
+});

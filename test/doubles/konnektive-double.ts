@@ -1,0 +1,835 @@
+/**
+ * @module konnektive-double
+ * A strict stand-in for the Konnektive CRM API, run as a real HTTP server on 127.0.0.1 so that
+ * funnelbeacon's integration tests exercise the real client code, sockets and timeouts included.
+ *
+ * It rejects what the real API would reject, as far as public sources show
+ * (shared/reference/upstream-apis.md, sections 1.1-1.9): credentials on every call, required
+ * parameters and their maximum lengths, page types, campaign ids, session and order ids it never
+ * handed out, JSON bodies. Like Konnektive it answers errors with HTTP 200 and
+ * `{"result":"ERROR","message":"<string>"}`, so a client that only looks at the status code
+ * fails these tests. It keeps every call, session and lead so tests can assert the final CRM
+ * state, and it can fail on purpose (`fail()`) to drive the collector's retry and timeout paths.
+ */
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { isIP } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+export const KONNEKTIVE_PAGE_TYPES = [
+  'presellPage',
+  'leadPage',
+  'checkoutPage',
+  'upsellPage1',
+  'upsellPage2',
+  'upsellPage3',
+  'upsellPage4',
+  'thankyouPage',
+] as const;
+export type KonnektivePageType = (typeof KONNEKTIVE_PAGE_TYPES)[number];
+
+export const KONNEKTIVE_ORDER_STATUSES = ['PARTIAL', 'COMPLETE', 'DECLINED', 'REFUNDED', 'CANCELLED'] as const;
+export type KonnektiveOrderStatus = (typeof KONNEKTIVE_ORDER_STATUSES)[number];
+
+export const KONNEKTIVE_AC_TYPES = ['CONNECTION', 'CART', 'ORDER', 'CUSTOMER', 'QUERY'] as const;
+export type KonnektiveAcType = (typeof KONNEKTIVE_AC_TYPES)[number];
+
+/** `down` is an alias of `http500`. */
+export type KonnektiveFailureMode = 'http500' | 'hang' | 'error' | 'badCredentials' | 'down';
+
+export const KONNEKTIVE_BAD_CREDENTIALS = 'Could not authenticate credentials';
+/** Contains "No result", which is what public clients match to mean "empty page". */
+export const KONNEKTIVE_NO_RESULTS = 'No results found matching those parameters';
+export const KONNEKTIVE_GENERIC_ERROR = 'An unexpected error occurred, please try again';
+
+export interface KonnektiveDoubleOptions {
+  loginId?: string;
+  password?: string;
+  /** Campaign ids that exist in the account. */
+  campaigns?: string[];
+  now?: () => number;
+}
+
+export type KonnektiveCallResult = 'SUCCESS' | 'ERROR' | 'HTTP500' | 'HANG' | 'HTTP404' | 'HTTP405';
+
+export interface KonnektiveCall {
+  method: string;
+  /** Path as received, without the query string. */
+  path: string;
+  /** Query-string and body parameters merged (body wins), credentials included. */
+  params: Record<string, string>;
+  result: KonnektiveCallResult;
+  /** The envelope's `message`, or a short note for HTTP-level answers. */
+  message: unknown;
+  at: number;
+}
+
+export interface KonnektiveClick {
+  pageType: KonnektivePageType;
+  requestUri?: string;
+  userAgent: string;
+  ipAddress?: string;
+  httpReferer?: string;
+  at: number;
+  /** Everything sent except the credentials. */
+  params: Record<string, string>;
+}
+
+export interface KonnektiveSession {
+  sessionId: string;
+  campaignId: string;
+  affVals: Record<string, string>;
+  clicks: KonnektiveClick[];
+  createdAt: number;
+}
+
+export interface KonnektiveItem {
+  productId: string;
+  name: string;
+  qty: number;
+  /** Dollars with two decimals, as Konnektive sends money: "39.95". */
+  price: string;
+  purchaseStatus: string;
+}
+
+export interface KonnektiveItemInput {
+  productId: string | number;
+  name: string;
+  qty?: number;
+  /** Dollars: 39.95 or "39.95". */
+  price: number | string;
+  purchaseStatus?: string;
+}
+
+export interface KonnektiveOrderChange {
+  at: number;
+  via: 'leads/import' | 'completeOrder' | 'addUpsell' | 'createCompletedOrder' | 'setOrderStatus';
+  /** The lead fields sent (credentials removed), or a summary of the helper call. */
+  changes: Record<string, string>;
+}
+
+/** One CRM order: a partial created by Import Lead, or a completed order. */
+export interface KonnektiveOrder {
+  orderId: string;
+  customerId: number;
+  campaignId: string;
+  status: KonnektiveOrderStatus;
+  /** Lead fields as last sent (firstName, emailAddress, address1, custom1, ...). */
+  fields: Record<string, string>;
+  sessionId?: string;
+  items: KonnektiveItem[];
+  /** Dollars with two decimals. */
+  totalAmount: string;
+  currencyCode: string;
+  dateCreated: number;
+  dateUpdated: number;
+  history: KonnektiveOrderChange[];
+}
+
+export interface KonnektiveAcRouteCall {
+  type: KonnektiveAcType;
+  params: Record<string, string>;
+  at: number;
+}
+
+export interface KonnektiveDouble {
+  /** Origin, e.g. `http://127.0.0.1:40123`. */
+  readonly url: string;
+  readonly calls: KonnektiveCall[];
+  readonly sessions: Map<string, KonnektiveSession>;
+  /** Every order, partial or complete, by orderId. */
+  readonly leads: Map<string, KonnektiveOrder>;
+  readonly acRoute: KonnektiveAcRouteCall[];
+  /** Makes the next `times` requests (all of them when omitted) fail in `mode`. */
+  fail(mode: KonnektiveFailureMode, options?: { times?: number }): void;
+  recover(): void;
+  /** Simulates the API user's credentials being rotated in the CRM. */
+  setCredentials(loginId: string, password: string): void;
+  completeOrder(orderId: string, options: { items: KonnektiveItemInput[]; currency?: string }): KonnektiveOrder;
+  addUpsell(orderId: string, item: KonnektiveItemInput): KonnektiveOrder;
+  createCompletedOrder(options: {
+    email: string;
+    firstName?: string;
+    lastName?: string;
+    phoneNumber?: string;
+    campaignId?: string;
+    sessionId?: string;
+    items: KonnektiveItemInput[];
+    currency?: string;
+  }): KonnektiveOrder;
+  setOrderStatus(orderId: string, status: KonnektiveOrderStatus): KonnektiveOrder;
+  /** Forgets all calls, sessions, orders and failures; restores the initial credentials. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+type Params = Record<string, string>;
+type Outcome = { ok: true; message: Record<string, unknown> } | { ok: false; message: string };
+
+const MAX_BODY_BYTES = 1_000_000;
+/** Konnektive publishes no limit for most optional fields; this only stops absurd values. */
+const DEFAULT_MAX = 255;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const INT = /^\d+$/;
+
+const LEAD_FIELDS: Record<string, number> = {
+  firstName: 50,
+  lastName: 50,
+  emailAddress: 255,
+  phoneNumber: 32,
+  address1: DEFAULT_MAX,
+  address2: DEFAULT_MAX,
+  city: DEFAULT_MAX,
+  state: DEFAULT_MAX,
+  postalCode: DEFAULT_MAX,
+  country: 2,
+  shipFirstName: 50,
+  shipLastName: 50,
+  shipAddress1: DEFAULT_MAX,
+  shipAddress2: DEFAULT_MAX,
+  shipCity: DEFAULT_MAX,
+  shipState: DEFAULT_MAX,
+  shipPostalCode: DEFAULT_MAX,
+  shipCountry: 2,
+  billShipSame: 5,
+  ipAddress: 45,
+  affId: 10,
+  sourceValue1: DEFAULT_MAX,
+  sourceValue2: DEFAULT_MAX,
+  sourceValue3: DEFAULT_MAX,
+  sourceValue4: DEFAULT_MAX,
+  sourceValue5: DEFAULT_MAX,
+  custom1: DEFAULT_MAX,
+  custom2: DEFAULT_MAX,
+  custom3: DEFAULT_MAX,
+  custom4: DEFAULT_MAX,
+  custom5: DEFAULT_MAX,
+  disableCustomerDedup: 5,
+};
+const BOOLEAN = /^(0|1|true|false)$/i;
+
+function has(p: Params, key: string): boolean {
+  const value = p[key];
+  return value !== undefined && value.trim() !== '';
+}
+
+function checkField(p: Params, errors: string[], name: string, rule: { required?: boolean; max?: number }): void {
+  const value = p[name];
+  if (value === undefined || value.trim() === '') {
+    if (rule.required) errors.push(`${name} is required`);
+    return;
+  }
+  if (rule.max !== undefined && value.length > rule.max) {
+    errors.push(`${name} may not be greater than ${rule.max} characters`);
+  }
+}
+
+function withoutCredentials(p: Params): Params {
+  const { loginId: _l, password: _p, ...rest } = p;
+  return rest;
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** Konnektive prints dates as `YYYY-MM-DD HH:mm:ss`; the double uses UTC. */
+function crmDate(ms: number): string {
+  const d = new Date(ms);
+  return (
+    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
+  );
+}
+
+/** Parses `mm/dd/yyyy` (as Query Order wants) to the UTC midnight of that day. */
+function parseUsDate(text: string): number | undefined {
+  const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text);
+  if (!m) return undefined;
+  const month = Number(m[1]);
+  const day = Number(m[2]);
+  const year = Number(m[3]);
+  if (month < 1 || month > 12) return undefined;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > daysInMonth) return undefined;
+  return Date.UTC(year, month - 1, day);
+}
+
+/** ISO 8601 with seconds and an explicit offset (`Z` or `±hh:mm`), calendar-checked. */
+export function isIsoDateWithOffset(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):?(\d{2}))$/.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  if (month === undefined || day === undefined || year === undefined) return false;
+  if (month < 1 || month > 12 || (hour ?? 99) > 23 || (minute ?? 99) > 59 || (second ?? 99) > 59) return false;
+  if (day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return false;
+  if (m[8] !== 'Z' && (Number(m[9]) > 14 || Number(m[10]) > 59)) return false;
+  return true;
+}
+
+function toCents(price: number | string): number {
+  const value = typeof price === 'number' ? price : Number(price);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`invalid price ${String(price)}`);
+  return Math.round(value * 100);
+}
+
+function dollars(cents: number): string {
+  return (cents / 100).toFixed(2);
+}
+
+function toItem(input: KonnektiveItemInput, defaultStatus: string): KonnektiveItem {
+  return {
+    productId: String(input.productId),
+    name: input.name,
+    qty: input.qty ?? 1,
+    price: dollars(toCents(input.price)),
+    purchaseStatus: input.purchaseStatus ?? defaultStatus,
+  };
+}
+
+function totalOf(items: KonnektiveItem[]): string {
+  return dollars(items.reduce((sum, item) => sum + toCents(item.price) * item.qty, 0));
+}
+
+/** 10 uppercase alphanumerics, the shape of a Konnektive order id. */
+function newOrderId(taken: Map<string, unknown>): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+  for (;;) {
+    const bytes = randomBytes(10);
+    let id = '';
+    for (const b of bytes) id += alphabet[b % alphabet.length];
+    if (!taken.has(id)) return id;
+  }
+}
+
+export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {}): Promise<KonnektiveDouble> {
+  const now = options.now ?? Date.now;
+  const initialLoginId = options.loginId ?? 'fb-login';
+  const initialPassword = options.password ?? 'fb-password';
+  const campaigns = new Set(options.campaigns ?? ['12']);
+
+  let loginId = initialLoginId;
+  let password = initialPassword;
+  let failure: { mode: KonnektiveFailureMode; remaining: number | undefined } | undefined;
+  let nextCustomerId = 1001;
+
+  const calls: KonnektiveCall[] = [];
+  const sessions = new Map<string, KonnektiveSession>();
+  const leads = new Map<string, KonnektiveOrder>();
+  const acRoute: KonnektiveAcRouteCall[] = [];
+  const customersByEmail = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  const hanging = new Set<http.ServerResponse>();
+
+  function takeFailure(): KonnektiveFailureMode | undefined {
+    if (!failure) return undefined;
+    const { mode } = failure;
+    if (failure.remaining !== undefined) {
+      failure.remaining -= 1;
+      if (failure.remaining <= 0) failure = undefined;
+    }
+    return mode;
+  }
+
+  function customerIdFor(email: string | undefined, dedup: boolean): number {
+    const key = email?.toLowerCase();
+    if (key && dedup) {
+      const known = customersByEmail.get(key);
+      if (known !== undefined) return known;
+    }
+    const id = nextCustomerId++;
+    if (key && !customersByEmail.has(key)) customersByEmail.set(key, id);
+    return id;
+  }
+
+  function checkCampaign(p: Params, errors: string[]): void {
+    const campaignId = p.campaignId;
+    if (campaignId === undefined || campaignId.trim() === '') errors.push('campaignId is required');
+    else if (!INT.test(campaignId) || !campaigns.has(campaignId)) errors.push(`Invalid campaignId ${campaignId}`);
+  }
+
+  function importClick(p: Params): Outcome {
+    const errors: string[] = [];
+    checkCampaign(p, errors);
+    const pageType = p.pageType;
+    if (!has(p, 'pageType')) errors.push('pageType is required');
+    else if (!(KONNEKTIVE_PAGE_TYPES as readonly string[]).includes(pageType ?? '')) {
+      errors.push(`Invalid pageType ${pageType}`);
+    }
+    checkField(p, errors, 'userAgent', { required: true, max: 300 });
+    checkField(p, errors, 'httpReferer', { max: 1000 });
+    const firstClick = !has(p, 'sessionId');
+    checkField(p, errors, 'requestUri', { required: firstClick, max: 500 });
+    checkField(p, errors, 'ipAddress', { required: firstClick, max: 45 });
+    if (has(p, 'ipAddress') && isIP(p.ipAddress ?? '') === 0) errors.push('ipAddress must be a valid IP address');
+    let landing: URL | undefined;
+    if (has(p, 'requestUri') && (p.requestUri ?? '').length <= 500) {
+      // A URL that does not parse here is usually one encoded twice by the caller.
+      try {
+        landing = new URL(p.requestUri ?? '');
+        if (landing.protocol !== 'http:' && landing.protocol !== 'https:') throw new Error('not http');
+      } catch {
+        errors.push('requestUri must be the full landing page URL');
+      }
+    }
+    let session: KonnektiveSession | undefined;
+    if (!firstClick) {
+      checkField(p, errors, 'sessionId', { max: 32 });
+      session = sessions.get(p.sessionId ?? '');
+      if (!session) errors.push('Invalid sessionId');
+    }
+    if (errors.length > 0) return { ok: false, message: errors.join('; ') };
+
+    const affVals: Record<string, string> = {};
+    if (landing) {
+      for (const key of ['affId', 'c1', 'c2', 'c3']) {
+        const value = landing.searchParams.get(key);
+        if (value !== null) affVals[key] = value;
+      }
+    }
+    if (!session) {
+      const sessionId = randomBytes(16).toString('hex');
+      session = { sessionId, campaignId: p.campaignId ?? '', affVals, clicks: [], createdAt: now() };
+      sessions.set(sessionId, session);
+    }
+    const click: KonnektiveClick = {
+      pageType: pageType as KonnektivePageType,
+      userAgent: p.userAgent ?? '',
+      at: now(),
+      params: withoutCredentials(p),
+    };
+    if (has(p, 'requestUri')) click.requestUri = p.requestUri;
+    if (has(p, 'ipAddress')) click.ipAddress = p.ipAddress;
+    if (has(p, 'httpReferer')) click.httpReferer = p.httpReferer;
+    session.clicks.push(click);
+    return {
+      ok: true,
+      message: { sessionId: session.sessionId, pixel: '', affVals: landing ? affVals : session.affVals },
+    };
+  }
+
+  function leadMessage(order: KonnektiveOrder): Record<string, unknown> {
+    return {
+      orderId: order.orderId,
+      customerId: order.customerId,
+      orderStatus: order.status,
+      orderType: 'NEW_SALE',
+      campaignId: Number(order.campaignId),
+      dateCreated: crmDate(order.dateCreated),
+      dateUpdated: crmDate(order.dateUpdated),
+      ...order.fields,
+      billShipSame: order.fields.billShipSame ?? '1',
+      customTaxSet: 0,
+      shipmentInsured: 0,
+      agentUserId: null,
+    };
+  }
+
+  function importLead(p: Params): Outcome {
+    const errors: string[] = [];
+    checkCampaign(p, errors);
+    checkField(p, errors, 'firstName', { required: true, max: 50 });
+    checkField(p, errors, 'lastName', { required: true, max: 50 });
+    if (!has(p, 'emailAddress') && !has(p, 'phoneNumber')) errors.push('emailAddress or phoneNumber is required');
+    for (const [name, max] of Object.entries(LEAD_FIELDS)) {
+      if (name !== 'firstName' && name !== 'lastName') checkField(p, errors, name, { max });
+    }
+    if (has(p, 'emailAddress') && !EMAIL.test(p.emailAddress ?? '')) errors.push('emailAddress must be a valid email address');
+    for (const name of ['country', 'shipCountry']) {
+      if (has(p, name) && !/^[A-Za-z]{2}$/.test(p[name] ?? '')) errors.push(`${name} must be a 2-letter country code`);
+    }
+    for (const name of ['billShipSame', 'disableCustomerDedup']) {
+      if (has(p, name) && !BOOLEAN.test(p[name] ?? '')) errors.push(`${name} must be 0 or 1`);
+    }
+    if (has(p, 'ipAddress') && isIP(p.ipAddress ?? '') === 0) errors.push('ipAddress must be a valid IP address');
+    if (has(p, 'sessionId')) {
+      checkField(p, errors, 'sessionId', { max: 32 });
+      if (!sessions.has(p.sessionId ?? '')) errors.push('Invalid sessionId');
+    }
+    let existing: KonnektiveOrder | undefined;
+    if (has(p, 'orderId')) {
+      checkField(p, errors, 'orderId', { max: 30 });
+      existing = leads.get(p.orderId ?? '');
+      if (!existing) errors.push(`Invalid orderId ${p.orderId}`);
+      else if (existing.status !== 'PARTIAL') errors.push(`Order ${existing.orderId} is not a partial order`);
+    }
+    if (errors.length > 0) return { ok: false, message: errors.join('; ') };
+
+    const at = now();
+    const fields: Params = {};
+    for (const name of Object.keys(LEAD_FIELDS)) {
+      const value = p[name];
+      if (value !== undefined && value.trim() !== '') fields[name] = value;
+    }
+    const change: KonnektiveOrderChange = { at, via: 'leads/import', changes: withoutCredentials(p) };
+    if (existing) {
+      Object.assign(existing.fields, fields);
+      existing.campaignId = p.campaignId ?? existing.campaignId;
+      if (has(p, 'sessionId')) existing.sessionId = p.sessionId;
+      existing.dateUpdated = at;
+      existing.history.push(change);
+      return { ok: true, message: leadMessage(existing) };
+    }
+    const dedup = !/^(1|true)$/i.test(p.disableCustomerDedup ?? '');
+    const order: KonnektiveOrder = {
+      orderId: newOrderId(leads),
+      customerId: customerIdFor(fields.emailAddress, dedup),
+      campaignId: p.campaignId ?? '',
+      status: 'PARTIAL',
+      fields,
+      items: [],
+      totalAmount: '0.00',
+      currencyCode: 'USD',
+      dateCreated: at,
+      dateUpdated: at,
+      history: [change],
+    };
+    if (has(p, 'sessionId')) order.sessionId = p.sessionId;
+    leads.set(order.orderId, order);
+    return { ok: true, message: leadMessage(order) };
+  }
+
+  function orderView(order: KonnektiveOrder): Record<string, unknown> {
+    const { firstName, lastName, emailAddress, phoneNumber, ...rest } = order.fields;
+    return {
+      orderId: order.orderId,
+      customerId: order.customerId,
+      orderStatus: order.status,
+      orderType: 'NEW_SALE',
+      emailAddress: emailAddress ?? null,
+      phoneNumber: phoneNumber ?? null,
+      firstName: firstName ?? null,
+      lastName: lastName ?? null,
+      ...rest,
+      campaignId: Number(order.campaignId),
+      dateCreated: crmDate(order.dateCreated),
+      dateUpdated: crmDate(order.dateUpdated),
+      totalAmount: order.totalAmount,
+      currencyCode: order.currencyCode,
+      items: order.items.map((item) => ({ ...item })),
+    };
+  }
+
+  function queryOrder(p: Params): Outcome {
+    const errors: string[] = [];
+    checkField(p, errors, 'orderId', { max: 30 });
+    let start: number | undefined;
+    let end: number | undefined;
+    if (!has(p, 'orderId')) {
+      for (const name of ['startDate', 'endDate'] as const) {
+        if (!has(p, name)) errors.push(`${name} is required`);
+        else if (parseUsDate(p[name] ?? '') === undefined) errors.push(`${name} must be a date in mm/dd/yyyy format`);
+      }
+      start = parseUsDate(p.startDate ?? '');
+      const endDay = parseUsDate(p.endDate ?? '');
+      end = endDay === undefined ? undefined : endDay + 86_400_000 - 1;
+      if (start !== undefined && end !== undefined && start > end) errors.push('startDate must be before endDate');
+    }
+    const dateRangeType = p.dateRangeType ?? 'dateCreated';
+    if (dateRangeType !== 'dateCreated' && dateRangeType !== 'dateUpdated') errors.push('Invalid dateRangeType');
+    if (has(p, 'orderStatus') && !(KONNEKTIVE_ORDER_STATUSES as readonly string[]).includes(p.orderStatus ?? '')) {
+      errors.push(`Invalid orderStatus ${p.orderStatus}`);
+    }
+    if (has(p, 'campaignId') && !INT.test(p.campaignId ?? '')) errors.push('campaignId must be an integer');
+    const perPage = has(p, 'resultsPerPage') ? Number(p.resultsPerPage) : 25;
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 200) errors.push('resultsPerPage must be between 1 and 200');
+    const page = has(p, 'page') ? Number(p.page) : 1;
+    if (!Number.isInteger(page) || page < 1) errors.push('page must be a positive integer');
+    if (errors.length > 0) return { ok: false, message: errors.join('; ') };
+
+    let found: KonnektiveOrder[];
+    if (has(p, 'orderId')) {
+      const order = leads.get(p.orderId ?? '');
+      found = order ? [order] : [];
+    } else {
+      found = [...leads.values()].filter((order) => {
+        const when = dateRangeType === 'dateUpdated' ? order.dateUpdated : order.dateCreated;
+        if (start !== undefined && when < start) return false;
+        if (end !== undefined && when > end) return false;
+        if (has(p, 'orderStatus') && order.status !== p.orderStatus) return false;
+        if (has(p, 'campaignId') && order.campaignId !== p.campaignId) return false;
+        for (const field of ['emailAddress', 'phoneNumber', 'firstName', 'lastName', 'ipAddress']) {
+          const wanted = p[field];
+          if (wanted && (order.fields[field] ?? '').toLowerCase() !== wanted.toLowerCase()) return false;
+        }
+        return true;
+      });
+      found.sort((a, b) => a.dateCreated - b.dateCreated);
+    }
+    const data = found.slice((page - 1) * perPage, page * perPage);
+    if (data.length === 0) return { ok: false, message: KONNEKTIVE_NO_RESULTS };
+    return { ok: true, message: { totalResults: found.length, resultsPerPage: perPage, page, data: data.map(orderView) } };
+  }
+
+  function cartActiveCampaign(p: Params): Outcome {
+    const errors: string[] = [];
+    const type = p.type;
+    if (!has(p, 'type')) return { ok: false, message: 'type is required' };
+    if (!(KONNEKTIVE_AC_TYPES as readonly string[]).includes(type ?? '')) return { ok: false, message: `Invalid type ${type}` };
+    if (type === 'CART' || type === 'ORDER') {
+      checkField(p, errors, 'externalcheckoutid', { required: true });
+      checkField(p, errors, 'email', { required: true });
+      if (has(p, 'email') && !EMAIL.test(p.email ?? '')) errors.push('email must be a valid email address');
+      if (!has(p, 'source')) errors.push('source is required');
+      else if (p.source !== '0' && p.source !== '1') errors.push('source must be 0 or 1');
+      if (!has(p, 'totalPrice')) errors.push('totalPrice is required');
+      else if (!INT.test(p.totalPrice ?? '')) errors.push('totalPrice must be an integer amount in cents');
+      if (!has(p, 'currency')) errors.push('currency is required');
+      else if (!/^[A-Z]{3}$/.test(p.currency ?? '')) errors.push('currency must be a 3-letter ISO code');
+      if (type === 'CART') {
+        if (!has(p, 'abandonedDate')) errors.push('abandonedDate is required');
+        else if (!isIsoDateWithOffset(p.abandonedDate ?? '')) errors.push('abandonedDate must be ISO 8601 with a UTC offset');
+      } else {
+        checkField(p, errors, 'externalid', { required: true });
+      }
+      if (p.orderProducts !== undefined) errors.push(...checkOrderProducts(p.orderProducts));
+    } else if (type === 'CUSTOMER') {
+      checkField(p, errors, 'email', { required: true });
+      if (has(p, 'email') && !EMAIL.test(p.email ?? '')) errors.push('email must be a valid email address');
+      checkField(p, errors, 'externalid', { required: true });
+    } else if (type === 'QUERY') {
+      if (!has(p, 'queryType')) errors.push('queryType is required');
+      else if (!['CONNECTION', 'PRODUCTS', 'ORDER', 'CUSTOMER'].includes(p.queryType ?? '')) {
+        errors.push(`Invalid queryType ${p.queryType}`);
+      }
+    }
+    if (errors.length > 0) return { ok: false, message: errors.join('; ') };
+
+    const at = now();
+    const params = withoutCredentials(p);
+    if (type === 'QUERY') {
+      const wanted = p.queryType === 'PRODUCTS' ? ['CART', 'ORDER'] : [p.queryType];
+      const data = acRoute.filter((call) => wanted.includes(call.type)).map((call) => call.params);
+      acRoute.push({ type, params, at });
+      return { ok: true, message: { queryType: p.queryType, data } };
+    }
+    acRoute.push({ type: type as KonnektiveAcType, params, at });
+    return { ok: true, message: { type, status: 'accepted', id: String(acRoute.length) } };
+  }
+
+  const routes: Record<string, (p: Params) => Outcome> = {
+    '/landers/clicks/import/': importClick,
+    '/leads/import/': importLead,
+    '/order/query/': queryOrder,
+    '/cart/activecampaign/': cartActiveCampaign,
+  };
+
+  function record(req: http.IncomingMessage, path: string, params: Params, result: KonnektiveCallResult, message: unknown): void {
+    calls.push({ method: req.method ?? '', path, params, result, message, at: now() });
+  }
+
+  function sendJson(res: http.ServerResponse, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    const params: Params = Object.fromEntries(url.searchParams);
+    const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+    const trimmed = body.trim();
+    let bodyProblem: string | undefined;
+    if (req.method === 'POST' && trimmed !== '') {
+      if (contentType.includes('json') || trimmed.startsWith('{') || trimmed.startsWith('[')) {
+        bodyProblem = 'JSON request bodies are not supported: send application/x-www-form-urlencoded fields or a query string';
+      } else if (!contentType.startsWith('application/x-www-form-urlencoded')) {
+        bodyProblem = `Unsupported content type "${contentType || 'none'}": send application/x-www-form-urlencoded fields`;
+      } else {
+        // PHP-style merge: a field in the body overrides the same name in the query string.
+        Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
+      }
+    }
+
+    const mode = takeFailure();
+    if (mode === 'hang') {
+      record(req, path, params, 'HANG', null);
+      hanging.add(res);
+      res.on('close', () => hanging.delete(res));
+      return;
+    }
+    if (mode === 'http500' || mode === 'down') {
+      record(req, path, params, 'HTTP500', 'simulated HTTP 500');
+      const html = '<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>';
+      res.writeHead(500, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) });
+      res.end(html);
+      return;
+    }
+
+    const route = routes[path.endsWith('/') ? path : `${path}/`];
+    if (!route) {
+      record(req, path, params, 'HTTP404', 'not found');
+      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('<html><body><h1>404 Not Found</h1></body></html>');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      record(req, path, params, 'HTTP405', 'method not allowed');
+      res.writeHead(405, { allow: 'GET, POST', 'content-type': 'text/plain' });
+      res.end('Method Not Allowed');
+      return;
+    }
+
+    let outcome: Outcome;
+    if (mode === 'error') outcome = { ok: false, message: KONNEKTIVE_GENERIC_ERROR };
+    else if (mode === 'badCredentials') outcome = { ok: false, message: KONNEKTIVE_BAD_CREDENTIALS };
+    else if (bodyProblem) outcome = { ok: false, message: bodyProblem };
+    else if ((params.loginId ?? '').length > 32 || (params.password ?? '').length > 32) {
+      outcome = { ok: false, message: 'loginId and password may not be greater than 32 characters' };
+    } else if (params.loginId !== loginId || params.password !== password) {
+      outcome = { ok: false, message: KONNEKTIVE_BAD_CREDENTIALS };
+    } else outcome = route(params);
+
+    if (outcome.ok) {
+      record(req, path, params, 'SUCCESS', outcome.message);
+      sendJson(res, { result: 'SUCCESS', message: outcome.message });
+    } else {
+      record(req, path, params, 'ERROR', outcome.message);
+      sendJson(res, { result: 'ERROR', message: outcome.message });
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        res.writeHead(413).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) return;
+      handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`double crashed: ${String(error)}`);
+      });
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  function requireOrder(orderId: string): KonnektiveOrder {
+    const order = leads.get(orderId);
+    if (!order) throw new Error(`konnektive double: no order ${orderId}`);
+    return order;
+  }
+
+  let closing: Promise<void> | undefined;
+
+  const double: KonnektiveDouble = {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    sessions,
+    leads,
+    acRoute,
+    fail(mode, failOptions = {}) {
+      const { times } = failOptions;
+      if (times !== undefined && (!Number.isInteger(times) || times < 1)) {
+        throw new Error('konnektive double: times must be a positive integer');
+      }
+      failure = { mode, remaining: times };
+    },
+    recover() {
+      failure = undefined;
+    },
+    setCredentials(newLoginId, newPassword) {
+      loginId = newLoginId;
+      password = newPassword;
+    },
+    completeOrder(orderId, { items, currency }) {
+      const order = requireOrder(orderId);
+      order.status = 'COMPLETE';
+      order.items = items.map((item) => toItem(item, 'COMPLETE'));
+      order.totalAmount = totalOf(order.items);
+      if (currency) order.currencyCode = currency;
+      order.dateUpdated = now();
+      order.history.push({
+        at: order.dateUpdated,
+        via: 'completeOrder',
+        changes: { orderStatus: 'COMPLETE', totalAmount: order.totalAmount, items: String(order.items.length) },
+      });
+      return order;
+    },
+    addUpsell(orderId, item) {
+      const order = requireOrder(orderId);
+      // An upsell is sold on the back of a completed checkout; on a partial it is a test bug.
+      if (order.status !== 'COMPLETE') throw new Error(`konnektive double: order ${orderId} is ${order.status}, not COMPLETE`);
+      const added = toItem(item, 'COMPLETE');
+      order.items.push(added);
+      order.totalAmount = totalOf(order.items);
+      order.dateUpdated = now();
+      order.history.push({
+        at: order.dateUpdated,
+        via: 'addUpsell',
+        changes: { productId: added.productId, price: added.price, totalAmount: order.totalAmount },
+      });
+      return order;
+    },
+    createCompletedOrder(input) {
+      const at = now();
+      const campaignId = input.campaignId ?? [...campaigns][0] ?? '1';
+      const fields: Params = { emailAddress: input.email };
+      if (input.firstName) fields.firstName = input.firstName;
+      if (input.lastName) fields.lastName = input.lastName;
+      if (input.phoneNumber) fields.phoneNumber = input.phoneNumber;
+      const items = input.items.map((item) => toItem(item, 'COMPLETE'));
+      const order: KonnektiveOrder = {
+        orderId: newOrderId(leads),
+        customerId: customerIdFor(input.email, true),
+        campaignId,
+        status: 'COMPLETE',
+        fields,
+        items,
+        totalAmount: totalOf(items),
+        currencyCode: input.currency ?? 'USD',
+        dateCreated: at,
+        dateUpdated: at,
+        history: [{ at, via: 'createCompletedOrder', changes: { emailAddress: input.email } }],
+      };
+      if (input.sessionId) order.sessionId = input.sessionId;
+      leads.set(order.orderId, order);
+      return order;
+    },
+    setOrderStatus(orderId, status) {
+      const order = requireOrder(orderId);
+      order.status = status;
+      order.dateUpdated = now();
+      order.history.push({ at: order.dateUpdated, via: 'setOrderStatus', changes: { orderStatus: status } });
+      return order;
+    },
+    reset() {
+      calls.length = 0;
+      acRoute.length = 0;
+      sessions.clear();
+      leads.clear();
+      customersByEmail.clear();
+      nextCustomerId = 1001;
+      failure = undefined;
+      loginId = initialLoginId;
+      password = initialPassword;
+      for (const res of hanging) res.socket?.destroy();
+      hanging.clear();
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Hung requests keep their sockets open; without this close() would wait for the client.
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+  return double;
+}
