@@ -10,6 +10,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import type { IngestPolicy } from './ingest/apply-batch.js';
 import { GroupCommitter } from './ingest/group-commit.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { startKonnektiveProbe } from './konnektive/konnektive-probe.js';
@@ -30,6 +31,7 @@ export interface CollectorOptions {
   /** Run the outbox worker in this process (default true). */
   runWorker?: boolean;
   konnektiveTimeoutMs?: number;
+  ingest?: IngestPolicy;
   now?: () => number;
 }
 
@@ -85,7 +87,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     now,
   });
 
-  const committer = new GroupCommitter(store, { onCommitted: () => worker.notify() });
+  const committer = new GroupCommitter(store, { onCommitted: () => worker.notify(), ...(options.ingest ? { policy: options.ingest } : {}) });
   const app = createApp({ config, secret, store, committer, metrics, health, logger, now });
 
   const server: ServerType = await new Promise((resolve) => {

@@ -27,7 +27,17 @@ export type IngestOutcome =
   | { ok: true; session: Session; accepted: number; acceptedByType: Record<string, number>; duplicates: number; jobs: number }
   | { ok: false; code: 'unknown_session' };
 
-export async function applyBatch(tx: StoreTx, request: IngestRequest): Promise<IngestOutcome> {
+export interface IngestPolicy {
+  /**
+   * How long a queued Import Lead waits before it runs. Visitors type in bursts; changes made
+   * meanwhile ride along in the same call instead of one call each.
+   */
+  leadSettleMs: number;
+}
+
+export const DEFAULT_INGEST_POLICY: IngestPolicy = Object.freeze({ leadSettleMs: 1_000 });
+
+export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: IngestPolicy = DEFAULT_INGEST_POLICY): Promise<IngestOutcome> {
   let session = request.mode === 'new' ? undefined : await tx.getSession(request.sessionId);
   if (!session && request.mode === 'existing') return { ok: false, code: 'unknown_session' };
   if (!session) {
@@ -101,7 +111,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest): Promise<I
   if (leadVersion !== session.leadVersion) {
     patch.lead = lead;
     patch.leadVersion = leadVersion;
-    if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt))) jobs++;
+    if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
   }
   await tx.updateSession(session.id, patch);
   return { ok: true, session: { ...session, ...patch, lead, leadVersion } as Session, accepted, acceptedByType, duplicates, jobs };
@@ -131,14 +141,14 @@ async function queueClick(
  * number of changes: while one waits unclaimed, further changes queue nothing. A change made while
  * a call is in flight queues exactly one more.
  */
-async function queueLeadSync(tx: StoreTx, sessionId: string, now: number): Promise<boolean> {
+async function queueLeadSync(tx: StoreTx, sessionId: string, runAt: number): Promise<boolean> {
   if (await tx.findPendingJob(sessionId, JOB_KINDS.konnektiveLead)) return false;
   await tx.enqueue({
     sessionId,
     upstream: JOB_UPSTREAM[JOB_KINDS.konnektiveLead],
     kind: JOB_KINDS.konnektiveLead,
     payload: {},
-    runAt: now,
+    runAt,
   });
   return true;
 }

@@ -6,15 +6,20 @@
  * route answers 2xx only for events that are durable.
  */
 import type { Store } from '../store/store.js';
-import { applyBatch, type IngestOutcome, type IngestRequest } from './apply-batch.js';
+import { applyBatch, DEFAULT_INGEST_POLICY, type IngestOutcome, type IngestPolicy, type IngestRequest } from './apply-batch.js';
 
 export interface GroupCommitOptions {
-  /** How long the first request of a group waits for company. */
+  /**
+   * How long the first request of a group waits for company. The default, 0, still groups every
+   * request that arrived in the same turn of the event loop (the flush runs on `setImmediate`),
+   * and requests arriving while a group is being written form the next group.
+   */
   maxWaitMs?: number;
   /** A group this large is written at once. */
   maxBatch?: number;
   /** Called after each commit with the number of jobs queued, so the worker can wake up. */
   onCommitted?: (jobsQueued: number) => void;
+  policy?: IngestPolicy;
 }
 
 interface Waiting {
@@ -28,11 +33,13 @@ export class GroupCommitter {
   readonly #maxWaitMs: number;
   readonly #maxBatch: number;
   readonly #onCommitted: (jobsQueued: number) => void;
+  readonly #policy: IngestPolicy;
   #queue: Waiting[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #writing: Promise<void> = Promise.resolve();
 
-  constructor(store: Store, { maxWaitMs = 2, maxBatch = 128, onCommitted = () => {} }: GroupCommitOptions = {}) {
+  constructor(store: Store, { maxWaitMs = 0, maxBatch = 128, onCommitted = () => {}, policy = DEFAULT_INGEST_POLICY }: GroupCommitOptions = {}) {
+    this.#policy = policy;
     this.#store = store;
     this.#maxWaitMs = maxWaitMs;
     this.#maxBatch = maxBatch;
@@ -42,14 +49,13 @@ export class GroupCommitter {
   submit(request: IngestRequest): Promise<IngestOutcome> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ request, resolve, reject });
-      if (this.#queue.length >= this.#maxBatch) this.#flushSoon(0);
-      else this.#flushSoon(this.#maxWaitMs);
+      this.#flushSoon(this.#queue.length >= this.#maxBatch ? 0 : this.#maxWaitMs);
     });
   }
 
   /** Writes whatever is waiting and resolves when every accepted request is durable. */
   async drain(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#cancelTimer();
     this.#timer = undefined;
     while (this.#queue.length > 0) await this.#flush();
     await this.#writing;
@@ -57,11 +63,18 @@ export class GroupCommitter {
 
   #flushSoon(delayMs: number): void {
     if (this.#timer && delayMs > 0) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
+    this.#cancelTimer();
+    const flush = () => {
       this.#timer = undefined;
       void this.#flush();
-    }, delayMs);
+    };
+    this.#timer = delayMs > 0 ? setTimeout(flush, delayMs) : setImmediate(flush);
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer === undefined) return;
+    if ('hasRef' in this.#timer && 'refresh' in this.#timer) clearTimeout(this.#timer as NodeJS.Timeout);
+    else clearImmediate(this.#timer as NodeJS.Immediate);
   }
 
   #flush(): Promise<void> {
@@ -79,7 +92,7 @@ export class GroupCommitter {
         outcomes.length = 0;
         for (const waiting of group) {
           try {
-            outcomes.push(await tx.nested(() => applyBatch(tx, waiting.request)));
+            outcomes.push(await tx.nested(() => applyBatch(tx, waiting.request, this.#policy)));
           } catch (error) {
             outcomes.push({ failed: error });
           }

@@ -9,7 +9,7 @@ import { canImportLead } from '../ingest/lead-merge.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { JOB_KINDS, type ClickJobPayload } from '../outbox/job-kinds.js';
-import type { JobHandler, JobOutcome } from '../outbox/job-outcome.js';
+import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.js';
 import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
 import type { Job, Store } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
@@ -45,7 +45,7 @@ const LEAD_MAX: Record<keyof LeadFields, number> = {
 export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, JobHandler> {
   const call = recordedCall(deps);
 
-  const importClick: JobHandler = async (job) => {
+  const importClick: JobHandler = async (job, effects) => {
     const session = await deps.store.getSession(job.sessionId);
     if (!session) return { type: 'dead', error: 'session no longer stored' };
     const payload = job.payload as unknown as ClickJobPayload;
@@ -66,11 +66,11 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
       const referrer = session.landingUrl ? session.referrer : payload.referrer;
       if (referrer) params.httpReferer = referrer;
     }
-    const result = await call(job, 'importClick', params);
+    const result = await call(job, effects, 'importClick', params);
     if (!result.ok) return failureOutcome(deps, result);
     const message = result.message;
     const sessionId = typeof message.sessionId === 'string' ? message.sessionId : undefined;
-    await deps.store.updateSession(session.id, {
+    effects.patchSession({
       konnektive: {
         ...(!known && sessionId ? { sessionId } : {}),
         ...(typeof message.pixel === 'string' && message.pixel ? { pixel: message.pixel } : {}),
@@ -80,7 +80,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
     return { type: 'done' };
   };
 
-  const importLead: JobHandler = async (job) => {
+  const importLead: JobHandler = async (job, effects) => {
     const session = await deps.store.getSession(job.sessionId);
     if (!session) return { type: 'dead', error: 'session no longer stored' };
     const version = session.leadVersion;
@@ -93,10 +93,10 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
     if (session.konnektive.sessionId) params.sessionId = session.konnektive.sessionId;
     // With the orderId of the first Import Lead, Konnektive updates that partial instead of creating another.
     if (session.konnektive.orderId) params.orderId = session.konnektive.orderId;
-    const result = await call(job, 'importLead', params);
+    const result = await call(job, effects, 'importLead', params);
     if (!result.ok) return failureOutcome(deps, result);
     const { orderId, customerId } = result.message;
-    await deps.store.updateSession(session.id, {
+    effects.patchSession({
       leadSyncedVersion: version,
       konnektive: {
         ...(orderId !== undefined && orderId !== null ? { orderId: String(orderId) } : {}),
@@ -110,13 +110,13 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
 }
 
 /** A Konnektive call whose request and outcome are written to the delivery log and metrics. */
-export function recordedCall({ api, store, metrics, logger, now = Date.now }: KonnektiveRelayDeps) {
-  return async (job: Job, endpoint: KonnektiveEndpoint, params: Record<string, string>): Promise<KonnektiveResult> => {
+export function recordedCall({ api, metrics, logger, now = Date.now }: KonnektiveRelayDeps) {
+  return async (job: Job, effects: JobEffects, endpoint: KonnektiveEndpoint, params: Record<string, string>): Promise<KonnektiveResult> => {
     const result = await api.call(endpoint, params);
     const outcome = api.sandbox ? 'sandbox' : result.ok ? 'ok' : result.failure;
     metrics.upstreamCalls.inc({ upstream: 'konnektive', endpoint, outcome });
     if (!api.sandbox) metrics.upstreamLatency.observe({ upstream: 'konnektive', endpoint }, result.latencyMs / 1000);
-    await store.recordAttempt({
+    effects.recordAttempt({
       jobId: job.id,
       upstream: 'konnektive',
       endpoint,

@@ -1,9 +1,11 @@
 /**
  * @module job-outcome
  * What a job handler reports back to the worker. Handlers never throw for upstream trouble;
- * they return one of these, and the worker turns it into the job's next state.
+ * they return an outcome, and leave what the store should remember in {@link JobEffects}. The
+ * worker writes every job's outcome and effects of a round in one transaction, so a round costs
+ * one durable commit, not several per job.
  */
-import type { Job } from '../store/store.js';
+import type { DeliveryAttempt, Job, SessionPatch } from '../store/store.js';
 
 export type JobOutcome =
   /** Delivered (or nothing left to deliver). */
@@ -15,4 +17,19 @@ export type JobOutcome =
   /** The upstream is paused (bad credentials, rate-limit pause): give the job back untouched. */
   | { type: 'paused'; error: string; notBeforeMs?: number };
 
-export type JobHandler = (job: Job) => Promise<JobOutcome>;
+/** Writes a handler asks for; committed together with the job's new state. */
+export class JobEffects {
+  readonly attempts: DeliveryAttempt[] = [];
+  sessionPatch: SessionPatch | undefined;
+
+  recordAttempt(attempt: DeliveryAttempt): void {
+    this.attempts.push(attempt);
+  }
+
+  patchSession(patch: SessionPatch): void {
+    const konnektive = patch.konnektive || this.sessionPatch?.konnektive ? { ...this.sessionPatch?.konnektive, ...patch.konnektive } : undefined;
+    this.sessionPatch = { ...this.sessionPatch, ...patch, ...(konnektive ? { konnektive } : {}) };
+  }
+}
+
+export type JobHandler = (job: Job, effects: JobEffects) => Promise<JobOutcome>;

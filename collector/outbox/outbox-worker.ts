@@ -11,10 +11,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import type { Job, Store } from '../store/store.js';
+import type { Job, JobFinish, Store } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import type { JobHandler, JobOutcome } from './job-outcome.js';
+import { JobEffects, type JobHandler, type JobOutcome } from './job-outcome.js';
 
 export interface OutboxWorkerOptions {
   store: Store;
@@ -42,7 +42,7 @@ export class OutboxWorker {
   constructor(options: OutboxWorkerOptions) {
     this.owner = options.owner ?? `worker-${randomUUID().slice(0, 8)}`;
     this.#o = {
-      concurrency: 8,
+      concurrency: 16,
       leaseMs: 60_000,
       pollMs: 1_000,
       backoff: DEFAULT_BACKOFF,
@@ -82,7 +82,9 @@ export class OutboxWorker {
       owner: this.owner,
       skipUpstreams: health.paused(),
     });
-    await Promise.all(jobs.map((job) => this.#deliver(job)));
+    if (jobs.length === 0) return 0;
+    const finished = await Promise.all(jobs.map((job) => this.#deliver(job)));
+    await store.completeJobs(this.owner, finished);
     return jobs.length;
   }
 
@@ -113,51 +115,50 @@ export class OutboxWorker {
     });
   }
 
-  async #deliver(job: Job): Promise<void> {
-    const { store, handlers, logger, now, backoff, random } = this.#o;
+  /** Runs one job's handler and decides its next state; the caller writes it. */
+  async #deliver(job: Job): Promise<JobFinish> {
+    const { handlers, logger, now, backoff, random } = this.#o;
     const handler = handlers[job.kind];
+    const effects = new JobEffects();
     let outcome: JobOutcome;
     if (!handler) {
       outcome = { type: 'dead', error: `no handler for job kind ${job.kind}` };
     } else {
       try {
-        outcome = await handler(job);
+        outcome = await handler(job, effects);
       } catch (error) {
         // A handler bug is treated like a transient failure: it is retried, then dead-lettered.
         outcome = { type: 'retry', error: `handler error: ${describe(error)}` };
       }
     }
+    const finish = (completion: JobFinish['completion']): JobFinish => ({
+      id: job.id,
+      sessionId: job.sessionId,
+      completion,
+      attempts: effects.attempts,
+      sessionPatch: effects.sessionPatch,
+    });
     const log = { jobId: job.id, kind: job.kind, attempt: job.attempts + 1 };
     switch (outcome.type) {
       case 'done':
-        await store.completeJob(job.id, this.owner, { state: 'done' });
         logger.debug(log, 'job delivered');
-        break;
+        return finish({ state: 'done' });
       case 'paused':
-        await store.completeJob(job.id, this.owner, {
-          state: 'pending',
-          runAt: Math.max(now(), outcome.notBeforeMs ?? 0),
-          error: outcome.error,
-          countAttempt: false,
-        });
         logger.warn({ ...log, error: outcome.error }, 'job held back: upstream paused');
-        break;
+        return finish({ state: 'pending', runAt: Math.max(now(), outcome.notBeforeMs ?? 0), error: outcome.error, countAttempt: false });
       case 'retry': {
         const failures = job.attempts + 1;
         if (failures >= backoff.maxAttempts) {
-          await store.completeJob(job.id, this.owner, { state: 'dead', error: outcome.error });
           logger.error({ ...log, error: outcome.error }, 'job dead-lettered after its last attempt');
-        } else {
-          const runAt = Math.max(now() + backoffDelay(failures, backoff, random), outcome.notBeforeMs ?? 0);
-          await store.completeJob(job.id, this.owner, { state: 'pending', runAt, error: outcome.error, countAttempt: true });
-          logger.warn({ ...log, error: outcome.error, retryInMs: runAt - now() }, 'job failed; will retry');
+          return finish({ state: 'dead', error: outcome.error });
         }
-        break;
+        const runAt = Math.max(now() + backoffDelay(failures, backoff, random), outcome.notBeforeMs ?? 0);
+        logger.warn({ ...log, error: outcome.error, retryInMs: runAt - now() }, 'job failed; will retry');
+        return finish({ state: 'pending', runAt, error: outcome.error, countAttempt: true });
       }
       case 'dead':
-        await store.completeJob(job.id, this.owner, { state: 'dead', error: outcome.error });
         logger.error({ ...log, error: outcome.error }, 'job rejected upstream; dead-lettered');
-        break;
+        return finish({ state: 'dead', error: outcome.error });
     }
   }
 }

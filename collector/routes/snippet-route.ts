@@ -1,4 +1,92 @@
+/**
+ * @module snippet-route
+ * `GET /f.js`: the browser snippet built by `node build.mjs` into `dist/f.js`. The file is read
+ * and compressed once at start-up (gzip and brotli at their highest levels: the work is done
+ * once, every visitor benefits), then served from memory with a strong ETag so that a revisit
+ * costs a 304.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { Hono } from 'hono';
-export function snippetRoute(): Hono {
-  return new Hono();
+import { errorBody } from '../http/errors.js';
+
+export interface SnippetRouteOptions {
+  /** Path of the built snippet; default `dist/f.js` under the working directory. */
+  file?: string;
+}
+
+interface Prepared {
+  etag: string;
+  raw: Uint8Array;
+  gzip: Uint8Array;
+  brotli: Uint8Array;
+}
+
+function prepare(file: string): Prepared | undefined {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const hash = createHash('sha256').update(raw).digest('base64url').slice(0, 22);
+  return {
+    etag: `"${hash}"`,
+    raw,
+    gzip: gzipSync(raw, { level: 9 }),
+    brotli: brotliCompressSync(raw, {
+      params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: raw.length },
+    }),
+  };
+}
+
+/** The encoding to answer with: brotli when accepted, else gzip, else none (q=0 means refused). */
+function pickEncoding(acceptEncoding: string | undefined): 'br' | 'gzip' | undefined {
+  const accepted = new Set<string>();
+  for (const part of (acceptEncoding ?? '').toLowerCase().split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    const refused = params.some((param) => /^\s*q=0(\.0*)?\s*$/.test(param));
+    if (name && !refused) accepted.add(name.trim());
+  }
+  if (accepted.has('br')) return 'br';
+  if (accepted.has('gzip')) return 'gzip';
+  return undefined;
+}
+
+/** True when an If-None-Match header names this ETag (weak comparison, as RFC 9110 asks for GET). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+export function snippetRoute({ file = 'dist/f.js' }: SnippetRouteOptions = {}): Hono {
+  const app = new Hono();
+  const snippet = prepare(file);
+
+  app.get('/f.js', (c) => {
+    if (!snippet) {
+      return c.json(errorBody('snippet_missing', 'The snippet has not been built; run `npm run build`.'), 503, {
+        'Cache-Control': 'no-store',
+      });
+    }
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/javascript; charset=utf-8',
+      'Cache-Control': 'public, max-age=300',
+      ETag: snippet.etag,
+      Vary: 'Accept-Encoding',
+      // Landers load the script from another origin; let them use it with `crossorigin` or SRI.
+      'Access-Control-Allow-Origin': '*',
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (matches(c.req.header('if-none-match'), snippet.etag)) return c.body(null, 304, headers);
+    const encoding = pickEncoding(c.req.header('accept-encoding'));
+    const body = encoding === 'br' ? snippet.brotli : encoding === 'gzip' ? snippet.gzip : snippet.raw;
+    if (encoding) headers['Content-Encoding'] = encoding;
+    // Uint8Array over the exact bytes: a Buffer may be a view into a larger pooled ArrayBuffer.
+    return c.body(new Uint8Array(body).buffer, 200, headers);
+  });
+
+  return app;
 }

@@ -19,6 +19,7 @@ import type {
   DeliveryAttempt,
   Job,
   JobCompletion,
+  JobFinish,
   JobState,
   KonnektiveIds,
   NewJob,
@@ -169,31 +170,24 @@ export class PostgresStore implements Store {
     });
   }
 
-  async completeJob(id: number, owner: string, completion: JobCompletion): Promise<boolean> {
-    const now = Date.now();
-    // Only the current lease holder may finish a job; a worker whose lease expired and was taken
-    // over changes nothing.
-    const guard = "WHERE id = $1 AND state = 'running' AND lease_owner = $2";
-    let result: pg.QueryResult;
-    if (completion.state === 'done') {
-      result = await this.#pool.query(
-        `UPDATE outbox SET state = 'done', lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = $3 ${guard}`,
-        [id, owner, now],
-      );
-    } else if (completion.state === 'pending') {
-      result = await this.#pool.query(
-        `UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, run_at = $3, last_error = $4,
-           attempts = attempts + $5, updated_at = $6 ${guard}`,
-        [id, owner, completion.runAt, completion.error, completion.countAttempt ? 1 : 0, now],
-      );
-    } else {
-      result = await this.#pool.query(
-        `UPDATE outbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, last_error = $3, attempts = attempts + 1,
-           updated_at = $4 ${guard}`,
-        [id, owner, completion.error, now],
-      );
-    }
-    return result.rowCount === 1;
+  /**
+   * One transaction for the whole round, as in SQLite. Attempts are logged whatever happens to
+   * the lease (they record calls that were made); state and session patch only while `owner`
+   * still holds the job.
+   */
+  completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
+    return retryOnDeadlock(() =>
+      this.#inTransaction(async (client) => {
+        const held: boolean[] = [];
+        for (const job of jobs) {
+          for (const attempt of job.attempts) await recordAttempt(client, attempt);
+          const stillOurs = await completeJob(client, job.id, owner, job.completion);
+          if (stillOurs && job.sessionPatch) await updateSession(client, job.sessionId, job.sessionPatch);
+          held.push(stillOurs);
+        }
+        return held;
+      }),
+    );
   }
 
   async releaseClaims(owner: string): Promise<number> {
@@ -205,21 +199,7 @@ export class PostgresStore implements Store {
   }
 
   async recordAttempt(attempt: DeliveryAttempt): Promise<void> {
-    await this.#pool.query(
-      `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        attempt.jobId,
-        attempt.upstream,
-        attempt.endpoint,
-        attempt.request,
-        attempt.response,
-        attempt.outcome,
-        attempt.httpStatus ?? null,
-        Math.round(attempt.latencyMs),
-        attempt.createdAt,
-      ],
-    );
+    await recordAttempt(this.#pool, attempt);
   }
 
   async replayDeadJobs(now: number): Promise<number> {
@@ -419,6 +399,68 @@ async function insertEvent(db: Queryable, event: StoredEvent): Promise<boolean> 
     [event.id, event.sessionId, event.type, event.receivedAt, JSON.stringify(event.payload)],
   );
   return result.rowCount === 1;
+}
+
+/** Finishes one job; `false` (and no change) when `owner` no longer holds its lease. */
+async function completeJob(db: Queryable, id: number, owner: string, completion: JobCompletion): Promise<boolean> {
+  const now = Date.now();
+  // A worker whose lease expired and was taken over changes nothing: the job belongs to whoever
+  // claimed it next.
+  const guard = "WHERE id = $1 AND state = 'running' AND lease_owner = $2";
+  let result: pg.QueryResult;
+  if (completion.state === 'done') {
+    result = await db.query(
+      `UPDATE outbox SET state = 'done', lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = $3 ${guard}`,
+      [id, owner, now],
+    );
+  } else if (completion.state === 'pending') {
+    result = await db.query(
+      `UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, run_at = $3, last_error = $4,
+         attempts = attempts + $5, updated_at = $6 ${guard}`,
+      [id, owner, completion.runAt, completion.error, completion.countAttempt ? 1 : 0, now],
+    );
+  } else {
+    result = await db.query(
+      `UPDATE outbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, last_error = $3, attempts = attempts + 1,
+         updated_at = $4 ${guard}`,
+      [id, owner, completion.error, now],
+    );
+  }
+  return result.rowCount === 1;
+}
+
+async function recordAttempt(db: Queryable, attempt: DeliveryAttempt): Promise<void> {
+  await db.query(
+    `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      attempt.jobId,
+      attempt.upstream,
+      attempt.endpoint,
+      attempt.request,
+      attempt.response,
+      attempt.outcome,
+      attempt.httpStatus ?? null,
+      Math.round(attempt.latencyMs),
+      attempt.createdAt,
+    ],
+  );
+}
+
+/**
+ * A round's session patches lock session rows in job order while ingest transactions lock them
+ * in request order, so the two can deadlock now and then; PostgreSQL then aborts one of them.
+ * The aborted round changed nothing, so running it again is safe and saves the jobs from being
+ * redone after their leases expire.
+ */
+async function retryOnDeadlock<T>(fn: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= tries || (error as { code?: unknown }).code !== '40P01') throw error;
+    }
+  }
 }
 
 async function enqueue(db: Queryable, job: NewJob): Promise<number> {

@@ -15,6 +15,7 @@ import type {
   DeliveryAttempt,
   Job,
   JobCompletion,
+  JobFinish,
   JobState,
   NewJob,
   NewSession,
@@ -118,8 +119,8 @@ export class SqliteStore implements Store {
 
   claimJobs(options: ClaimOptions): Promise<Job[]> {
     return this.#lock.run(() =>
-      this.#db
-        .transaction(() => {
+      this.#relaxed(() => {
+        const claim = this.#db.transaction(() => {
           const skip = options.skipUpstreams.map(() => '?').join(', ');
           const rows = this.#stmt(
             `SELECT o.* FROM outbox o
@@ -134,33 +135,27 @@ export class SqliteStore implements Store {
           );
           for (const row of rows) lease.run(options.owner, options.now + options.leaseMs, options.now, row.id);
           return rows.map((row) => ({ ...rowToJob(row), state: 'running' as const }));
-        })
-        .immediate(),
+        });
+        return claim.immediate();
+      }),
     );
   }
 
-  completeJob(id: number, owner: string, completion: JobCompletion): Promise<boolean> {
-    return this.#lock.run(() => {
-      const now = Date.now();
-      const guard = "WHERE id = ? AND state = 'running' AND lease_owner = ?";
-      let changes: number;
-      if (completion.state === 'done') {
-        changes = this.#stmt(
-          `UPDATE outbox SET state = 'done', lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = ? ${guard}`,
-        ).run(now, id, owner).changes;
-      } else if (completion.state === 'pending') {
-        changes = this.#stmt(
-          `UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, run_at = ?, last_error = ?,
-             attempts = attempts + ?, updated_at = ? ${guard}`,
-        ).run(completion.runAt, completion.error, completion.countAttempt ? 1 : 0, now, id, owner).changes;
-      } else {
-        changes = this.#stmt(
-          `UPDATE outbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, last_error = ?, attempts = attempts + 1,
-             updated_at = ? ${guard}`,
-        ).run(completion.error, now, id, owner).changes;
-      }
-      return changes === 1;
-    });
+  completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
+    return this.#lock.run(() =>
+      this.#relaxed(() =>
+        this.#db
+          .transaction(() =>
+            jobs.map((job) => {
+              for (const attempt of job.attempts) this.#recordAttempt(attempt);
+              const held = this.#completeJob(job.id, owner, job.completion);
+              if (held && job.sessionPatch) this.#updateSession(job.sessionId, job.sessionPatch);
+              return held;
+            }),
+          )
+          .immediate(),
+      ),
+    );
   }
 
   releaseClaims(owner: string): Promise<number> {
@@ -173,22 +168,7 @@ export class SqliteStore implements Store {
   }
 
   recordAttempt(attempt: DeliveryAttempt): Promise<void> {
-    return this.#lock.run(() => {
-      this.#stmt(
-        `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        attempt.jobId,
-        attempt.upstream,
-        attempt.endpoint,
-        attempt.request,
-        attempt.response,
-        attempt.outcome,
-        attempt.httpStatus ?? null,
-        Math.round(attempt.latencyMs),
-        attempt.createdAt,
-      );
-    });
+    return this.#lock.run(() => this.#recordAttempt(attempt));
   }
 
   replayDeadJobs(now: number): Promise<number> {
@@ -274,6 +254,21 @@ export class SqliteStore implements Store {
 
   // --- unlocked helpers, called only while the lock is held ---------------------------------
 
+  /**
+   * Runs a worker transaction without waiting for fsync. Only ingest needs a commit to survive a
+   * power cut (the visitor was told "stored"); a lost claim or completion only means a job runs
+   * again, which the outbox allows anyway (a worker can die after a call, before recording it).
+   * In WAL mode the next full-sync commit makes these durable too.
+   */
+  #relaxed<T>(fn: () => T): T {
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+  }
+
   readonly #statements = new Map<string, Database.Statement>();
 
   #stmt(sql: string): Database.Statement {
@@ -311,10 +306,12 @@ export class SqliteStore implements Store {
     const columns = patchToColumns(patch);
     if (columns.length === 0) return;
     if (patch.konnektive) {
-      // Konnektive ids merge into what is known; a later response never erases an earlier id.
+      // Konnektive ids merge into what is known; a later response never erases an earlier id
+      // (keys whose value is undefined are dropped first, or the spread would blank them).
       const current = this.#getSession(id);
       const index = columns.findIndex(([name]) => name === 'konnektive');
-      columns[index] = ['konnektive', JSON.stringify({ ...current?.konnektive, ...patch.konnektive })];
+      const incoming = Object.fromEntries(Object.entries(patch.konnektive).filter(([, value]) => value !== undefined));
+      columns[index] = ['konnektive', JSON.stringify({ ...current?.konnektive, ...incoming })];
     }
     this.#stmt(`UPDATE sessions SET ${columns.map(([name]) => `${name} = ?`).join(', ')} WHERE id = ?`).run(
       ...columns.map(([, value]) => value),
@@ -331,6 +328,51 @@ export class SqliteStore implements Store {
         event.receivedAt,
         JSON.stringify(event.payload),
       ).changes === 1
+    );
+  }
+
+  #completeJob(id: number, owner: string, completion: JobCompletion): boolean {
+    const now = Date.now();
+    const guard = "WHERE id = ? AND state = 'running' AND lease_owner = ?";
+    if (completion.state === 'done') {
+      return (
+        this.#stmt(`UPDATE outbox SET state = 'done', lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = ? ${guard}`).run(
+          now,
+          id,
+          owner,
+        ).changes === 1
+      );
+    }
+    if (completion.state === 'pending') {
+      return (
+        this.#stmt(
+          `UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, run_at = ?, last_error = ?,
+             attempts = attempts + ?, updated_at = ? ${guard}`,
+        ).run(completion.runAt, completion.error, completion.countAttempt ? 1 : 0, now, id, owner).changes === 1
+      );
+    }
+    return (
+      this.#stmt(
+        `UPDATE outbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, last_error = ?, attempts = attempts + 1,
+           updated_at = ? ${guard}`,
+      ).run(completion.error, now, id, owner).changes === 1
+    );
+  }
+
+  #recordAttempt(attempt: DeliveryAttempt): void {
+    this.#stmt(
+      `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      attempt.jobId,
+      attempt.upstream,
+      attempt.endpoint,
+      attempt.request,
+      attempt.response,
+      attempt.outcome,
+      attempt.httpStatus ?? null,
+      Math.round(attempt.latencyMs),
+      attempt.createdAt,
     );
   }
 

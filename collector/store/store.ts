@@ -133,6 +133,15 @@ export type JobCompletion =
   | { state: 'pending'; runAt: number; error: string; countAttempt: boolean }
   | { state: 'dead'; error: string };
 
+/** One finished job of a worker round, with what its handler asked to remember. */
+export interface JobFinish {
+  id: number;
+  sessionId: string;
+  completion: JobCompletion;
+  attempts: readonly DeliveryAttempt[];
+  sessionPatch: SessionPatch | undefined;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
@@ -145,8 +154,12 @@ export interface Store {
    * worker died) is claimable again.
    */
   claimJobs(options: ClaimOptions): Promise<Job[]>;
-  /** Finishes a claimed job; ignored when `owner` no longer holds its lease. */
-  completeJob(id: number, owner: string, completion: JobCompletion): Promise<boolean>;
+  /**
+   * Finishes a round of claimed jobs in one transaction: each job's attempts are logged, and its
+   * new state and session patch are written only while `owner` still holds its lease (a job
+   * whose lease expired belongs to whoever claimed it next). Returns, per job, whether it was.
+   */
+  completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]>;
   /** Gives back every job `owner` holds so another worker can take it at once. */
   releaseClaims(owner: string): Promise<number>;
   recordAttempt(attempt: DeliveryAttempt): Promise<void>;

@@ -267,6 +267,40 @@ export function isIsoDateWithOffset(text: string): boolean {
   return true;
 }
 
+/** `orderProducts` travels as a JSON string inside the form; each entry mirrors AC's product. */
+function checkOrderProducts(text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return ['orderProducts must be a JSON array'];
+  }
+  if (!Array.isArray(parsed)) return ['orderProducts must be a JSON array'];
+  const errors: string[] = [];
+  parsed.forEach((product: unknown, i: number) => {
+    if (typeof product !== 'object' || product === null || Array.isArray(product)) {
+      errors.push(`orderProducts[${i}] must be an object`);
+      return;
+    }
+    const p = product as Record<string, unknown>;
+    for (const field of ['externalid', 'name']) {
+      const value = p[field];
+      if (value === undefined || value === null || String(value).trim() === '') {
+        errors.push(`orderProducts[${i}].${field} is required`);
+      }
+    }
+    if (p.price === undefined || p.price === null) errors.push(`orderProducts[${i}].price is required`);
+    else if (typeof p.price !== 'number' || !Number.isInteger(p.price) || p.price < 0) {
+      errors.push(`orderProducts[${i}].price must be an integer amount in cents`);
+    }
+    if (p.quantity === undefined || p.quantity === null) errors.push(`orderProducts[${i}].quantity is required`);
+    else if (typeof p.quantity !== 'number' || !Number.isInteger(p.quantity) || p.quantity < 1) {
+      errors.push(`orderProducts[${i}].quantity must be an integer >= 1`);
+    }
+  });
+  return errors;
+}
+
 function toCents(price: number | string): number {
   const value = typeof price === 'number' ? price : Number(price);
   if (!Number.isFinite(value) || value < 0) throw new Error(`invalid price ${String(price)}`);

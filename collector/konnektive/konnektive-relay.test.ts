@@ -1,0 +1,240 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IngestResponse } from '../wire-schema.js';
+import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
+import { ev, eventually, konnektiveEnv, outboxSettled, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
+
+let double: KonnektiveDouble;
+let collector: TestCollector;
+
+beforeEach(async () => {
+  double = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
+});
+afterEach(async () => {
+  await collector?.close();
+  await double.close();
+});
+
+const LANDING = 'https://offer.example/presell?affId=AFF7&c1=blue&utm_source=fb&utm_campaign=spring';
+const ann = { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com' };
+
+async function send(session: string | undefined, events: Parameters<TestCollector['post']>[0] extends never ? never : unknown[]) {
+  const res = await collector.post({ ...(session ? { session } : {}), campaign: '12', events });
+  expect(res.status).toBe(200);
+  return (await res.json()) as IngestResponse;
+}
+
+const calls = (path: string) => double.calls.filter((call) => call.path === path && call.result === 'SUCCESS');
+const clickCalls = () => calls('/landers/clicks/import/');
+const leadCalls = () => calls('/leads/import/');
+
+describe('Konnektive relay', () => {
+  it('turns a five-page funnel into one Konnektive session with every click linked to it', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const first = await send(undefined, [ev.page('presell', LANDING, 'https://news.example/story?utm_source=fb')]);
+    const { session } = first;
+    await send(session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)]);
+    await send(session, [ev.page('checkout', 'https://secure.example/checkout')]);
+    await send(session, [ev.page('upsell1', 'https://secure.example/upsell-1?orderId=X')]);
+    await send(session, [ev.page('thankyou', 'https://secure.example/thanks')]);
+    await outboxSettled(collector);
+
+    expect(double.sessions.size).toBe(1);
+    const [kSession] = [...double.sessions.values()];
+    expect(kSession!.clicks.map((click) => click.pageType)).toEqual(['presellPage', 'leadPage', 'checkoutPage', 'upsellPage1', 'thankyouPage']);
+    const [firstClick, ...later] = clickCalls();
+    expect(firstClick!.params).toMatchObject({ campaignId: '12', pageType: 'presellPage', requestUri: LANDING, ipAddress: '127.0.0.1' });
+    expect(firstClick!.params.sessionId).toBeUndefined();
+    expect(firstClick!.params.httpReferer).toBe('https://news.example/story?utm_source=fb');
+    for (const click of later) expect(click.params.sessionId).toBe(kSession!.sessionId);
+    expect(kSession!.affVals).toMatchObject({ affId: 'AFF7', c1: 'blue' });
+
+    const stored = await collector.store.getSession(first.ids.session);
+    expect(stored?.konnektive).toMatchObject({ sessionId: kSession!.sessionId, affVals: { affId: 'AFF7', c1: 'blue' } });
+    expect(stored?.konnektive.orderId).toBeDefined();
+    expect(stored?.konnektive.customerId).toBeDefined();
+  });
+
+  it('sends one click per page type: reloads and back-and-forth add none', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const { session } = await send(undefined, [ev.page('presell', LANDING)]);
+    await send(session, [ev.page('lead', 'https://offer.example/lead')]);
+    await send(session, [ev.page('lead', 'https://offer.example/lead')]);
+    await send(session, [ev.page('presell', LANDING)]);
+    await send(session, [ev.page('lead', 'https://offer.example/lead')]);
+    await outboxSettled(collector);
+    expect(clickCalls().map((call) => call.params.pageType)).toEqual(['presellPage', 'leadPage']);
+  });
+
+  it('creates the lead once, then updates the same partial with its orderId', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const { session, ids } = await send(undefined, [ev.page('lead', LANDING), ev.lead(ann)]);
+    await outboxSettled(collector);
+    await send(session, [ev.lead({ phoneNumber: '5550101234', postalCode: '10001' })]);
+    await outboxSettled(collector);
+
+    expect(double.leads.size).toBe(1);
+    const [order] = [...double.leads.values()];
+    const [create, update] = leadCalls();
+    expect(create!.params.orderId).toBeUndefined();
+    expect(update!.params.orderId).toBe(order!.orderId);
+    expect(order!.fields).toMatchObject({ ...ann, phoneNumber: '5550101234', postalCode: '10001' });
+    expect(order!.sessionId).toBe(double.sessions.keys().next().value);
+    expect((await collector.store.getSession(ids.session))?.konnektive.orderId).toBe(order!.orderId);
+  });
+
+  it('never lets a lead update overtake the first click, even while the click is failing', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    double.fail('http500', { times: 3 });
+    await send(undefined, [ev.page('lead', LANDING), ev.lead(ann)]);
+    await outboxSettled(collector);
+    const order = double.calls.filter((call) => call.result === 'SUCCESS').map((call) => call.path);
+    expect(order).toEqual(['/landers/clicks/import/', '/leads/import/']);
+    expect(leadCalls()[0]!.params.sessionId).toBe(double.sessions.keys().next().value);
+  });
+
+  it('collapses ten quick lead updates into at most two calls carrying the latest fields', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url), { ingest: { leadSettleMs: 400 } });
+    const { session } = await send(undefined, [ev.page('lead', LANDING)]);
+    await outboxSettled(collector);
+    const typing = 'ann.lee@example.com';
+    for (let i = 0; i < 9; i++) await send(session, [ev.lead({ ...ann, emailAddress: `${typing.slice(0, 10 + i)}.com` })]);
+    await send(session, [ev.lead({ emailAddress: typing })]);
+    await outboxSettled(collector);
+    expect(leadCalls().length).toBeGreaterThanOrEqual(1);
+    expect(leadCalls().length).toBeLessThanOrEqual(2);
+    const [order] = [...double.leads.values()];
+    expect(order!.fields.emailAddress).toBe(typing);
+  });
+
+  it('delivers every call exactly once after Konnektive comes back from an outage', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    double.fail('http500');
+    const { session } = await send(undefined, [ev.page('presell', LANDING)]);
+    await send(session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)]);
+    await send(session, [ev.page('checkout', 'https://secure.example/checkout')]);
+    await eventually(() => double.calls.filter((call) => call.result === 'HTTP500').length >= 3);
+    const jobs = await collector.store.listJobs({ sessionId: (await collector.store.listJobs({}))[0]!.sessionId });
+    expect(jobs.some((job) => job.attempts > 0 && job.lastError === 'HTTP 500')).toBe(true);
+
+    double.recover();
+    await outboxSettled(collector);
+    expect(clickCalls().map((call) => call.params.pageType)).toEqual(['presellPage', 'leadPage', 'checkoutPage']);
+    expect(leadCalls()).toHaveLength(1);
+    expect(double.sessions.size).toBe(1);
+    expect((await collector.store.countJobsByState()).dead).toBe(0);
+  });
+
+  it('retries a call that hangs, after the client times out', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    double.fail('hang', { times: 1 });
+    await send(undefined, [ev.page('presell', LANDING)]);
+    await outboxSettled(collector);
+    expect(clickCalls()).toHaveLength(1);
+    const attempts = await collector.store.listAttempts();
+    expect(attempts.map((attempt) => attempt.outcome)).toEqual(['transient', 'ok']);
+    expect(attempts[0]!.response).toMatch(/timed out/);
+  });
+
+  it('dead-letters a call Konnektive refuses, with its message, and replays it on demand', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    double.fail('error', { times: 1 });
+    await send(undefined, [ev.page('presell', LANDING)]);
+    await outboxSettled(collector);
+    const [dead] = await collector.store.listJobs({ state: 'dead' });
+    expect(dead?.lastError).toMatch(/unexpected error/i);
+    expect(await collector.store.replayDeadJobs(Date.now())).toBe(1);
+    collector.worker.notify();
+    await outboxSettled(collector);
+    expect(clickCalls()).toHaveLength(1);
+  });
+
+  it('pauses on bad credentials without burning retries, reports it, and resumes by itself', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    double.setCredentials('rotated-login', 'rotated-password');
+    const { session } = await send(undefined, [ev.page('presell', LANDING)]);
+    await eventually(() => collector.health.get('konnektive').state === 'paused');
+    const health = (await (await fetch(`${collector.url}/healthz`)).json()) as { status: string; upstreams: Record<string, { state: string }> };
+    expect(health.status).toBe('degraded');
+    expect(health.upstreams.konnektive!.state).toBe('paused');
+    await send(session, [ev.page('lead', 'https://offer.example/lead')]);
+    // Probes keep failing while the credentials are wrong; no job spends an attempt.
+    await eventually(() => double.calls.filter((call) => call.path === '/order/query/').length >= 2);
+    const jobs = await collector.store.listJobs({});
+    expect(jobs.every((job) => job.state === 'pending' && job.attempts === 0)).toBe(true);
+
+    double.setCredentials('fb-login', 'fb-password');
+    await eventually(() => collector.health.get('konnektive').state === 'ok');
+    await outboxSettled(collector);
+    expect(clickCalls().map((call) => call.params.pageType)).toEqual(['presellPage', 'leadPage']);
+  });
+
+  it('re-delivers the jobs of a worker that died holding them, once its lease expires', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url), { runWorker: false });
+    const { session } = await send(undefined, [ev.page('presell', LANDING)]);
+    await send(session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)]);
+    const claimed = await collector.store.claimJobs({ now: Date.now(), limit: 10, leaseMs: 200, owner: 'crashed-worker', skipUpstreams: [] });
+    expect(claimed).toHaveLength(1);
+    collector.worker.start();
+    await outboxSettled(collector);
+    expect(clickCalls().map((call) => call.params.pageType)).toEqual(['presellPage', 'leadPage']);
+    expect(leadCalls()).toHaveLength(1);
+    expect(await collector.store.completeJobs('crashed-worker', [{ id: claimed[0]!.id, sessionId: claimed[0]!.sessionId, completion: { state: 'done' }, attempts: [], sessionPatch: undefined }])).toEqual([false]);
+  });
+
+  it('never passes a card number typed into a lead field to the store or to Konnektive', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const { ids } = await send(undefined, [
+      ev.page('checkout', LANDING),
+      ev.lead({ ...ann, address1: '1 Main St', address2: '4111-1111-1111-1111' }),
+    ]);
+    await outboxSettled(collector);
+    const everything = JSON.stringify([double.calls, await collector.store.listEvents(ids.session), await collector.store.getSession(ids.session)]);
+    expect(everything).not.toMatch(/4111.?1111.?1111.?1111/);
+    expect(leadCalls()[0]!.params.address1).toBe('1 Main St');
+  });
+
+  it('answers bots but never calls Konnektive for them', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const res = await collector.post({ events: [ev.page('presell', LANDING), ev.lead(ann)] }, { userAgent: 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)' });
+    expect(res.status).toBe(200);
+    await outboxSettled(collector);
+    expect(double.calls).toHaveLength(0);
+  });
+
+  it('relays bots too when the bot filter is off', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url, { BOT_FILTER: 'off' }));
+    await collector.post({ events: [ev.page('presell', LANDING)] }, { userAgent: 'Googlebot/2.1' });
+    await outboxSettled(collector);
+    expect(clickCalls()).toHaveLength(1);
+  });
+
+  it('keeps the log of attempts free of personal data and credentials', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    await send(undefined, [ev.page('lead', LANDING), ev.lead({ ...ann, phoneNumber: '5550101234' })]);
+    await outboxSettled(collector);
+    const log = JSON.stringify(await collector.store.listAttempts());
+    for (const secret of ['ann@example.com', 'Ann', 'Lee', '5550101234', 'fb-login', 'fb-password', 'AFF7']) expect(log).not.toContain(secret);
+    expect(log).toContain('leadPage');
+  });
+});
+
+describe('sandbox relay', () => {
+  it('records what it would send and answers with sandbox ids, so later calls carry them', async () => {
+    const { testEnv } = await import('../../test/support/test-collector.js');
+    collector = await startTestCollector(testEnv());
+    const { session, ids } = await send(undefined, [ev.page('presell', LANDING)]);
+    await send(session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)]);
+    await outboxSettled(collector);
+    const stored = await collector.store.getSession(ids.session);
+    expect(stored?.konnektive.sessionId).toMatch(/^sbx/);
+    expect(stored?.konnektive.orderId).toMatch(/^SBX/);
+    const attempts = await collector.store.listAttempts();
+    expect(attempts.map((attempt) => [attempt.endpoint, attempt.outcome])).toEqual([
+      ['importClick', 'sandbox'],
+      ['importClick', 'sandbox'],
+      ['importLead', 'sandbox'],
+    ]);
+    expect(JSON.parse(attempts[1]!.request)).toMatchObject({ pageType: 'leadPage', sessionId: stored?.konnektive.sessionId });
+    expect(double.calls).toHaveLength(0);
+  });
+});

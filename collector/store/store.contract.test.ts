@@ -1,0 +1,681 @@
+/**
+ * @module store.contract.test
+ * One contract suite for the {@link Store} interface, run against every implementation, so the
+ * SQLite and PostgreSQL stores cannot drift apart.
+ *
+ * - SQLite: a fresh database file in the OS temp directory for every test.
+ * - PostgreSQL: the server at `FUNNELBEACON_TEST_POSTGRES_URL` (default
+ *   `postgres://postgres@127.0.0.1:5432/test`), with a fresh schema for every test, all named
+ *   `fb_test_<run id>_<n>` and dropped after the run. When the variable is unset and no server
+ *   answers at the default URL, the PostgreSQL half is skipped; when it is set, it must pass.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PostgresStore } from './postgres-store.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { Job, JobCompletion, NewJob, NewSession, Store } from './store.js';
+
+interface Backend {
+  name: 'sqlite' | 'postgres';
+  /** Why this backend cannot run here; undefined when it can. */
+  skip: string | undefined;
+  /**
+   * A fresh, empty, unmigrated store, plus a way to open a second store on the same database.
+   * `viaUrl`: name the PostgreSQL schema in the URL (`?schema=`) instead of the options.
+   */
+  open(how?: { viaUrl?: boolean }): { store: Store; openPeer: () => Store };
+  cleanup(): Promise<void>;
+}
+
+const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+function sqliteBackend(): Backend {
+  const dirs: string[] = [];
+  return {
+    name: 'sqlite',
+    skip: undefined,
+    open() {
+      const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-store-'));
+      dirs.push(dir);
+      const path = join(dir, 'store.db');
+      return { store: new SqliteStore(path), openPeer: () => new SqliteStore(path) };
+    },
+    async cleanup() {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postgresBackend(): Promise<Backend> {
+  const explicitUrl = process.env.FUNNELBEACON_TEST_POSTGRES_URL;
+  const url = explicitUrl || DEFAULT_POSTGRES_URL;
+  let skip: string | undefined;
+  if (!explicitUrl) {
+    const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    try {
+      await probe.connect();
+    } catch (error) {
+      skip = `no PostgreSQL at ${url} (${(error as Error).message}); set FUNNELBEACON_TEST_POSTGRES_URL to run it`;
+    } finally {
+      await probe.end().catch(() => {});
+    }
+  }
+  const runId = randomBytes(4).toString('hex');
+  const schemas: string[] = [];
+  return {
+    name: 'postgres',
+    skip,
+    open(how = {}) {
+      const schema = `fb_test_${runId}_${schemas.length}`;
+      schemas.push(schema);
+      return {
+        store: how.viaUrl ? PostgresStore.fromUrl(`${url}${url.includes('?') ? '&' : '?'}schema=${schema}`) : PostgresStore.fromUrl(url, { schema }),
+        openPeer: () => PostgresStore.fromUrl(url, { schema }),
+      };
+    },
+    async cleanup() {
+      if (schemas.length === 0) return;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
+const backends: Backend[] = [sqliteBackend(), await postgresBackend()];
+
+// --- fixtures ----------------------------------------------------------------------------------
+
+const T0 = 1_700_000_000_000;
+
+function newSession(id: string, overrides: Partial<NewSession> = {}): NewSession {
+  return {
+    id,
+    campaignId: '42',
+    createdAt: T0,
+    lastSeenAt: T0,
+    landingUrl: `https://shop.example/${id}`,
+    referrer: undefined,
+    userAgent: 'Mozilla/5.0 (test)',
+    ip: '203.0.113.7',
+    isBot: false,
+    ...overrides,
+  };
+}
+
+function newJob(sessionId: string, overrides: Partial<NewJob> = {}): NewJob {
+  return { sessionId, upstream: 'konnektive', kind: 'konnektive.click', payload: { page: 'lead' }, runAt: T0, ...overrides };
+}
+
+const claim = (store: Store, now: number, owner = 'w1', extra: { limit?: number; leaseMs?: number; skip?: ('konnektive' | 'activecampaign')[] } = {}) =>
+  store.claimJobs({ now, owner, limit: extra.limit ?? 10, leaseMs: extra.leaseMs ?? 30_000, skipUpstreams: extra.skip ?? [] });
+
+const ids = (jobs: Job[]) => jobs.map((job) => job.id);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- the contract ------------------------------------------------------------------------------
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip !== undefined)(`Store contract: ${backend.name}`, () => {
+    let store: Store;
+    let openPeer: () => Store;
+    const opened: Store[] = [];
+
+    beforeEach(async () => {
+      const fresh = backend.open();
+      store = fresh.store;
+      openPeer = () => {
+        const peer = fresh.openPeer();
+        opened.push(peer);
+        return peer;
+      };
+      opened.push(store);
+      await store.migrate();
+    });
+
+    afterEach(async () => {
+      for (const each of opened.splice(0)) await each.close();
+    });
+
+    afterAll(() => backend.cleanup());
+
+    const enqueueAll = (jobs: NewJob[]) =>
+      store.transaction(async (tx) => {
+        const out: number[] = [];
+        for (const job of jobs) out.push(await tx.enqueue(job));
+        return out;
+      });
+
+    /** Finishes one job as a worker round of one, without attempts or session patch. */
+    const complete = async (id: number, owner: string, completion: JobCompletion): Promise<boolean | undefined> => {
+      const job = (await store.listJobs({})).find((each) => each.id === id);
+      const [held] = await store.completeJobs(owner, [{ id, sessionId: job!.sessionId, completion, attempts: [], sessionPatch: undefined }]);
+      return held;
+    };
+
+    describe('migrations', () => {
+      it('are idempotent, also from a second store on the same database', async () => {
+        await store.migrate();
+        const peer = openPeer();
+        await peer.migrate();
+        await store.transaction((tx) => tx.insertSession(newSession('s1')));
+        await peer.migrate();
+        expect(await peer.countSessions()).toBe(1);
+        expect(store.kind).toBe(backend.name);
+        await store.ping();
+      });
+    });
+
+    describe('sessions', () => {
+      it('inserts and reads a session with defaults for the fields not given', async () => {
+        expect(await store.getSession('missing')).toBeUndefined();
+        await store.transaction((tx) => tx.insertSession(newSession('s1', { isBot: true })));
+        expect(await store.getSession('s1')).toEqual({
+          id: 's1',
+          campaignId: '42',
+          createdAt: T0,
+          lastSeenAt: T0,
+          landingUrl: 'https://shop.example/s1',
+          referrer: undefined,
+          userAgent: 'Mozilla/5.0 (test)',
+          ip: '203.0.113.7',
+          isBot: true,
+          lastPage: undefined,
+          lead: {},
+          leadVersion: 0,
+          leadSyncedVersion: 0,
+          cart: undefined,
+          claimedOrderId: undefined,
+          konnektive: {},
+        });
+        expect(await store.countSessions()).toBe(1);
+      });
+
+      it('updates the patched fields only, inside and outside a transaction', async () => {
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1', { landingUrl: undefined }));
+          await tx.updateSession('s1', {
+            lastSeenAt: T0 + 5,
+            lastPage: 'checkout',
+            lead: { firstName: 'Ada', emailAddress: 'ada@example.com' },
+            leadVersion: 2,
+            landingUrl: 'https://shop.example/landing',
+            referrer: 'https://search.example/',
+          });
+          expect((await tx.getSession('s1'))?.lastPage).toBe('checkout');
+        });
+        await store.updateSession('s1', {
+          leadSyncedVersion: 2,
+          cart: { items: [{ id: 'sku-1', name: 'Thing', price: 19.5, qty: 2 }], currency: 'USD' },
+          claimedOrderId: 'ORD-1',
+        });
+        await store.updateSession('s1', {});
+        expect(await store.getSession('s1')).toMatchObject({
+          lastSeenAt: T0 + 5,
+          createdAt: T0,
+          lastPage: 'checkout',
+          lead: { firstName: 'Ada', emailAddress: 'ada@example.com' },
+          leadVersion: 2,
+          leadSyncedVersion: 2,
+          landingUrl: 'https://shop.example/landing',
+          referrer: 'https://search.example/',
+          cart: { items: [{ id: 'sku-1', name: 'Thing', price: 19.5, qty: 2 }], currency: 'USD' },
+          claimedOrderId: 'ORD-1',
+        });
+      });
+
+      it('merges Konnektive ids: a later update never erases a known id', async () => {
+        await store.transaction((tx) => tx.insertSession(newSession('s1')));
+        await store.updateSession('s1', { konnektive: { sessionId: 'k-1', affVals: { AFID: '7' } } });
+        await store.transaction((tx) => tx.updateSession('s1', { konnektive: { orderId: 'o-1' }, lastSeenAt: T0 + 1 }));
+        // An absent value (undefined) in a later response must not blank the earlier id.
+        await store.updateSession('s1', { konnektive: { customerId: 'c-1', orderId: undefined } });
+        expect((await store.getSession('s1'))?.konnektive).toEqual({
+          sessionId: 'k-1',
+          affVals: { AFID: '7' },
+          orderId: 'o-1',
+          customerId: 'c-1',
+        });
+        // A new value for a known key replaces it.
+        await store.updateSession('s1', { konnektive: { orderId: 'o-2' } });
+        expect((await store.getSession('s1'))?.konnektive.orderId).toBe('o-2');
+        expect((await store.getSession('s1'))?.lastSeenAt).toBe(T0 + 1);
+      });
+    });
+
+    describe('events and clicks', () => {
+      it('stores an event once: a resend with the same id returns false', async () => {
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1'));
+          const event = { id: 'e1', sessionId: 's1', type: 'page', receivedAt: T0, payload: { type: 'page', page: 'lead' } };
+          expect(await tx.insertEvent(event)).toBe(true);
+          expect(await tx.insertEvent({ ...event, payload: { changed: true } })).toBe(false);
+          expect(await tx.insertEvent({ id: 'e2', sessionId: 's1', type: 'exit', receivedAt: T0 + 1, payload: { x: 'y\u0000z' } })).toBe(true);
+        });
+        expect(await store.transaction((tx) => tx.insertEvent({ id: 'e1', sessionId: 's1', type: 'page', receivedAt: T0 + 9, payload: {} }))).toBe(
+          false,
+        );
+        expect(await store.listEvents('s1')).toEqual([
+          { id: 'e1', sessionId: 's1', type: 'page', receivedAt: T0, payload: { type: 'page', page: 'lead' } },
+          { id: 'e2', sessionId: 's1', type: 'exit', receivedAt: T0 + 1, payload: { x: 'y\u0000z' } },
+        ]);
+        expect(await store.listEvents('other')).toEqual([]);
+      });
+
+      it('marks each page clicked once per session', async () => {
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1'));
+          await tx.insertSession(newSession('s2'));
+          expect(await tx.markPageClicked('s1', 'lead')).toBe(true);
+          expect(await tx.markPageClicked('s1', 'lead')).toBe(false);
+          expect(await tx.markPageClicked('s1', 'checkout')).toBe(true);
+          expect(await tx.markPageClicked('s2', 'lead')).toBe(true);
+        });
+        expect(await store.transaction((tx) => tx.markPageClicked('s1', 'checkout'))).toBe(false);
+      });
+    });
+
+    describe('transactions', () => {
+      it('undo every write when the function throws', async () => {
+        const boom = new Error('boom');
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.insertSession(newSession('s1'));
+            await tx.insertEvent({ id: 'e1', sessionId: 's1', type: 'page', receivedAt: T0, payload: {} });
+            await tx.markPageClicked('s1', 'lead');
+            await tx.enqueue(newJob('s1'));
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
+        expect(await store.getSession('s1')).toBeUndefined();
+        expect(await store.countSessions()).toBe(0);
+        expect(await store.listEvents('s1')).toEqual([]);
+        expect(await store.listJobs({})).toEqual([]);
+        // The click mark went too: marking again succeeds.
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1'));
+          expect(await tx.markPageClicked('s1', 'lead')).toBe(true);
+        });
+      });
+
+      it('returns the function result on commit', async () => {
+        expect(await store.transaction(async (tx) => (await tx.enqueue(newJob('s1'))) > 0)).toBe(true);
+        expect(await store.listJobs({})).toHaveLength(1);
+      });
+
+      it('a failing nested block undoes only its own writes, even after a failed statement', async () => {
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1'));
+          await expect(
+            tx.nested(async () => {
+              await tx.insertEvent({ id: 'e1', sessionId: 's1', type: 'page', receivedAt: T0, payload: {} });
+              await tx.enqueue(newJob('s1'));
+              throw new Error('request failed');
+            }),
+          ).rejects.toThrow('request failed');
+          // A statement error (duplicate primary key) inside a nested block is contained too.
+          await expect(tx.nested(() => tx.insertSession(newSession('s1')))).rejects.toThrow();
+          // Nested blocks nest: the inner failure leaves the outer block's writes.
+          await tx.nested(async () => {
+            await tx.insertEvent({ id: 'e2', sessionId: 's1', type: 'page', receivedAt: T0, payload: {} });
+            await expect(
+              tx.nested(async () => {
+                await tx.markPageClicked('s1', 'lead');
+                throw new Error('inner');
+              }),
+            ).rejects.toThrow('inner');
+          });
+          expect(await tx.nested(() => tx.markPageClicked('s1', 'checkout'))).toBe(true);
+        });
+        expect(await store.getSession('s1')).toBeDefined();
+        expect((await store.listEvents('s1')).map((event) => event.id)).toEqual(['e2']);
+        expect(await store.listJobs({})).toEqual([]);
+        await store.transaction(async (tx) => {
+          expect(await tx.markPageClicked('s1', 'lead')).toBe(true);
+          expect(await tx.markPageClicked('s1', 'checkout')).toBe(false);
+        });
+      });
+    });
+
+    describe('outbox', () => {
+      it('enqueues jobs and finds a pending one by kind', async () => {
+        const [first] = await enqueueAll([newJob('s1', { kind: 'konnektive.lead', payload: {} }), newJob('s1', { kind: 'konnektive.lead', payload: {} })]);
+        await store.transaction(async (tx) => {
+          expect((await tx.findPendingJob('s1', 'konnektive.lead'))?.id).toBe(first);
+          expect(await tx.findPendingJob('s1', 'konnektive.click')).toBeUndefined();
+        });
+        const jobs = await store.listJobs({ sessionId: 's1' });
+        expect(jobs[0]).toMatchObject({
+          id: first,
+          sessionId: 's1',
+          upstream: 'konnektive',
+          kind: 'konnektive.lead',
+          payload: {},
+          state: 'pending',
+          attempts: 0,
+          runAt: T0,
+          lastError: undefined,
+        });
+        expect(typeof jobs[0]?.createdAt).toBe('number');
+        // Once claimed, a job is no longer "pending".
+        await claim(store, T0);
+        await store.transaction(async (tx) => expect((await tx.findPendingJob('s1', 'konnektive.lead'))?.id).not.toBe(first));
+      });
+
+      it('claims only the oldest unfinished job of each session, one per session', async () => {
+        const [a1, b1, a2, c1] = await enqueueAll([
+          newJob('a', { payload: { n: 1 } }),
+          newJob('b', { runAt: T0 - 10 }),
+          newJob('a', { payload: { n: 2 } }),
+          newJob('c', { runAt: T0 + 5 }),
+        ]);
+        const first = await claim(store, T0);
+        // Ordered by run_at, then id; `c` is not due yet.
+        expect(ids(first)).toEqual([b1, a1]);
+        expect(first[1]).toMatchObject({ state: 'running', sessionId: 'a', payload: { n: 1 }, attempts: 0 });
+        // a2 waits while a1 is running.
+        expect(await claim(store, T0, 'w2')).toEqual([]);
+        expect(await complete(a1!, 'w1', { state: 'done' })).toBe(true);
+        expect(ids(await claim(store, T0 + 5, 'w2'))).toEqual([a2, c1]);
+        expect((await store.listJobs({ sessionId: 'a' })).map((job) => [job.id, job.state, job.attempts])).toEqual([
+          [a1, 'done', 1],
+          [a2, 'running', 0],
+        ]);
+      });
+
+      it('keeps a later job blocked while the first one waits for a retry, and unblocks it when the first dies', async () => {
+        const [j1, j2] = await enqueueAll([newJob('s1'), newJob('s1')]);
+        expect(ids(await claim(store, T0))).toEqual([j1]);
+        expect(await complete(j1!, 'w1', { state: 'pending', runAt: T0 + 1000, error: 'timeout', countAttempt: true })).toBe(true);
+        // j1 is pending but not due; j2 is due but must not overtake it.
+        expect(await claim(store, T0 + 500)).toEqual([]);
+        const retried = await claim(store, T0 + 1000);
+        expect(ids(retried)).toEqual([j1]);
+        expect(retried[0]).toMatchObject({ attempts: 1, lastError: 'timeout', runAt: T0 + 1000 });
+        expect(await complete(j1!, 'w1', { state: 'dead', error: 'rejected' })).toBe(true);
+        expect(ids(await claim(store, T0 + 1000))).toEqual([j2]);
+      });
+
+      it('respects the due time and the limit', async () => {
+        const [late, s2, s3, s4] = await enqueueAll([
+          newJob('s1', { runAt: T0 + 100 }),
+          newJob('s2', { runAt: T0 + 1 }),
+          newJob('s3', { runAt: T0 + 2 }),
+          newJob('s4', { runAt: T0 + 3 }),
+        ]);
+        expect(await claim(store, T0)).toEqual([]);
+        expect(ids(await claim(store, T0 + 50, 'w1', { limit: 2 }))).toEqual([s2, s3]);
+        expect(ids(await claim(store, T0 + 99))).toEqual([s4]);
+        expect(ids(await claim(store, T0 + 100))).toEqual([late]);
+      });
+
+      it('skips paused upstreams, and a paused head still blocks its session', async () => {
+        const [k1, ac1, , ac2] = await enqueueAll([
+          newJob('s1'),
+          newJob('s2', { upstream: 'activecampaign', kind: 'ac.contact' }),
+          newJob('s3'),
+          newJob('s3', { upstream: 'activecampaign', kind: 'ac.contact' }),
+        ]);
+        expect(ids(await claim(store, T0, 'w1', { skip: ['konnektive'] }))).toEqual([ac1]);
+        expect(ids(await claim(store, T0, 'w1', { skip: ['konnektive', 'activecampaign'] }))).toEqual([]);
+        const rest = await claim(store, T0, 'w1', { skip: ['activecampaign'] });
+        expect(ids(rest)).toContain(k1);
+        expect(ids(rest)).not.toContain(ac2);
+      });
+
+      it('lets another owner take a job whose lease expired; the old owner can then not complete it', async () => {
+        const [j1] = await enqueueAll([newJob('s1')]);
+        expect(ids(await claim(store, T0, 'old', { leaseMs: 100 }))).toEqual([j1]);
+        expect(await claim(store, T0 + 100, 'new')).toEqual([]);
+        expect(ids(await claim(store, T0 + 101, 'new', { leaseMs: 100 }))).toEqual([j1]);
+        expect(await complete(j1!, 'old', { state: 'done' })).toBe(false);
+        expect((await store.listJobs({ state: 'running' })).map((job) => job.id)).toEqual([j1]);
+        expect(await complete(j1!, 'new', { state: 'done' })).toBe(true);
+        // A finished job cannot be completed again.
+        expect(await complete(j1!, 'new', { state: 'done' })).toBe(false);
+        expect((await store.listJobs({}))[0]).toMatchObject({ state: 'done', attempts: 1 });
+      });
+
+      it('completes a round at once: attempts always logged, state and session patch only where the lease is held', async () => {
+        await store.transaction(async (tx) => {
+          for (const id of ['s1', 's2', 's3']) await tx.insertSession(newSession(id));
+        });
+        await store.updateSession('s1', { konnektive: { sessionId: 'k-1' } });
+        const [j1, j2, j3] = await enqueueAll([newJob('s1'), newJob('s2'), newJob('s3', { runAt: T0 - 1 })]);
+        expect(await claim(store, T0, 'w1', { leaseMs: 100 })).toHaveLength(3);
+        // w1 is too slow for j3: its lease expires and w2 takes the job over.
+        expect(ids(await claim(store, T0 + 101, 'w2', { limit: 1 }))).toEqual([j3]);
+        const attempt = (jobId: number, outcome: 'ok' | 'transient') => ({
+          jobId,
+          upstream: 'konnektive' as const,
+          endpoint: '/order/import/',
+          request: '{}',
+          response: '{}',
+          outcome,
+          httpStatus: outcome === 'ok' ? 200 : 502,
+          latencyMs: 40,
+          createdAt: T0 + 50,
+        });
+        const held = await store.completeJobs('w1', [
+          {
+            id: j1!,
+            sessionId: 's1',
+            completion: { state: 'done' },
+            attempts: [attempt(j1!, 'ok')],
+            sessionPatch: { konnektive: { orderId: 'o-1' }, leadSyncedVersion: 3 },
+          },
+          {
+            id: j2!,
+            sessionId: 's2',
+            completion: { state: 'pending', runAt: T0 + 500, error: 'HTTP 502', countAttempt: true },
+            attempts: [attempt(j2!, 'transient')],
+            sessionPatch: undefined,
+          },
+          { id: j3!, sessionId: 's3', completion: { state: 'done' }, attempts: [attempt(j3!, 'ok')], sessionPatch: { leadSyncedVersion: 9 } },
+        ]);
+        expect(held).toEqual([true, true, false]);
+        // The lost job's call did happen, so its attempt is on record all the same.
+        expect((await store.listAttempts()).map((each) => [each.jobId, each.outcome])).toEqual([
+          [j1, 'ok'],
+          [j2, 'transient'],
+          [j3, 'ok'],
+        ]);
+        expect(await store.getSession('s1')).toMatchObject({ konnektive: { sessionId: 'k-1', orderId: 'o-1' }, leadSyncedVersion: 3 });
+        expect((await store.getSession('s3'))?.leadSyncedVersion).toBe(0);
+        expect((await store.listJobs({})).map((job) => [job.id, job.state, job.attempts])).toEqual([
+          [j1, 'done', 1],
+          [j2, 'pending', 1],
+          [j3, 'running', 0],
+        ]);
+        expect(await store.completeJobs('w1', [])).toEqual([]);
+      });
+
+      it('counts an attempt on a retry only when asked to', async () => {
+        const [j1] = await enqueueAll([newJob('s1')]);
+        await claim(store, T0);
+        await complete(j1!, 'w1', { state: 'pending', runAt: T0, error: 'paused', countAttempt: false });
+        expect((await store.listJobs({}))[0]).toMatchObject({ state: 'pending', attempts: 0, lastError: 'paused' });
+        await claim(store, T0);
+        await complete(j1!, 'w1', { state: 'pending', runAt: T0 + 7, error: 'HTTP 503', countAttempt: true });
+        expect((await store.listJobs({}))[0]).toMatchObject({ state: 'pending', attempts: 1, lastError: 'HTTP 503', runAt: T0 + 7 });
+      });
+
+      it('replays dead jobs into the outbox with a fresh attempt count', async () => {
+        const [j1, j2] = await enqueueAll([newJob('s1'), newJob('s2')]);
+        await claim(store, T0);
+        await complete(j1!, 'w1', { state: 'dead', error: 'rejected: bad lead' });
+        await complete(j2!, 'w1', { state: 'done' });
+        expect((await store.listJobs({ state: 'dead' }))[0]).toMatchObject({ id: j1, attempts: 1, lastError: 'rejected: bad lead' });
+        expect(await store.countJobsByState()).toEqual({ pending: 0, running: 0, done: 1, dead: 1 });
+        expect(await store.replayDeadJobs(T0 + 60_000)).toBe(1);
+        expect(await store.replayDeadJobs(T0 + 60_000)).toBe(0);
+        expect((await store.listJobs({ sessionId: 's1' }))[0]).toMatchObject({ state: 'pending', attempts: 0, runAt: T0 + 60_000 });
+        expect(await claim(store, T0 + 59_999)).toEqual([]);
+        expect(ids(await claim(store, T0 + 60_000))).toEqual([j1]);
+      });
+
+      it('releases every claim of one owner for immediate re-claiming', async () => {
+        const [j1, j2, j3] = await enqueueAll([newJob('s1'), newJob('s2'), newJob('s3')]);
+        await claim(store, T0, 'w1', { limit: 2 });
+        await claim(store, T0, 'w2');
+        expect(await store.releaseClaims('w1')).toBe(2);
+        expect(await store.releaseClaims('w1')).toBe(0);
+        expect(await store.countJobsByState()).toEqual({ pending: 2, running: 1, done: 0, dead: 0 });
+        expect(ids(await claim(store, T0, 'w3'))).toEqual([j1, j2]);
+        expect(await complete(j1!, 'w1', { state: 'done' })).toBe(false);
+        expect(await complete(j3!, 'w2', { state: 'done' })).toBe(true);
+      });
+
+      it('counts jobs by state and filters listed jobs', async () => {
+        expect(await store.countJobsByState()).toEqual({ pending: 0, running: 0, done: 0, dead: 0 });
+        const [j1, , j3] = await enqueueAll([newJob('s1'), newJob('s1'), newJob('s2')]);
+        await claim(store, T0, 'w1', { limit: 1 });
+        expect(await store.countJobsByState()).toEqual({ pending: 2, running: 1, done: 0, dead: 0 });
+        expect(ids(await store.listJobs({ sessionId: 's1', state: 'pending' }))).toHaveLength(1);
+        expect(ids(await store.listJobs({ state: 'running' }))).toEqual([j1]);
+        expect(ids(await store.listJobs({ sessionId: 's2' }))).toEqual([j3]);
+      });
+    });
+
+    describe('delivery attempts and meta', () => {
+      it('records and lists delivery attempts, all or per job', async () => {
+        const base = {
+          upstream: 'konnektive' as const,
+          endpoint: '/landers/clicks/import/',
+          request: '{"pageType":"leadPage"}',
+          response: '{"result":"SUCCESS"}',
+          createdAt: T0,
+        };
+        await store.recordAttempt({ ...base, jobId: 1, outcome: 'ok', httpStatus: 200, latencyMs: 12.6 });
+        await store.recordAttempt({ ...base, jobId: 2, outcome: 'transient', httpStatus: undefined, latencyMs: 3000, createdAt: T0 + 1 });
+        await store.recordAttempt({ ...base, jobId: 1, outcome: 'rejected', httpStatus: 200, latencyMs: 5 });
+        expect(await store.listAttempts(1)).toEqual([
+          { ...base, jobId: 1, outcome: 'ok', httpStatus: 200, latencyMs: 13 },
+          { ...base, jobId: 1, outcome: 'rejected', httpStatus: 200, latencyMs: 5 },
+        ]);
+        const all = await store.listAttempts();
+        expect(all.map((attempt) => attempt.jobId)).toEqual([1, 2, 1]);
+        expect(all[1]).toMatchObject({ httpStatus: undefined, createdAt: T0 + 1 });
+      });
+
+      it('keeps the first meta value', async () => {
+        expect(await store.getMeta('instance')).toBeUndefined();
+        expect(await store.setMetaIfAbsent('instance', 'first')).toBe('first');
+        expect(await store.setMetaIfAbsent('instance', 'second')).toBe('first');
+        expect(await store.getMeta('instance')).toBe('first');
+      });
+    });
+
+    if (backend.name === 'postgres') {
+      describe('postgres only', () => {
+        it('applies migrations once when several collectors start at once on a new schema', async () => {
+          const fresh = backend.open();
+          const starting = [fresh.store, fresh.openPeer(), fresh.openPeer(), fresh.openPeer()];
+          opened.push(...starting);
+          await Promise.all(starting.map((each) => each.migrate()));
+          await starting[0]!.transaction((tx) => tx.insertSession(newSession('s1')));
+          expect(await starting[3]!.countSessions()).toBe(1);
+        });
+
+        it('takes the schema from a ?schema= URL parameter', async () => {
+          const fresh = backend.open({ viaUrl: true });
+          const peer = fresh.openPeer();
+          opened.push(fresh.store, peer);
+          await fresh.store.migrate();
+          await fresh.store.transaction((tx) => tx.insertSession(newSession('s1')));
+          // The peer names the schema through the options: the same tables, not the test's own.
+          expect(await peer.countSessions()).toBe(1);
+          expect(await store.countSessions()).toBe(0);
+        });
+
+        it('refuses to report a commit after a caught statement failure (the transaction was aborted)', async () => {
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.insertSession(newSession('s1'));
+              await tx.insertSession(newSession('s1')).catch(() => {});
+            }),
+          ).rejects.toThrow(/rolled back/);
+          expect(await store.countSessions()).toBe(0);
+        });
+
+        it('settles concurrent setMetaIfAbsent calls from two stores on one value', async () => {
+          const peer = openPeer();
+          const values = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => (i % 2 ? store : peer).setMetaIfAbsent('instance', `v${i}`)),
+          );
+          expect(new Set(values).size).toBe(1);
+        });
+
+        it('two collectors claiming at once never share a job and never run two jobs of one session', { timeout: 60_000 }, async () => {
+          const sessions = 20;
+          const perSession = 3;
+          // Interleaved across sessions, so a session's jobs are not adjacent ids.
+          const jobs: NewJob[] = [];
+          for (let n = 0; n < perSession; n++) {
+            for (let s = 0; s < sessions; s++) jobs.push(newJob(`s${s}`, { runAt: 0, payload: { n } }));
+          }
+          await enqueueAll(jobs);
+          const peer = openPeer();
+
+          const claimedBy = new Map<number, string>();
+          const runningSessions = new Set<string>();
+          const runOrder = new Map<string, number[]>();
+          const violations: string[] = [];
+
+          const worker = async (claimer: Store, owner: string): Promise<void> => {
+            for (;;) {
+              const batch = await claimer.claimJobs({ now: Date.now(), limit: 4, leaseMs: 60_000, owner, skipUpstreams: [] });
+              if (batch.length === 0) {
+                const counts = await claimer.countJobsByState();
+                if (counts.pending + counts.running === 0) return;
+                await sleep(1);
+                continue;
+              }
+              for (const job of batch) {
+                const previous = claimedBy.get(job.id);
+                if (previous) violations.push(`job ${job.id} claimed by ${previous} and ${owner}`);
+                claimedBy.set(job.id, owner);
+                if (runningSessions.has(job.sessionId)) violations.push(`session ${job.sessionId} ran two jobs at once (${owner})`);
+                runningSessions.add(job.sessionId);
+                runOrder.set(job.sessionId, [...(runOrder.get(job.sessionId) ?? []), job.id]);
+              }
+              await sleep(Math.random() * 3);
+              // Leave the set before completing: the next job of a session becomes claimable
+              // only once the completion commits.
+              for (const job of batch) runningSessions.delete(job.sessionId);
+              const held = await claimer.completeJobs(
+                owner,
+                batch.map((job) => ({ id: job.id, sessionId: job.sessionId, completion: { state: 'done' }, attempts: [], sessionPatch: undefined })),
+              );
+              held.forEach((ok, i) => {
+                if (!ok) violations.push(`job ${batch[i]!.id}: completion ignored`);
+              });
+            }
+          };
+
+          await Promise.all([worker(store, 'a1'), worker(store, 'a2'), worker(peer, 'b1'), worker(peer, 'b2')]);
+
+          expect(violations).toEqual([]);
+          expect(claimedBy.size).toBe(sessions * perSession);
+          for (const [sessionId, order] of runOrder) {
+            expect(order, sessionId).toEqual([...order].sort((a, b) => a - b));
+            expect(order).toHaveLength(perSession);
+          }
+          expect(await store.countJobsByState()).toEqual({ pending: 0, running: 0, done: sessions * perSession, dead: 0 });
+          // Both collectors took part.
+          const owners = new Set(claimedBy.values());
+          expect([...owners].some((owner) => owner.startsWith('a')) && [...owners].some((owner) => owner.startsWith('b'))).toBe(true);
+        });
+      });
+    }
+  });
+}
