@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { passesLuhn, scrubCardNumbers, scrubObject } from './card-filter.js';
+import { randomUUID } from 'node:crypto';
+import { passesLuhn, scrubCardNumbers, scrubEvent } from './card-filter.js';
+import type { FunnelEvent } from './wire-schema.js';
 
 describe('card filter', () => {
   it('knows Luhn-valid numbers', () => {
@@ -23,12 +25,18 @@ describe('card filter', () => {
     }
   });
 
-  it('scrubs nested objects: deletes lead fields, empties required strings', () => {
-    const fields: Record<string, unknown> = { firstName: 'Ann', address2: '4111111111111111' };
-    expect(scrubObject(fields, true)).toBe(1);
-    expect(fields).toEqual({ firstName: 'Ann' });
-    const event: Record<string, unknown> = { url: '5500005555555559', nested: { note: 'x 5500-0055-5555-5559' } };
-    expect(scrubObject(event)).toBe(2);
-    expect(event).toEqual({ url: '', nested: { note: 'x ' } });
+  it('does not take the digit groups of a UUID for a card number', () => {
+    // This UUID holds "8-4081-9561-383446", a Luhn-valid run of 15 digits with dashes.
+    const id = '48adc716-1cb8-4081-9561-383446c3b624';
+    expect(scrubCardNumbers(`https://x.example/order/${id}`).found).toBe(0);
+  });
+
+  it('scrubs an event: deletes lead fields, empties URLs, leaves ids alone', () => {
+    const lead = { id: randomUUID(), type: 'lead', fields: { firstName: 'Ann', address2: '4111111111111111' } } as FunnelEvent;
+    expect(scrubEvent(lead)).toBe(1);
+    expect(lead).toMatchObject({ fields: { firstName: 'Ann' } });
+    const page = { id: randomUUID(), type: 'page', page: 'checkout', url: 'https://x.example/?cc=5500-0055-5555-5559', referrer: '5500005555555559' } as FunnelEvent;
+    expect(scrubEvent(page)).toBe(2);
+    expect(page).toMatchObject({ url: 'https://x.example/?cc=', referrer: '' });
   });
 });

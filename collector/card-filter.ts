@@ -6,8 +6,11 @@
  * removed before anything is stored.
  */
 
-/** Digit runs that may be card numbers: 13-19 digits, separated by single spaces or dashes. */
-const CANDIDATE = /\d(?:[ -]?\d){12,18}/g;
+/**
+ * Digit runs that may be card numbers: 13-19 digits, separated by single spaces or dashes, not
+ * glued to letters or digits (so the digit groups inside a UUID or a hex id are not taken).
+ */
+const CANDIDATE = /(?<![A-Za-z0-9])\d(?:[ -]?\d){12,18}(?![A-Za-z0-9])/g;
 
 export function passesLuhn(digits: string): boolean {
   let sum = 0;
@@ -48,24 +51,39 @@ export function scrubCardNumbers(value: string): ScrubResult {
 }
 
 /**
- * Walks a parsed event and removes card numbers from every string in it. A property whose whole
- * value was a card number is deleted when `deleteWhole` is set (lead fields: the field is simply
- * not captured), else emptied (required strings such as a URL keep their place). Returns how
- * many were removed.
+ * Removes card numbers from the free text of an event: lead fields (a field that was a card
+ * number is not captured at all), URLs, referrers and product names. Ids are validated formats
+ * and are left alone. Returns how many were removed.
  */
-export function scrubObject(target: Record<string, unknown>, deleteWhole = false): number {
+export function scrubEvent(event: FunnelEvent): number {
   let found = 0;
-  for (const [key, value] of Object.entries(target)) {
-    if (typeof value === 'string') {
-      const result = scrubCardNumbers(value);
-      if (result.found === 0) continue;
-      found += result.found;
-      if (result.value !== undefined) target[key] = result.value;
-      else if (deleteWhole) delete target[key];
-      else target[key] = '';
-    } else if (value && typeof value === 'object') {
-      found += scrubObject(value as Record<string, unknown>, deleteWhole);
-    }
+  const clean = (value: string | undefined): string | undefined => {
+    if (value === undefined) return undefined;
+    const result = scrubCardNumbers(value);
+    found += result.found;
+    return result.value ?? '';
+  };
+  switch (event.type) {
+    case 'lead':
+      for (const [field, value] of Object.entries(event.fields) as [keyof typeof event.fields, string | undefined][]) {
+        if (value === undefined) continue;
+        const result = scrubCardNumbers(value);
+        if (result.found === 0) continue;
+        found += result.found;
+        if (result.value === undefined) delete event.fields[field];
+        else event.fields[field] = result.value;
+      }
+      break;
+    case 'page':
+      event.url = clean(event.url)!;
+      if (event.referrer !== undefined) event.referrer = clean(event.referrer);
+      break;
+    case 'cart':
+      for (const item of event.items) if (item.name !== undefined) item.name = clean(item.name);
+      break;
+    case 'order':
+    case 'exit':
+      break;
   }
   return found;
 }

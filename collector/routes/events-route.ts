@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { isbot } from 'isbot';
-import { scrubObject } from '../card-filter.js';
+import { scrubEvent } from '../card-filter.js';
 import { isAllowedOrigin, type Config } from '../config.js';
 import { clientIp } from '../http/client-ip.js';
 import { fail } from '../http/errors.js';
@@ -69,6 +69,11 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
     }
     // Always read the body here: the size limit is only enforced while the body is read.
     const text = await c.req.text();
+    // PostgreSQL text cannot hold NUL; no lander has a reason to send one.
+    if (text.includes('\\u0000')) {
+      reject('invalid_events');
+      fail(400, 'invalid_events', 'NUL characters are not allowed.');
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -114,10 +119,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
     if (mode === 'new') sessionId = newSessionId();
 
     let cardNumbers = 0;
-    for (const event of batch.events) {
-      if (event.type === 'lead') cardNumbers += scrubObject(event.fields, true);
-      cardNumbers += scrubObject(event as unknown as Record<string, unknown>);
-    }
+    for (const event of batch.events) cardNumbers += scrubEvent(event);
     if (cardNumbers > 0) metrics.cardNumbersDropped.inc(cardNumbers);
 
     const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);

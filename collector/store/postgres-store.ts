@@ -153,7 +153,9 @@ export class PostgresStore implements Store {
     return this.#inTransaction(async (client) => {
       const claimable = `((o.state = 'pending' AND o.run_at <= $1) OR (o.state = 'running' AND o.lease_until < $1))
         AND o.upstream <> ALL($2::text[])
-        AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.session_id = o.session_id AND h.state IN ('pending', 'running'))`;
+        AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.session_id = o.session_id AND h.state IN ('pending', 'running'))
+        AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.session_id = o.session_id AND r.id <> o.id
+                        AND r.state = 'running' AND r.lease_until >= $1)`;
       const locked = await client.query<{ id: number }>(
         `SELECT o.id FROM outbox o WHERE ${claimable} ORDER BY o.run_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [options.now, [...options.skipUpstreams], options.limit],

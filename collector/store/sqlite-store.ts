@@ -127,9 +127,12 @@ export class SqliteStore implements Store {
               WHERE ((o.state = 'pending' AND o.run_at <= ?) OR (o.state = 'running' AND o.lease_until < ?))
                 ${skip ? `AND o.upstream NOT IN (${skip})` : ''}
                 AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.session_id = o.session_id AND h.state IN ('pending', 'running'))
+                -- A replayed dead letter can become the head while a later job of its session still runs.
+                AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.session_id = o.session_id AND r.id <> o.id
+                                AND r.state = 'running' AND r.lease_until >= ?)
               ORDER BY o.run_at, o.id
               LIMIT ?`,
-          ).all(options.now, options.now, ...options.skipUpstreams, options.limit) as Row[];
+          ).all(options.now, options.now, ...options.skipUpstreams, options.now, options.limit) as Row[];
           const lease = this.#stmt(
             "UPDATE outbox SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
           );

@@ -523,6 +523,17 @@ for (const backend of backends) {
         expect(ids(await claim(store, T0 + 60_000))).toEqual([j1]);
       });
 
+      it('does not run a replayed dead letter beside a later job of its session that is still running', async () => {
+        const [j1, j2] = await enqueueAll([newJob('s1'), newJob('s1')]);
+        await claim(store, T0);
+        await complete(j1!, 'w1', { state: 'dead', error: 'rejected' });
+        expect(ids(await claim(store, T0))).toEqual([j2]);
+        expect(await store.replayDeadJobs(T0)).toBe(1);
+        expect(await claim(store, T0 + 1, 'w2')).toEqual([]);
+        await complete(j2!, 'w1', { state: 'done' });
+        expect(ids(await claim(store, T0 + 1, 'w2'))).toEqual([j1]);
+      });
+
       it('releases every claim of one owner for immediate re-claiming', async () => {
         const [j1, j2, j3] = await enqueueAll([newJob('s1'), newJob('s2'), newJob('s3')]);
         await claim(store, T0, 'w1', { limit: 2 });

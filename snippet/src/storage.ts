@@ -5,34 +5,32 @@
  */
 
 const NAME = 'funnelbeacon';
-/** A week: a funnel session lasts minutes or hours; a buyer may come back days later. */
+/** A week: a funnel session lasts minutes or hours, but a buyer may come back days later. */
 const MAX_AGE = 604800;
 
 /**
  * Reads (one argument) or writes (an empty value removes) a localStorage item. Access throws
- * when storage is disabled or in some sandboxed iframes, so every use is wrapped.
+ * where storage is disabled and in some sandboxed frames, so every use goes through here.
  */
-export function local(key: string, value?: string): string | null | undefined {
+export const local = (key: string, value?: string): string | null | undefined => {
   try {
     if (value == null) return localStorage.getItem(key);
     if (value) localStorage.setItem(key, value);
     else localStorage.removeItem(key);
   } catch {
-    // Storage is unavailable: the session lives as long as the page, events go now or never.
+    // No storage: the session lives as long as the page, and events go now or never.
   }
-}
+};
 
-export function readSession(): string {
-  const cookie = document.cookie.match(/(?:^|;\s*)funnelbeacon=([^;]+)/);
-  return (cookie ? cookie[1] : local(NAME)) || '';
-}
+export const readSession = (): string =>
+  (document.cookie.match(/(?:^|; )funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
 
 /** Keeps the session record on this domain; an empty value forgets it. */
-export function writeSession(value: string): void {
+export const writeSession = (value: string): void => {
   try {
     document.cookie = `${NAME}=${value};path=/;max-age=${value ? MAX_AGE : 0};samesite=lax${location.protocol == 'https:' ? ';secure' : ''}`;
   } catch {
-    // Cookies are blocked (sandboxed frame): localStorage below still holds it.
+    // Cookies are blocked in this frame: localStorage still holds it.
   }
   local(NAME, value);
-}
+};

@@ -1,42 +1,39 @@
 /**
  * @module util
  * What every entry point needs: a guard so that nothing escapes into the host page, a debug log,
- * and one way to listen.
+ * timers and listeners that go through the guard.
  */
 
 let debug = false;
 
-export function enableDebug(): void {
+export const enableDebug = (): void => {
   debug = true;
-}
+};
 
-export function log(...args: unknown[]): void {
+export const log = (...args: unknown[]): void => {
   if (debug) console.log('[funnelbeacon]', ...args);
-}
+};
 
 /**
  * Wraps an entry point (listener, timer, callback, command) so that whatever it throws stays
  * here: the host page is someone's sales funnel, and our bug must never become theirs.
  */
-export function guard<A extends unknown[]>(fn: (...args: A) => unknown): (...args: A) => void {
-  return (...args) => {
+export const guard =
+  <A extends unknown[]>(fn: (...args: A) => unknown) =>
+  (...args: A): void => {
     try {
       fn(...args);
     } catch (error) {
       log(error);
     }
   };
-}
 
-/** Runs `fn` soon, guarded: after the current task, so that commands issued together batch. */
-export function soon(fn: () => unknown, ms?: number): ReturnType<typeof setTimeout> {
-  return setTimeout(guard(fn), ms);
-}
+/** Runs `fn` (guarded) after `ms`, or after the current task: commands issued together batch. */
+export const soon = (fn: () => unknown, ms?: number): ReturnType<typeof setTimeout> => setTimeout(guard(fn), ms);
 
 /**
  * Listens on the window in the capture phase, so that a page stopping propagation cannot hide
  * an event from us, and passively, so that we never delay scrolling or input.
  */
-export function on(types: string, listener: (event: Event) => void): void {
-  for (const type of types.split(' ')) addEventListener(type, guard(listener), { capture: true, passive: true });
-}
+export const on = (types: string, listener: (event: Event) => void): void =>
+  types.split(' ').forEach((type) => addEventListener(type, guard(listener), { capture: true, passive: true }));

@@ -807,7 +807,11 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       const oldest = admitted[admitted.length - used] ?? at;
       const retryAfter = Math.max(1, Math.ceil((oldest + WINDOW_MS - at) / 1000));
       stats.rateLimited += 1;
-      finish(429, { message: 'Too Many Requests' }, { 'retry-after': String(retryAfter) });
+      finish(429, { message: 'Too Many Requests' }, {
+        'retry-after': String(retryAfter),
+        'ratelimit-limit': String(limit),
+        'ratelimit-remaining': '0',
+      });
       return;
     }
     admitted.push(at);

@@ -256,7 +256,7 @@ function parseUsDate(text: string): number | undefined {
 }
 
 /** ISO 8601 with seconds and an explicit offset (`Z` or `±hh:mm`), calendar-checked. */
-export function isIsoDateWithOffset(text: string): boolean {
+function isIsoDateWithOffset(text: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):?(\d{2}))$/.exec(text);
   if (!m) return false;
   const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));

@@ -1,0 +1,60 @@
+/**
+ * @module capture
+ * Lead capture: the contact fields of the lead form, read as the visitor types (debounced), and
+ * sent as only the values that changed since the last send.
+ */
+import type { LeadFields } from '../../collector/wire-schema.js';
+import { formSelector } from './config.js';
+import { classify, FIELDS, looksLikeCard } from './fields.js';
+import { consented, track } from './transport.js';
+import { on, soon } from './util.js';
+
+type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
+
+/** Inputs whose value the visitor does not type. */
+const NOT_TYPED = /^(checkbox|radio|submit|button|reset|image|file)$/;
+
+/** What the collector has been sent for each field from this page. */
+const sent: LeadFields = {};
+let timer: ReturnType<typeof setTimeout>;
+
+export const watchForms = (): void =>
+  on('input change focusout', (event) => {
+    clearTimeout(timer);
+    // While typing, wait for a pause; a finished field (change, blur) goes at once.
+    timer = soon(collect, event.type == 'input' ? 1e3 : 0);
+  });
+
+/** Sends the fields (from the page or the `lead` command) whose value changed since last sent. */
+export const lead = (values: Record<string, unknown>): void => {
+  const changed: LeadFields = {};
+  let any = false;
+  for (const [field, , max] of FIELDS) {
+    const value = values[field];
+    if (typeof value == 'string') {
+      const clean = value.trim().slice(0, max);
+      if (clean != (sent[field] || '') && !looksLikeCard(clean)) any = !!(changed[field] = sent[field] = clean) || true;
+    }
+  }
+  if (any) track({ type: 'lead', fields: changed });
+};
+
+/**
+ * Reads the lead fields of the page: those inside `data-form`, or by default those of every form
+ * (and of the formless rest of the page) that has an email or phone field.
+ */
+export const collect = (): void => {
+  if (!consented) return;
+  const elements = [...document.querySelectorAll<Field>('input,select,textarea')];
+  const fields = elements.map(classify);
+  const leadForms = new Set(elements.filter((_, i) => /^(em|ph)/.test(fields[i]!)).map((element) => element.form));
+  const values: Record<string, string> = {};
+  elements.forEach((element, i) => {
+    const field = fields[i];
+    if (field && !NOT_TYPED.test(element.type) && (formSelector ? element.closest(formSelector) : leadForms.has(element.form))) {
+      // Where two inputs hold one field (shipping and billing address), the first one filled wins.
+      values[field] ||= element.value;
+    }
+  });
+  lead(values);
+};
