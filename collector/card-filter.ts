@@ -6,6 +6,8 @@
  * removed before anything is stored.
  */
 
+import type { FunnelEvent } from './wire-schema.js';
+
 /**
  * Digit runs that may be card numbers: 13-19 digits, separated by single spaces or dashes, not
  * glued to letters or digits (so the digit groups inside a UUID or a hex id are not taken).

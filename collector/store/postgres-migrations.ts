@@ -91,4 +91,31 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX delivery_attempts_by_job ON delivery_attempts (job_id);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Abandonment: each session's state, and when the sweeper should look at it next.
+      ALTER TABLE sessions ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
+      ALTER TABLE sessions ADD COLUMN state_changed_at BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN due_at BIGINT;
+      ALTER TABLE sessions ADD COLUMN funnel_done INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN order_check TEXT;
+      CREATE INDEX sessions_due ON sessions (due_at) WHERE due_at IS NOT NULL;
+
+      -- At most one CART, ORDER and CUSTOMER per session, whatever happens.
+      CREATE TABLE emissions (
+        session_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        remote_id TEXT,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (session_id, kind)
+      );
+
+      -- Shared rate limits: the next free slot per key (one ActiveCampaign account each).
+      CREATE TABLE rate_slots (key TEXT PRIMARY KEY, next_at BIGINT NOT NULL);
+    `,
+  },
 ];

@@ -17,6 +17,9 @@ import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import type {
   ClaimOptions,
   DeliveryAttempt,
+  Emission,
+  EmissionKind,
+  EmissionStatus,
   Job,
   JobCompletion,
   JobFinish,
@@ -30,7 +33,7 @@ import type {
   StoreTx,
   StoredEvent,
 } from './store.js';
-import { patchToColumns, rowToAttempt, rowToJob, rowToSession, type Row } from './rows.js';
+import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 /** A pool or one checked-out client: both run a parameterised query the same way. */
 interface Queryable {
@@ -306,6 +309,44 @@ export class PostgresStore implements Store {
     }
   }
 
+  getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined> {
+    return getEmission(this.#pool, sessionId, kind);
+  }
+
+  async updateEmission(sessionId: string, kind: EmissionKind, change: { status: EmissionStatus; remoteId?: string; now: number }): Promise<void> {
+    await this.#pool.query(
+      'UPDATE emissions SET status = $1, remote_id = COALESCE($2, remote_id), updated_at = $3 WHERE session_id = $4 AND kind = $5',
+      [change.status, change.remoteId ?? null, change.now, sessionId, kind],
+    );
+  }
+
+  async listEmissions(filter: { sessionId?: string } = {}): Promise<Emission[]> {
+    const result = await this.#pool.query(
+      'SELECT * FROM emissions WHERE ($1::text IS NULL OR session_id = $1) ORDER BY created_at, session_id, kind',
+      [filter.sessionId ?? null],
+    );
+    return result.rows.map(rowToEmission);
+  }
+
+  async reserveRateSlot(key: string, now: number, intervalMs: number): Promise<number> {
+    // One statement: the row lock serialises collectors sharing the key.
+    const result = await this.#pool.query<{ next_at: string | number }>(
+      `INSERT INTO rate_slots (key, next_at) VALUES ($1, $2::bigint + $3::bigint)
+       ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(rate_slots.next_at, $2::bigint) + $3::bigint
+       RETURNING next_at`,
+      [key, now, intervalMs],
+    );
+    return Number(result.rows[0]!.next_at) - intervalMs;
+  }
+
+  async deferRateSlots(key: string, until: number): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO rate_slots (key, next_at) VALUES ($1, $2)
+       ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(rate_slots.next_at, excluded.next_at)`,
+      [key, until],
+    );
+  }
+
   #txFor(client: pg.PoolClient): StoreTx {
     let savepoints = 0;
     return {
@@ -328,6 +369,25 @@ export class PostgresStore implements Store {
         );
         return result.rows[0] && rowToJob(result.rows[0]);
       },
+      claimDueSessions: async (now, limit) => {
+        // SKIP LOCKED: a session another sweeper is taking right now is left to it.
+        const result = await client.query(
+          `UPDATE sessions SET due_at = NULL WHERE id IN (
+             SELECT id FROM sessions WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+           ) RETURNING *`,
+          [now, limit],
+        );
+        return result.rows.map(rowToSession).sort((a, b) => a.lastSeenAt - b.lastSeenAt);
+      },
+      insertEmission: async ({ sessionId, kind, payload, now }) =>
+        (
+          await client.query(
+            `INSERT INTO emissions (session_id, kind, status, payload, created_at, updated_at) VALUES ($1, $2, 'queued', $3, $4, $4)
+             ON CONFLICT DO NOTHING`,
+            [sessionId, kind, JSON.stringify(payload), now],
+          )
+        ).rowCount === 1,
+      getEmission: (sessionId, kind) => getEmission(client, sessionId, kind),
       nested: async (fn) => {
         // Unlike SQLite, a failed statement aborts the whole PostgreSQL transaction; rolling back
         // to the savepoint is what makes the transaction usable again.
@@ -356,8 +416,8 @@ async function getSession(db: Queryable, id: string): Promise<Session | undefine
 
 async function insertSession(db: Queryable, session: NewSession): Promise<void> {
   await db.query(
-    `INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    `INSERT INTO sessions (id, campaign_id, created_at, state_changed_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot)
+     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)`,
     [
       session.id,
       session.campaignId,
@@ -393,6 +453,11 @@ async function updateSession(db: Queryable, id: string, patch: SessionPatch): Pr
 /** Drops keys whose value is `undefined`, so spreading the result never blanks a known id. */
 function definedOnly(ids: KonnektiveIds): KonnektiveIds {
   return Object.fromEntries(Object.entries(ids).filter(([, value]) => value !== undefined)) as KonnektiveIds;
+}
+
+async function getEmission(db: Queryable, sessionId: string, kind: EmissionKind): Promise<Emission | undefined> {
+  const result = await db.query('SELECT * FROM emissions WHERE session_id = $1 AND kind = $2', [sessionId, kind]);
+  return result.rows[0] && rowToEmission(result.rows[0]);
 }
 
 async function insertEvent(db: Queryable, event: StoredEvent): Promise<boolean> {

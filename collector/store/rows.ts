@@ -2,7 +2,7 @@
  * @module rows
  * Row <-> object mapping shared by both store implementations (the column names are the same).
  */
-import type { DeliveryAttempt, Job, JobState, Session, SessionPatch, Upstream } from './store.js';
+import type { DeliveryAttempt, Emission, EmissionKind, EmissionStatus, Job, JobState, Session, SessionPatch, SessionState, Upstream } from './store.js';
 import type { PageName } from '../wire-schema.js';
 
 export type Row = Record<string, unknown>;
@@ -29,6 +29,23 @@ export function rowToSession(row: Row): Session {
     cart: json(row.cart, undefined),
     claimedOrderId: optional(row.claimed_order_id),
     konnektive: json(row.konnektive, {}),
+    state: (optional(row.state) ?? 'open') as SessionState,
+    stateChangedAt: Number(row.state_changed_at ?? 0),
+    dueAt: row.due_at === null || row.due_at === undefined ? undefined : Number(row.due_at),
+    funnelDone: Boolean(Number(row.funnel_done ?? 0)),
+    orderCheck: json(row.order_check, undefined),
+  };
+}
+
+export function rowToEmission(row: Row): Emission {
+  return {
+    sessionId: String(row.session_id),
+    kind: String(row.kind) as EmissionKind,
+    status: String(row.status) as EmissionStatus,
+    remoteId: optional(row.remote_id),
+    payload: json(row.payload, {}),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
   };
 }
 
@@ -45,6 +62,11 @@ export function patchToColumns(patch: SessionPatch): [string, unknown][] {
   if (patch.cart !== undefined) columns.push(['cart', JSON.stringify(patch.cart)]);
   if (patch.claimedOrderId !== undefined) columns.push(['claimed_order_id', patch.claimedOrderId]);
   if (patch.konnektive !== undefined) columns.push(['konnektive', JSON.stringify(patch.konnektive)]);
+  if (patch.state !== undefined) columns.push(['state', patch.state]);
+  if (patch.stateChangedAt !== undefined) columns.push(['state_changed_at', patch.stateChangedAt]);
+  if (patch.dueAt !== undefined) columns.push(['due_at', patch.dueAt]);
+  if (patch.funnelDone !== undefined) columns.push(['funnel_done', patch.funnelDone ? 1 : 0]);
+  if (patch.orderCheck !== undefined) columns.push(['order_check', JSON.stringify(patch.orderCheck)]);
   return columns;
 }
 

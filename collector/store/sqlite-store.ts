@@ -13,6 +13,9 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
   ClaimOptions,
   DeliveryAttempt,
+  Emission,
+  EmissionKind,
+  EmissionStatus,
   Job,
   JobCompletion,
   JobFinish,
@@ -25,7 +28,7 @@ import type {
   StoreTx,
   StoredEvent,
 } from './store.js';
-import { patchToColumns, rowToAttempt, rowToJob, rowToSession, type Row } from './rows.js';
+import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 type Db = Database.Database;
 
@@ -94,6 +97,17 @@ export class SqliteStore implements Store {
       ).get(sessionId, kind) as Row | undefined;
       return row && rowToJob(row);
     },
+    claimDueSessions: async (now, limit) => {
+      const rows = this.#stmt('SELECT * FROM sessions WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?').all(now, limit) as Row[];
+      const clear = this.#stmt('UPDATE sessions SET due_at = NULL WHERE id = ?');
+      for (const row of rows) clear.run(row.id);
+      return rows.map((row) => ({ ...rowToSession(row), dueAt: undefined }));
+    },
+    insertEmission: async ({ sessionId, kind, payload, now }) =>
+      this.#stmt(
+        "INSERT OR IGNORE INTO emissions (session_id, kind, status, payload, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)",
+      ).run(sessionId, kind, JSON.stringify(payload), now, now).changes === 1,
+    getEmission: async (sessionId, kind) => this.#getEmission(sessionId, kind),
     nested: async (fn) => {
       const name = `sp${++this.#savepoints}`;
       this.#db.exec(`SAVEPOINT ${name}`);
@@ -229,6 +243,52 @@ export class SqliteStore implements Store {
     return this.#lock.run(() => Number((this.#stmt('SELECT COUNT(*) AS n FROM sessions').get() as Row).n));
   }
 
+  getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined> {
+    return this.#lock.run(() => this.#getEmission(sessionId, kind));
+  }
+
+  updateEmission(sessionId: string, kind: EmissionKind, change: { status: EmissionStatus; remoteId?: string; now: number }): Promise<void> {
+    return this.#lock.run(() => {
+      // `sending` must be on disk before the upstream call it announces.
+      this.#stmt('UPDATE emissions SET status = ?, remote_id = COALESCE(?, remote_id), updated_at = ? WHERE session_id = ? AND kind = ?').run(
+        change.status,
+        change.remoteId ?? null,
+        change.now,
+        sessionId,
+        kind,
+      );
+    });
+  }
+
+  listEmissions(filter: { sessionId?: string } = {}): Promise<Emission[]> {
+    return this.#lock.run(() =>
+      (this.#stmt('SELECT * FROM emissions WHERE (? IS NULL OR session_id = ?) ORDER BY created_at, session_id, kind').all(
+        filter.sessionId ?? null,
+        filter.sessionId ?? null,
+      ) as Row[]).map(rowToEmission),
+    );
+  }
+
+  reserveRateSlot(key: string, now: number, intervalMs: number): Promise<number> {
+    return this.#lock.run(() => {
+      const row = this.#stmt(
+        `INSERT INTO rate_slots (key, next_at) VALUES (?, ? + ?)
+         ON CONFLICT (key) DO UPDATE SET next_at = MAX(next_at, ?) + ?
+         RETURNING next_at`,
+      ).get(key, now, intervalMs, now, intervalMs) as Row;
+      return Number(row.next_at) - intervalMs;
+    });
+  }
+
+  deferRateSlots(key: string, until: number): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt('INSERT INTO rate_slots (key, next_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET next_at = MAX(next_at, excluded.next_at)').run(
+        key,
+        until,
+      );
+    });
+  }
+
   getMeta(key: string): Promise<string | undefined> {
     return this.#lock.run(() => {
       const row = this.#stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
@@ -290,11 +350,12 @@ export class SqliteStore implements Store {
 
   #insertSession(session: NewSession): void {
     this.#stmt(
-      `INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO sessions (id, campaign_id, created_at, state_changed_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       session.id,
       session.campaignId,
+      session.createdAt,
       session.createdAt,
       session.lastSeenAt,
       session.landingUrl ?? null,
@@ -320,6 +381,11 @@ export class SqliteStore implements Store {
       ...columns.map(([, value]) => value),
       id,
     );
+  }
+
+  #getEmission(sessionId: string, kind: EmissionKind): Emission | undefined {
+    const row = this.#stmt('SELECT * FROM emissions WHERE session_id = ? AND kind = ?').get(sessionId, kind) as Row | undefined;
+    return row && rowToEmission(row);
   }
 
   #insertEvent(event: StoredEvent): boolean {

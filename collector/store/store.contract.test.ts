@@ -196,8 +196,54 @@ for (const backend of backends) {
           cart: undefined,
           claimedOrderId: undefined,
           konnektive: {},
+          state: 'open',
+          stateChangedAt: T0,
+          dueAt: undefined,
+          funnelDone: false,
+          orderCheck: undefined,
         });
         expect(await store.countSessions()).toBe(1);
+      });
+
+      it('hands each due session to one sweeper only, oldest due first, and clears its due time', async () => {
+        await store.transaction(async (tx) => {
+          for (const id of ['s1', 's2', 's3', 's4']) await tx.insertSession(newSession(id));
+          await tx.updateSession('s1', { dueAt: T0 + 30 });
+          await tx.updateSession('s2', { dueAt: T0 + 10 });
+          await tx.updateSession('s3', { dueAt: T0 + 999 });
+        });
+        const first = await store.transaction((tx) => tx.claimDueSessions(T0 + 100, 1));
+        expect(first.map((s) => s.id)).toEqual(['s2']);
+        const rest = await store.transaction((tx) => tx.claimDueSessions(T0 + 100, 10));
+        expect(rest.map((s) => s.id)).toEqual(['s1']);
+        expect(await store.transaction((tx) => tx.claimDueSessions(T0 + 100, 10))).toEqual([]);
+        expect((await store.getSession('s1'))?.dueAt).toBeUndefined();
+        expect((await store.getSession('s3'))?.dueAt).toBe(T0 + 999);
+        await store.updateSession('s3', { dueAt: null, state: 'abandoned', stateChangedAt: T0 + 5, funnelDone: true });
+        expect(await store.getSession('s3')).toMatchObject({ dueAt: undefined, state: 'abandoned', stateChangedAt: T0 + 5, funnelDone: true });
+      });
+
+      it('keeps at most one emission of each kind per session, and its status and remote id', async () => {
+        await store.transaction((tx) => tx.insertSession(newSession('s1')));
+        expect(await store.transaction((tx) => tx.insertEmission({ sessionId: 's1', kind: 'cart', payload: { total: 1 }, now: T0 }))).toBe(true);
+        expect(await store.transaction((tx) => tx.insertEmission({ sessionId: 's1', kind: 'cart', payload: { total: 2 }, now: T0 }))).toBe(false);
+        await store.updateEmission('s1', 'cart', { status: 'sending', now: T0 + 1 });
+        await store.updateEmission('s1', 'cart', { status: 'sent', remoteId: '77', now: T0 + 2 });
+        await store.updateEmission('s1', 'cart', { status: 'sent', now: T0 + 3 });
+        expect(await store.getEmission('s1', 'cart')).toEqual({
+          sessionId: 's1', kind: 'cart', status: 'sent', remoteId: '77', payload: { total: 1 }, createdAt: T0, updatedAt: T0 + 3,
+        });
+        expect(await store.listEmissions({ sessionId: 's1' })).toHaveLength(1);
+      });
+
+      it('hands out rate-limit slots one interval apart and honours a deferral', async () => {
+        expect(await store.reserveRateSlot('ac', T0, 200)).toBe(T0);
+        expect(await store.reserveRateSlot('ac', T0, 200)).toBe(T0 + 200);
+        expect(await store.reserveRateSlot('ac', T0 + 1_000, 200)).toBe(T0 + 1_000);
+        await store.deferRateSlots('ac', T0 + 5_000);
+        await store.deferRateSlots('ac', T0 + 2_000);
+        expect(await store.reserveRateSlot('ac', T0 + 1_100, 200)).toBe(T0 + 5_000);
+        expect(await store.reserveRateSlot('other', T0, 200)).toBe(T0);
       });
 
       it('updates the patched fields only, inside and outside a transaction', async () => {

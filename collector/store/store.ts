@@ -31,6 +31,31 @@ export interface Cart {
   currency: string;
 }
 
+/** Where a session stands on its way to a CART or an ORDER (see abandonment/session-rules.ts). */
+export type SessionState = 'open' | 'abandoned' | 'ordered' | 'complete' | 'expired';
+
+/** A Konnektive order as Query Order reported it: the only source of an ORDER's items and totals. */
+export interface VerifiedOrder {
+  orderId: string;
+  customerId: string | undefined;
+  email: string | undefined;
+  status: string;
+  items: { productId: string; name: string; qty: number; priceCents: number }[];
+  totalCents: number;
+  currency: string;
+  createdAt: string;
+}
+
+/** The last order check against Konnektive, kept whether or not the order verified. */
+export interface OrderCheck {
+  orderId: string | undefined;
+  checkedAt: number;
+  verified: boolean;
+  /** Why it did not verify (status, not found), for the dashboard. */
+  reason?: string;
+  order?: VerifiedOrder;
+}
+
 export interface Session {
   id: string;
   campaignId: string;
@@ -50,6 +75,13 @@ export interface Session {
   /** An order id the browser reported; not trusted until verified with Konnektive. */
   claimedOrderId: string | undefined;
   konnektive: KonnektiveIds;
+  state: SessionState;
+  stateChangedAt: number;
+  /** When the sweeper should next look at this session; undefined when nothing is pending. */
+  dueAt: number | undefined;
+  /** The thank-you page was seen: the funnel is over. */
+  funnelDone: boolean;
+  orderCheck: OrderCheck | undefined;
 }
 
 export type NewSession = Pick<
@@ -58,8 +90,43 @@ export type NewSession = Pick<
 >;
 
 export type SessionPatch = Partial<
-  Pick<Session, 'lastSeenAt' | 'lastPage' | 'lead' | 'leadVersion' | 'leadSyncedVersion' | 'cart' | 'claimedOrderId' | 'landingUrl' | 'referrer'>
-> & { konnektive?: KonnektiveIds };
+  Pick<
+    Session,
+    | 'lastSeenAt'
+    | 'lastPage'
+    | 'lead'
+    | 'leadVersion'
+    | 'leadSyncedVersion'
+    | 'cart'
+    | 'claimedOrderId'
+    | 'landingUrl'
+    | 'referrer'
+    | 'state'
+    | 'stateChangedAt'
+    | 'funnelDone'
+    | 'orderCheck'
+  >
+> & {
+  konnektive?: KonnektiveIds;
+  /** `null` clears it: nothing left for the sweeper. */
+  dueAt?: number | null;
+};
+
+export type EmissionKind = 'cart' | 'order' | 'customer';
+/** `sending` is written before the upstream call: after a crash it means "look before posting". */
+export type EmissionStatus = 'queued' | 'sending' | 'sent';
+
+/** One CART, ORDER or CUSTOMER for ActiveCampaign, at most one of each kind per session. */
+export interface Emission {
+  sessionId: string;
+  kind: EmissionKind;
+  status: EmissionStatus;
+  /** ActiveCampaign's id of the record, once known (the ORDER of a recovered cart PUTs to it). */
+  remoteId: string | undefined;
+  payload: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
 
 export interface StoredEvent {
   id: string;
@@ -117,6 +184,14 @@ export interface StoreTx {
   findPendingJob(sessionId: string, kind: string): Promise<Job | undefined>;
   /** Runs `fn` so that a failure undoes only its own writes (a savepoint). */
   nested<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Takes up to `limit` sessions whose `dueAt` has passed and clears their `dueAt`, so that no
+   * other sweeper (in this or another collector) takes them too. Oldest due first.
+   */
+  claimDueSessions(now: number, limit: number): Promise<Session[]>;
+  /** Records an emission; `false` when the session already has one of this kind. */
+  insertEmission(emission: Pick<Emission, 'sessionId' | 'kind' | 'payload'> & { now: number }): Promise<boolean>;
+  getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
 }
 
 export interface ClaimOptions {
@@ -170,6 +245,16 @@ export interface Store {
   listEvents(sessionId: string): Promise<StoredEvent[]>;
   listAttempts(jobId?: number): Promise<DeliveryAttempt[]>;
   countSessions(): Promise<number>;
+  getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
+  updateEmission(sessionId: string, kind: EmissionKind, change: { status: EmissionStatus; remoteId?: string; now: number }): Promise<void>;
+  listEmissions(filter?: { sessionId?: string }): Promise<Emission[]>;
+  /**
+   * Reserves the next free slot of a shared rate limit: returns when the caller may go (now or
+   * later) and moves the key's next slot `intervalMs` past it. Atomic across collectors.
+   */
+  reserveRateSlot(key: string, now: number, intervalMs: number): Promise<number>;
+  /** Pushes a key's next slot to at least `until` (an upstream said Retry-After). */
+  deferRateSlots(key: string, until: number): Promise<void>;
   getMeta(key: string): Promise<string | undefined>;
   setMetaIfAbsent(key: string, value: string): Promise<string>;
   ping(): Promise<void>;

@@ -33,7 +33,10 @@ export const lead = (values: Record<string, unknown>): void => {
     const value = values[field];
     if (typeof value == 'string') {
       const clean = value.trim().slice(0, max);
-      if (clean != (sent[field] || '') && !looksLikeCard(clean)) any = !!(changed[field] = sent[field] = clean) || true;
+      if (clean != (sent[field] || '') && !looksLikeCard(clean)) {
+        changed[field] = sent[field] = clean;
+        any = true;
+      }
     }
   }
   if (any) track({ type: 'lead', fields: changed });

@@ -7,7 +7,7 @@ import { enableDebug } from './util.js';
 
 /** The funnel step this page is (`data-page`); the `page` command may change it in a single-page app. */
 export let page: PageName;
-/** Where batches go: `v1/events` beside the script's own URL, or under `data-collector`. */
+/** Where batches go: `/v1/events` on `data-collector`, else on the origin the script came from. */
 export let endpoint: string;
 export let campaign: string | undefined;
 /** The funnel's other domains (`data-domains`), lower case. */
@@ -31,8 +31,7 @@ export const readConfig = (script: HTMLScriptElement | null): DOMStringMap | und
   const data = script?.dataset;
   if (data && isPage(data.page)) {
     page = data.page;
-    // Resolved against the script's URL, so that a collector proxied under a path keeps it.
-    endpoint = new URL('v1/events', data.collector ? data.collector.replace(/\/?$/, '/') : script!.src).href;
+    endpoint = new URL('/v1/events', data.collector || script!.src).href;
     campaign = data.campaign;
     domains = (data.domains || '').toLowerCase().split(/[\s,]+/).filter(Boolean);
     formSelector = data.form;

@@ -3,26 +3,25 @@
  * domains, captures the lead as it is typed, and reports every step to the collector.
  *
  * Start-up, in order: read the script tag, adopt or restore the session, report the page (and
- * the cart and order the tag describes), replay the commands queued before we loaded, listen.
+ * the cart and order the tag describes), listen, replay the commands queued before we loaded.
  */
 import { funnelbeacon } from './api.js';
 import { collect, watchForms } from './capture.js';
-import { readConfig } from './config.js';
+import { page, readConfig } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
 import { decorate, startSession } from './session.js';
-import { beacon, refreshLink, restoreQueue, resume, setConsent, track } from './transport.js';
+import { beacon, restoreQueue, resume, setConsent, track } from './transport.js';
 import { guard, on } from './util.js';
-import { page } from './config.js';
 
-type Api = typeof funnelbeacon & { q?: ArrayLike<unknown>[]; v?: 1 };
+type Api = ((...args: unknown[]) => void) & { q?: Iterable<unknown>[]; v?: 1 };
 const host = window as unknown as { funnelbeacon?: Api };
 
 guard(() => {
   const queued = host.funnelbeacon;
-  // Included twice (a tag in the template and one injected by a tag manager): the first one runs.
+  // Included twice (in the template and again by a tag manager): the first one runs alone.
   if (queued?.v) return;
-  // currentScript is null for module scripts and in some injected-script setups.
-  const data = readConfig((document.currentScript || document.querySelector('script[data-page]')) as HTMLScriptElement | null);
+  // currentScript is null in module scripts; the attribute finds the tag there too.
+  const data = readConfig((document.currentScript || document.querySelector('script[data-page]')) as HTMLScriptElement);
   if (!data) return;
 
   if (data.consent == 'required') setConsent(false);
@@ -30,41 +29,30 @@ guard(() => {
   startSession();
   trackPage(document.referrer);
   if (data.product) {
-    trackCart({
-      items: [{ id: data.product, name: data.productName, price: data.price, qty: data.qty || 1 }],
-      currency: data.currency,
-    });
+    trackCart({ items: [{ id: data.product, name: data.productName, price: data.price, qty: data.qty }], currency: data.currency });
   }
-  trackOrder(data.orderId || (data.orderParam && new URLSearchParams(location.search).get(data.orderParam)));
+  trackOrder(data.orderId || new URLSearchParams(location.search).get(data.orderParam!));
 
   watchForms();
-  // Links are decorated as soon as they exist, and again just before use: pages add links late.
-  on('DOMContentLoaded pointerdown focusin click submit', () => {
-    decorate();
-    refreshLink();
-  });
-  // Exit: pagehide and visibilitychange, never unload or beforeunload, which keep a page out of
-  // the back/forward cache (https://web.dev/articles/bfcache). visibilitychange is the last event
-  // mobile browsers reliably fire before discarding a backgrounded page.
-  on('pagehide visibilitychange', (event) => {
-    if (event.type == 'pagehide' || document.visibilityState == 'hidden') {
+  // Links are decorated as soon as they exist, and again just before use, for links added late.
+  on('DOMContentLoaded pointerdown click submit', decorate);
+  // Leaving: pagehide and visibilitychange, never unload or beforeunload, which keep a page out
+  // of the back/forward cache (https://web.dev/articles/bfcache). visibilitychange is the last
+  // event mobile browsers reliably fire before discarding a page in the background. Coming back
+  // (another tab, or the back/forward cache: pageshow) resumes sending.
+  on('pagehide visibilitychange pageshow', ({ type }) => {
+    if (type == 'pagehide' || document.hidden) {
       collect();
-      if (event.type == 'pagehide') track({ type: 'exit', page });
+      if (type == 'pagehide') track({ type: 'exit', page });
       beacon();
     } else {
       resume();
     }
   });
-  on('pageshow', (event) => {
-    if ((event as PageTransitionEvent).persisted) {
-      trackPage(document.referrer);
-      resume();
-    }
-  });
 
-  const api: Api = (...args: unknown[]) => funnelbeacon(...(args as [string]));
+  const api: Api = (...args) => funnelbeacon(...(args as [string]));
   api.v = 1;
   host.funnelbeacon = api;
-  for (const args of queued?.q || []) api(...(Array.from(args) as [string]));
+  for (const args of queued?.q || []) api(...args);
   decorate();
 })();

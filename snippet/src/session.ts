@@ -26,8 +26,7 @@ export let ids: IngestResponse['ids'] | undefined;
 const sessionIdOf = (token: string) => token.split('.')[1];
 
 /** Removes the `_fb` parameter from a query string and leaves every other byte as it was. */
-export const withoutToken = (search: string): string =>
-  search.replace(/([?&])_fb=[^&]*(&|$)/, (_, before: string, after: string) => (after ? before : ''));
+export const withoutToken = (search: string): string => search.replace(/[?&]_fb=[^&]*/, '').replace(/^&/, '?');
 
 export const startSession = (): void => {
   const { search, href } = location;

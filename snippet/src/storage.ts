@@ -9,21 +9,20 @@ const NAME = 'funnelbeacon';
 const MAX_AGE = 604800;
 
 /**
- * Reads (one argument) or writes (an empty value removes) a localStorage item. Access throws
- * where storage is disabled and in some sandboxed frames, so every use goes through here.
+ * Reads (one argument) or writes a localStorage item. Access throws where storage is disabled
+ * and in some sandboxed frames, so every use goes through here.
  */
 export const local = (key: string, value?: string): string | null | undefined => {
   try {
     if (value == null) return localStorage.getItem(key);
-    if (value) localStorage.setItem(key, value);
-    else localStorage.removeItem(key);
+    localStorage.setItem(key, value);
   } catch {
     // No storage: the session lives as long as the page, and events go now or never.
   }
 };
 
 export const readSession = (): string =>
-  (document.cookie.match(/(?:^|; )funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
+  (document.cookie.match(/funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
 
 /** Keeps the session record on this domain; an empty value forgets it. */
 export const writeSession = (value: string): void => {

@@ -1,6 +1,6 @@
 /**
  * @module transport
- * Delivery that survives leaving the page. Events wait in a queue (mirrored to localStorage)
+ * Delivery that survives leaving the page. Events wait in a queue, mirrored to localStorage,
  * until the collector acknowledges them. While the page lives they go by `fetch` with
  * `keepalive`; when it is hidden or left, whatever is unacknowledged goes by `sendBeacon`.
  * Every event has an id, so sending one twice is harmless, and the design leans on that:
@@ -9,7 +9,7 @@
 import type { EventBatch, FunnelEvent, IngestResponse } from '../../collector/wire-schema.js';
 import { campaign, endpoint } from './config.js';
 import { uuid } from './ids.js';
-import { credentials, forget, linkTtl, remember, session } from './session.js';
+import { credentials, forget, linkTtl, remember } from './session.js';
 import { local } from './storage.js';
 import { log, soon } from './util.js';
 
@@ -17,92 +17,79 @@ type Distribute<T> = T extends FunnelEvent ? Omit<T, 'id' | 'ts'> : never;
 export type NewEvent = Distribute<FunnelEvent>;
 
 const QUEUE = 'funnelbeacon.q';
-/** Kept at most, oldest dropped first, while the collector is unreachable. */
-const QUEUE_MAX = 100;
+const BATCH = 10;
 
-/** Unacknowledged events, oldest first; those of earlier pages come back from localStorage. */
+/** Unacknowledged events, oldest first, with those earlier pages of this domain could not deliver. */
 let queue: FunnelEvent[] = [];
-/** A request is in flight, or we are waiting out a failure before trying again. */
+/** A request is in flight, or we are waiting out a failure before the next try. */
 let busy = false;
 let retryMs = 4e3;
-/** Events already handed to `sendBeacon` since the page was last visible. */
-let beaconed = new WeakSet<FunnelEvent>();
 let refreshTimer: ReturnType<typeof setTimeout>;
-const answered: (() => void)[] = [];
+/** Called once after the next successful answer. */
+export const answered: (() => void)[] = [];
 
-/** `false` until `funnelbeacon('consent', true)` when the page requires consent: nothing is stored or sent. */
+/** `false` while the page requires consent and has not got it: nothing is stored or sent. */
 export let consented = true;
 
-/** Takes back the events earlier pages of this domain could not deliver. */
-export function restoreQueue(): void {
+/** Takes back what earlier pages of this domain left unacknowledged. */
+export const restoreQueue = (): void => {
   try {
     queue = JSON.parse(local(QUEUE)!) || [];
   } catch {
-    // Nothing stored (or storage blocked).
+    // Nothing stored, or no storage.
   }
-}
+};
 
-export function setConsent(value: boolean): void {
-  consented = value;
+/** Mirrors the queue to localStorage, keeping the newest 100 events while the collector is unreachable. */
+const save = (): void => {
+  queue.splice(0, queue.length - 100);
+  if (consented) local(QUEUE, JSON.stringify(queue));
+};
+
+export const setConsent = (given: boolean): void => {
+  consented = given;
   save();
   soon(send);
-}
+};
 
-function save(): void {
-  queue.splice(0, queue.length - QUEUE_MAX);
-  if (consented) local(QUEUE, queue.length ? JSON.stringify(queue) : '');
-}
-
-export function track(event: NewEvent): void {
+export const track = (event: NewEvent): void => {
   queue.push({ id: uuid(), ts: Date.now(), ...event } as FunnelEvent);
   save();
   soon(send);
-}
+};
 
-/** Calls `fn` after the next successful answer. */
-export function whenAnswered(fn: () => void): void {
-  answered.push(fn);
-}
 
 /**
- * The oldest events that fit one request: at most 50, and about 16 KB so that a fetch in flight
- * plus an exit beacon stay well inside the 64 KiB keepalive quota a page shares between all its
- * keepalive requests (https://github.com/w3c/beacon/issues/38); over it, Chrome rejects them.
+ * The oldest events that go in one request. The largest event (a page view with a 2,048-character
+ * URL and referrer) is under 4.3 KB, so ten stay under 43 KB: inside the collector's 64 KiB limit,
+ * and a beacon at exit usually fits beside a fetch in flight in the 64 KiB keepalive quota that a
+ * page shares between all its keepalive requests (https://github.com/w3c/beacon/issues/38).
  */
-function take(events: FunnelEvent[]): FunnelEvent[] {
-  const batch: FunnelEvent[] = [];
-  for (const event of events) {
-    if (batch.length > 49 || JSON.stringify(batch).length > 16e3) break;
-    batch.push(event);
-  }
-  return batch;
-}
+const take = (events: FunnelEvent[]): FunnelEvent[] => events.slice(0, BATCH);
 
 /**
  * JSON in a text/plain body: a CORS-safelisted type, so no preflight, and `sendBeacon` does not
  * throw as it does for application/json (https://github.com/w3c/beacon/issues/10).
  */
-function body(events: FunnelEvent[]): string {
-  const batch: EventBatch = { ...credentials(), campaign, events };
-  return JSON.stringify(batch);
-}
+const body = (events: FunnelEvent[]): string => JSON.stringify({ ...credentials(), campaign, events } satisfies EventBatch);
 
-function acknowledge(batch: FunnelEvent[]): void {
+const acknowledge = (batch: FunnelEvent[]): void => {
   queue = queue.filter((event) => !batch.includes(event));
   save();
-}
+};
 
 /**
- * Sends the oldest unacknowledged events; with `refresh`, sends even none, to renew the link token.
- * One request at a time; after a failure (offline, blocked, collector down or overloaded) the
- * events stay queued and stored, and we try again later with a growing delay, or on the next page.
+ * Sends the oldest unacknowledged events; with `refresh`, sends even none, to renew the link
+ * token. One request at a time. After a failure (offline, blocked, collector down or overloaded)
+ * the events stay queued and stored; we try again after a growing delay, or on the next page.
  */
-export function send(refresh?: boolean): void {
+export const send = (refresh?: boolean): void => {
   if (busy || !consented) return;
   const batch = take(queue);
   if (!batch.length && !(refresh && credentials().session)) return;
   busy = true;
-  fetch(endpoint, { method: 'POST', body: body(batch), keepalive: true, credentials: 'omit' })
+  // No credentials: fetch's default sends no cookies to another origin, so no CORS credential rules apply.
+  fetch(endpoint, { method: 'POST', body: body(batch), keepalive: true })
     .then((response) =>
       response.json().then((answer: IngestResponse) => {
         const { status } = response;
@@ -114,12 +101,12 @@ export function send(refresh?: boolean): void {
           clearTimeout(refreshTimer);
           refreshTimer = soon(refreshLink, linkTtl());
         } else if (status == 401) {
-          // Our session token is forged or unknown here: forget it and send again as a new visitor.
+          // The session token is forged or unknown here: forget it, send again as a new visitor.
           forget();
         } else if (status > 499 || status == 429) {
           throw status;
         } else {
-          // Any other 4xx: this batch will never be accepted; keeping it would block the rest.
+          // Any other 4xx: this batch will never be accepted, and keeping it would block the rest.
           acknowledge(batch);
         }
         busy = false;
@@ -134,33 +121,26 @@ export function send(refresh?: boolean): void {
         send();
       }, (retryMs *= 2));
     });
-}
+};
 
 /** Renews the link token when it is about to expire, so that links always carry a valid one. */
-export function refreshLink(): void {
+export const refreshLink = (): void => {
   if (linkTtl() < 0) send(true);
-}
+};
 
 /**
- * Hands every event not yet beaconed to `sendBeacon`: it is queued by the browser and survives
- * the page, where a fetch may be cancelled. Events stay queued until acknowledged, so a beacon
- * lost to an ad blocker is made good by the next page.
+ * Hands the queue to `sendBeacon`, which the browser delivers after the page is gone, where a
+ * fetch may be cancelled. What was beaconed leaves the queue in memory, so that pagehide and
+ * visibilitychange, which both fire on leaving, do not send it twice; it stays in localStorage
+ * until the next change there, so that a page of this domain loaded meanwhile sends it again.
  */
-export function beacon(): void {
-  if (!consented) return;
-  let rest = queue.filter((event) => !beaconed.has(event));
-  while (rest.length) {
-    const batch = take(rest);
-    // false: over the keepalive quota; what is left goes with the next page.
-    if (!navigator.sendBeacon(endpoint, body(batch))) break;
-    for (const event of batch) beaconed.add(event);
-    rest = rest.slice(batch.length);
-  }
-}
+export const beacon = (): void => {
+  // sendBeacon answers false past the keepalive quota: what is left stays for the next page.
+  while (consented && queue.length && navigator.sendBeacon(endpoint, body(take(queue)))) queue = queue.slice(BATCH);
+};
 
-/** The page is visible again (back from another tab, or restored from the back/forward cache). */
-export function resume(): void {
-  beaconed = new WeakSet();
+/** The page is visible again: back from another tab, or restored from the back/forward cache. */
+export const resume = (): void => {
   refreshLink();
   send();
-}
+};

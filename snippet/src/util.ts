@@ -11,7 +11,7 @@ export const enableDebug = (): void => {
 };
 
 export const log = (...args: unknown[]): void => {
-  if (debug) console.log('[funnelbeacon]', ...args);
+  if (debug) console.log('funnelbeacon', ...args);
 };
 
 /**

@@ -1,0 +1,91 @@
+/**
+ * @module emission
+ * What the collector tells ActiveCampaign, independent of the route it takes (`EMIT_VIA`):
+ * CUSTOMER (a lead with an email), CART (an abandoned cart) and ORDER (a verified purchase).
+ * Amounts are integer cents and dates ISO 8601 with an offset, as ActiveCampaign wants them.
+ */
+
+export interface EmissionItem {
+  /** The product id in Konnektive: ActiveCampaign's `orderProducts[].externalid`. */
+  id: string;
+  name: string;
+  priceCents: number;
+  quantity: number;
+}
+
+export interface CustomerEmission {
+  kind: 'customer';
+  sessionId: string;
+  email: string;
+  /** Konnektive's customerId when Import Lead returned one, else the session id. */
+  customerExternalId: string;
+  firstName?: string;
+  lastName?: string;
+  phone?: string;
+}
+
+export interface CartEmission {
+  kind: 'cart';
+  sessionId: string;
+  /** `externalcheckoutid`: the session's cart id, shared with a later ORDER. */
+  cartId: string;
+  email: string;
+  customerExternalId: string;
+  firstName?: string;
+  lastName?: string;
+  items: EmissionItem[];
+  totalCents: number;
+  currency: string;
+  /** The session's last activity: ISO 8601 with offset. */
+  abandonedAt: string;
+  createdAt: string;
+  /** Where "Return to checkout" should lead (the checkout page seen last), when known. */
+  orderUrl?: string;
+}
+
+export interface OrderEmission {
+  kind: 'order';
+  sessionId: string;
+  /** Same as the CART's, so ActiveCampaign marks that cart recovered. */
+  cartId: string;
+  /** Konnektive's order id: `externalid`. */
+  orderId: string;
+  email: string;
+  customerExternalId: string;
+  firstName?: string;
+  lastName?: string;
+  items: EmissionItem[];
+  totalCents: number;
+  currency: string;
+  orderedAt: string;
+  /** ActiveCampaign's id of the CART sent earlier for this session (direct route: PUT to it). */
+  cartRemoteId?: string;
+  /** A CART was sent before for this session (recovery). */
+  recoversCart: boolean;
+}
+
+export type Emission = CustomerEmission | CartEmission | OrderEmission;
+
+/**
+ * How a delivery attempt went. `transient` and `rate_limited` are retried (after `retryAt` when
+ * given), `rejected` goes to the dead letters with the upstream's message, `auth` pauses the route.
+ */
+export type EmitResult =
+  | { ok: true; remoteId?: string }
+  | { ok: false; failure: 'transient' | 'rejected' | 'auth' | 'rate_limited'; message: string; retryAt?: number };
+
+export interface EmitContext {
+  /**
+   * An earlier attempt may have reached the upstream (the emission was marked `sending` and the
+   * process died before recording the answer): look the record up before creating it.
+   */
+  mayAlreadyExist: boolean;
+  /** Log of each HTTP call the route makes (redacted summaries), for the delivery-attempt table. */
+  record(call: { endpoint: string; request: string; response: string; outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox'; httpStatus?: number; latencyMs: number }): void;
+}
+
+/** One emission route: `konnektive`, `activecampaign` or `sandbox`. */
+export interface Emitter {
+  readonly route: 'konnektive' | 'activecampaign' | 'sandbox';
+  emit(emission: Emission, context: EmitContext): Promise<EmitResult>;
+}
