@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
+import { Sweeper } from './abandonment/sweeper.js';
+import { systemClock } from './clock.js';
 import { runDoctor } from './doctor.js';
 import { loadConfig } from './load-env.js';
 import { createLogger } from './logger.js';
@@ -17,6 +19,9 @@ const USAGE = `usage: funnelbeacon <command>
   migrate   create or upgrade the store's tables, then exit
   doctor    check the configuration, the store and each upstream, and say what to fix
   replay    put dead-lettered jobs back into the outbox
+  sweep --once
+            run one abandonment sweep now (queues rechecks, CARTs, ORDERs), then exit;
+            a running collector's worker delivers what it queued
 `;
 
 function configOrExit(): Config {
@@ -30,7 +35,7 @@ function configOrExit(): Config {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' } } });
   const command = positionals[0] ?? 'serve';
   switch (command) {
     case 'serve': {
@@ -72,6 +77,26 @@ async function main(argv: string[]): Promise<number> {
       const count = await store.replayDeadJobs(Date.now());
       await store.close();
       console.log(`${count} dead-lettered job(s) put back into the outbox`);
+      return 0;
+    }
+    case 'sweep': {
+      if (values.once !== true) {
+        console.error('funnelbeacon: `sweep` takes --once (the collector sweeps by itself every SWEEP_EVERY)');
+        return 2;
+      }
+      const config = configOrExit();
+      const store = await openStore(config.databaseUrl);
+      await store.migrate();
+      const sweeper = new Sweeper({
+        store,
+        config,
+        clock: systemClock,
+        logger: createLogger(config.logLevel),
+        emitUpstream: config.emitVia === 'konnektive' ? 'konnektive' : 'activecampaign',
+      });
+      const seen = await sweeper.sweepOnce();
+      await store.close();
+      console.log(`${seen} due session(s) swept`);
       return 0;
     }
     case 'doctor': {

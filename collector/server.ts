@@ -10,7 +10,12 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
-import type { IngestPolicy } from './ingest/apply-batch.js';
+import { Sweeper } from './abandonment/sweeper.js';
+import { purchaseHandlers } from './abandonment/purchase-jobs.js';
+import { systemClock, type Clock } from './clock.js';
+import { createEmitter } from './emit/create-emitter.js';
+import { emissionHandlers } from './emit/emission-jobs.js';
+import { DEFAULT_INGEST_POLICY } from './ingest/apply-batch.js';
 import { GroupCommitter } from './ingest/group-commit.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { startKonnektiveProbe } from './konnektive/konnektive-probe.js';
@@ -21,7 +26,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import type { BackoffPolicy } from './outbox/backoff.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { openStore } from './store/open-store.js';
-import type { Store } from './store/store.js';
+import type { Store, Upstream } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
 
 export interface CollectorOptions {
@@ -31,8 +36,12 @@ export interface CollectorOptions {
   /** Run the outbox worker in this process (default true). */
   runWorker?: boolean;
   konnektiveTimeoutMs?: number;
-  ingest?: IngestPolicy;
-  now?: () => number;
+  /** How long a queued Import Lead waits for more typing (default 1 s). */
+  leadSettleMs?: number;
+  /** Run the sweeper in this process (default true). */
+  runSweeper?: boolean;
+  /** The clock of background work (tests drive a virtual one). */
+  clock?: Clock;
 }
 
 export interface RunningCollector {
@@ -43,6 +52,7 @@ export interface RunningCollector {
   worker: OutboxWorker;
   health: UpstreamHealth;
   metrics: Metrics;
+  sweeper: Sweeper;
   close(): Promise<void>;
 }
 
@@ -54,7 +64,8 @@ export async function resolveSecret(config: Config, store: Store): Promise<strin
 
 export async function startCollector(config: Config, options: CollectorOptions = {}): Promise<RunningCollector> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const store = await openStore(config.databaseUrl);
   await store.migrate();
   const secret = await resolveSecret(config, store);
@@ -70,9 +81,15 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const konnektive: KonnektiveApi = config.konnektive
     ? konnektiveClient({ ...config.konnektive, ...(options.konnektiveTimeoutMs ? { timeoutMs: options.konnektiveTimeoutMs } : {}) })
     : sandboxKonnektive();
+  const emitUpstream: Upstream = config.emitVia === 'konnektive' ? 'konnektive' : 'activecampaign';
+  const emitter = createEmitter({ config, konnektive, store, clock });
   const worker = new OutboxWorker({
     store,
-    handlers: konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
+    handlers: {
+      ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
+      ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock, emitUpstream }),
+      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream }),
+    },
     health,
     logger,
     now,
@@ -87,7 +104,15 @@ export async function startCollector(config: Config, options: CollectorOptions =
     now,
   });
 
-  const committer = new GroupCommitter(store, { onCommitted: () => worker.notify(), ...(options.ingest ? { policy: options.ingest } : {}) });
+  const sweeper = new Sweeper({ store, config, clock, logger, emitUpstream, onQueued: () => worker.notify() });
+  const committer = new GroupCommitter(store, {
+    onCommitted: () => worker.notify(),
+    policy: {
+      leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
+      abandonAfterMs: config.abandonAfterMs,
+      upsellWindowMs: config.upsellWindowMs,
+    },
+  });
   const app = createApp({ config, secret, store, committer, metrics, health, logger, now });
 
   const server: ServerType = await new Promise((resolve) => {
@@ -96,6 +121,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const port = (server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   if (options.runWorker !== false) worker.start();
+  if (options.runSweeper !== false) sweeper.start();
   logger.info({ port, mode: config.sandbox ? 'sandbox' : 'live', store: store.kind }, 'collector listening');
 
   let closing: Promise<void> | undefined;
@@ -108,10 +134,11 @@ export async function startCollector(config: Config, options: CollectorOptions =
       await closed;
       await committer.drain();
       stopProbe();
+      await sweeper.stop();
       await worker.stop();
       await store.close();
       logger.info('collector stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, close };
+  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, sweeper, close };
 }

@@ -8,6 +8,7 @@ import type { FunnelEvent, PageName } from '../wire-schema.js';
 import { JOB_KINDS, JOB_UPSTREAM, type ClickJobPayload } from '../outbox/job-kinds.js';
 import type { Session, SessionPatch, StoreTx } from '../store/store.js';
 import { newSessionId } from '../tokens.js';
+import { nextDueAt, type AbandonmentPolicy } from '../abandonment/session-rules.js';
 import { canImportLead, mergeLead } from './lead-merge.js';
 
 export interface IngestRequest {
@@ -27,7 +28,7 @@ export type IngestOutcome =
   | { ok: true; session: Session; accepted: number; acceptedByType: Record<string, number>; duplicates: number; jobs: number }
   | { ok: false; code: 'unknown_session' };
 
-export interface IngestPolicy {
+export interface IngestPolicy extends AbandonmentPolicy {
   /**
    * How long a queued Import Lead waits before it runs. Visitors type in bursts; changes made
    * meanwhile ride along in the same call instead of one call each.
@@ -35,7 +36,11 @@ export interface IngestPolicy {
   leadSettleMs: number;
 }
 
-export const DEFAULT_INGEST_POLICY: IngestPolicy = Object.freeze({ leadSettleMs: 1_000 });
+export const DEFAULT_INGEST_POLICY: IngestPolicy = Object.freeze({
+  leadSettleMs: 1_000,
+  abandonAfterMs: 30 * 60_000,
+  upsellWindowMs: 15 * 60_000,
+});
 
 export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: IngestPolicy = DEFAULT_INGEST_POLICY): Promise<IngestOutcome> {
   let session = request.mode === 'new' ? undefined : await tx.getSession(request.sessionId);
@@ -88,6 +93,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
           patch.referrer = event.referrer;
         }
         if (!quiet && (await queueClick(tx, session.id, event, request.receivedAt))) jobs++;
+        if (event.page === 'thankyou') patch.funnelDone = true;
         break;
       case 'lead': {
         const merged = mergeLead(lead, event.fields);
@@ -102,6 +108,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
         break;
       case 'order':
         patch.claimedOrderId = event.orderId;
+        // An order to verify when the upsell window closes (or at once on the thank-you page).
+        if (session.state !== 'complete') patch.state = 'ordered';
         break;
       case 'exit':
         break;
@@ -113,8 +121,24 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     patch.leadVersion = leadVersion;
     if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
   }
+  if (accepted > 0) {
+    // New activity reopens an expired session; an abandoned one stays abandoned (its CART is out).
+    if (session.state === 'expired' && patch.state === undefined) patch.state = 'open';
+    if (patch.state !== undefined && patch.state !== session.state) patch.stateChangedAt = request.receivedAt;
+    else delete patch.state;
+    const merged = { ...session, ...patch, lead, leadVersion } as Session;
+    patch.dueAt = nextDueAt(merged, policy);
+  }
   await tx.updateSession(session.id, patch);
-  return { ok: true, session: { ...session, ...patch, lead, leadVersion } as Session, accepted, acceptedByType, duplicates, jobs };
+  const { dueAt, ...rest } = patch;
+  return {
+    ok: true,
+    session: { ...session, ...rest, lead, leadVersion, dueAt: dueAt ?? undefined } as Session,
+    accepted,
+    acceptedByType,
+    duplicates,
+    jobs,
+  };
 }
 
 /** One Import Click per page type per session, as Konnektive's own kit does: reloads add none. */

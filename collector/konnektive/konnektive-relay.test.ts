@@ -93,7 +93,7 @@ describe('Konnektive relay', () => {
   });
 
   it('collapses ten quick lead updates into at most two calls carrying the latest fields', async () => {
-    collector = await startTestCollector(konnektiveEnv(double.url), { ingest: { leadSettleMs: 400 } });
+    collector = await startTestCollector(konnektiveEnv(double.url), { leadSettleMs: 400 });
     const { session } = await send(undefined, [ev.page('lead', LANDING)]);
     await outboxSettled(collector);
     const typing = 'ann.lee@example.com';

@@ -5,9 +5,9 @@
 import type { IngestResponse } from '../../collector/wire-schema.js';
 import { collect, lead } from './capture.js';
 import { isPage, setPage } from './config.js';
-import { lastUrl, trackCart, trackOrder, trackPage, type CartInput } from './events.js';
-import { ids, linkTtl, linkUsable, withLink } from './session.js';
-import { answered, send, setConsent } from './transport.js';
+import { lastUrl, trackCart, trackOrder, trackPage } from './events.js';
+import { ids, link, withLink } from './session.js';
+import { answered, setConsent } from './transport.js';
 import { guard, soon } from './util.js';
 
 const commands: Record<string, (a?: any, b?: any) => void> = {
@@ -17,34 +17,33 @@ const commands: Record<string, (a?: any, b?: any) => void> = {
     trackPage(lastUrl);
   },
   lead,
-  cart: (cart: CartInput) => trackCart(cart),
+  cart: trackCart,
   order: (order: { orderId?: unknown }) => trackOrder(order.orderId),
   consent(given: unknown) {
     setConsent(!!given);
     collect();
   },
   ready(callback: (ids: IngestResponse['ids']) => void) {
-    const call = guard(() => callback({ ...ids! }));
+    const call = guard(() => callback(ids!));
     if (ids) call();
     else answered.push(call);
   },
   /**
-   * The URL carrying the session, for pages that go to the next domain by script. Waits for a
-   * fresh link token when needed, but at most 1.5 s: a slow or missing collector must not hold
-   * up the buyer, who then goes on without it.
+   * The URL carrying the session, for pages that go to the next domain by script. Before the
+   * first answer it waits for one, but at most 1.5 s: a slow or missing collector must not hold
+   * up the buyer, who then goes on without it. The link token is kept fresh by `refreshLink`.
    */
   link(url: string, callback: (url: string) => void) {
     let done = false;
     const call = guard(() => {
       if (!done) {
         done = true;
-        callback(linkUsable() ? withLink(url) : url);
+        callback(link ? withLink(url) : url);
       }
     });
-    if (linkUsable() && linkTtl() > 0) return call();
+    if (link) return call();
     answered.push(call);
     soon(call, 1500);
-    send(true);
   },
 };
 

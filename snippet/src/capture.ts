@@ -7,12 +7,12 @@ import type { LeadFields } from '../../collector/wire-schema.js';
 import { formSelector } from './config.js';
 import { classify, FIELDS, looksLikeCard } from './fields.js';
 import { consented, track } from './transport.js';
-import { on, soon } from './util.js';
+import { doc, on, soon } from './util.js';
 
 type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
 
-/** Inputs whose value the visitor does not type. */
-const NOT_TYPED = /^(checkbox|radio|submit|button|reset|image|file)$/;
+/** Inputs whose value the visitor does not type (an `emailOptIn` checkbox is no email). */
+const NOT_TYPED = /checkbox|radio/;
 
 /** What the collector has been sent for each field from this page. */
 const sent: LeadFields = {};
@@ -48,7 +48,7 @@ export const lead = (values: Record<string, unknown>): void => {
  */
 export const collect = (): void => {
   if (!consented) return;
-  const elements = [...document.querySelectorAll<Field>('input,select,textarea')];
+  const elements = [...doc.querySelectorAll<Field>('input,select,textarea')];
   const fields = elements.map(classify);
   const leadForms = new Set(elements.filter((_, i) => /^(em|ph)/.test(fields[i]!)).map((element) => element.form));
   const values: Record<string, string> = {};

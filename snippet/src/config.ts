@@ -3,7 +3,7 @@
  * The `data-*` attributes of the snippet's own script tag, read once at start.
  */
 import type { PageName } from '../../collector/wire-schema.js';
-import { enableDebug } from './util.js';
+import { enableDebug, loc } from './util.js';
 
 /** The funnel step this page is (`data-page`); the `page` command may change it in a single-page app. */
 export let page: PageName;
@@ -16,6 +16,9 @@ export let domains: string[];
 export let formSelector: string | undefined;
 
 const PAGE = /^(presell|lead|checkout|upsell[1-4]|thankyou)$/;
+
+/** A parameter of this page's query string. */
+export const param = (name: string): string | null => new URLSearchParams(loc.search).get(name);
 
 export const isPage = (name: unknown): name is PageName => PAGE.test(name as string);
 

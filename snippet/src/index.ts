@@ -7,11 +7,11 @@
  */
 import { funnelbeacon } from './api.js';
 import { collect, watchForms } from './capture.js';
-import { page, readConfig } from './config.js';
+import { page, param, readConfig } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
 import { decorate, startSession } from './session.js';
-import { beacon, restoreQueue, resume, setConsent, track } from './transport.js';
-import { guard, on } from './util.js';
+import { beacon, refreshLink, restoreQueue, send, setConsent, track } from './transport.js';
+import { doc, guard, on } from './util.js';
 
 type Api = ((...args: unknown[]) => void) & { q?: Iterable<unknown>[]; v?: 1 };
 const host = window as unknown as { funnelbeacon?: Api };
@@ -21,17 +21,17 @@ guard(() => {
   // Included twice (in the template and again by a tag manager): the first one runs alone.
   if (queued?.v) return;
   // currentScript is null in module scripts; the attribute finds the tag there too.
-  const data = readConfig((document.currentScript || document.querySelector('script[data-page]')) as HTMLScriptElement);
+  const data = readConfig((doc.currentScript || doc.querySelector('script[data-page]')) as HTMLScriptElement);
   if (!data) return;
 
   if (data.consent == 'required') setConsent(false);
   restoreQueue();
   startSession();
-  trackPage(document.referrer);
+  trackPage(doc.referrer);
   if (data.product) {
     trackCart({ items: [{ id: data.product, name: data.productName, price: data.price, qty: data.qty }], currency: data.currency });
   }
-  trackOrder(data.orderId || new URLSearchParams(location.search).get(data.orderParam!));
+  trackOrder(data.orderId || param(data.orderParam!));
 
   watchForms();
   // Links are decorated as soon as they exist, and again just before use, for links added late.
@@ -39,16 +39,18 @@ guard(() => {
   // Leaving: pagehide and visibilitychange, never unload or beforeunload, which keep a page out
   // of the back/forward cache (https://web.dev/articles/bfcache). visibilitychange is the last
   // event mobile browsers reliably fire before discarding a page in the background. Coming back
-  // (another tab, or the back/forward cache: pageshow) resumes sending.
+  // (from another tab, or from the back/forward cache: pageshow) resumes sending.
   on('pagehide visibilitychange pageshow', ({ type }) => {
-    if (type == 'pagehide' || document.hidden) {
+    if (type == 'pagehide' || doc.hidden) {
       collect();
       if (type == 'pagehide') track({ type: 'exit', page });
       beacon();
     } else {
-      resume();
+      refreshLink();
+      send();
     }
   });
+  setInterval(guard(refreshLink), 6e4);
 
   const api: Api = (...args) => funnelbeacon(...(args as [string]));
   api.v = 1;

@@ -3,10 +3,9 @@
  * First-party storage of this domain: the session in a cookie with localStorage as a fallback
  * (either may be blocked), and the queue of unacknowledged events in localStorage.
  */
+import { doc, loc } from './util.js';
 
 const NAME = 'funnelbeacon';
-/** A week: a funnel session lasts minutes or hours, but a buyer may come back days later. */
-const MAX_AGE = 604800;
 
 /**
  * Reads (one argument) or writes a localStorage item. Access throws where storage is disabled
@@ -21,15 +20,15 @@ export const local = (key: string, value?: string): string | null | undefined =>
   }
 };
 
-export const readSession = (): string =>
-  (document.cookie.match(/funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
+/** The session token kept on this domain, or ''. */
+export const readSession = (): string => (doc.cookie.match(/funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
 
-/** Keeps the session record on this domain; an empty value forgets it. */
+/**
+ * Keeps the session token on this domain for a week ('' forgets it): a funnel session lasts
+ * minutes or hours, but a buyer may come back days later. Only this script reads the cookie, so
+ * the browser's SameSite default (Lax) is right.
+ */
 export const writeSession = (value: string): void => {
-  try {
-    document.cookie = `${NAME}=${value};path=/;max-age=${value ? MAX_AGE : 0};samesite=lax${location.protocol == 'https:' ? ';secure' : ''}`;
-  } catch {
-    // Cookies are blocked in this frame: localStorage still holds it.
-  }
+  doc.cookie = `${NAME}=${value};path=/;max-age=604800${loc.protocol == 'https:' ? ';secure' : ''}`;
   local(NAME, value);
 };

@@ -9,14 +9,20 @@
 import type { EventBatch, FunnelEvent, IngestResponse } from '../../collector/wire-schema.js';
 import { campaign, endpoint } from './config.js';
 import { uuid } from './ids.js';
-import { credentials, forget, linkTtl, remember } from './session.js';
+import { credentials, forget, linkExpires, remember } from './session.js';
 import { local } from './storage.js';
-import { log, soon } from './util.js';
+import { doc, log, soon } from './util.js';
 
 type Distribute<T> = T extends FunnelEvent ? Omit<T, 'id' | 'ts'> : never;
 export type NewEvent = Distribute<FunnelEvent>;
 
 const QUEUE = 'funnelbeacon.q';
+/**
+ * Events per request. The largest event (a page view with a 2,048-character URL and referrer)
+ * is under 4.3 KB, so ten stay under 43 KB: inside the collector's 64 KiB limit, and an exit
+ * beacon usually fits beside a fetch in flight in the 64 KiB keepalive quota that a page shares
+ * between all its keepalive requests (https://github.com/w3c/beacon/issues/38).
+ */
 const BATCH = 10;
 
 /** Unacknowledged events, oldest first, with those earlier pages of this domain could not deliver. */
@@ -24,7 +30,6 @@ let queue: FunnelEvent[] = [];
 /** A request is in flight, or we are waiting out a failure before the next try. */
 let busy = false;
 let retryMs = 4e3;
-let refreshTimer: ReturnType<typeof setTimeout>;
 /** Called once after the next successful answer. */
 export const answered: (() => void)[] = [];
 
@@ -58,56 +63,40 @@ export const track = (event: NewEvent): void => {
   soon(send);
 };
 
-
-/**
- * The oldest events that go in one request. The largest event (a page view with a 2,048-character
- * URL and referrer) is under 4.3 KB, so ten stay under 43 KB: inside the collector's 64 KiB limit,
- * and a beacon at exit usually fits beside a fetch in flight in the 64 KiB keepalive quota that a
- * page shares between all its keepalive requests (https://github.com/w3c/beacon/issues/38).
- */
-const take = (events: FunnelEvent[]): FunnelEvent[] => events.slice(0, BATCH);
-
 /**
  * JSON in a text/plain body: a CORS-safelisted type, so no preflight, and `sendBeacon` does not
  * throw as it does for application/json (https://github.com/w3c/beacon/issues/10).
  */
 const body = (events: FunnelEvent[]): string => JSON.stringify({ ...credentials(), campaign, events } satisfies EventBatch);
 
-const acknowledge = (batch: FunnelEvent[]): void => {
-  queue = queue.filter((event) => !batch.includes(event));
-  save();
-};
-
 /**
  * Sends the oldest unacknowledged events; with `refresh`, sends even none, to renew the link
  * token. One request at a time. After a failure (offline, blocked, collector down or overloaded)
  * the events stay queued and stored; we try again after a growing delay, or on the next page.
+ * No credentials: fetch's default sends no cookies to another origin.
  */
 export const send = (refresh?: boolean): void => {
-  if (busy || !consented) return;
-  const batch = take(queue);
-  if (!batch.length && !(refresh && credentials().session)) return;
+  const batch = queue.slice(0, BATCH);
+  if (busy || !consented || !(batch.length || (refresh && credentials().session))) return;
   busy = true;
-  // No credentials: fetch's default sends no cookies to another origin, so no CORS credential rules apply.
   fetch(endpoint, { method: 'POST', body: body(batch), keepalive: true })
     .then((response) =>
       response.json().then((answer: IngestResponse) => {
         const { status } = response;
         log(status, answer);
-        if (status == 200) {
-          remember(answer);
-          acknowledge(batch);
-          answered.splice(0).forEach((fn) => fn());
-          clearTimeout(refreshTimer);
-          refreshTimer = soon(refreshLink, linkTtl());
-        } else if (status == 401) {
+        if (status == 401) {
           // The session token is forged or unknown here: forget it, send again as a new visitor.
           forget();
         } else if (status > 499 || status == 429) {
           throw status;
         } else {
-          // Any other 4xx: this batch will never be accepted, and keeping it would block the rest.
-          acknowledge(batch);
+          if (status == 200) {
+            remember(answer);
+            answered.splice(0).forEach((fn) => fn());
+          }
+          // Stored, or refused for good (any other 4xx), when keeping it would block the rest.
+          queue = queue.filter((event) => !batch.includes(event));
+          save();
         }
         busy = false;
         retryMs = 4e3;
@@ -123,24 +112,21 @@ export const send = (refresh?: boolean): void => {
     });
 };
 
-/** Renews the link token when it is about to expire, so that links always carry a valid one. */
+/**
+ * Renews the link token two minutes before it expires, so that links always carry a valid one.
+ * A hidden page waits: it renews when it is shown again.
+ */
 export const refreshLink = (): void => {
-  if (linkTtl() < 0) send(true);
+  if (!doc.hidden && linkExpires - Date.now() < 12e4) send(true);
 };
 
 /**
  * Hands the queue to `sendBeacon`, which the browser delivers after the page is gone, where a
  * fetch may be cancelled. What was beaconed leaves the queue in memory, so that pagehide and
  * visibilitychange, which both fire on leaving, do not send it twice; it stays in localStorage
- * until the next change there, so that a page of this domain loaded meanwhile sends it again.
+ * until the queue next changes, so that a page of this domain loaded meanwhile sends it again.
  */
 export const beacon = (): void => {
   // sendBeacon answers false past the keepalive quota: what is left stays for the next page.
-  while (consented && queue.length && navigator.sendBeacon(endpoint, body(take(queue)))) queue = queue.slice(BATCH);
-};
-
-/** The page is visible again: back from another tab, or restored from the back/forward cache. */
-export const resume = (): void => {
-  refreshLink();
-  send();
+  while (consented && queue.length && navigator.sendBeacon(endpoint, body(queue.slice(0, BATCH)))) queue = queue.slice(BATCH);
 };

@@ -47,7 +47,7 @@ export async function startTestCollector(env: Record<string, string> = testEnv()
   const collector = await startCollector(result.config, {
     logger: createLogger('silent'),
     konnektiveTimeoutMs: 500,
-    ingest: { leadSettleMs: 0 },
+    leadSettleMs: 0,
     ...options,
     worker: { pollMs: 10, leaseMs: 5_000, backoff: { baseMs: 10, capMs: 100, maxAttempts: 8 }, ...options.worker },
   });

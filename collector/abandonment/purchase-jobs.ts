@@ -1,0 +1,119 @@
+/**
+ * @module purchase-jobs
+ * The two jobs that decide between CART and ORDER, both by asking Konnektive (Query Order):
+ * - `purchase.recheck`, right before a session would become a CART: a completed order turns it
+ *   into an ORDER instead, so nobody who bought gets an abandoned-cart email;
+ * - `order.finalize`, when the thank-you page was seen or the upsell window closed: the order
+ *   is verified (status, items, totals, email) before any ORDER is built.
+ * Each writes the session's new state, its emission and the emission's job in one transaction.
+ * The emission is unique per session and kind, so a job that runs twice queues nothing twice.
+ */
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { hasEmail } from '../ingest/lead-merge.js';
+import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
+import { failureOutcome } from '../konnektive/konnektive-relay.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { EMIT_JOB_KIND, JOB_KINDS } from '../outbox/job-kinds.js';
+import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.js';
+import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
+import type { Job, OrderCheck, Session, Store, StoreTx, Upstream } from '../store/store.js';
+import type { UpstreamHealth } from '../upstream-health.js';
+import { cartPayload, orderPayload } from './emission-payloads.js';
+import { checkOrder } from './order-check.js';
+import { hasCart, nextDueAt } from './session-rules.js';
+
+export interface PurchaseJobDeps {
+  config: Config;
+  store: Store;
+  konnektive: KonnektiveApi;
+  health: UpstreamHealth;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  /** Where emission jobs go: `konnektive` for EMIT_VIA=konnektive, else `activecampaign`. */
+  emitUpstream: Upstream;
+}
+
+export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandler> {
+  const { store, clock, config } = deps;
+  const policy = { abandonAfterMs: config.abandonAfterMs, upsellWindowMs: config.upsellWindowMs };
+
+  async function queueEmission(tx: StoreTx, session: Session, kind: 'cart' | 'order', payload: object, now: number): Promise<void> {
+    if (!(await tx.insertEmission({ sessionId: session.id, kind, payload: { ...payload }, now }))) return;
+    await tx.enqueue({ sessionId: session.id, upstream: deps.emitUpstream, kind: EMIT_JOB_KIND[kind], payload: {}, runAt: now });
+  }
+
+  /** A verified order: the session is complete and its ORDER queued. */
+  async function complete(tx: StoreTx, session: Session, check: OrderCheck, now: number): Promise<void> {
+    await tx.updateSession(session.id, { orderCheck: check, state: 'complete', stateChangedAt: now, dueAt: null });
+    await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now), now);
+  }
+
+  /** Runs Query Order for the job; `undefined` when there is nothing to ask about. */
+  async function check(job: Job, effects: JobEffects, session: Session): Promise<{ check: OrderCheck } | { outcome: JobOutcome } | undefined> {
+    const outcome = await checkOrder(deps.konnektive, session, clock.now());
+    if (!outcome) return undefined;
+    const { result } = outcome;
+    const recorded = deps.konnektive.sandbox ? 'sandbox' : result.ok ? 'ok' : result.failure;
+    deps.metrics.upstreamCalls.inc({ upstream: 'konnektive', endpoint: 'queryOrder', outcome: recorded });
+    effects.recordAttempt({
+      jobId: job.id,
+      upstream: 'konnektive',
+      endpoint: 'queryOrder',
+      request: summariseParams(outcome.params),
+      response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
+      outcome: recorded,
+      httpStatus: result.httpStatus,
+      latencyMs: result.latencyMs,
+      createdAt: clock.now(),
+    });
+    if (!outcome.ok) return { outcome: failureOutcome(deps, { ok: false, failure: outcome.failure, message: outcome.message, latencyMs: 0 }) };
+    return { check: outcome.check };
+  }
+
+  const recheck: JobHandler = async (job, effects) => {
+    const session = await store.getSession(job.sessionId);
+    if (!session || session.state === 'complete') return { type: 'done' };
+    const answer = await check(job, effects, session);
+    if (answer && 'outcome' in answer) return answer.outcome;
+    const now = clock.now();
+    await store.transaction(async (tx) => {
+      const current = (await tx.getSession(session.id)) ?? session;
+      if (current.state === 'complete') return;
+      if (answer?.check.verified) return complete(tx, current, answer.check, now);
+      const orderCheck = answer?.check;
+      if (current.state !== 'abandoned' && hasEmail(current.lead) && hasCart(current)) {
+        await tx.updateSession(current.id, { ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now, dueAt: null });
+        await queueEmission(tx, current, 'cart', cartPayload(current), now);
+        deps.logger.info({ sessionId: current.id }, 'cart abandoned; CART queued');
+      } else {
+        await tx.updateSession(current.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: null });
+      }
+    });
+    return { type: 'done' };
+  };
+
+  const finalize: JobHandler = async (job, effects) => {
+    const session = await store.getSession(job.sessionId);
+    if (!session || session.state === 'complete') return { type: 'done' };
+    const answer = await check(job, effects, session);
+    if (answer && 'outcome' in answer) return answer.outcome;
+    const now = clock.now();
+    await store.transaction(async (tx) => {
+      const current = (await tx.getSession(session.id)) ?? session;
+      if (current.state === 'complete') return;
+      if (answer?.check.verified) return complete(tx, current, answer.check, now);
+      // Not verified: recorded, nothing emitted. The session goes back to the cart rules.
+      const orderCheck: OrderCheck = answer?.check ?? { orderId: undefined, checkedAt: now, verified: false, reason: 'no order id or email to look up' };
+      const state = current.state === 'ordered' ? 'open' : current.state;
+      const next = { ...current, orderCheck, state } as Session;
+      await tx.updateSession(current.id, { orderCheck, state, ...(state !== current.state ? { stateChangedAt: now } : {}), dueAt: nextDueAt(next, policy) });
+      deps.logger.warn({ sessionId: current.id, reason: orderCheck.reason }, 'order did not verify; no ORDER sent');
+    });
+    return { type: 'done' };
+  };
+
+  return { [JOB_KINDS.purchaseRecheck]: recheck, [JOB_KINDS.orderFinalize]: finalize };
+}

@@ -1,0 +1,75 @@
+/**
+ * @module session-rules
+ * When a session is due for the sweeper, and what the sweeper does with it. Pure functions of
+ * the session and the clock, shared by ingest (which sets the due time) and the sweeper (which
+ * acts on it), so the two can never disagree.
+ *
+ * Timeline of a session (times are idle time since its last event):
+ *   open ── order id seen ──> ordered ── thank-you seen, or UPSELL_WINDOW idle ──> complete (ORDER)
+ *   open ── ABANDON_AFTER idle, email + cart ──> purchase recheck ──> abandoned (CART)
+ *                                                               └──> complete (ORDER): paid after all
+ *   abandoned ── order id or thank-you seen, or paid by the next recheck ──> complete (ORDER, recovers the CART)
+ *   open ── ABANDON_AFTER idle, email, no cart ──> expired (CUSTOMER)
+ *   open ── ABANDON_AFTER idle, no email ──> expired (nothing sent)
+ */
+import { hasEmail } from '../ingest/lead-merge.js';
+import type { Session } from '../store/store.js';
+
+export interface AbandonmentPolicy {
+  abandonAfterMs: number;
+  upsellWindowMs: number;
+}
+
+/** An order is known: reported by the browser, or (after a recheck) found in Konnektive. */
+export function orderReported(session: Session): boolean {
+  return session.claimedOrderId !== undefined;
+}
+
+export function hasCart(session: Session): boolean {
+  return (session.cart?.items.length ?? 0) > 0;
+}
+
+/**
+ * The order was checked since the last activity and did not verify: do not ask again until
+ * something new happens; the session falls back to the cart rules.
+ */
+function orderFailedSinceLastSeen(session: Session): boolean {
+  const check = session.orderCheck;
+  return check !== undefined && !check.verified && check.checkedAt >= session.lastSeenAt;
+}
+
+/** When the sweeper should look at the session next; `null` when nothing is left to decide. */
+export function nextDueAt(session: Session, policy: AbandonmentPolicy): number | null {
+  if (session.isBot || session.state === 'complete') return null;
+  if (!orderFailedSinceLastSeen(session)) {
+    if (session.funnelDone) return session.lastSeenAt;
+    if (session.state === 'ordered') return session.lastSeenAt + policy.upsellWindowMs;
+  }
+  if (session.state === 'expired') return null;
+  // Open or abandoned: one look after ABANDON_AFTER of quiet. An abandoned session comes back
+  // only if it had activity after its CART (the buyer returned: did they pay?).
+  if (session.state === 'abandoned' && session.lastSeenAt <= session.stateChangedAt) return null;
+  return session.lastSeenAt + policy.abandonAfterMs;
+}
+
+export type SweepAction =
+  /** Not due after all (activity moved the due time): set the due time again. */
+  | { type: 'wait'; dueAt: number | null }
+  /** Verify the order with Konnektive and, if it holds, send the ORDER. */
+  | { type: 'finalize-order' }
+  /** Ask Konnektive whether the cart was paid after all: ORDER if so, else CART. */
+  | { type: 'recheck-purchase' }
+  /** A lead with an email and no products: CUSTOMER. */
+  | { type: 'send-customer' }
+  /** Nothing to tell anyone. */
+  | { type: 'expire' };
+
+export function sweepAction(session: Session, now: number, policy: AbandonmentPolicy): SweepAction {
+  const due = nextDueAt(session, policy);
+  if (due === null || due > now) return { type: 'wait', dueAt: due };
+  if ((session.funnelDone || session.state === 'ordered') && !orderFailedSinceLastSeen(session)) return { type: 'finalize-order' };
+  if (hasEmail(session.lead) && hasCart(session)) return { type: 'recheck-purchase' };
+  if (session.state === 'abandoned') return { type: 'recheck-purchase' };
+  if (hasEmail(session.lead)) return { type: 'send-customer' };
+  return { type: 'expire' };
+}

@@ -1,0 +1,86 @@
+/**
+ * @module emission-jobs
+ * Delivers CUSTOMER, CART and ORDER emissions, exactly once per session and kind:
+ * 1. an emission already `sent` is done;
+ * 2. before the first call the emission is marked `sending`, durably;
+ * 3. a job that finds it `sending` knows an earlier attempt may have reached ActiveCampaign before
+ *    the process died, and the route looks the record up before creating it;
+ * 4. the answer marks it `sent`, with ActiveCampaign's id (an ORDER recovering a CART needs it).
+ */
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { EMIT_JOB_KIND } from '../outbox/job-kinds.js';
+import type { JobHandler, JobOutcome } from '../outbox/job-outcome.js';
+import { redactMessage } from '../redact.js';
+import type { EmissionKind, Store, Upstream } from '../store/store.js';
+import type { UpstreamHealth } from '../upstream-health.js';
+import type { Emission, Emitter, EmitResult } from './emission.js';
+
+export interface EmissionJobDeps {
+  store: Store;
+  emitter: Emitter;
+  health: UpstreamHealth;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  /** The upstream the route talks to: paused as a whole on an authentication failure. */
+  upstream: Upstream;
+}
+
+export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandler> {
+  const { store, emitter, clock, upstream } = deps;
+
+  const handler =
+    (kind: EmissionKind): JobHandler =>
+    async (job, effects) => {
+      const record = await store.getEmission(job.sessionId, kind);
+      if (!record || record.status === 'sent') return { type: 'done' };
+      const emission = { ...record.payload } as unknown as Emission;
+      if (emission.kind === 'order') {
+        const cart = await store.getEmission(job.sessionId, 'cart');
+        emission.recoversCart = cart !== undefined && cart.status !== 'queued';
+        if (cart?.remoteId) emission.cartRemoteId = cart.remoteId;
+      }
+      const mayAlreadyExist = record.status === 'sending';
+      if (!mayAlreadyExist) await store.updateEmission(job.sessionId, kind, { status: 'sending', now: clock.now() });
+
+      const result = await emitter.emit(emission, {
+        mayAlreadyExist,
+        record: (call) => {
+          deps.metrics.upstreamCalls.inc({ upstream, endpoint: call.endpoint, outcome: call.outcome });
+          if (call.outcome !== 'sandbox') deps.metrics.upstreamLatency.observe({ upstream, endpoint: call.endpoint }, call.latencyMs / 1000);
+          effects.recordAttempt({ jobId: job.id, upstream, createdAt: clock.now(), httpStatus: call.httpStatus, ...call });
+        },
+      });
+      if (result.ok) {
+        await store.updateEmission(job.sessionId, kind, { status: 'sent', ...(result.remoteId ? { remoteId: result.remoteId } : {}), now: clock.now() });
+        deps.logger.info({ sessionId: job.sessionId, kind, route: emitter.route }, 'emission delivered');
+        return { type: 'done' };
+      }
+      return failure(result);
+    };
+
+  function failure(result: Extract<EmitResult, { ok: false }>): JobOutcome {
+    const error = redactMessage(result.message);
+    switch (result.failure) {
+      case 'rate_limited':
+        // Not the job's fault: wait for the account to be free again without spending an attempt.
+        return { type: 'paused', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
+      case 'auth':
+        deps.logger.error({ upstream }, `${upstream} refused the credentials; emissions paused until they work again`);
+        deps.health.pause(upstream, `${upstream} refused the credentials`);
+        return { type: 'paused', error };
+      case 'transient':
+        return { type: 'retry', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
+      case 'rejected':
+        return { type: 'dead', error };
+    }
+  }
+
+  return {
+    [EMIT_JOB_KIND.customer]: handler('customer'),
+    [EMIT_JOB_KIND.cart]: handler('cart'),
+    [EMIT_JOB_KIND.order]: handler('order'),
+  };
+}

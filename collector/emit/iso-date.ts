@@ -1,0 +1,16 @@
+/**
+ * @module iso-date
+ * ActiveCampaign's dates: ISO 8601 with seconds and an explicit offset (`2026-11-23T01:41:15+00:00`).
+ */
+export function isoDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
+/** Dollars as Konnektive and the browser give them ("39.95", 39.95) to integer cents. */
+export function toCents(amount: number | string): number {
+  const text = typeof amount === 'number' ? amount.toFixed(2) : amount.trim();
+  const match = /^(-?)(\d*)(?:\.(\d{0,2})\d*)?$/.exec(text);
+  if (!match) return Number.NaN;
+  const cents = Number(match[2] || '0') * 100 + Number((match[3] ?? '').padEnd(2, '0'));
+  return match[1] ? -cents : cents;
+}

@@ -1,0 +1,57 @@
+/**
+ * @module rate-gate
+ * Waits for a slot of a per-account request limit that every worker and every collector shares.
+ * ActiveCampaign allows 5 requests per second per account, whatever key or process sends them,
+ * and answers more with 429 (or 503) and `Retry-After`.
+ *
+ * The slots live in the store ({@link Store.reserveRateSlot}): one row per key, moved forward
+ * atomically, so two workers of one collector, or several collectors on one PostgreSQL
+ * database, take turns instead of each spending the whole budget. A `Retry-After` pushes that
+ * row forward ({@link RateGate.pauseUntil}), which pauses every caller of the account at once.
+ *
+ * Why not rate-limiter-flexible (already a dependency, used for per-IP ingest limits): its
+ * shared backends are Redis, Mongo, MySQL, PostgreSQL and the like, not our SQLite file, so an
+ * embedded collector would need a second store or an in-memory limiter that two workers cannot
+ * share; and it reads the wall clock, while rate-limit tests here drive a virtual {@link Clock} so
+ * that a minute of throttled traffic runs without a single real sleep. The algorithm itself is a
+ * few lines (a "next free slot" per key), so it is kept here, next to the store that makes it
+ * shared.
+ */
+import type { Clock } from '../clock.js';
+import type { Store } from '../store/store.js';
+
+export interface RateGateOptions {
+  store: Pick<Store, 'reserveRateSlot' | 'deferRateSlots'>;
+  clock: Clock;
+  /** One key per upstream account, e.g. `activecampaign:acme.api-us1.com`. */
+  key: string;
+  perSecond: number;
+}
+
+export class RateGate {
+  readonly #store: RateGateOptions['store'];
+  readonly #clock: Clock;
+  readonly #key: string;
+  readonly #intervalMs: number;
+
+  constructor({ store, clock, key, perSecond }: RateGateOptions) {
+    if (!(perSecond > 0)) throw new RangeError(`rate gate ${key}: perSecond must be positive`);
+    this.#store = store;
+    this.#clock = clock;
+    this.#key = key;
+    // Evenly spaced slots: no burst can exceed the limit in any sliding one-second window.
+    this.#intervalMs = 1000 / perSecond;
+  }
+
+  /** Resolves when the caller may send one request. */
+  async acquire(): Promise<void> {
+    const at = await this.#store.reserveRateSlot(this.#key, this.#clock.now(), this.#intervalMs);
+    const wait = at - this.#clock.now();
+    if (wait > 0) await this.#clock.sleep(wait);
+  }
+
+  /** No slot of this key is handed out before `until` (the upstream asked us to back off). */
+  async pauseUntil(until: number): Promise<void> {
+    await this.#store.deferRateSlots(this.#key, until);
+  }
+}
