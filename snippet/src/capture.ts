@@ -7,7 +7,7 @@ import type { LeadFields } from '../../collector/wire-schema.js';
 import { formSelector } from './config.js';
 import { classify, FIELDS, looksLikeCard } from './fields.js';
 import { consented, track } from './transport.js';
-import { doc, on, soon } from './util.js';
+import { on, soon } from './util.js';
 
 type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
 
@@ -48,13 +48,13 @@ export const lead = (values: Record<string, unknown>): void => {
  */
 export const collect = (): void => {
   if (!consented) return;
-  const elements = [...doc.querySelectorAll<Field>('input,select,textarea')];
+  const elements = [...document.querySelectorAll<Field>('input,select,textarea')];
   const fields = elements.map(classify);
-  const leadForms = new Set(elements.filter((_, i) => /^(em|ph)/.test(fields[i]!)).map((element) => element.form));
+  const leadForms = elements.filter((_, i) => /^(em|ph)/.test(fields[i]!)).map((element) => element.form);
   const values: Record<string, string> = {};
   elements.forEach((element, i) => {
     const field = fields[i];
-    if (field && !NOT_TYPED.test(element.type) && (formSelector ? element.closest(formSelector) : leadForms.has(element.form))) {
+    if (field && !NOT_TYPED.test(element.type) && (formSelector ? element.closest(formSelector) : leadForms.includes(element.form))) {
       // Where two inputs hold one field (shipping and billing address), the first one filled wins.
       values[field] ||= element.value;
     }

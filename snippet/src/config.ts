@@ -3,7 +3,7 @@
  * The `data-*` attributes of the snippet's own script tag, read once at start.
  */
 import type { PageName } from '../../collector/wire-schema.js';
-import { enableDebug, loc } from './util.js';
+import { enableDebug } from './util.js';
 
 /** The funnel step this page is (`data-page`); the `page` command may change it in a single-page app. */
 export let page: PageName;
@@ -18,7 +18,7 @@ export let formSelector: string | undefined;
 const PAGE = /^(presell|lead|checkout|upsell[1-4]|thankyou)$/;
 
 /** A parameter of this page's query string. */
-export const param = (name: string): string | null => new URLSearchParams(loc.search).get(name);
+export const param = (name: string): string | null => new URLSearchParams(location.search).get(name);
 
 export const isPage = (name: unknown): name is PageName => PAGE.test(name as string);
 
@@ -36,7 +36,7 @@ export const readConfig = (script: HTMLScriptElement | null): DOMStringMap | und
     page = data.page;
     endpoint = new URL('/v1/events', data.collector || script!.src).href;
     campaign = data.campaign;
-    domains = (data.domains || '').toLowerCase().split(/[\s,]+/).filter(Boolean);
+    domains = (data.domains || '').toLowerCase().match(/[^\s,]+/g) || [];
     formSelector = data.form;
     if ('debug' in data) enableDebug();
     return data;

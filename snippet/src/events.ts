@@ -4,7 +4,6 @@
  */
 import { page } from './config.js';
 import { track } from './transport.js';
-import { loc } from './util.js';
 
 /** The URL of the last page view: the referrer of the next one in a single-page app. */
 export let lastUrl = '';
@@ -12,8 +11,8 @@ export let lastUrl = '';
 /** A page view with the full URL: affiliate and UTM parameters reach the collector as they are. */
 export const trackPage = (referrer: string): void => {
   // 2048: the longest URL the collector takes.
-  track({ type: 'page', page, url: loc.href.slice(0, 2048), referrer: referrer.slice(0, 2048) });
-  lastUrl = loc.href;
+  track({ type: 'page', page, url: location.href.slice(0, 2048), referrer: referrer.slice(0, 2048) });
+  lastUrl = location.href;
 };
 
 export interface CartInput {

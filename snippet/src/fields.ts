@@ -18,14 +18,14 @@ import type { LeadField } from '../../collector/wire-schema.js';
  */
 export const FIELDS: [LeadField, RegExp, number][] = [
   ['emailAddress', /mail/, 255],
-  ['phoneNumber', /phone|tel|mobile|cell/, 32],
+  ['phoneNumber', /phone|tel|mobile/, 32],
   ['firstName', /first|fname|given/, 50],
   ['lastName', /last|lname|surname|family/, 50],
-  ['postalCode', /zip|post(al|code)|pincode/, 20],
+  ['postalCode', /zip|postal|postcode/, 20],
   ['country', /country/, 64],
-  ['city', /city|town|level2/, 100],
-  ['state', /state|province|region|level1/, 100],
-  ['address2', /(addr\w*|line)2|apt|suite/, 255],
+  ['city', /city|level2/, 100],
+  ['state', /state|province|level1/, 100],
+  ['address2', /(addr\w*|line)2|apt/, 255],
   ['address1', /addr|street/, 255],
 ];
 

@@ -7,11 +7,11 @@
  */
 import { funnelbeacon } from './api.js';
 import { collect, watchForms } from './capture.js';
-import { page, param, readConfig } from './config.js';
+import { param, readConfig } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
 import { decorate, startSession } from './session.js';
-import { beacon, refreshLink, restoreQueue, send, setConsent, track } from './transport.js';
-import { doc, guard, on } from './util.js';
+import { beacon, refreshLink, restoreQueue, send, setConsent } from './transport.js';
+import { guard, on } from './util.js';
 
 type Api = ((...args: unknown[]) => void) & { q?: Iterable<unknown>[]; v?: 1 };
 const host = window as unknown as { funnelbeacon?: Api };
@@ -21,13 +21,13 @@ guard(() => {
   // Included twice (in the template and again by a tag manager): the first one runs alone.
   if (queued?.v) return;
   // currentScript is null in module scripts; the attribute finds the tag there too.
-  const data = readConfig((doc.currentScript || doc.querySelector('script[data-page]')) as HTMLScriptElement);
+  const data = readConfig((document.currentScript || document.querySelector('script[data-page]')) as HTMLScriptElement);
   if (!data) return;
 
   if (data.consent == 'required') setConsent(false);
   restoreQueue();
   startSession();
-  trackPage(doc.referrer);
+  trackPage(document.referrer);
   if (data.product) {
     trackCart({ items: [{ id: data.product, name: data.productName, price: data.price, qty: data.qty }], currency: data.currency });
   }
@@ -41,9 +41,8 @@ guard(() => {
   // event mobile browsers reliably fire before discarding a page in the background. Coming back
   // (from another tab, or from the back/forward cache: pageshow) resumes sending.
   on('pagehide visibilitychange pageshow', ({ type }) => {
-    if (type == 'pagehide' || doc.hidden) {
+    if (type == 'pagehide' || document.hidden) {
       collect();
-      if (type == 'pagehide') track({ type: 'exit', page });
       beacon();
     } else {
       refreshLink();

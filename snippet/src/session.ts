@@ -9,7 +9,6 @@
 import type { IngestResponse } from '../../collector/wire-schema.js';
 import { domains, param } from './config.js';
 import { readSession, writeSession } from './storage.js';
-import { doc, loc } from './util.js';
 
 const PARAM = '_fb';
 
@@ -59,8 +58,8 @@ export const forget = (): void => writeSession((session = ''));
 /** A URL on one of the funnel's other domains or their subdomains, not on this host. */
 const isFunnelDomain = (href: string): boolean => {
   try {
-    const host = new URL(href, doc.baseURI).hostname;
-    return host != loc.hostname && domains.some((domain) => ('.' + host).endsWith('.' + domain));
+    const host = new URL(href, document.baseURI).hostname;
+    return host != location.hostname && domains.some((domain) => ('.' + host).endsWith('.' + domain));
   } catch {
     return false;
   }
@@ -68,7 +67,7 @@ const isFunnelDomain = (href: string): boolean => {
 
 /** `href` with the current link token in its query (replacing an older one), the rest untouched. */
 export const withLink = (href: string): string => {
-  const url = new URL(href, doc.baseURI);
+  const url = new URL(href, document.baseURI);
   const search = withoutToken(url.search);
   url.search = `${search}${search ? '&' : '?'}${PARAM}=${link}`;
   return url.href;
@@ -81,13 +80,13 @@ export const withLink = (href: string): string => {
  */
 export const decorate = (): void => {
   if (!link) return;
-  for (const anchor of doc.links) if (isFunnelDomain(anchor.href)) anchor.href = withLink(anchor.href);
-  for (const form of doc.forms) {
+  for (const anchor of document.links) if (isFunnelDomain(anchor.href)) anchor.href = withLink(anchor.href);
+  for (const form of document.forms) {
     // getAttribute, not form.action: an input named "action" shadows the property.
     const action = form.getAttribute('action');
     if (action && isFunnelDomain(action)) {
       form.setAttribute('action', withLink(action));
-      const input = form.querySelector<HTMLInputElement>(`[name=${PARAM}]`) || form.appendChild(doc.createElement('input'));
+      const input = form.querySelector<HTMLInputElement>(`[name=${PARAM}]`) || form.appendChild(document.createElement('input'));
       input.type = 'hidden';
       input.name = PARAM;
       input.value = link;

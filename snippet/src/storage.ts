@@ -3,7 +3,6 @@
  * First-party storage of this domain: the session in a cookie with localStorage as a fallback
  * (either may be blocked), and the queue of unacknowledged events in localStorage.
  */
-import { doc, loc } from './util.js';
 
 const NAME = 'funnelbeacon';
 
@@ -21,7 +20,7 @@ export const local = (key: string, value?: string): string | null | undefined =>
 };
 
 /** The session token kept on this domain, or ''. */
-export const readSession = (): string => (doc.cookie.match(/funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
+export const readSession = (): string => (document.cookie.match(/funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
 
 /**
  * Keeps the session token on this domain for a week ('' forgets it): a funnel session lasts
@@ -29,6 +28,6 @@ export const readSession = (): string => (doc.cookie.match(/funnelbeacon=([^;]+)
  * the browser's SameSite default (Lax) is right.
  */
 export const writeSession = (value: string): void => {
-  doc.cookie = `${NAME}=${value};path=/;max-age=604800${loc.protocol == 'https:' ? ';secure' : ''}`;
+  document.cookie = `${NAME}=${value};path=/;max-age=604800${location.protocol == 'https:' ? ';secure' : ''}`;
   local(NAME, value);
 };

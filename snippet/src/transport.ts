@@ -11,7 +11,7 @@ import { campaign, endpoint } from './config.js';
 import { uuid } from './ids.js';
 import { credentials, forget, linkExpires, remember } from './session.js';
 import { local } from './storage.js';
-import { doc, log, soon } from './util.js';
+import { log, soon } from './util.js';
 
 type Distribute<T> = T extends FunnelEvent ? Omit<T, 'id' | 'ts'> : never;
 export type NewEvent = Distribute<FunnelEvent>;
@@ -29,6 +29,7 @@ const BATCH = 10;
 let queue: FunnelEvent[] = [];
 /** A request is in flight, or we are waiting out a failure before the next try. */
 let busy = false;
+/** Doubles after each failure: 8 s, 16 s, 32 s... */
 let retryMs = 4e3;
 /** Called once after the next successful answer. */
 export const answered: (() => void)[] = [];
@@ -99,17 +100,15 @@ export const send = (refresh?: boolean): void => {
           save();
         }
         busy = false;
-        retryMs = 4e3;
         send();
       }),
     )
-    .catch((error) => {
-      log(error);
+    .catch(() =>
       soon(() => {
         busy = false;
         send();
-      }, (retryMs *= 2));
-    });
+      }, (retryMs *= 2)),
+    );
 };
 
 /**
@@ -117,7 +116,7 @@ export const send = (refresh?: boolean): void => {
  * A hidden page waits: it renews when it is shown again.
  */
 export const refreshLink = (): void => {
-  if (!doc.hidden && linkExpires - Date.now() < 12e4) send(true);
+  if (!document.hidden && linkExpires - Date.now() < 12e4) send(true);
 };
 
 /**

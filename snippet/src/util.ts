@@ -4,9 +4,6 @@
  * timers and listeners that go through the guard.
  */
 
-/** Globals used often, under names the minifier can shorten. */
-export const { document: doc, location: loc } = window;
-
 let debug = false;
 
 export const enableDebug = (): void => {

@@ -1,0 +1,269 @@
+/**
+ * Abandoned carts and orders, end to end through the real collector (store, ingest, sweeper,
+ * outbox, emission routes) against the strict Konnektive and ActiveCampaign doubles, on a
+ * virtual clock: half an hour of idle time passes in one line, and the rate gate's waits cost
+ * nothing.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_BACKOFF } from '../outbox/backoff.js';
+import type { IngestResponse } from '../wire-schema.js';
+import { startActiveCampaignDouble, type ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
+import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
+import { ev, eventually, konnektiveEnv, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
+import { VirtualClock } from '../../test/support/virtual-clock.js';
+import type { CollectorOptions } from '../server.js';
+
+const MINUTE = 60_000;
+const LANDING = 'https://offer.example/presell?affId=AFF7&utm_source=fb';
+const ann = { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com' };
+const bottle = { id: '41', name: 'Bottle', price: 39.95, qty: 1 };
+
+interface SentCart {
+  cartId: string;
+  email: string;
+  totalCents: number;
+  abandonedDate: string;
+}
+interface SentOrder {
+  cartId: string | undefined;
+  orderId: string;
+  totalCents: number;
+  products: { id: string; priceCents: number; quantity: number }[];
+}
+
+for (const route of ['activecampaign', 'konnektive'] as const) {
+  describe(`abandoned carts and orders via EMIT_VIA=${route}`, () => {
+    let clock: VirtualClock;
+    let crm: KonnektiveDouble;
+    let ac: ActiveCampaignDouble;
+    let collector: TestCollector;
+
+    beforeEach(async () => {
+      clock = new VirtualClock();
+      crm = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'], now: clock.now });
+      ac = await startActiveCampaignDouble({ apiKey: 'ac-test-key', now: clock.now });
+    });
+    afterEach(async () => {
+      await collector?.close();
+      await crm.close();
+      await ac.close();
+    });
+
+    async function start(options: CollectorOptions = {}) {
+      collector = await startTestCollector(
+        konnektiveEnv(crm.url, {
+          EMIT_VIA: route,
+          ACTIVECAMPAIGN_API_URL: ac.url,
+          ACTIVECAMPAIGN_API_KEY: 'ac-test-key',
+          ABANDON_AFTER: '30m',
+          UPSELL_WINDOW: '15m',
+        }),
+        { clock, runSweeper: false, ...options },
+      );
+    }
+
+    async function visit(session: string | undefined, events: unknown[]): Promise<IngestResponse> {
+      const res = await collector.post({ ...(session ? { session } : {}), campaign: '12', events });
+      expect(res.status).toBe(200);
+      return (await res.json()) as IngestResponse;
+    }
+
+    /** Waits until no job is running or due on the virtual clock. */
+    async function settle(): Promise<void> {
+      collector.worker.notify();
+      await eventually(async () => {
+        const jobs = await collector.store.listJobs({});
+        return !jobs.some((job) => job.state === 'running' || (job.state === 'pending' && job.runAt <= clock.now()));
+      }, { timeoutMs: 20_000 });
+    }
+
+    async function idle(ms: number): Promise<void> {
+      clock.advance(ms);
+      await collector.sweeper.sweepOnce();
+      await settle();
+    }
+
+    /** Buyer reaches checkout with a lead and a one-bottle cart; the CRM holds the partial. */
+    async function reachCheckout(): Promise<{ session: string; id: string; orderId: string }> {
+      const first = await visit(undefined, [ev.page('presell', LANDING)]);
+      await visit(first.session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)]);
+      await visit(first.session, [ev.page('checkout', 'https://secure.example/checkout'), ev.cart([bottle])]);
+      await settle();
+      const orderId = (await collector.store.getSession(first.ids.session))!.konnektive.orderId!;
+      expect(crm.leads.get(orderId)?.status).toBe('PARTIAL');
+      return { session: first.session, id: first.ids.session, orderId };
+    }
+
+    function sentCarts(): SentCart[] {
+      if (route === 'konnektive') {
+        return crm.acRoute
+          .filter((call) => call.type === 'CART')
+          .map((call) => ({ cartId: call.params.externalcheckoutid!, email: call.params.email!, totalCents: Number(call.params.totalPrice), abandonedDate: call.params.abandonedDate! }));
+      }
+      return [...ac.orders.values()]
+        .filter((order) => order.history[0]?.body.abandonedDate !== undefined)
+        .map((order) => ({
+          cartId: order.externalcheckoutid!,
+          email: order.email,
+          totalCents: Number(order.history[0]!.body.totalPrice),
+          abandonedDate: String(order.history[0]!.body.abandonedDate),
+        }));
+    }
+
+    function sentOrders(): SentOrder[] {
+      if (route === 'konnektive') {
+        return crm.acRoute
+          .filter((call) => call.type === 'ORDER')
+          .map((call) => ({
+            cartId: call.params.externalcheckoutid,
+            orderId: call.params.externalid!,
+            totalCents: Number(call.params.totalPrice),
+            products: (JSON.parse(call.params.orderProducts ?? '[]') as { externalid: string; price: number; quantity: number }[]).map((p) => ({
+              id: p.externalid,
+              priceCents: p.price,
+              quantity: p.quantity,
+            })),
+          }));
+      }
+      return [...ac.orders.values()]
+        .filter((order) => order.externalid)
+        .map((order) => ({
+          cartId: order.externalcheckoutid ?? undefined,
+          orderId: order.externalid!,
+          totalCents: order.totalPrice,
+          products: order.orderProducts.map((p) => ({ id: p.externalid, priceCents: p.price, quantity: p.quantity })),
+        }));
+    }
+
+    const sentCustomers = (): string[] =>
+      route === 'konnektive' ? crm.acRoute.filter((call) => call.type === 'CUSTOMER').map((call) => call.params.email!) : [...ac.customers.values()].map((c) => c.email);
+
+    it('abandoned at checkout: exactly one CART, only after ABANDON_AFTER', async () => {
+      await start();
+      const { id } = await reachCheckout();
+      const lastSeen = clock.now();
+      await idle(29 * MINUTE);
+      expect(sentCarts()).toEqual([]);
+      await idle(2 * MINUTE);
+      expect(sentCarts()).toEqual([{ cartId: id, email: 'ann@example.com', totalCents: 3995, abandonedDate: new Date(lastSeen).toISOString().replace(/\.\d{3}Z$/, '+00:00') }]);
+      await idle(60 * MINUTE);
+      expect(sentCarts()).toHaveLength(1);
+      expect(sentOrders()).toEqual([]);
+      expect(await collector.store.getSession(id)).toMatchObject({ state: 'abandoned' });
+      if (route === 'activecampaign') expect([...ac.orders.values()][0]!.state).toBe(2);
+    });
+
+    it('paid without reaching the thank-you page: the recheck finds the order, so an ORDER and no CART', async () => {
+      await start();
+      const { id, orderId } = await reachCheckout();
+      crm.completeOrder(orderId, { items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] });
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toEqual([]);
+      expect(sentOrders()).toEqual([{ cartId: id, orderId, totalCents: 3995, products: [{ id: '41', priceCents: 3995, quantity: 1 }] }]);
+      expect(await collector.store.getSession(id)).toMatchObject({ state: 'complete' });
+    });
+
+    it('abandoned, then back and paid: a CART, then an ORDER that recovers it', async () => {
+      await start();
+      const { session, id, orderId } = await reachCheckout();
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toHaveLength(1);
+      crm.completeOrder(orderId, { items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] });
+      await visit(session, [ev.page('thankyou', `https://secure.example/thanks?orderId=${orderId}`), ev.order(orderId)]);
+      await idle(0);
+      expect(sentCarts()).toHaveLength(1);
+      expect(sentOrders()).toEqual([{ cartId: id, orderId, totalCents: 3995, products: [{ id: '41', priceCents: 3995, quantity: 1 }] }]);
+      if (route === 'activecampaign') {
+        expect(ac.orders.size).toBe(1);
+        const [record] = [...ac.orders.values()];
+        expect(record).toMatchObject({ externalcheckoutid: id, externalid: orderId, state: 3 });
+      }
+    });
+
+    it('an upsell accepted: one ORDER with both items, sent at the thank-you page', async () => {
+      await start();
+      const { session, id, orderId } = await reachCheckout();
+      crm.completeOrder(orderId, { items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] });
+      await visit(session, [ev.page('upsell1', `https://secure.example/upsell1?orderId=${orderId}`), ev.order(orderId)]);
+      crm.addUpsell(orderId, { productId: '77', name: 'Refill', qty: 2, price: '10.00' });
+      await visit(session, [ev.page('thankyou', 'https://secure.example/thanks')]);
+      await idle(0);
+      expect(sentOrders()).toEqual([
+        { cartId: id, orderId, totalCents: 5995, products: [{ id: '41', priceCents: 3995, quantity: 1 }, { id: '77', priceCents: 1000, quantity: 2 }] },
+      ]);
+      expect(sentCarts()).toEqual([]);
+    });
+
+    it('an upsell declined: the ORDER goes when the upsell window closes', async () => {
+      await start();
+      const { session, orderId } = await reachCheckout();
+      crm.completeOrder(orderId, { items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] });
+      await visit(session, [ev.page('upsell1', `https://secure.example/upsell1?orderId=${orderId}`), ev.order(orderId)]);
+      await idle(14 * MINUTE);
+      expect(sentOrders()).toEqual([]);
+      await idle(2 * MINUTE);
+      expect(sentOrders().map((order) => order.totalCents)).toEqual([3995]);
+      await idle(60 * MINUTE);
+      expect(sentOrders()).toHaveLength(1);
+      expect(sentCarts()).toEqual([]);
+    });
+
+    it('an order id that does not verify is recorded and not emitted; prices never come from the page', async () => {
+      await start();
+      const { session, id } = await reachCheckout();
+      await visit(session, [ev.page('thankyou', 'https://secure.example/thanks'), ev.order('FORGED123')]);
+      await idle(0);
+      expect(sentOrders()).toEqual([]);
+      expect((await collector.store.getSession(id))?.orderCheck).toMatchObject({ orderId: 'FORGED123', verified: false });
+    });
+
+    it('a lead with no products: a CUSTOMER only', async () => {
+      await start();
+      const first = await visit(undefined, [ev.page('lead', LANDING), ev.lead(ann)]);
+      await settle();
+      await idle(31 * MINUTE);
+      expect(sentCustomers()).toEqual(['ann@example.com']);
+      expect(sentCarts()).toEqual([]);
+      expect(sentOrders()).toEqual([]);
+      expect(await collector.store.getSession(first.ids.session)).toMatchObject({ state: 'expired' });
+    });
+
+    it('a visitor without an email: nothing is sent', async () => {
+      await start();
+      const first = await visit(undefined, [ev.page('checkout', LANDING), ev.cart([bottle])]);
+      await idle(31 * MINUTE);
+      expect([sentCarts(), sentOrders(), sentCustomers()]).toEqual([[], [], []]);
+      expect(await collector.store.getSession(first.ids.session)).toMatchObject({ state: 'expired' });
+    });
+
+    it('200 carts due at once arrive within the rate limit, with no 429', async () => {
+      await start();
+      for (let i = 0; i < 200; i++) {
+        await visit(undefined, [ev.page('checkout', LANDING), ev.lead({ ...ann, emailAddress: `buyer${i}@example.com` }), ev.cart([bottle])]);
+      }
+      await settle();
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toHaveLength(200);
+      expect(new Set(sentCarts().map((cart) => cart.cartId)).size).toBe(200);
+      if (route === 'activecampaign') {
+        expect(ac.stats.rateLimited).toBe(0);
+        expect(ac.maxRequestsInAnyWindow()).toBeLessThanOrEqual(5);
+      }
+    }, 60_000);
+
+    it('upstream down for ten minutes: everything arrives afterwards, nothing twice', async () => {
+      await start({ worker: { backoff: DEFAULT_BACKOFF } });
+      const sessions = [await reachCheckout(), await reachCheckout(), await reachCheckout()];
+      if (route === 'activecampaign') ac.fail('down');
+      else crm.fail('http500');
+      await idle(31 * MINUTE);
+      for (let minute = 0; minute < 10; minute++) await idle(MINUTE);
+      expect(sentCarts()).toEqual([]);
+      if (route === 'activecampaign') ac.recover();
+      else crm.recover();
+      await idle(DEFAULT_BACKOFF.capMs);
+      expect(sentCarts().map((cart) => cart.cartId).sort()).toEqual(sessions.map((s) => s.id).sort());
+      expect((await collector.store.countJobsByState()).dead).toBe(0);
+    }, 60_000);
+  });
+}
