@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-for (const bench of ['bench/ingest/run.mjs', 'bench/delivery/run.mjs', 'bench/sweeper/run.mjs']) {
+for (const bench of ['bench/ingest/run.mjs', 'dist/bench/delivery.js', 'dist/bench/sweeper.js']) {
   if (!existsSync(bench)) continue;
   console.log(`\n== ${bench}`);
   const { status } = spawnSync('node', [bench], { stdio: 'inherit' });

@@ -42,6 +42,8 @@ export interface CollectorOptions {
   runSweeper?: boolean;
   /** The clock of background work (tests drive a virtual one). */
   clock?: Clock;
+  /** The `fetch` emission routes use (tests track requests in flight with it). */
+  fetch?: typeof fetch;
 }
 
 export interface RunningCollector {
@@ -82,7 +84,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     ? konnektiveClient({ ...config.konnektive, ...(options.konnektiveTimeoutMs ? { timeoutMs: options.konnektiveTimeoutMs } : {}) })
     : sandboxKonnektive();
   const emitUpstream: Upstream = config.emitVia === 'konnektive' ? 'konnektive' : 'activecampaign';
-  const emitter = createEmitter({ config, konnektive, store, clock });
+  const emitter = createEmitter({ config, konnektive, store, clock, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const worker = new OutboxWorker({
     store,
     handlers: {

@@ -30,12 +30,13 @@ export function hasCart(session: Session): boolean {
 }
 
 /**
- * The order was checked since the last activity and did not verify: do not ask again until
- * something new happens; the session falls back to the cart rules.
+ * The order was checked after the last activity and did not verify: do not ask again until
+ * something new happens; the session falls back to the cart rules. Activity in the same
+ * millisecond as the check counts as new (one extra check is cheaper than a missed ORDER).
  */
 function orderFailedSinceLastSeen(session: Session): boolean {
   const check = session.orderCheck;
-  return check !== undefined && !check.verified && check.checkedAt >= session.lastSeenAt;
+  return check !== undefined && !check.verified && check.checkedAt > session.lastSeenAt;
 }
 
 /** When the sweeper should look at the session next; `null` when nothing is left to decide. */

@@ -5,7 +5,7 @@
 import type { IngestResponse } from '../../collector/wire-schema.js';
 import { collect, lead } from './capture.js';
 import { isPage, setPage } from './config.js';
-import { lastUrl, trackCart, trackOrder, trackPage } from './events.js';
+import { trackCart, trackOrder, trackPage } from './events.js';
 import { ids, link, withLink } from './session.js';
 import { answered, setConsent } from './transport.js';
 import { guard, soon } from './util.js';
@@ -14,11 +14,11 @@ const commands: Record<string, (a?: any, b?: any) => void> = {
   /** A single-page app moved to another step: `funnelbeacon('page', 'upsell1')`. */
   page(name?: unknown) {
     if (isPage(name)) setPage(name);
-    trackPage(lastUrl);
+    trackPage();
   },
   lead,
   cart: trackCart,
-  order: (order: { orderId?: unknown }) => trackOrder(order.orderId),
+  order: (order: { orderId?: string }) => trackOrder(order.orderId),
   consent(given: unknown) {
     setConsent(!!given);
     collect();
@@ -29,16 +29,17 @@ const commands: Record<string, (a?: any, b?: any) => void> = {
     else answered.push(call);
   },
   /**
-   * The URL carrying the session, for pages that go to the next domain by script. Before the
-   * first answer it waits for one, but at most 1.5 s: a slow or missing collector must not hold
-   * up the buyer, who then goes on without it. The link token is kept fresh by `refreshLink`.
+   * The URL carrying the session, for pages that go to the next domain by script (a URL on no
+   * funnel domain comes back as it is). Before the first answer it waits for one, but at most
+   * 1.5 s: a slow or missing collector must not hold up the buyer, who then goes on without it.
+   * The link token is kept fresh by `refreshLink`.
    */
   link(url: string, callback: (url: string) => void) {
     let done = false;
     const call = guard(() => {
       if (!done) {
         done = true;
-        callback(link ? withLink(url) : url);
+        callback((link && withLink(url)) || url);
       }
     });
     if (link) return call();

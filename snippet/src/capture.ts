@@ -5,14 +5,11 @@
  */
 import type { LeadFields } from '../../collector/wire-schema.js';
 import { formSelector } from './config.js';
-import { classify, FIELDS, looksLikeCard } from './fields.js';
+import { classify, FIELDS } from './fields.js';
 import { consented, track } from './transport.js';
 import { on, soon } from './util.js';
 
 type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
-
-/** Inputs whose value the visitor does not type (an `emailOptIn` checkbox is no email). */
-const NOT_TYPED = /checkbox|radio/;
 
 /** What the collector has been sent for each field from this page. */
 const sent: LeadFields = {};
@@ -29,11 +26,11 @@ export const watchForms = (): void =>
 export const lead = (values: Record<string, unknown>): void => {
   const changed: LeadFields = {};
   let any = false;
-  for (const [field, , max] of FIELDS) {
+  for (const [field] of FIELDS) {
     const value = values[field];
     if (typeof value == 'string') {
-      const clean = value.trim().slice(0, max);
-      if (clean != (sent[field] || '') && !looksLikeCard(clean)) {
+      const clean = value.trim();
+      if (clean != (sent[field] || '')) {
         changed[field] = sent[field] = clean;
         any = true;
       }
@@ -49,12 +46,12 @@ export const lead = (values: Record<string, unknown>): void => {
 export const collect = (): void => {
   if (!consented) return;
   const elements = [...document.querySelectorAll<Field>('input,select,textarea')];
-  const fields = elements.map(classify);
+  const fields = (elements as HTMLInputElement[]).map(classify);
   const leadForms = elements.filter((_, i) => /^(em|ph)/.test(fields[i]!)).map((element) => element.form);
   const values: Record<string, string> = {};
   elements.forEach((element, i) => {
     const field = fields[i];
-    if (field && !NOT_TYPED.test(element.type) && (formSelector ? element.closest(formSelector) : leadForms.includes(element.form))) {
+    if (field && (formSelector ? element.closest(formSelector) : leadForms.includes(element.form))) {
       // Where two inputs hold one field (shipping and billing address), the first one filled wins.
       values[field] ||= element.value;
     }

@@ -3,7 +3,6 @@
  * The `data-*` attributes of the snippet's own script tag, read once at start.
  */
 import type { PageName } from '../../collector/wire-schema.js';
-import { enableDebug } from './util.js';
 
 /** The funnel step this page is (`data-page`); the `page` command may change it in a single-page app. */
 export let page: PageName;
@@ -14,13 +13,12 @@ export let campaign: string | undefined;
 export let domains: string[];
 /** `data-form`: the forms whose fields are captured; by default every form with an email or phone field. */
 export let formSelector: string | undefined;
+/** `data-debug`: log what happens to the console. */
+export let debug = false;
+/** This page's URL as it was loaded. */
+export let url: URL;
 
-const PAGE = /^(presell|lead|checkout|upsell[1-4]|thankyou)$/;
-
-/** A parameter of this page's query string. */
-export const param = (name: string): string | null => new URLSearchParams(location.search).get(name);
-
-export const isPage = (name: unknown): name is PageName => PAGE.test(name as string);
+export const isPage = (name: unknown): name is PageName => /^(presell|lead|checkout|upsell[1-4]|thankyou)$/.test(name as string);
 
 export const setPage = (name: PageName): void => {
   page = name;
@@ -31,14 +29,15 @@ export const setPage = (name: PageName): void => {
  * page, else `undefined`, and then the snippet does nothing at all.
  */
 export const readConfig = (script: HTMLScriptElement | null): DOMStringMap | undefined => {
-  const data = script?.dataset;
+  const data = script && script.dataset;
   if (data && isPage(data.page)) {
     page = data.page;
-    endpoint = new URL('/v1/events', data.collector || script!.src).href;
+    url = new URL(location.href);
+    endpoint = new URL('/v1/events', data.collector || script.src).href;
     campaign = data.campaign;
     domains = (data.domains || '').toLowerCase().match(/[^\s,]+/g) || [];
     formSelector = data.form;
-    if ('debug' in data) enableDebug();
+    debug = 'debug' in data;
     return data;
   }
 };

@@ -2,42 +2,24 @@
  * @module events
  * The funnel events a page reports besides lead fields: page views, the cart and the order.
  */
+import type { CartItem } from '../../collector/wire-schema.js';
 import { page } from './config.js';
 import { track } from './transport.js';
 
 /** The URL of the last page view: the referrer of the next one in a single-page app. */
-export let lastUrl = '';
+let lastUrl = document.referrer;
 
 /** A page view with the full URL: affiliate and UTM parameters reach the collector as they are. */
-export const trackPage = (referrer: string): void => {
+export const trackPage = (): void => {
   // 2048: the longest URL the collector takes.
-  track({ type: 'page', page, url: location.href.slice(0, 2048), referrer: referrer.slice(0, 2048) });
+  track({ type: 'page', page, url: location.href.slice(0, 2048), referrer: lastUrl.slice(0, 2048) });
   lastUrl = location.href;
 };
 
-export interface CartInput {
-  items?: { id?: unknown; name?: string; price?: unknown; qty?: unknown }[];
-  currency?: string;
-}
+/** The cart of the `cart` command: `{ items: [{ id, name, price, qty }], currency }`, as the collector takes it. */
+export const trackCart = (cart: { items: CartItem[]; currency: string }): void => track({ ...cart, type: 'cart' });
 
-/**
- * The cart, coerced into the collector's schema: a value it refuses would make it refuse the
- * whole batch, lead fields included.
- */
-export const trackCart = ({ items = [], currency }: CartInput): void =>
-  track({
-    type: 'cart',
-    items: items.map(({ id, name, price, qty }) => ({
-      id: '' + id,
-      name: name as string | undefined,
-      price: +price! || 0,
-      qty: +qty! || 1,
-    })),
-    currency: /^[A-Z]{3}$/.test(currency!) ? currency! : 'USD',
-  });
-
-/** The order id, when it has the shape of a Konnektive order id. */
-export const trackOrder = (orderId: unknown): void => {
-  const id = String(orderId || '');
-  if (/^[\w-]{1,30}$/.test(id)) track({ type: 'order', orderId: id });
+/** The order id, when it has the shape of a Konnektive order id (anything else would be refused). */
+export const trackOrder = (orderId?: string | null): void => {
+  if (orderId && /^[\w-]{1,30}$/.test(orderId)) track({ type: 'order', orderId });
 };

@@ -7,35 +7,34 @@
  */
 import { funnelbeacon } from './api.js';
 import { collect, watchForms } from './capture.js';
-import { param, readConfig } from './config.js';
+import { readConfig, url } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
 import { decorate, startSession } from './session.js';
-import { beacon, refreshLink, restoreQueue, send, setConsent } from './transport.js';
+import { beacon, refreshLink, send, startTransport } from './transport.js';
 import { guard, on } from './util.js';
 
-type Api = ((...args: unknown[]) => void) & { q?: Iterable<unknown>[]; v?: 1 };
-const host = window as unknown as { funnelbeacon?: Api };
+const host = window as unknown as { funnelbeacon?: unknown };
 
 guard(() => {
-  const queued = host.funnelbeacon;
-  // Included twice (in the template and again by a tag manager): the first one runs alone.
-  if (queued?.v) return;
+  const queued = host.funnelbeacon as { q?: [string, unknown?, unknown?][] } | undefined;
   // currentScript is null in module scripts; the attribute finds the tag there too.
   const data = readConfig((document.currentScript || document.querySelector('script[data-page]')) as HTMLScriptElement);
   if (!data) return;
 
-  if (data.consent == 'required') setConsent(false);
-  restoreQueue();
+  startTransport(data.consent != 'required');
   startSession();
-  trackPage(document.referrer);
+  trackPage();
   if (data.product) {
-    trackCart({ items: [{ id: data.product, name: data.productName, price: data.price, qty: data.qty }], currency: data.currency });
+    trackCart({
+      items: [{ id: data.product, name: data.productName, price: +data.price! || 0, qty: +data.qty! || 1 }],
+      currency: data.currency || 'USD',
+    });
   }
-  trackOrder(data.orderId || param(data.orderParam!));
+  trackOrder(data.orderId || url.searchParams.get(data.orderParam!));
 
   watchForms();
-  // Links are decorated as soon as they exist, and again just before use, for links added late.
-  on('DOMContentLoaded pointerdown click submit', decorate);
+  // Links are decorated with each new token, and again just before use, for links added late.
+  on('pointerdown click submit', decorate);
   // Leaving: pagehide and visibilitychange, never unload or beforeunload, which keep a page out
   // of the back/forward cache (https://web.dev/articles/bfcache). visibilitychange is the last
   // event mobile browsers reliably fire before discarding a page in the background. Coming back
@@ -51,9 +50,6 @@ guard(() => {
   });
   setInterval(guard(refreshLink), 6e4);
 
-  const api: Api = (...args) => funnelbeacon(...(args as [string]));
-  api.v = 1;
-  host.funnelbeacon = api;
-  for (const args of queued?.q || []) api(...args);
-  decorate();
+  host.funnelbeacon = funnelbeacon;
+  for (const args of (queued && queued.q) || []) funnelbeacon(...args);
 })();

@@ -7,7 +7,7 @@
  * token instead of a session, and keeps the session the collector answers with.
  */
 import type { IngestResponse } from '../../collector/wire-schema.js';
-import { domains, param } from './config.js';
+import { domains, url } from './config.js';
 import { readSession, writeSession } from './storage.js';
 
 const PARAM = '_fb';
@@ -18,24 +18,25 @@ export let session = '';
 export let link = '';
 export let linkExpires = 0;
 /** A link token from the address bar that names a session this domain does not hold yet. */
-let arriving: string | null = '';
+let arriving: string | null;
 /** Public ids from the last answer, for the `ready` command. */
 export let ids: IngestResponse['ids'] | undefined;
 
 /** Tokens are `s.<id>.<mac>` and `l.<id>.<expiry>.<mac>`. */
 const sessionIdOf = (token: string) => token.split('.')[1];
 
-/** Removes the `_fb` parameter from a query string and leaves every other byte as it was. */
-export const withoutToken = (search: string): string => search.replace(/[?&]_fb=[^&]*/, '').replace(/^&/, '?');
-
+/**
+ * Restores this domain's session and takes the link token out of the address bar at once, so
+ * that it is not bookmarked, shared or sent as a referrer. Only a URL that carries one is
+ * rewritten: a landing URL keeps its affiliate and UTM parameters byte for byte.
+ */
 export const startSession = (): void => {
-  const { search, href } = location;
   session = readSession();
-  arriving = param(PARAM);
+  arriving = url.searchParams.get(PARAM);
   if (arriving) {
-    // Out of the address bar at once, so that it is not bookmarked, shared or sent as a referrer.
-    history.replaceState(history.state, '', href.replace(search, withoutToken(search)));
-    // The same session as ours (a link back to a domain already visited): nothing to adopt.
+    url.searchParams.delete(PARAM);
+    history.replaceState(history.state, '', url.href);
+    // A link back to a domain that holds this session already: nothing to adopt.
     if (sessionIdOf(arriving) == sessionIdOf(session)) arriving = '';
   }
 };
@@ -55,41 +56,34 @@ export const remember = (answer: IngestResponse): void => {
 /** The collector does not know our session (forged, or purged since): the next request starts a new one. */
 export const forget = (): void => writeSession((session = ''));
 
-/** A URL on one of the funnel's other domains or their subdomains, not on this host. */
-const isFunnelDomain = (href: string): boolean => {
+/**
+ * `href` with the current link token in its query (replacing an older one) when it leads to one
+ * of the funnel's other domains or their subdomains; `undefined` for any other URL.
+ */
+export const withLink = (href: string): string | undefined => {
   try {
-    const host = new URL(href, document.baseURI).hostname;
-    return host != location.hostname && domains.some((domain) => ('.' + host).endsWith('.' + domain));
+    const target = new URL(href, document.baseURI);
+    const host = target.hostname;
+    if (host != location.hostname && domains.some((domain) => ('.' + host).endsWith('.' + domain))) {
+      target.searchParams.set(PARAM, link);
+      return target.href;
+    }
   } catch {
-    return false;
+    // Not a URL (a broken href): leave it alone.
   }
 };
 
-/** `href` with the current link token in its query (replacing an older one), the rest untouched. */
-export const withLink = (href: string): string => {
-  const url = new URL(href, document.baseURI);
-  const search = withoutToken(url.search);
-  url.search = `${search}${search ? '&' : '?'}${PARAM}=${link}`;
-  return url.href;
-};
-
 /**
- * Puts the link token on every link and form leading to another funnel domain. A form gets it
- * twice: in its action, which a POST keeps, and in a hidden input, because a GET replaces the
- * query of its action with the form's fields.
+ * Puts the link token on every link and form action leading to another funnel domain. (A GET
+ * form replaces the query of its action with its fields: forms that leave the domain POST.)
  */
 export const decorate = (): void => {
   if (!link) return;
-  for (const anchor of document.links) if (isFunnelDomain(anchor.href)) anchor.href = withLink(anchor.href);
+  for (const anchor of document.links) anchor.href = withLink(anchor.href) || anchor.href;
   for (const form of document.forms) {
-    // getAttribute, not form.action: an input named "action" shadows the property.
-    const action = form.getAttribute('action');
-    if (action && isFunnelDomain(action)) {
-      form.setAttribute('action', withLink(action));
-      const input = form.querySelector<HTMLInputElement>(`[name=${PARAM}]`) || form.appendChild(document.createElement('input'));
-      input.type = 'hidden';
-      input.name = PARAM;
-      input.value = link;
-    }
+    // getAttribute, not form.action: an input named "action" shadows the property. No action
+    // means this page's URL, never another domain.
+    const action = withLink(form.getAttribute('action') || '');
+    if (action) form.setAttribute('action', action);
   }
 };

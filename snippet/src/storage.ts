@@ -23,11 +23,11 @@ export const local = (key: string, value?: string): string | null | undefined =>
 export const readSession = (): string => (document.cookie.match(/funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
 
 /**
- * Keeps the session token on this domain for a week ('' forgets it): a funnel session lasts
- * minutes or hours, but a buyer may come back days later. Only this script reads the cookie, so
- * the browser's SameSite default (Lax) is right.
+ * Keeps the session token on this domain ('' forgets it). The cookie lasts as long as the
+ * browser session; localStorage keeps it beyond, for a buyer who comes back days later. Only
+ * this script reads the cookie, so the browser's SameSite default (Lax) is right.
  */
 export const writeSession = (value: string): void => {
-  document.cookie = `${NAME}=${value};path=/;max-age=604800${location.protocol == 'https:' ? ';secure' : ''}`;
+  document.cookie = `${NAME}=${value};path=/${location.protocol == 'https:' ? ';secure' : ''}`;
   local(NAME, value);
 };

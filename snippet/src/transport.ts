@@ -11,7 +11,7 @@ import { campaign, endpoint } from './config.js';
 import { uuid } from './ids.js';
 import { credentials, forget, linkExpires, remember } from './session.js';
 import { local } from './storage.js';
-import { log, soon } from './util.js';
+import { soon } from './util.js';
 
 type Distribute<T> = T extends FunnelEvent ? Omit<T, 'id' | 'ts'> : never;
 export type NewEvent = Distribute<FunnelEvent>;
@@ -26,7 +26,7 @@ const QUEUE = 'funnelbeacon.q';
 const BATCH = 10;
 
 /** Unacknowledged events, oldest first, with those earlier pages of this domain could not deliver. */
-let queue: FunnelEvent[] = [];
+let queue: FunnelEvent[];
 /** A request is in flight, or we are waiting out a failure before the next try. */
 let busy = false;
 /** Doubles after each failure: 8 s, 16 s, 32 s... */
@@ -35,21 +35,20 @@ let retryMs = 4e3;
 export const answered: (() => void)[] = [];
 
 /** `false` while the page requires consent and has not got it: nothing is stored or sent. */
-export let consented = true;
+export let consented: boolean;
 
-/** Takes back what earlier pages of this domain left unacknowledged. */
-export const restoreQueue = (): void => {
-  try {
-    queue = JSON.parse(local(QUEUE)!) || [];
-  } catch {
-    // Nothing stored, or no storage.
-  }
+/** Mirrors the queue to localStorage. */
+const save = (): void => {
+  if (consented) local(QUEUE, JSON.stringify(queue));
 };
 
-/** Mirrors the queue to localStorage, keeping the newest 100 events while the collector is unreachable. */
-const save = (): void => {
-  queue.splice(0, queue.length - 100);
-  if (consented) local(QUEUE, JSON.stringify(queue));
+/**
+ * Takes back what earlier pages of this domain left unacknowledged (only this script writes
+ * that item, always as JSON).
+ */
+export const startTransport = (consent: boolean): void => {
+  queue = JSON.parse(local(QUEUE) || '[]');
+  consented = consent;
 };
 
 export const setConsent = (given: boolean): void => {
@@ -59,7 +58,7 @@ export const setConsent = (given: boolean): void => {
 };
 
 export const track = (event: NewEvent): void => {
-  queue.push({ id: uuid(), ts: Date.now(), ...event } as FunnelEvent);
+  queue.push({ id: uuid(), ...event } as FunnelEvent);
   save();
   soon(send);
 };
@@ -78,13 +77,13 @@ const body = (events: FunnelEvent[]): string => JSON.stringify({ ...credentials(
  */
 export const send = (refresh?: boolean): void => {
   const batch = queue.slice(0, BATCH);
-  if (busy || !consented || !(batch.length || (refresh && credentials().session))) return;
+  // A refresh comes only after an answer, so there is a session to name.
+  if (busy || !consented || !(batch.length || refresh)) return;
   busy = true;
   fetch(endpoint, { method: 'POST', body: body(batch), keepalive: true })
     .then((response) =>
       response.json().then((answer: IngestResponse) => {
         const { status } = response;
-        log(status, answer);
         if (status == 401) {
           // The session token is forged or unknown here: forget it, send again as a new visitor.
           forget();

@@ -3,12 +3,7 @@
  * What every entry point needs: a guard so that nothing escapes into the host page, a debug log,
  * timers and listeners that go through the guard.
  */
-
-let debug = false;
-
-export const enableDebug = (): void => {
-  debug = true;
-};
+import { debug } from './config.js';
 
 export const log = (...args: unknown[]): void => {
   if (debug) console.log('funnelbeacon', ...args);

@@ -632,7 +632,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     const at = now();
     const params = withoutCredentials(p);
     if (type === 'QUERY') {
-      const wanted = p.queryType === 'PRODUCTS' ? ['CART', 'ORDER'] : [p.queryType];
+      // ActiveCampaign keeps carts and orders as one kind of record, so ORDER lists both.
+      const wanted = p.queryType === 'PRODUCTS' || p.queryType === 'ORDER' ? ['CART', 'ORDER'] : [p.queryType];
       const data = acRoute.filter((call) => wanted.includes(call.type)).map((call) => call.params);
       acRoute.push({ type, params, at });
       return { ok: true, message: { queryType: p.queryType, data } };

@@ -1,0 +1,178 @@
+/**
+ * @module konnektive-route-emitter
+ * `EMIT_VIA=konnektive`: CUSTOMER, CART and ORDER sent through Konnektive's "Active Campaign Deep
+ * Integration" route, `POST /cart/activecampaign/` (shared/reference/upstream-apis.md, 1.9).
+ * Konnektive holds the ActiveCampaign credentials and connection (set up under its plugins,
+ * "Deep Route"), so the collector needs only its Konnektive API user.
+ *
+ * Konnektive's full parameter list for this route is not public (its API reference page could not
+ * be read). What is VERIFIED, from Konnektive's help pages:
+ * - `type` is one of CONNECTION, CART, ORDER, CUSTOMER, QUERY; credentials as on every call;
+ * - CART/ORDER fields mirror ActiveCampaign's ecomOrder: `externalcheckoutid`*, `abandonedDate`
+ *   (CART), `source`* (1 triggers automations), `email`*, `externalid`*, `totalPrice`* (cents),
+ *   `currency`* (3 letters), a connection id (name cut off in the source), product `price`*
+ *   (cents) and `quantity`*.
+ * What is INFERRED (correct it in the three functions below if Konnektive answers otherwise):
+ * - products travel as `orderProducts`, a JSON string of AC's `[{externalid,name,price,quantity}]`
+ *   (form parameters cannot carry an array of objects otherwise);
+ * - `externalid`* applies to ORDER only: in ActiveCampaign a record with an `externalid` is an
+ *   order, not a cart, so a CART is sent without one;
+ * - CUSTOMER takes `email` and `externalid` like AC's ecomCustomer;
+ * - `externalCreatedDate`, `orderUrl`, `firstName`, `lastName`, `phoneNumber` and `customerId`
+ *   (sent only when the id is Konnektive's numeric customer id, not a session id) are extra
+ *   fields Konnektive may use or ignore;
+ * - `connectionid` is sent only when `ACTIVECAMPAIGN_CONNECTION_ID` is set; otherwise Konnektive
+ *   is assumed to use the connection of its configured route;
+ * - the answer's `message.id`, when there is one, is the record's id;
+ * - when an earlier attempt may have gone through, `type=QUERY` (`queryType` ORDER for carts and
+ *   orders, CUSTOMER for customers) lists what the route stored, as `message.data[]` of the fields
+ *   sent; a record with the same `externalcheckoutid` (CART), `externalid` (ORDER) or `email`
+ *   (CUSTOMER) means it did, and nothing is sent again. Should the lookup itself fail, the
+ *   emission is sent, and a rejection that says "duplicate" or "already exists" also means it
+ *   went through (Konnektive relays ActiveCampaign's errors).
+ */
+import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
+import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
+import { acDate } from './activecampaign-emitter.js';
+import type { CartEmission, CustomerEmission, EmissionItem, EmitContext, Emission, Emitter, OrderEmission } from './emission.js';
+
+type Params = Record<string, string>;
+
+// ---- the parameter mapping: the one place to correct the route's field names ----
+
+export function konnektiveCustomerParams(customer: CustomerEmission, connectionId?: string): Params {
+  return {
+    type: 'CUSTOMER',
+    email: customer.email,
+    externalid: customer.customerExternalId,
+    ...person(customer),
+    ...(customer.phone ? { phoneNumber: customer.phone } : {}),
+    ...(connectionId ? { connectionid: connectionId } : {}),
+  };
+}
+
+export function konnektiveCartParams(cart: CartEmission, connectionId?: string): Params {
+  return {
+    type: 'CART',
+    externalcheckoutid: cart.cartId,
+    source: '1',
+    email: cart.email,
+    totalPrice: String(cart.totalCents),
+    currency: cart.currency,
+    abandonedDate: acDate(cart.abandonedAt),
+    externalCreatedDate: acDate(cart.createdAt),
+    orderProducts: products(cart.items),
+    ...(cart.orderUrl ? { orderUrl: cart.orderUrl } : {}),
+    ...person(cart),
+    ...(connectionId ? { connectionid: connectionId } : {}),
+  };
+}
+
+/** Carries the CART's `externalcheckoutid`, so ActiveCampaign marks that cart recovered. */
+export function konnektiveOrderParams(order: OrderEmission, connectionId?: string): Params {
+  return {
+    type: 'ORDER',
+    externalid: order.orderId,
+    externalcheckoutid: order.cartId,
+    source: '1',
+    email: order.email,
+    totalPrice: String(order.totalCents),
+    currency: order.currency,
+    externalCreatedDate: acDate(order.orderedAt),
+    orderProducts: products(order.items),
+    ...person(order),
+    ...(connectionId ? { connectionid: connectionId } : {}),
+  };
+}
+
+function products(items: EmissionItem[]): string {
+  return JSON.stringify(items.map((item) => ({ externalid: item.id, name: item.name, price: item.priceCents, quantity: item.quantity })));
+}
+
+function person(emission: { firstName?: string; lastName?: string; customerExternalId: string }): Params {
+  return {
+    ...(emission.firstName ? { firstName: emission.firstName } : {}),
+    ...(emission.lastName ? { lastName: emission.lastName } : {}),
+    // Konnektive's customer ids are numbers; a session id (the fallback) means nothing to it.
+    ...(/^\d+$/.test(emission.customerExternalId) ? { customerId: emission.customerExternalId } : {}),
+  };
+}
+
+// ---- the route ----
+
+const ENDPOINT = 'POST /cart/activecampaign/';
+const ALREADY_THERE = /duplicate|already exists/i;
+
+export interface KonnektiveRouteEmitterOptions {
+  api: KonnektiveApi;
+  /** `ACTIVECAMPAIGN_CONNECTION_ID`, when the user set one. */
+  connectionId?: string;
+}
+
+export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmitterOptions): Emitter {
+  return {
+    route: 'konnektive',
+    async emit(emission, context) {
+      if (context.mayAlreadyExist && (await alreadyStored(api, emission, context))) return { ok: true };
+      const params =
+        emission.kind === 'customer'
+          ? konnektiveCustomerParams(emission, connectionId)
+          : emission.kind === 'cart'
+            ? konnektiveCartParams(emission, connectionId)
+            : konnektiveOrderParams(emission, connectionId);
+      const result = await api.call('activeCampaign', params);
+      const request = summariseParams(params);
+
+      if (result.ok) {
+        context.record({
+          endpoint: ENDPOINT,
+          request,
+          response: summariseMessage(result.message),
+          outcome: 'ok',
+          httpStatus: result.httpStatus,
+          latencyMs: Math.round(result.latencyMs),
+        });
+        const id = result.message.id;
+        return typeof id === 'string' || typeof id === 'number' ? { ok: true, remoteId: String(id) } : { ok: true };
+      }
+
+      const message = redactMessage(result.message);
+      context.record({
+        endpoint: ENDPOINT,
+        request,
+        response: message,
+        outcome: result.failure,
+        ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
+        latencyMs: Math.round(result.latencyMs),
+      });
+      if (result.failure === 'rejected' && context.mayAlreadyExist && ALREADY_THERE.test(result.message)) return { ok: true };
+      return { ok: false, failure: result.failure, message: `Konnektive ${params.type}: ${message}` };
+    },
+  };
+}
+
+/** Looks for the record an earlier attempt may have created (`type=QUERY`); `true` when found. */
+async function alreadyStored(api: KonnektiveApi, emission: Emission, context: EmitContext): Promise<boolean> {
+  const params = { type: 'QUERY', queryType: emission.kind === 'customer' ? 'CUSTOMER' : 'ORDER' };
+  const result = await api.call('activeCampaign', params);
+  context.record({
+    endpoint: ENDPOINT,
+    request: summariseParams(params),
+    response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
+    outcome: result.ok ? 'ok' : result.failure,
+    ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
+    latencyMs: Math.round(result.latencyMs),
+  });
+  if (!result.ok || !Array.isArray(result.message.data)) return false;
+  const records = result.message.data as Record<string, unknown>[];
+  return records.some((record) => {
+    switch (emission.kind) {
+      case 'customer':
+        return record.email === emission.email;
+      case 'cart':
+        return record.type === 'CART' ? record.externalcheckoutid === emission.cartId : record.externalcheckoutid === emission.cartId && !record.externalid;
+      case 'order':
+        return record.externalid === emission.orderId;
+    }
+  });
+}

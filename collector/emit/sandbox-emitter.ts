@@ -1,0 +1,46 @@
+/**
+ * @module sandbox-emitter
+ * `EMIT_VIA=sandbox` (and sandbox mode): nothing leaves the collector. Each emission is recorded,
+ * for the dashboard, as the request the direct ActiveCampaign route would send to deliver it
+ * (method, path and body, built by the same functions as that route), with personal data
+ * redacted, and is answered with a synthetic id so that the rest of the pipeline (a later ORDER
+ * recovering its CART) runs as it would live.
+ *
+ * The connection and customer ids are not known without AC, so the body shows placeholders; the
+ * lookups and the customer create that precede the request live are not recorded.
+ */
+import { summariseAcBody } from './activecampaign-client.js';
+import { acRequestFor } from './activecampaign-emitter.js';
+import type { Emission, Emitter } from './emission.js';
+
+const PLACEHOLDER_IDS = { connectionid: '{connectionid}', customerid: '{customerid}' };
+
+function syntheticId(emission: Emission): string {
+  switch (emission.kind) {
+    case 'customer':
+      return `sandbox-customer-${emission.sessionId}`;
+    case 'cart':
+      return `sandbox-cart-${emission.cartId}`;
+    case 'order':
+      // Live, the ORDER of a recovered cart updates that record and keeps its id.
+      return emission.cartRemoteId ?? `sandbox-order-${emission.orderId}`;
+  }
+}
+
+export function sandboxEmitter(): Emitter {
+  return {
+    route: 'sandbox',
+    async emit(emission, context) {
+      const { method, path, body } = acRequestFor(emission, PLACEHOLDER_IDS);
+      const remoteId = syntheticId(emission);
+      context.record({
+        endpoint: `${method} ${path}`,
+        request: JSON.stringify(summariseAcBody(body)),
+        response: JSON.stringify({ sandbox: true, id: remoteId }),
+        outcome: 'sandbox',
+        latencyMs: 0,
+      });
+      return { ok: true, remoteId };
+    },
+  };
+}
