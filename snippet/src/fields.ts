@@ -29,14 +29,13 @@ export const FIELDS: [LeadField, RegExp][] = [
   ['address1', /addr|street/],
 ];
 
-
 /**
  * Never captured: card number, expiry, CVV/CVC, passwords, bank accounts, SSNs and
  * `autocomplete="cc-*"`; a placeholder shaped like a card number (`4242 4242 ...`, `••••`) or an
  * expiry (`MM / YY`) gives a card input away too. Nor are checkboxes and radio buttons, whose
  * value is not typed (an `emailOptIn` box is no email).
  */
-const NEVER = /checkbox|radio|card|\bcc|cc.?n|cv[vcn]|csc|sec.*code|exp|pass|pwd|iban|bank|routing|acc(oun)?t.?n|ssn|social|\d{4} \d{4}|[•*]{4}|mm ?\/ ?yy/;
+const NEVER = /checkbox|radio|card|\bcc|cc.?n|cv[vcn]|csc|sec(urity)?.?code|exp|pass|pwd|iban|bank|routing|acc(oun)?t.?n|ssn|social|\d{4} \d{4}|[•*]{4}|mm ?\/ ?yy/;
 
 /** The part of an input classification reads. */
 export type Signals = Pick<HTMLInputElement, 'name' | 'id' | 'type' | 'autocomplete' | 'placeholder'> & {
