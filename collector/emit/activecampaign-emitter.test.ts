@@ -7,7 +7,7 @@ import { AC_ORDER_STATE, startActiveCampaignDouble, type ActiveCampaignDouble } 
 import { activeCampaignEmitter, activeCampaignRateKey } from './activecampaign-emitter.js';
 import { createEmitter } from './create-emitter.js';
 import type { CartEmission, CustomerEmission, EmitContext, Emitter, OrderEmission } from './emission.js';
-import { RateGate } from './rate-gate.js';
+import { RateGate, slotSpacingMs } from './rate-gate.js';
 import { sandboxEmitter } from './sandbox-emitter.js';
 
 const T0 = 1_700_000_000_000;
@@ -357,7 +357,7 @@ describe('ActiveCampaign route', () => {
     expect(double.stats.rateLimited).toBe(1);
     expect(result).toMatchObject({ ok: false, failure: 'rate_limited' });
     const retryAt = !result.ok ? result.retryAt! : 0;
-    expect(retryAt).toBe(T0 + 200 + 1000);
+    expect(retryAt).toBe(T0 + slotSpacingMs(5) + 1000);
     expect(ctx.calls.at(-1)).toMatchObject({ httpStatus: 429, outcome: 'transient' });
 
     const gate = new RateGate({ store, clock, key: activeCampaignRateKey(double.apiUrl), perSecond: 5 });

@@ -1,7 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../clock.js';
 import { SqliteStore } from '../store/sqlite-store.js';
-import { RateGate } from './rate-gate.js';
+import { RateGate, slotSpacingMs } from './rate-gate.js';
+
+/** Slot spacing at 5 requests per second (the gate keeps a small margin under the limit). */
+const SLOT = slotSpacingMs(5);
 
 /**
  * A virtual clock with a scheduler: `sleep` parks the caller until virtual time reaches its own
@@ -64,12 +67,13 @@ async function goAt(gate: RateGate, clock: Clock): Promise<number> {
 }
 
 describe('RateGate', () => {
-  it('lets the first caller go at once and spaces the next ones 1000/perSecond ms apart', async () => {
+  it('lets the first caller go at once and spaces the next ones a little over 1000/perSecond ms apart', async () => {
     const clock = virtualClock(T0);
     const gate = new RateGate({ store, clock, key: 'ac:acme', perSecond: 5 });
     const times: number[] = [];
     for (let i = 0; i < 6; i += 1) times.push(await goAt(gate, clock));
-    expect(times.map((t) => t - T0)).toEqual([0, 200, 400, 600, 800, 1000]);
+    expect(times.map((t) => t - T0)).toEqual([0, 1, 2, 3, 4, 5].map((n) => n * SLOT));
+    expect(SLOT).toBeGreaterThan(200);
   });
 
   it('gives concurrent callers distinct slots, so no second holds more than perSecond of them', async () => {
@@ -78,7 +82,7 @@ describe('RateGate', () => {
     const times = await Promise.all(Array.from({ length: 20 }, () => goAt(gate, clock)));
     const sorted = [...times].sort((a, b) => a - b);
     for (let i = 5; i < sorted.length; i += 1) expect(sorted[i]! - sorted[i - 5]!).toBeGreaterThanOrEqual(1000);
-    expect(Math.max(...times) - T0).toBe(19 * 200);
+    expect(Math.max(...times) - T0).toBe(19 * SLOT);
   });
 
   it('shares one limit between gates (workers, collectors) that use the same key and store', async () => {
@@ -86,7 +90,7 @@ describe('RateGate', () => {
     const first = new RateGate({ store, clock, key: 'ac:acme', perSecond: 5 });
     const second = new RateGate({ store, clock, key: 'ac:acme', perSecond: 5 });
     const times = await Promise.all([first, second, first, second].map((gate) => goAt(gate, clock)));
-    expect([...times].sort((a, b) => a - b).map((t) => t - T0)).toEqual([0, 200, 400, 600]);
+    expect([...times].sort((a, b) => a - b).map((t) => t - T0)).toEqual([0, 1, 2, 3].map((n) => n * SLOT));
   });
 
   it('keeps accounts apart: another key has its own slots', async () => {
@@ -106,7 +110,7 @@ describe('RateGate', () => {
     await goAt(gate, clock);
     await gate.pauseUntil(T0 + 3000);
     expect(await goAt(peer, clock)).toBe(T0 + 3000);
-    expect(await goAt(gate, clock)).toBe(T0 + 3200);
+    expect(await goAt(gate, clock)).toBe(T0 + 3000 + SLOT);
   });
 
   it('does not let an earlier pause pull a later slot back', async () => {

@@ -22,6 +22,11 @@ import type { Store } from '../store/store.js';
 
 const SPACING_MARGIN = 1.05;
 
+/** Milliseconds between two slots of a limit of `perSecond` requests per second. */
+export function slotSpacingMs(perSecond: number): number {
+  return (1000 / perSecond) * SPACING_MARGIN;
+}
+
 export interface RateGateOptions {
   store: Pick<Store, 'reserveRateSlot' | 'deferRateSlots'>;
   clock: Clock;
@@ -45,7 +50,7 @@ export class RateGate {
     // wider than the limit: requests leave a few milliseconds after their slot and the upstream
     // counts them when they arrive, so exact spacing lets jitter put one request too many in a
     // window (measured: 9 answers 429 per 600 requests at exact spacing, none with the margin).
-    this.#intervalMs = (1000 / perSecond) * SPACING_MARGIN;
+    this.#intervalMs = slotSpacingMs(perSecond);
   }
 
   /** Resolves when the caller may send one request. */

@@ -1,0 +1,64 @@
+/**
+ * One funnel, for real: the Konnektive test double, the collector on a free port with a fresh
+ * SQLite file, and the fixture pages on two lander origins (`http://localhost:A` and
+ * `http://127.0.0.1:B`), which the collector allows.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../collector/config.js';
+import { startCollector, type RunningCollector } from '../../collector/server.js';
+import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
+import { startFixtureServer, type FixtureVars } from './fixture-server.js';
+
+export const SECRET = 'e2e-secret-e2e-secret-e2e-secret-0123456789';
+export const CAMPAIGN = '12';
+const LOGIN = { loginId: 'fb-e2e', password: 'fb-e2e-password' };
+
+export interface Stack {
+  collector: RunningCollector;
+  konnektive: KonnektiveDouble;
+  /** Origins of the two lander servers. */
+  a: string;
+  b: string;
+  /** What the fixture pages are filled with; a test may change it before it navigates. */
+  vars: FixtureVars;
+  close(): Promise<void>;
+}
+
+export async function startStack(): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), 'funnelbeacon-e2e-'));
+  const konnektive = await startKonnektiveDouble({ ...LOGIN, campaigns: [CAMPAIGN] });
+  const vars: FixtureVars = { COLLECTOR: '', EVENTS: '', A: '', B: '', CONSENT: 'auto' };
+  const siteA = await startFixtureServer('localhost', vars);
+  const siteB = await startFixtureServer('127.0.0.1', vars);
+  const parsed = parseConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: `file:${join(dir, 'collector.db')}`,
+    SECRET,
+    ALLOWED_ORIGINS: `${siteA.origin},${siteB.origin}`,
+    KONNEKTIVE_LOGIN_ID: LOGIN.loginId,
+    KONNEKTIVE_PASSWORD: LOGIN.password,
+    KONNEKTIVE_API_URL: konnektive.url,
+    KONNEKTIVE_CAMPAIGNS: CAMPAIGN,
+    LOG_LEVEL: 'silent',
+  });
+  if (!parsed.ok) throw new Error(`collector configuration: ${parsed.problems.join('; ')}`);
+  const collector = await startCollector(parsed.config, { worker: { pollMs: 25 } });
+  Object.assign(vars, { COLLECTOR: collector.url, EVENTS: collector.url, A: siteA.origin, B: siteB.origin });
+
+  return {
+    collector,
+    konnektive,
+    a: siteA.origin,
+    b: siteB.origin,
+    vars,
+    async close() {
+      await Promise.all([siteA.close(), siteB.close()]);
+      await collector.close();
+      await konnektive.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * End-to-end tests: the fixture funnel in Debian's Chromium against a real collector (see
+ * e2e/support). Run `node build.mjs` first: the collector serves dist/f.js.
+ */
+import { defineConfig } from '@playwright/test';
+
+/** An ordinary desktop Chrome: the collector treats "HeadlessChrome" as a bot and relays nothing upstream. */
+const DESKTOP_CHROME =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+export default defineConfig({
+  testDir: 'e2e',
+  forbidOnly: !!process.env.CI,
+  retries: process.env.CI ? 1 : 0,
+  workers: 2,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  reporter: process.env.CI ? 'list' : [['list']],
+  use: {
+    browserName: 'chromium',
+    headless: true,
+    userAgent: DESKTOP_CHROME,
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    },
+    trace: 'retain-on-failure',
+  },
+});
