@@ -23,6 +23,9 @@ export default defineConfig({
     launchOptions: {
       executablePath: '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      // Playwright turns the back/forward cache off by default; buyers have it, and the snippet
+      // must resume on a page restored from it.
+      ignoreDefaultArgs: ['--disable-back-forward-cache'],
     },
     trace: 'retain-on-failure',
   },

@@ -6,7 +6,7 @@
  */
 import type { FunnelEvent, PageName } from '../wire-schema.js';
 import { JOB_KINDS, JOB_UPSTREAM, type ClickJobPayload } from '../outbox/job-kinds.js';
-import type { Session, SessionPatch, StoreTx } from '../store/store.js';
+import { newSessionDefaults, type NewSession, type Session, type SessionPatch, type StoreTx } from '../store/store.js';
 import { newSessionId } from '../tokens.js';
 import { nextDueAt, type AbandonmentPolicy } from '../abandonment/session-rules.js';
 import { canImportLead, mergeLead } from './lead-merge.js';
@@ -47,9 +47,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   if (!session && request.mode === 'existing') return { ok: false, code: 'unknown_session' };
   if (!session) {
     const firstPage = request.events.find((event) => event.type === 'page');
-    const id = request.mode === 'new' ? request.sessionId : newSessionId();
-    await tx.insertSession({
-      id,
+    const fresh: NewSession = {
+      id: request.mode === 'new' ? request.sessionId : newSessionId(),
       campaignId: request.campaignId,
       createdAt: request.receivedAt,
       lastSeenAt: request.receivedAt,
@@ -58,8 +57,9 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
       userAgent: request.userAgent,
       ip: request.ip,
       isBot: request.isBot,
-    });
-    session = (await tx.getSession(id))!;
+    };
+    await tx.insertSession(fresh);
+    session = newSessionDefaults(fresh);
   }
 
   const patch: SessionPatch = { lastSeenAt: request.receivedAt };

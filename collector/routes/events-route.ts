@@ -7,9 +7,9 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { isbot } from 'isbot';
 import { scrubEvent } from '../card-filter.js';
 import { isAllowedOrigin, type Config } from '../config.js';
+import { botDetector } from '../http/bot-filter.js';
 import { clientIp } from '../http/client-ip.js';
 import { fail } from '../http/errors.js';
 import { rateLimit } from '../http/rate-limit.js';
@@ -30,6 +30,7 @@ export interface EventsRouteDeps {
 export function eventsRoute({ config, secret, committer, metrics, now = Date.now }: EventsRouteDeps): Hono {
   const app = new Hono();
   const reject = (reason: string) => metrics.eventsRejected.inc({ reason });
+  const isKnownBot = botDetector();
 
   app.use(
     '/v1/events',
@@ -129,7 +130,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
       campaignId,
       ip: clientIp(c, config.trustProxy),
       userAgent,
-      isBot: config.botFilter && isbot(userAgent),
+      isBot: config.botFilter && isKnownBot(userAgent),
       events: batch.events,
       receivedAt,
     });

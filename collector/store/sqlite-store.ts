@@ -1,11 +1,19 @@
 /**
  * @module sqlite-store
- * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
- * transaction survives a power cut. better-sqlite3 is synchronous; every operation runs under
+ * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous; every operation runs under
  * one {@link AsyncMutex} so that a transaction spanning `await`s never interleaves with another
  * caller's writes.
+ *
+ * Durability without blocking: SQLite runs with `synchronous=NORMAL` (a commit is written to the
+ * WAL but not fsynced), and writes that must survive a power cut (ingest transactions, an emission
+ * marked `sending`) then fsync the WAL file on libuv's thread pool before they resolve. The
+ * outcome is the same as `synchronous=FULL`, but the event loop keeps serving requests during the
+ * fsync, and one fsync covers every commit written before it started. Worker bookkeeping (claims,
+ * completions) skips the fsync: losing one to a power cut only means a job runs again, which the
+ * outbox allows anyway.
  */
 import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AsyncMutex } from './async-mutex.js';
@@ -38,11 +46,14 @@ export class SqliteStore implements Store {
   readonly #lock = new AsyncMutex();
   #savepoints = 0;
 
+  readonly #path: string;
+
   constructor(path: string) {
+    this.#path = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('foreign_keys = ON');
     this.#db.pragma('busy_timeout = 5000');
   }
@@ -69,18 +80,20 @@ export class SqliteStore implements Store {
     });
   }
 
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.#lock.run(async () => {
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const result = await this.#lock.run(async () => {
       this.#db.exec('BEGIN IMMEDIATE');
       try {
-        const result = await fn(this.#tx);
+        const value = await fn(this.#tx);
         this.#db.exec('COMMIT');
-        return result;
+        return value;
       } catch (error) {
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
         throw error;
       }
     });
+    await this.#syncWal();
+    return result;
   }
 
   readonly #tx: StoreTx = {
@@ -133,7 +146,7 @@ export class SqliteStore implements Store {
 
   claimJobs(options: ClaimOptions): Promise<Job[]> {
     return this.#lock.run(() =>
-      this.#relaxed(() => {
+      (() => {
         const claim = this.#db.transaction(() => {
           const skip = options.skipUpstreams.map(() => '?').join(', ');
           const rows = this.#stmt(
@@ -154,24 +167,22 @@ export class SqliteStore implements Store {
           return rows.map((row) => ({ ...rowToJob(row), state: 'running' as const }));
         });
         return claim.immediate();
-      }),
+      })(),
     );
   }
 
   completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
     return this.#lock.run(() =>
-      this.#relaxed(() =>
-        this.#db
-          .transaction(() =>
-            jobs.map((job) => {
-              for (const attempt of job.attempts) this.#recordAttempt(attempt);
-              const held = this.#completeJob(job.id, owner, job.completion);
-              if (held && job.sessionPatch) this.#updateSession(job.sessionId, job.sessionPatch);
-              return held;
-            }),
-          )
-          .immediate(),
-      ),
+      this.#db
+        .transaction(() =>
+          jobs.map((job) => {
+            for (const attempt of job.attempts) this.#recordAttempt(attempt);
+            const held = this.#completeJob(job.id, owner, job.completion);
+            if (held && job.sessionPatch) this.#updateSession(job.sessionId, job.sessionPatch);
+            return held;
+          }),
+        )
+        .immediate(),
     );
   }
 
@@ -247,8 +258,8 @@ export class SqliteStore implements Store {
     return this.#lock.run(() => this.#getEmission(sessionId, kind));
   }
 
-  updateEmission(sessionId: string, kind: EmissionKind, change: { status: EmissionStatus; remoteId?: string; now: number }): Promise<void> {
-    return this.#lock.run(() => {
+  async updateEmission(sessionId: string, kind: EmissionKind, change: { status: EmissionStatus; remoteId?: string; now: number }): Promise<void> {
+    await this.#lock.run(() => {
       // `sending` must be on disk before the upstream call it announces.
       this.#stmt('UPDATE emissions SET status = ?, remote_id = COALESCE(?, remote_id), updated_at = ? WHERE session_id = ? AND kind = ?').run(
         change.status,
@@ -258,6 +269,7 @@ export class SqliteStore implements Store {
         kind,
       );
     });
+    await this.#syncWal();
   }
 
   listEmissions(filter: { sessionId?: string } = {}): Promise<Emission[]> {
@@ -309,28 +321,52 @@ export class SqliteStore implements Store {
     });
   }
 
-  close(): Promise<void> {
-    return this.#lock.run(() => {
+  async close(): Promise<void> {
+    await this.#syncing;
+    await this.#lock.run(() => {
       if (this.#db.open) this.#db.close();
     });
+    const wal = await this.#wal;
+    this.#wal = undefined;
+    await wal?.close();
+  }
+
+  // --- durability ---------------------------------------------------------------------------
+
+  #wal: Promise<FileHandle | undefined> | undefined;
+  #syncing: Promise<void> | undefined;
+  #syncAgain = false;
+
+  /**
+   * Makes every commit so far durable: fsyncs the WAL file off the event loop. Callers arriving
+   * while an fsync runs share the next one (it starts after theirs committed).
+   */
+  async #syncWal(): Promise<void> {
+    if (this.#path === ':memory:') return;
+    if (this.#syncing) {
+      this.#syncAgain = true;
+      while (this.#syncing) await this.#syncing;
+      return;
+    }
+    this.#syncing = (async () => {
+      try {
+        do {
+          this.#syncAgain = false;
+          this.#wal ??= open(`${this.#path}-wal`, 'r').catch(() => undefined);
+          const wal = await this.#wal;
+          if (wal) await wal.sync();
+          else this.#wal = undefined;
+        } while (this.#syncAgain);
+      } finally {
+        this.#syncing = undefined;
+      }
+    })();
+    await this.#syncing;
   }
 
   // --- unlocked helpers, called only while the lock is held ---------------------------------
 
-  /**
-   * Runs a worker transaction without waiting for fsync. Only ingest needs a commit to survive a
-   * power cut (the visitor was told "stored"); a lost claim or completion only means a job runs
-   * again, which the outbox allows anyway (a worker can die after a call, before recording it).
-   * In WAL mode the next full-sync commit makes these durable too.
-   */
-  #relaxed<T>(fn: () => T): T {
-    this.#db.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      this.#db.pragma('synchronous = FULL');
-    }
-  }
+
 
   readonly #statements = new Map<string, Database.Statement>();
 

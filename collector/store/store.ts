@@ -89,6 +89,25 @@ export type NewSession = Pick<
   'id' | 'campaignId' | 'createdAt' | 'lastSeenAt' | 'landingUrl' | 'referrer' | 'userAgent' | 'ip' | 'isBot'
 >;
 
+/** A just-inserted session as the store will read it back (every column at its default). */
+export function newSessionDefaults(session: NewSession): Session {
+  return {
+    ...session,
+    lastPage: undefined,
+    lead: {},
+    leadVersion: 0,
+    leadSyncedVersion: 0,
+    cart: undefined,
+    claimedOrderId: undefined,
+    konnektive: {},
+    state: 'open',
+    stateChangedAt: session.createdAt,
+    dueAt: undefined,
+    funnelDone: false,
+    orderCheck: undefined,
+  };
+}
+
 export type SessionPatch = Partial<
   Pick<
     Session,

@@ -61,7 +61,8 @@ export async function startFixtureServer(hostname: 'localhost' | '127.0.0.1', va
         response.writeHead(200, {
           'Content-Type': 'text/html; charset=utf-8',
           'Content-Security-Policy': csp(vars),
-          'Cache-Control': 'no-store',
+          // Not no-store: Chrome keeps such pages out of the back/forward cache.
+          'Cache-Control': 'no-cache',
         });
         response.end(html);
       } catch {
