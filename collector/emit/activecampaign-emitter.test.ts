@@ -8,6 +8,7 @@ import { activeCampaignEmitter, activeCampaignRateKey } from './activecampaign-e
 import { createEmitter } from './create-emitter.js';
 import type { CartEmission, CustomerEmission, EmitContext, Emitter, OrderEmission } from './emission.js';
 import { RateGate, slotSpacingMs } from './rate-gate.js';
+import { VirtualClock } from '../../test/support/virtual-clock.js';
 import { sandboxEmitter } from './sandbox-emitter.js';
 
 const T0 = 1_700_000_000_000;
@@ -15,66 +16,9 @@ const API_KEY = 'ac-secret-key-123';
 const PUBLIC_URL = 'https://collect.example.com';
 const EMAIL = 'ann.lee@example.com';
 
-/**
- * Virtual time shared by the emitter (through its rate gate) and the AC double. `sleep` parks the
- * caller until time reaches its target; sleepers wake one at a time in target order, and time
- * only moves once every request already sent has been answered. A request therefore reaches the
- * double at exactly the virtual time its slot allowed: in-flight HTTP takes no virtual time.
- */
-function virtualClock(start: number, inflight: Set<Promise<unknown>>): Clock {
-  let t = start;
-  let seq = 0;
-  let pumping = false;
-  const sleepers: Array<{ at: number; seq: number; wake: () => void }> = [];
-  const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-  async function settle(): Promise<void> {
-    for (;;) {
-      for (let i = 0; i < 3; i += 1) await tick();
-      if (inflight.size === 0) return;
-      await Promise.allSettled([...inflight]);
-    }
-  }
-  async function pump(): Promise<void> {
-    if (pumping) return;
-    pumping = true;
-    try {
-      for (;;) {
-        await settle();
-        sleepers.sort((a, b) => a.at - b.at || a.seq - b.seq);
-        const next = sleepers.shift();
-        if (!next) return;
-        t = Math.max(t, next.at);
-        next.wake();
-      }
-    } finally {
-      pumping = false;
-    }
-  }
-  return {
-    now: () => t,
-    sleep: (ms) =>
-      new Promise<void>((wake) => {
-        sleepers.push({ at: t + Math.max(0, ms), seq: (seq += 1), wake });
-        void pump();
-      }),
-  };
-}
-
-let inflight: Set<Promise<unknown>>;
-let clock: Clock;
+let clock: VirtualClock;
 let store: SqliteStore;
 let double: ActiveCampaignDouble;
-
-/** fetch, with every request tracked so the virtual clock knows when the wire is quiet. */
-const trackedFetch: typeof fetch = (input, init) => {
-  const pending = fetch(input, init);
-  inflight.add(pending);
-  pending.then(
-    () => inflight.delete(pending),
-    () => inflight.delete(pending),
-  );
-  return pending;
-};
 
 async function startDouble(options: { rateLimitPerSecond?: number } = {}): Promise<void> {
   await double?.close();
@@ -82,8 +26,7 @@ async function startDouble(options: { rateLimitPerSecond?: number } = {}): Promi
 }
 
 beforeEach(async () => {
-  inflight = new Set();
-  clock = virtualClock(T0, inflight);
+  clock = new VirtualClock(T0);
   store = SqliteStore.fromUrl('file::memory:');
   await store.migrate();
   await startDouble();
@@ -102,7 +45,7 @@ function emitter(options: { connectionId?: string; apiKey?: string; perSecond?: 
     },
     store,
     clock,
-    fetch: trackedFetch,
+    fetch: clock.fetch,
     timeoutMs: options.timeoutMs ?? 5_000,
   });
 }
