@@ -73,47 +73,46 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
     return { check: outcome.check };
   }
 
-  const recheck: JobHandler = async (job, effects) => {
-    const session = await store.getSession(job.sessionId);
-    if (!session || session.state === 'complete') return { type: 'done' };
-    const answer = await check(job, effects, session);
-    if (answer && 'outcome' in answer) return answer.outcome;
-    const now = clock.now();
-    await store.transaction(async (tx) => {
-      const current = (await tx.getSession(session.id)) ?? session;
-      if (current.state === 'complete') return;
-      if (answer?.check.verified) return complete(tx, current, answer.check, now);
-      const orderCheck = answer?.check;
-      if (current.state !== 'abandoned' && hasEmail(current.lead) && hasCart(current)) {
-        await tx.updateSession(current.id, { ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now, dueAt: null });
-        await queueEmission(tx, current, 'cart', cartPayload(current), now);
-        deps.logger.info({ sessionId: current.id }, 'cart abandoned; CART queued');
-      } else {
-        await tx.updateSession(current.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: null });
-      }
-    });
-    return { type: 'done' };
-  };
+  /**
+   * The shape both jobs share: ask Konnektive, then, in one transaction on the session as it is
+   * now, complete it (a verified order) or hand the unverified answer to `otherwise`.
+   */
+  const orderJob =
+    (otherwise: (tx: StoreTx, session: Session, check: OrderCheck | undefined, now: number) => Promise<void>): JobHandler =>
+    async (job, effects) => {
+      const session = await store.getSession(job.sessionId);
+      if (!session || session.state === 'complete') return { type: 'done' };
+      const answer = await check(job, effects, session);
+      if (answer && 'outcome' in answer) return answer.outcome;
+      const now = clock.now();
+      await store.transaction(async (tx) => {
+        const current = (await tx.getSession(session.id)) ?? session;
+        if (current.state === 'complete') return;
+        if (answer?.check.verified) return complete(tx, current, answer.check, now);
+        return otherwise(tx, current, answer?.check, now);
+      });
+      return { type: 'done' };
+    };
 
-  const finalize: JobHandler = async (job, effects) => {
-    const session = await store.getSession(job.sessionId);
-    if (!session || session.state === 'complete') return { type: 'done' };
-    const answer = await check(job, effects, session);
-    if (answer && 'outcome' in answer) return answer.outcome;
-    const now = clock.now();
-    await store.transaction(async (tx) => {
-      const current = (await tx.getSession(session.id)) ?? session;
-      if (current.state === 'complete') return;
-      if (answer?.check.verified) return complete(tx, current, answer.check, now);
-      // Not verified: recorded, nothing emitted. The session goes back to the cart rules.
-      const orderCheck: OrderCheck = answer?.check ?? { orderId: undefined, checkedAt: now, verified: false, reason: 'no order id or email to look up' };
-      const state = current.state === 'ordered' ? 'open' : current.state;
-      const next = { ...current, orderCheck, state } as Session;
-      await tx.updateSession(current.id, { orderCheck, state, ...(state !== current.state ? { stateChangedAt: now } : {}), dueAt: nextDueAt(next, policy) });
-      deps.logger.warn({ sessionId: current.id, reason: orderCheck.reason }, 'order did not verify; no ORDER sent');
-    });
-    return { type: 'done' };
-  };
+  /** Not paid: an open session with an email and a cart is abandoned, and its one CART queued. */
+  const recheck = orderJob(async (tx, session, orderCheck, now) => {
+    if (session.state !== 'abandoned' && hasEmail(session.lead) && hasCart(session)) {
+      await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now, dueAt: null });
+      await queueEmission(tx, session, 'cart', cartPayload(session), now);
+      deps.logger.info({ sessionId: session.id }, 'cart abandoned; CART queued');
+    } else {
+      await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: null });
+    }
+  });
+
+  /** Not verified: recorded, nothing emitted. The session goes back to the cart rules. */
+  const finalize = orderJob(async (tx, session, found, now) => {
+    const orderCheck: OrderCheck = found ?? { orderId: undefined, checkedAt: now, verified: false, reason: 'no order id or email to look up' };
+    const state = session.state === 'ordered' ? 'open' : session.state;
+    const next = { ...session, orderCheck, state } as Session;
+    await tx.updateSession(session.id, { orderCheck, state, ...(state !== session.state ? { stateChangedAt: now } : {}), dueAt: nextDueAt(next, policy) });
+    deps.logger.warn({ sessionId: session.id, reason: orderCheck.reason }, 'order did not verify; no ORDER sent');
+  });
 
   return { [JOB_KINDS.purchaseRecheck]: recheck, [JOB_KINDS.orderFinalize]: finalize };
 }
