@@ -26,12 +26,26 @@ async function typeHere(page: Page): Promise<string> {
   return session;
 }
 
+/** The collector got the last keystrokes by beacon: the page was leaving, not idling. */
+async function expectExitBeacon(stack: Stack): Promise<void> {
+  await expect
+    .poll(() =>
+      stack.recorder
+        .batches()
+        .filter(({ transport }) => transport === 'beacon')
+        .flatMap(({ batch }) => batch.events)
+        .some((event) => (event.fields as { phoneNumber?: string } | undefined)?.phoneNumber === TYPED.phoneNumber),
+    )
+    .toBe(true);
+}
+
 test.describe('the last typed values reach the collector when the buyer leaves', () => {
   test('by a link', async ({ page, stack }) => {
     const session = await typeLead(page, stack);
     await page.click('#away');
     await page.waitForURL(`${stack.a}/privacy.html`);
     await expectLead(stack, session, TYPED);
+    await expectExitBeacon(stack);
   });
 
   test('by submitting the form', async ({ page, stack }) => {
@@ -39,18 +53,21 @@ test.describe('the last typed values reach the collector when the buyer leaves',
     await page.click('#submit');
     await page.waitForURL(`${stack.b}/checkout.html`);
     await expectLead(stack, session, TYPED);
+    await expectExitBeacon(stack);
   });
 
   test('by reloading', async ({ page, stack }) => {
     const session = await typeLead(page, stack);
     await page.reload();
     await expectLead(stack, session, TYPED);
+    await expectExitBeacon(stack);
   });
 
   test('by closing the tab', async ({ page, stack }) => {
     const session = await typeLead(page, stack);
     await page.close();
     await expectLead(stack, session, TYPED);
+    await expectExitBeacon(stack);
   });
 
   test('by going back', async ({ page, stack }) => {
@@ -58,6 +75,7 @@ test.describe('the last typed values reach the collector when the buyer leaves',
     // A page restored from the back/forward cache fires no load event: wait for the commit.
     await page.goBack({ waitUntil: 'commit' });
     await expectLead(stack, session, TYPED);
+    await expectExitBeacon(stack);
   });
 
   test('by going forward, from a page restored from the back/forward cache', async ({ page, stack }) => {
@@ -65,6 +83,7 @@ test.describe('the last typed values reach the collector when the buyer leaves',
     const session = await typeHere(page);
     await page.goForward({ waitUntil: 'commit' });
     await expectLead(stack, session, TYPED);
+    await expectExitBeacon(stack);
   });
 });
 

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.js';
 import type { IngestResponse } from '../wire-schema.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
 import { ev, eventually, konnektiveEnv, outboxSettled, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
@@ -215,6 +216,49 @@ describe('Konnektive relay', () => {
     const log = JSON.stringify(await collector.store.listAttempts());
     for (const secret of ['ann@example.com', 'Ann', 'Lee', '5550101234', 'fb-login', 'fb-password', 'AFF7']) expect(log).not.toContain(secret);
     expect(log).toContain('leadPage');
+  });
+});
+
+describe('Konnektive relay: operations', () => {
+  it('sends the visitor IP from X-Forwarded-For only when TRUST_PROXY is on', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url, { TRUST_PROXY: 'on' }));
+    await collector.post({ events: [ev.page('presell', LANDING)] }, { headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.7' } });
+    await outboxSettled(collector);
+    await collector.close();
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    await collector.post({ events: [ev.page('presell', LANDING)] }, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+    await outboxSettled(collector);
+    expect(clickCalls().map((call) => call.params.ipAddress)).toEqual(['198.51.100.7', '127.0.0.1']);
+  });
+
+  it('exposes outbox states and upstream calls with their latency in /metrics', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    double.fail('http500', { times: 1 });
+    await send(undefined, [ev.page('lead', LANDING), ev.lead(ann)]);
+    await outboxSettled(collector);
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metrics).toMatch(/^funnelbeacon_outbox_jobs\{state="done"\} 2$/m);
+    expect(metrics).toMatch(/^funnelbeacon_upstream_calls_total\{upstream="konnektive",endpoint="importClick",outcome="transient"\} 1$/m);
+    expect(metrics).toMatch(/^funnelbeacon_upstream_calls_total\{upstream="konnektive",endpoint="importLead",outcome="ok"\} 1$/m);
+    expect(metrics).toMatch(/^funnelbeacon_upstream_call_duration_seconds_count\{upstream="konnektive",endpoint="importClick"\} 2$/m);
+    expect(metrics).toMatch(/^funnelbeacon_events_accepted_total\{type="lead"\} 1$/m);
+  });
+
+  it('logs JSON lines without emails, phones, names, credentials or tokens', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
+    collector = await startTestCollector(konnektiveEnv(double.url), { logger });
+    double.fail('error', { times: 1 });
+    const { session } = await send(undefined, [ev.page('lead', LANDING), ev.lead({ ...ann, phoneNumber: '5550101234' })]);
+    await outboxSettled(collector);
+    double.setCredentials('x', 'y');
+    await send(session, [ev.page('checkout', 'https://secure.example/checkout')]);
+    await eventually(() => collector.health.get('konnektive').state === 'paused');
+    const log = lines.join('');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    for (const secret of ['ann@example.com', '"Ann"', 'Lee', '5550101234', 'fb-login', 'fb-password', session]) expect(log).not.toContain(secret);
+    expect(log).toMatch(/relay paused/);
   });
 });
 

@@ -10,6 +10,7 @@ import { parseConfig } from '../../collector/config.js';
 import { startCollector, type RunningCollector } from '../../collector/server.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
 import { startFixtureServer, type FixtureVars } from './fixture-server.js';
+import { startRecorder, type Recorder } from './recorder.js';
 
 export const SECRET = 'e2e-secret-e2e-secret-e2e-secret-0123456789';
 export const CAMPAIGN = '12';
@@ -18,6 +19,8 @@ const LOGIN = { loginId: 'fb-e2e', password: 'fb-e2e-password' };
 export interface Stack {
   collector: RunningCollector;
   konnektive: KonnektiveDouble;
+  /** What reached the collector, beacons included: the pages send their events through it. */
+  recorder: Recorder;
   /** Origins of the two lander servers. */
   a: string;
   b: string;
@@ -46,16 +49,18 @@ export async function startStack(): Promise<Stack> {
   });
   if (!parsed.ok) throw new Error(`collector configuration: ${parsed.problems.join('; ')}`);
   const collector = await startCollector(parsed.config, { worker: { pollMs: 25 } });
-  Object.assign(vars, { COLLECTOR: collector.url, EVENTS: collector.url, A: siteA.origin, B: siteB.origin });
+  const recorder = await startRecorder(collector.url);
+  Object.assign(vars, { COLLECTOR: collector.url, EVENTS: recorder.origin, A: siteA.origin, B: siteB.origin });
 
   return {
     collector,
     konnektive,
+    recorder,
     a: siteA.origin,
     b: siteB.origin,
     vars,
     async close() {
-      await Promise.all([siteA.close(), siteB.close()]);
+      await Promise.all([siteA.close(), siteB.close(), recorder.close()]);
       await collector.close();
       await konnektive.close();
       await rm(dir, { recursive: true, force: true });
