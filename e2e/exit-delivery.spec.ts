@@ -40,17 +40,34 @@ async function expectExitBeacon(stack: Stack): Promise<void> {
 }
 
 test.describe('the last typed values reach the collector when the buyer leaves', () => {
-  test('by a link', async ({ page, stack }) => {
+  // Clicking moves the focus out of the field first, and a finished field is sent at once; the
+  // cases that keep the focus in the field leave with the last keystrokes still unsent, and
+  // only the exit beacon can deliver them.
+  test('by clicking a link', async ({ page, stack }) => {
     const session = await typeLead(page, stack);
     await page.click('#away');
+    await page.waitForURL(`${stack.a}/privacy.html`);
+    await expectLead(stack, session, TYPED);
+  });
+
+  test('by a link followed with the focus still in the field', async ({ page, stack }) => {
+    const session = await typeLead(page, stack);
+    await page.evaluate(() => document.querySelector<HTMLAnchorElement>('#away')!.click());
     await page.waitForURL(`${stack.a}/privacy.html`);
     await expectLead(stack, session, TYPED);
     await expectExitBeacon(stack);
   });
 
-  test('by submitting the form', async ({ page, stack }) => {
+  test('by clicking the submit button', async ({ page, stack }) => {
     const session = await typeLead(page, stack);
     await page.click('#submit');
+    await page.waitForURL(`${stack.b}/checkout.html`);
+    await expectLead(stack, session, TYPED);
+  });
+
+  test('by pressing Enter in the last field (form submit)', async ({ page, stack }) => {
+    const session = await typeLead(page, stack);
+    await page.locator('[name=phoneNumber]').press('Enter');
     await page.waitForURL(`${stack.b}/checkout.html`);
     await expectLead(stack, session, TYPED);
     await expectExitBeacon(stack);

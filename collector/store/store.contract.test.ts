@@ -12,9 +12,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testPostgres } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Job, JobCompletion, NewJob, NewSession, Store } from './store.js';
@@ -30,8 +29,6 @@ interface Backend {
   open(how?: { viaUrl?: boolean }): { store: Store; openPeer: () => Store };
   cleanup(): Promise<void>;
 }
-
-const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 function sqliteBackend(): Backend {
   const dirs: string[] = [];
@@ -51,42 +48,18 @@ function sqliteBackend(): Backend {
 }
 
 async function postgresBackend(): Promise<Backend> {
-  const explicitUrl = process.env.FUNNELBEACON_TEST_POSTGRES_URL;
-  const url = explicitUrl || DEFAULT_POSTGRES_URL;
-  let skip: string | undefined;
-  if (!explicitUrl) {
-    const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await probe.connect();
-    } catch (error) {
-      skip = `no PostgreSQL at ${url} (${(error as Error).message}); set FUNNELBEACON_TEST_POSTGRES_URL to run it`;
-    } finally {
-      await probe.end().catch(() => {});
-    }
-  }
-  const runId = randomBytes(4).toString('hex');
-  const schemas: string[] = [];
+  const postgres = await testPostgres();
   return {
     name: 'postgres',
-    skip,
+    skip: postgres.skip,
     open(how = {}) {
-      const schema = `fb_test_${runId}_${schemas.length}`;
-      schemas.push(schema);
+      const schema = postgres.newSchema();
       return {
-        store: how.viaUrl ? PostgresStore.fromUrl(`${url}${url.includes('?') ? '&' : '?'}schema=${schema}`) : PostgresStore.fromUrl(url, { schema }),
-        openPeer: () => PostgresStore.fromUrl(url, { schema }),
+        store: how.viaUrl ? PostgresStore.fromUrl(`${postgres.url}${postgres.url.includes('?') ? '&' : '?'}schema=${schema}`) : PostgresStore.fromUrl(postgres.url, { schema }),
+        openPeer: () => PostgresStore.fromUrl(postgres.url, { schema }),
       };
     },
-    async cleanup() {
-      if (schemas.length === 0) return;
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      try {
-        for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
-      } finally {
-        await admin.end();
-      }
-    },
+    cleanup: () => postgres.dropSchemas(),
   };
 }
 
