@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../clock.js';
 import { parseConfig } from '../config.js';
 import { sandboxKonnektive } from '../konnektive/sandbox-konnektive.js';
 import { SqliteStore } from '../store/sqlite-store.js';
