@@ -10,6 +10,8 @@ const DESKTOP_CHROME =
 
 export default defineConfig({
   testDir: 'e2e',
+  // Not *.spec.ts: vitest's default include (**/*.{test,spec}.ts) would pick the suite up too.
+  testMatch: '*.e2e.ts',
   forbidOnly: !!process.env.CI,
   retries: process.env.CI ? 1 : 0,
   workers: 2,

@@ -66,10 +66,21 @@ const leadValueMax: Record<LeadField, number> = {
   country: 64,
 };
 
+/**
+ * A lead value longer than Konnektive keeps is cut to its length rather than refused: refusing
+ * would drop the whole batch (the page view, the cart) for one over-long name.
+ */
+const leadValue = (max: number) =>
+  z
+    .string()
+    .max(1024)
+    .transform((value) => value.slice(0, max))
+    .optional();
+
 export const LeadFields = z
   .object(
-    Object.fromEntries(LEAD_FIELDS.map((field) => [field, z.string().max(leadValueMax[field]).optional()])) as {
-      [K in LeadField]: z.ZodOptional<z.ZodString>;
+    Object.fromEntries(LEAD_FIELDS.map((field) => [field, leadValue(leadValueMax[field])])) as {
+      [K in LeadField]: ReturnType<typeof leadValue>;
     },
   )
   .strict();

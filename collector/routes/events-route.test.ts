@@ -76,6 +76,15 @@ describe('POST /v1/events accepts', () => {
   });
 });
 
+describe('POST /v1/events trims lead values', () => {
+  it('cuts a lead value to the length Konnektive keeps instead of refusing the batch', async () => {
+    const first = await firstVisit();
+    const res = await collector.post({ session: first.session, events: [ev.lead({ firstName: 'A'.repeat(80), lastName: 'Lee' })] });
+    expect(res.status).toBe(200);
+    expect((await collector.store.getSession(first.ids.session))?.lead).toEqual({ firstName: 'A'.repeat(50), lastName: 'Lee' });
+  });
+});
+
 describe('POST /v1/events drops card numbers', () => {
   it('removes a card number typed into a lead field before it is stored, and counts it', async () => {
     const first = await firstVisit();
@@ -102,7 +111,8 @@ describe('POST /v1/events rejects, stores nothing, and says why', () => {
     ['an unknown event type', () => collector.post({ events: [{ id: randomUUID(), type: 'purchase' }] }), 400, 'invalid_events'],
     ['an event id that is not a UUID', () => collector.post({ events: [{ ...ev.page('lead', 'https://x.example/'), id: '42' }] }), 400, 'invalid_events'],
     ['an unknown page name', () => collector.post({ events: [{ ...ev.page('lead', 'https://x.example/'), page: 'home' }] }), 400, 'invalid_events'],
-    ['an oversized string', () => collector.post({ events: [ev.lead({ firstName: 'x'.repeat(51) })] }), 400, 'invalid_events'],
+    ['an oversized string', () => collector.post({ events: [ev.page('lead', `https://x.example/${'x'.repeat(2048)}`)] }), 400, 'invalid_events'],
+    ['an absurdly long lead value', () => collector.post({ events: [ev.lead({ firstName: 'x'.repeat(1025) })] }), 400, 'invalid_events'],
     ['an unknown lead field', () => collector.post({ events: [ev.lead({ cardNumber: '4111111111111111' })] }), 400, 'invalid_events'],
     ['a negative price', () => collector.post({ events: [ev.cart([{ id: '1', price: -1, qty: 1 }])] }), 400, 'invalid_events'],
     ['51 events', () => collector.post({ events: Array.from({ length: 51 }, () => ev.exit('lead')) }), 400, 'invalid_events'],

@@ -4,7 +4,7 @@
  */
 import type { IngestResponse } from '../../collector/wire-schema.js';
 import { collect, lead } from './capture.js';
-import { isPage, setPage } from './config.js';
+import { setPage } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
 import { ids, link, withLink } from './session.js';
 import { answered, setConsent } from './transport.js';
@@ -13,7 +13,7 @@ import { guard, soon } from './util.js';
 const commands: Record<string, (a?: any, b?: any) => void> = {
   /** A single-page app moved to another step: `funnelbeacon('page', 'upsell1')`. */
   page(name?: unknown) {
-    if (isPage(name)) setPage(name);
+    setPage(name);
     trackPage();
   },
   lead,
@@ -42,9 +42,9 @@ const commands: Record<string, (a?: any, b?: any) => void> = {
         callback((link && withLink(url)) || url);
       }
     });
-    if (link) return call();
+    // Called once: now (after this task) when a token is at hand, else on the next answer or at the deadline.
     answered.push(call);
-    soon(call, 1500);
+    soon(call, link ? 0 : 1500);
   },
 };
 

@@ -9,20 +9,18 @@ export let page: PageName;
 /** Where batches go: `/v1/events` on `data-collector`, else on the origin the script came from. */
 export let endpoint: string;
 export let campaign: string | undefined;
-/** The funnel's other domains (`data-domains`), lower case. */
+/** The funnel's domains (`data-domains`), lower case; links to them carry the session. */
 export let domains: string[];
 /** `data-form`: the forms whose fields are captured; by default every form with an email or phone field. */
 export let formSelector: string | undefined;
-/** `data-debug`: log what happens to the console. */
+/** `data-debug`: log the errors the snippet catches to the console. */
 export let debug = false;
 /** This page's URL as it was loaded. */
 export let url: URL;
 
-export const isPage = (name: unknown): name is PageName => /^(presell|lead|checkout|upsell[1-4]|thankyou)$/.test(name as string);
-
-export const setPage = (name: PageName): void => {
-  page = name;
-};
+/** Makes `name` this page's funnel step when it is one; says whether it was. */
+export const setPage = (name: unknown): boolean =>
+  /^(presell|lead|checkout|upsell[1-4]|thankyou)$/.test(name as string) && !!(page = name as PageName);
 
 /**
  * Reads the configuration from the script tag. Returns its attributes when the tag names a valid
@@ -30,8 +28,7 @@ export const setPage = (name: PageName): void => {
  */
 export const readConfig = (script: HTMLScriptElement | null): DOMStringMap | undefined => {
   const data = script && script.dataset;
-  if (data && isPage(data.page)) {
-    page = data.page;
+  if (data && setPage(data.page)) {
     url = new URL(location.href);
     endpoint = new URL('/v1/events', data.collector || script.src).href;
     campaign = data.campaign;

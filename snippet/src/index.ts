@@ -39,15 +39,22 @@ guard(() => {
   // of the back/forward cache (https://web.dev/articles/bfcache). visibilitychange is the last
   // event mobile browsers reliably fire before discarding a page in the background. Coming back
   // (from another tab, or from the back/forward cache: pageshow) resumes sending.
+  let left = false;
   on('pagehide visibilitychange pageshow', ({ type }) => {
     if (type == 'pagehide' || document.hidden) {
       collect();
-      beacon();
+      // Leaving fires pagehide, then visibilitychange (the order of "unload a document",
+      // https://html.spec.whatwg.org/multipage/document-lifecycle.html): the second has nothing new.
+      if (!left) beacon();
+      left = type == 'pagehide';
     } else {
+      left = false;
       refreshLink();
       send();
     }
   });
+  // A page left open renews its link token in time. Background tabs throttle timers to about
+  // once a minute, which is enough; a page shown again renews at once (above).
   setInterval(guard(refreshLink), 6e4);
 
   host.funnelbeacon = funnelbeacon;

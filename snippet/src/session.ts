@@ -79,7 +79,10 @@ export const withLink = (href: string): string | undefined => {
  */
 export const decorate = (): void => {
   if (!link) return;
-  for (const anchor of document.links) anchor.href = withLink(anchor.href) || anchor.href;
+  for (const anchor of document.links) {
+    const href = withLink(anchor.href);
+    if (href) anchor.href = href;
+  }
   for (const form of document.forms) {
     // getAttribute, not form.action: an input named "action" shadows the property. No action
     // means this page's URL, never another domain.

@@ -10,10 +10,9 @@ const NAME = 'funnelbeacon';
  * Reads (one argument) or writes a localStorage item. Access throws where storage is disabled
  * and in some sandboxed frames, so every use goes through here.
  */
-export const local = (key: string, value?: string): string | null | undefined => {
+export const local = (key: string, value?: string): string | null | void => {
   try {
-    if (value == null) return localStorage.getItem(key);
-    localStorage.setItem(key, value);
+    return value == null ? localStorage.getItem(key) : localStorage.setItem(key, value);
   } catch {
     // No storage: the session lives as long as the page, and events go now or never.
   }
@@ -25,9 +24,10 @@ export const readSession = (): string => (document.cookie.match(/funnelbeacon=([
 /**
  * Keeps the session token on this domain ('' forgets it). The cookie lasts as long as the
  * browser session; localStorage keeps it beyond, for a buyer who comes back days later. Only
- * this script reads the cookie, so the browser's SameSite default (Lax) is right.
+ * this script reads the cookie (no server needs it, and the same token sits in localStorage),
+ * so neither SameSite nor Secure would protect anything: the browser defaults are kept.
  */
 export const writeSession = (value: string): void => {
-  document.cookie = `${NAME}=${value};path=/${location.protocol == 'https:' ? ';secure' : ''}`;
+  document.cookie = `${NAME}=${value};path=/`;
   local(NAME, value);
 };

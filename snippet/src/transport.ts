@@ -9,7 +9,7 @@
 import type { EventBatch, FunnelEvent, IngestResponse } from '../../collector/wire-schema.js';
 import { campaign, endpoint } from './config.js';
 import { uuid } from './ids.js';
-import { credentials, forget, linkExpires, remember } from './session.js';
+import { credentials, forget, link, linkExpires, remember } from './session.js';
 import { local } from './storage.js';
 import { soon } from './util.js';
 
@@ -42,19 +42,19 @@ const save = (): void => {
   if (consented) local(QUEUE, JSON.stringify(queue));
 };
 
+export const setConsent = (given: boolean): void => {
+  consented = given;
+  save();
+  soon(send);
+};
+
 /**
  * Takes back what earlier pages of this domain left unacknowledged (only this script writes
  * that item, always as JSON).
  */
 export const startTransport = (consent: boolean): void => {
   queue = JSON.parse(local(QUEUE) || '[]');
-  consented = consent;
-};
-
-export const setConsent = (given: boolean): void => {
-  consented = given;
-  save();
-  soon(send);
+  setConsent(consent);
 };
 
 export const track = (event: NewEvent): void => {
@@ -77,7 +77,7 @@ const body = (events: FunnelEvent[]): string => JSON.stringify({ ...credentials(
  */
 export const send = (refresh?: boolean): void => {
   const batch = queue.slice(0, BATCH);
-  // A refresh comes only after an answer, so there is a session to name.
+  // A refresh comes only after an answer (there is a link token), so there is a session to name.
   if (busy || !consented || !(batch.length || refresh)) return;
   busy = true;
   fetch(endpoint, { method: 'POST', body: body(batch), keepalive: true })
@@ -115,16 +115,16 @@ export const send = (refresh?: boolean): void => {
  * A hidden page waits: it renews when it is shown again.
  */
 export const refreshLink = (): void => {
-  if (!document.hidden && linkExpires - Date.now() < 12e4) send(true);
+  if (link && !document.hidden && linkExpires - Date.now() < 12e4) send(true);
 };
 
 /**
- * Hands the queue to `sendBeacon`, which the browser delivers after the page is gone, where a
- * fetch may be cancelled. What was beaconed leaves the queue in memory, so that pagehide and
- * visibilitychange, which both fire on leaving, do not send it twice; it stays in localStorage
- * until the queue next changes, so that a page of this domain loaded meanwhile sends it again.
+ * Hands the unacknowledged events to `sendBeacon`, which the browser delivers after the page is
+ * gone, where a fetch may be cancelled. They stay queued until acknowledged: ad blockers often
+ * block beacons (https://github.com/umami-software/umami/issues/3354), and then the page, if it
+ * comes back, or the next page of the domain sends them again by fetch.
  */
 export const beacon = (): void => {
-  // sendBeacon answers false past the keepalive quota: what is left stays for the next page.
-  while (consented && queue.length && navigator.sendBeacon(endpoint, body(queue.slice(0, BATCH)))) queue = queue.slice(BATCH);
+  // sendBeacon answers false past the keepalive quota: what is left goes with the next page.
+  for (let i = 0; consented && i < queue.length && navigator.sendBeacon(endpoint, body(queue.slice(i, (i += BATCH)))); );
 };

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { classify, type Signals } from '../src/fields.js';
 
 /** An input as classification sees it: the attributes given, the rest empty (as the DOM reports them). */
-function input(attributes: Partial<Omit<Signals, 'dataset'>> & { field?: string } = {}): Signals {
+function input(attributes: { name?: string; id?: string; type?: string; autocomplete?: string; placeholder?: string; field?: string } = {}): Signals {
   const { field, ...rest } = attributes;
-  return { name: '', id: '', type: 'text', autocomplete: '', placeholder: '', dataset: { funnelField: field }, ...rest };
+  return { name: '', id: '', type: 'text', autocomplete: '', placeholder: '', dataset: { funnelField: field }, ...rest } as Signals;
 }
 
 describe('classify: lead fields', () => {
