@@ -85,3 +85,33 @@ describe('RateGate', () => {
     expect(() => new RateGate({ store, clock, key: 'ac:acme', perSecond: 0 })).toThrow(RangeError);
   });
 });
+
+describe('RateGate after a stall', () => {
+  it('sends callers that woke long after their slots to new slots instead of letting them burst', async () => {
+    let t = T0;
+    const sleepers: { at: number; wake: () => void }[] = [];
+    const clock: Clock = { now: () => t, sleep: (ms) => new Promise<void>((wake) => sleepers.push({ at: t + ms, wake })) };
+    const gate = new RateGate({ store, clock, key: 'ac:stall', perSecond: 5 });
+    const wentAt: number[] = [];
+    const go = () => gate.acquire().then(() => wentAt.push(t));
+    const callers = [go(), go(), go(), go()];
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    while (sleepers.length < 3) await settle();
+    expect(wentAt).toEqual([T0]);
+
+    // The process stalls for a second: every parked caller wakes after its slot has passed.
+    t = T0 + 1_000;
+    for (const sleeper of sleepers.splice(0)) sleeper.wake();
+    // From here on timers fire on time.
+    while (wentAt.length < 4) {
+      await settle();
+      const next = sleepers.sort((a, b) => a.at - b.at).shift();
+      if (next) {
+        t = Math.max(t, next.at);
+        next.wake();
+      }
+    }
+    await Promise.all(callers);
+    expect(wentAt).toEqual([T0, T0 + 1_000, T0 + 1_000 + SLOT, T0 + 1_000 + 2 * SLOT]);
+  });
+});
