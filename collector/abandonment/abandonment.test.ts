@@ -187,6 +187,7 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
         const [record] = [...ac.orders.values()];
         expect(record).toMatchObject({ externalcheckoutid: id, externalid: orderId, state: 3 });
       }
+      expect((await collector.store.listStateChanges(id)).map((change) => change.state)).toEqual(['open', 'abandoned', 'ordered', 'complete']);
     });
 
     it('an upsell accepted: one ORDER with both items, sent at the thank-you page', async () => {
@@ -212,6 +213,9 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       expect(sentOrders()).toEqual([]);
       await idle(2 * MINUTE);
       expect(sentOrders().map((order) => order.totalCents)).toEqual([3995]);
+      const changes = await collector.store.listStateChanges((await collector.store.listEmissions())[0]!.sessionId);
+      expect(changes.map((change) => change.state)).toEqual(['open', 'ordered', 'complete']);
+      expect(changes[2]!.at - changes[1]!.at).toBeGreaterThanOrEqual(15 * MINUTE);
       await idle(60 * MINUTE);
       expect(sentOrders()).toHaveLength(1);
       expect(sentCarts()).toEqual([]);

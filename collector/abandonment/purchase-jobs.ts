@@ -110,7 +110,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
     const orderCheck: OrderCheck = found ?? { orderId: undefined, checkedAt: now, verified: false, reason: 'no order id or email to look up' };
     const state = session.state === 'ordered' ? 'open' : session.state;
     const next = { ...session, orderCheck, state } as Session;
-    await tx.updateSession(session.id, { orderCheck, state, ...(state !== session.state ? { stateChangedAt: now } : {}), dueAt: nextDueAt(next, policy) });
+    await tx.updateSession(session.id, { orderCheck, ...(state !== session.state ? { state, stateChangedAt: now } : {}), dueAt: nextDueAt(next, policy) });
     deps.logger.warn({ sessionId: session.id, reason: orderCheck.reason }, 'order did not verify; no ORDER sent');
   });
 

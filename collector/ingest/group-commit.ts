@@ -2,8 +2,12 @@
  * @module group-commit
  * Concurrent ingest requests are written together: requests that arrive within a short window
  * share one transaction (and so one fsync), each inside its own savepoint so that one bad request
- * cannot undo the others. A request's promise settles only after the transaction commits, so the
- * route answers 2xx only for events that are durable.
+ * cannot undo the others. A request's promise settles only after the transaction is durable, so
+ * the route answers 2xx only for events that survive a crash.
+ *
+ * Groups are not chained: the store serialises the writes themselves, and a group written while
+ * the previous one waits for its fsync is made durable by the next fsync (the SQLite store shares
+ * one fsync among every commit before it), so writing and syncing overlap.
  */
 import type { Store } from '../store/store.js';
 import { applyBatch, DEFAULT_INGEST_POLICY, type IngestOutcome, type IngestPolicy, type IngestRequest } from './apply-batch.js';
@@ -11,8 +15,7 @@ import { applyBatch, DEFAULT_INGEST_POLICY, type IngestOutcome, type IngestPolic
 export interface GroupCommitOptions {
   /**
    * How long the first request of a group waits for company. The default, 0, still groups every
-   * request that arrived in the same turn of the event loop (the flush runs on `setImmediate`),
-   * and requests arriving while a group is being written form the next group.
+   * request that arrived in the same turn of the event loop (the flush runs on `setImmediate`).
    */
   maxWaitMs?: number;
   /** A group this large is written at once. */
@@ -36,7 +39,7 @@ export class GroupCommitter {
   readonly #policy: IngestPolicy;
   #queue: Waiting[] = [];
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  #writing: Promise<void> = Promise.resolve();
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(store: Store, { maxWaitMs = 0, maxBatch = 128, onCommitted = () => {}, policy = DEFAULT_INGEST_POLICY }: GroupCommitOptions = {}) {
     this.#policy = policy;
@@ -58,7 +61,7 @@ export class GroupCommitter {
     this.#cancelTimer();
     this.#timer = undefined;
     while (this.#queue.length > 0) await this.#flush();
-    await this.#writing;
+    await Promise.all([...this.#inFlight]);
   }
 
   #flushSoon(delayMs: number): void {
@@ -78,9 +81,10 @@ export class GroupCommitter {
   }
 
   #flush(): Promise<void> {
-    // Groups are written one after another; a group formed while one is writing waits its turn.
-    this.#writing = this.#writing.then(() => this.#writeGroup());
-    return this.#writing;
+    const writing = this.#writeGroup();
+    this.#inFlight.add(writing);
+    void writing.finally(() => this.#inFlight.delete(writing));
+    return writing;
   }
 
   async #writeGroup(): Promise<void> {

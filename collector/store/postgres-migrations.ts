@@ -118,4 +118,12 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE TABLE rate_slots (key TEXT PRIMARY KEY, next_at BIGINT NOT NULL);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Every state a session passed through, with when (the session row keeps only the latest).
+      CREATE TABLE session_states (session_id TEXT NOT NULL, state TEXT NOT NULL, at BIGINT NOT NULL);
+      CREATE INDEX session_states_by_session ON session_states (session_id, at);
+    `,
+  },
 ];

@@ -29,6 +29,7 @@ import type {
   NewSession,
   Session,
   SessionPatch,
+  SessionState,
   Store,
   StoreTx,
   StoredEvent,
@@ -328,6 +329,14 @@ export class PostgresStore implements Store {
     return result.rows.map(rowToEmission);
   }
 
+  async listStateChanges(sessionId: string): Promise<{ state: SessionState; at: number }[]> {
+    const result = await this.#pool.query<{ state: SessionState; at: string | number }>(
+      'SELECT state, at FROM session_states WHERE session_id = $1 ORDER BY at, ctid',
+      [sessionId],
+    );
+    return result.rows.map((row) => ({ state: row.state, at: Number(row.at) }));
+  }
+
   async reserveRateSlot(key: string, now: number, intervalMs: number): Promise<number> {
     // One statement: the row lock serialises collectors sharing the key.
     const result = await this.#pool.query<{ next_at: string | number }>(
@@ -430,6 +439,7 @@ async function insertSession(db: Queryable, session: NewSession): Promise<void> 
       session.isBot,
     ],
   );
+  await db.query("INSERT INTO session_states (session_id, state, at) VALUES ($1, 'open', $2)", [session.id, session.createdAt]);
 }
 
 /** Call inside a transaction when `patch.konnektive` is set (the merge reads, then writes). */
@@ -448,6 +458,9 @@ async function updateSession(db: Queryable, id: string, patch: SessionPatch): Pr
     ...columns.map(([, value]) => value),
     id,
   ]);
+  if (patch.state !== undefined) {
+    await db.query('INSERT INTO session_states (session_id, state, at) VALUES ($1, $2, $3)', [id, patch.state, patch.stateChangedAt ?? Date.now()]);
+  }
 }
 
 /** Drops keys whose value is `undefined`, so spreading the result never blanks a known id. */

@@ -106,4 +106,12 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE TABLE rate_slots (key TEXT PRIMARY KEY, next_at INTEGER NOT NULL);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Every state a session passed through, with when (the session row keeps only the latest).
+      CREATE TABLE session_states (session_id TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX session_states_by_session ON session_states (session_id, at);
+    `,
+  },
 ];

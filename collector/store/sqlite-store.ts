@@ -32,6 +32,7 @@ import type {
   NewSession,
   Session,
   SessionPatch,
+  SessionState,
   Store,
   StoreTx,
   StoredEvent,
@@ -281,6 +282,15 @@ export class SqliteStore implements Store {
     );
   }
 
+  listStateChanges(sessionId: string): Promise<{ state: SessionState; at: number }[]> {
+    return this.#lock.run(() =>
+      (this.#stmt('SELECT state, at FROM session_states WHERE session_id = ? ORDER BY at, rowid').all(sessionId) as Row[]).map((row) => ({
+        state: String(row.state) as SessionState,
+        at: Number(row.at),
+      })),
+    );
+  }
+
   reserveRateSlot(key: string, now: number, intervalMs: number): Promise<number> {
     return this.#lock.run(() => {
       const row = this.#stmt(
@@ -400,6 +410,7 @@ export class SqliteStore implements Store {
       session.ip,
       session.isBot ? 1 : 0,
     );
+    this.#recordState(session.id, 'open', session.createdAt);
   }
 
   #updateSession(id: string, patch: SessionPatch): void {
@@ -417,6 +428,11 @@ export class SqliteStore implements Store {
       ...columns.map(([, value]) => value),
       id,
     );
+    if (patch.state !== undefined) this.#recordState(id, patch.state, patch.stateChangedAt ?? Date.now());
+  }
+
+  #recordState(sessionId: string, state: SessionState, at: number): void {
+    this.#stmt('INSERT INTO session_states (session_id, state, at) VALUES (?, ?, ?)').run(sessionId, state, at);
   }
 
   #getEmission(sessionId: string, kind: EmissionKind): Emission | undefined {

@@ -196,6 +196,18 @@ for (const backend of backends) {
         expect(await store.getSession('s3')).toMatchObject({ dueAt: undefined, state: 'abandoned', stateChangedAt: T0 + 5, funnelDone: true });
       });
 
+      it('keeps every state a session passed through, with its time', async () => {
+        await store.transaction((tx) => tx.insertSession(newSession('s1')));
+        await store.updateSession('s1', { state: 'ordered', stateChangedAt: T0 + 10 });
+        await store.updateSession('s1', { lastSeenAt: T0 + 20 });
+        await store.transaction((tx) => tx.updateSession('s1', { state: 'complete', stateChangedAt: T0 + 30 }));
+        expect(await store.listStateChanges('s1')).toEqual([
+          { state: 'open', at: T0 },
+          { state: 'ordered', at: T0 + 10 },
+          { state: 'complete', at: T0 + 30 },
+        ]);
+      });
+
       it('keeps at most one emission of each kind per session, and its status and remote id', async () => {
         await store.transaction((tx) => tx.insertSession(newSession('s1')));
         expect(await store.transaction((tx) => tx.insertEmission({ sessionId: 's1', kind: 'cart', payload: { total: 1 }, now: T0 }))).toBe(true);
@@ -607,6 +619,29 @@ for (const backend of backends) {
 
     if (backend.name === 'postgres') {
       describe('postgres only', () => {
+        it('gives each due session to one of several sweepers racing for them', async () => {
+          await store.transaction(async (tx) => {
+            for (let i = 0; i < 60; i++) {
+              await tx.insertSession(newSession(`s${i}`));
+              await tx.updateSession(`s${i}`, { dueAt: T0 });
+            }
+          });
+          const sweepers = [store, openPeer(), openPeer()];
+          const taken = await Promise.all(
+            sweepers.map(async (sweeper) => {
+              const ids: string[] = [];
+              for (;;) {
+                const batch = await sweeper.transaction((tx) => tx.claimDueSessions(T0, 7));
+                if (batch.length === 0) return ids;
+                ids.push(...batch.map((session) => session.id));
+              }
+            }),
+          );
+          const all = taken.flat();
+          expect(all).toHaveLength(60);
+          expect(new Set(all).size).toBe(60);
+        });
+
         it('applies migrations once when several collectors start at once on a new schema', async () => {
           const fresh = backend.open();
           const starting = [fresh.store, fresh.openPeer(), fresh.openPeer(), fresh.openPeer()];

@@ -267,6 +267,8 @@ export interface Store {
   getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
   updateEmission(sessionId: string, kind: EmissionKind, change: { status: EmissionStatus; remoteId?: string; now: number }): Promise<void>;
   listEmissions(filter?: { sessionId?: string }): Promise<Emission[]>;
+  /** The states a session passed through, oldest first (written by every state change). */
+  listStateChanges(sessionId: string): Promise<{ state: SessionState; at: number }[]>;
   /**
    * Reserves the next free slot of a shared rate limit: returns when the caller may go (now or
    * later) and moves the key's next slot `intervalMs` past it. Atomic across collectors.
