@@ -19,6 +19,23 @@ async function firstVisit(): Promise<IngestResponse> {
   return (await res.json()) as IngestResponse;
 }
 
+/** A body sent with chunked transfer encoding, so no Content-Length announces its size. */
+function postChunked(bytes: number): Promise<Response> {
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let sent = 0; sent < bytes; sent += 8_192) controller.enqueue(encoder.encode('x'.repeat(Math.min(8_192, bytes - sent))));
+      controller.close();
+    },
+  });
+  return fetch(`${collector.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain', origin: LANDER_ORIGIN },
+    body: stream,
+    duplex: 'half',
+  } as RequestInit);
+}
+
 async function snapshot() {
   return { sessions: await collector.store.countSessions(), jobs: (await collector.store.listJobs({})).length };
 }
@@ -35,9 +52,46 @@ describe('POST /v1/events accepts', () => {
     expect(session?.campaignId).toBe('12');
   });
 
+  it('takes a chunked body under the limit', async () => {
+    const body = JSON.stringify({ events: [ev.page('presell', 'https://offer.example/')] });
+    const res = await fetch(`${collector.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: LANDER_ORIGIN },
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(body.slice(0, 20)));
+          controller.enqueue(new TextEncoder().encode(body.slice(20)));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(200);
+  });
+
   it('takes application/json as well as text/plain, and answers CORS for the lander origin', async () => {
     const res = await collector.post({ events: [ev.page('lead', 'https://offer.example/lead')] }, { contentType: 'application/json' });
     expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(LANDER_ORIGIN);
+  });
+
+  it('answers the preflight of an application/json request from a lander, and no other origin', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${collector.url}/v1/events`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+    const lander = await preflight(LANDER_ORIGIN);
+    expect(lander.status).toBe(204);
+    expect(lander.headers.get('access-control-allow-origin')).toBe(LANDER_ORIGIN);
+    expect(lander.headers.get('access-control-allow-headers')).toMatch(/content-type/i);
+    const other = await preflight('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('lets the lander read its error answers too (the snippet recovers from invalid_session)', async () => {
+    const res = await collector.post({ session: signSession(TEST_SECRET, newSessionId()), events: [ev.exit('lead')] });
+    expect(res.status).toBe(401);
     expect(res.headers.get('access-control-allow-origin')).toBe(LANDER_ORIGIN);
   });
 
@@ -108,6 +162,7 @@ describe('POST /v1/events rejects, stores nothing, and says why', () => {
   const cases: [string, () => Promise<Response>, number, string][] = [
     ['malformed JSON', () => collector.post('{"events": [', { raw: true }), 400, 'malformed_json'],
     ['a body over 64 KiB', () => collector.post(JSON.stringify({ events: [], pad: 'x'.repeat(70_000) }), { raw: true }), 413, 'body_too_large'],
+    ['a chunked body over 64 KiB (no Content-Length)', () => postChunked(70_000), 413, 'body_too_large'],
     ['an unknown event type', () => collector.post({ events: [{ id: randomUUID(), type: 'purchase' }] }), 400, 'invalid_events'],
     ['an event id that is not a UUID', () => collector.post({ events: [{ ...ev.page('lead', 'https://x.example/'), id: '42' }] }), 400, 'invalid_events'],
     ['an unknown page name', () => collector.post({ events: [{ ...ev.page('lead', 'https://x.example/'), page: 'home' }] }), 400, 'invalid_events'],

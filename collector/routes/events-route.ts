@@ -5,14 +5,14 @@
  * Every rejection answers `{error:{code,message}}` and stores nothing.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { cors } from 'hono/cors';
 import { scrubEvent } from '../card-filter.js';
 import { isAllowedOrigin, type Config } from '../config.js';
 import { botDetector } from '../http/bot-filter.js';
 import { clientIp } from '../http/client-ip.js';
+import { cors } from '../http/cors.js';
 import { fail } from '../http/errors.js';
 import { rateLimit } from '../http/rate-limit.js';
+import { readBodyWithin } from '../http/read-body.js';
 import type { GroupCommitter } from '../ingest/group-commit.js';
 import type { IngestRequest } from '../ingest/apply-batch.js';
 import type { Metrics } from '../metrics.js';
@@ -34,12 +34,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
 
   app.use(
     '/v1/events',
-    cors({
-      origin: (origin) => (origin && isAllowedOrigin(config, origin) ? origin : null),
-      allowMethods: ['POST'],
-      allowHeaders: ['Content-Type'],
-      maxAge: 86_400,
-    }),
+    cors({ isAllowed: (origin) => isAllowedOrigin(config, origin) }),
     rateLimit({
       perMinute: config.rateLimitPerMinute,
       keyOf: (c) => clientIp(c, config.trustProxy),
@@ -53,13 +48,6 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
       }
       await next();
     },
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        reject('body_too_large');
-        return fail(413, 'body_too_large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
-      },
-    }),
   );
 
   app.post('/v1/events', async (c) => {
@@ -68,8 +56,12 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
       reject('unsupported_media_type');
       fail(415, 'unsupported_media_type', 'Send the batch as JSON with Content-Type text/plain or application/json.');
     }
-    // Always read the body here: the size limit is only enforced while the body is read.
-    const text = await c.req.text();
+    const read = await readBodyWithin(c, MAX_BODY_BYTES);
+    if (!read.ok) {
+      reject('body_too_large');
+      fail(413, 'body_too_large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
+    }
+    const { text } = read;
     // PostgreSQL text cannot hold NUL; no lander has a reason to send one.
     if (text.includes('\\u0000')) {
       reject('invalid_events');
