@@ -13,8 +13,8 @@
  * and record so tests can assert the final state, reports the busiest second it admitted
  * (`maxRequestsInAnyWindow()`), and can fail on purpose (`fail()`).
  */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
+import { startHttpDouble } from './http-double.js';
 
 /** AC's e-commerce order states. */
 export const AC_ORDER_STATE = { pending: 0, completed: 1, abandoned: 2, recovered: 3, waiting: 4 } as const;
@@ -161,7 +161,6 @@ interface Reply {
 }
 
 const WINDOW_MS = 1000;
-const MAX_BODY_BYTES = 1_000_000;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 function acError(code: ErrorCode, field: string, title: string, detail = ''): AcError {
@@ -245,7 +244,6 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
   const ids = { connection: 0, customer: 0, order: 0, product: 0, discount: 0 };
   let failure: { mode: AcFailureMode; remaining: number | undefined; retryAfter: number | null } | undefined;
 
-  const sockets = new Set<Socket>();
   const hanging = new Set<http.ServerResponse>();
 
   function inWindow(at: number): number {
@@ -853,39 +851,8 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
     finish(reply.status, reply.body, rateHeaders);
   }
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        res.writeHead(413).end();
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return;
-      try {
-        handle(req, res, Buffer.concat(chunks).toString('utf8'));
-      } catch (error) {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`double crashed: ${String(error)}`);
-      }
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
-  let closing: Promise<void> | undefined;
+  const shell = await startHttpDouble(handle);
+  const origin = shell.url;
 
   return {
     url: origin,
@@ -936,13 +903,6 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       for (const res of hanging) res.socket?.destroy();
       hanging.clear();
     },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Hung requests keep their sockets open; without this close() would wait for the client.
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close: () => shell.close(),
   };
 }

@@ -11,8 +11,8 @@
  * fails these tests. It keeps every call, session and lead so tests can assert the final CRM
  * state, and it can fail on purpose (`fail()`) to drive the collector's retry and timeout paths.
  */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
+import { startHttpDouble } from './http-double.js';
 import { isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -166,7 +166,6 @@ export interface KonnektiveDouble {
 type Params = Record<string, string>;
 type Outcome = { ok: true; message: Record<string, unknown> } | { ok: false; message: string };
 
-const MAX_BODY_BYTES = 1_000_000;
 /** Konnektive publishes no limit for most optional fields; this only stops absurd values. */
 const DEFAULT_MAX = 255;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -352,7 +351,6 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
   const leads = new Map<string, KonnektiveOrder>();
   const acRoute: KonnektiveAcRouteCall[] = [];
   const customersByEmail = new Map<string, number>();
-  const sockets = new Set<Socket>();
   const hanging = new Set<http.ServerResponse>();
 
   function takeFailure(): KonnektiveFailureMode | undefined {
@@ -725,35 +723,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     }
   }
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        res.writeHead(413).end();
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return;
-      handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`double crashed: ${String(error)}`);
-      });
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const shell = await startHttpDouble(handle);
 
   function requireOrder(orderId: string): KonnektiveOrder {
     const order = leads.get(orderId);
@@ -761,10 +731,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     return order;
   }
 
-  let closing: Promise<void> | undefined;
-
   const double: KonnektiveDouble = {
-    url: `http://127.0.0.1:${port}`,
+    url: shell.url,
     calls,
     sessions,
     leads,
@@ -857,14 +825,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       for (const res of hanging) res.socket?.destroy();
       hanging.clear();
     },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Hung requests keep their sockets open; without this close() would wait for the client.
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close: () => shell.close(),
   };
   return double;
 }
