@@ -162,6 +162,18 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       if (route === 'activecampaign') expect([...ac.orders.values()][0]!.state).toBe(2);
     });
 
+    it('a checkout tab left open (the snippet only renewing its link token) is abandoned all the same', async () => {
+      await start();
+      const { session, id } = await reachCheckout();
+      for (let minute = 0; minute < 31; minute += 8) {
+        clock.advance(8 * MINUTE);
+        const renewal = await collector.post({ session, events: [] });
+        expect(renewal.status).toBe(200);
+      }
+      await idle(0);
+      expect(sentCarts().map((cart) => cart.cartId)).toEqual([id]);
+    });
+
     it('paid without reaching the thank-you page: the recheck finds the order, so an ORDER and no CART', async () => {
       await start();
       const { id, orderId } = await reachCheckout();

@@ -62,7 +62,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     session = newSessionDefaults(fresh);
   }
 
-  const patch: SessionPatch = { lastSeenAt: request.receivedAt };
+  const patch: SessionPatch = {};
   let lead = session.lead;
   let leadVersion = session.leadVersion;
   let accepted = 0;
@@ -122,6 +122,9 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
   }
   if (accepted > 0) {
+    // Only events are activity: a request that only renews the link token (a tab left open)
+    // must not keep postponing the session's abandonment.
+    patch.lastSeenAt = request.receivedAt;
     // New activity reopens an expired session; an abandoned one stays abandoned (its CART is out).
     if (session.state === 'expired' && patch.state === undefined) patch.state = 'open';
     if (patch.state !== undefined && patch.state !== session.state) patch.stateChangedAt = request.receivedAt;
