@@ -9,6 +9,7 @@ import { errorBody } from './http/errors.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { demoRoute } from './routes/demo-route.js';
 import { eventsRoute } from './routes/events-route.js';
 import { healthRoute } from './routes/health-route.js';
 import { snippetRoute } from './routes/snippet-route.js';
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', eventsRoute(deps));
   app.route('/', healthRoute(deps));
   app.route('/', snippetRoute());
+  if (deps.config.sandbox) app.route('/', demoRoute());
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {
