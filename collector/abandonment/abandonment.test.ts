@@ -174,6 +174,36 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       expect(sentCarts().map((cart) => cart.cartId)).toEqual([id]);
     });
 
+    it('a buyer who comes back while the purchase recheck waits for Konnektive gets no CART then', async () => {
+      await start();
+      const { session, id } = await reachCheckout();
+      crm.fail('http500');
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toEqual([]);
+      await visit(session, [ev.page('checkout', 'https://secure.example/checkout'), ev.lead({ phoneNumber: '5550101234' })]);
+      crm.recover();
+      await idle(MINUTE);
+      expect(sentCarts()).toEqual([]);
+      expect(await collector.store.getSession(id)).toMatchObject({ state: 'open' });
+      await idle(31 * MINUTE);
+      expect(sentCarts().map((cart) => cart.cartId)).toEqual([id]);
+    });
+
+    it.runIf(route === 'activecampaign')('a CART still waiting for ActiveCampaign when the buyer pays is cancelled: only the ORDER goes', async () => {
+      await start();
+      const { session, id, orderId } = await reachCheckout();
+      ac.fail('down');
+      await idle(31 * MINUTE);
+      expect(await collector.store.getEmission(id, 'cart')).toMatchObject({ status: 'sending' });
+      crm.completeOrder(orderId, { items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] });
+      await visit(session, [ev.page('thankyou', 'https://secure.example/thanks'), ev.order(orderId)]);
+      ac.recover();
+      await idle(MINUTE);
+      await idle(MINUTE);
+      expect(sentOrders().map((order) => order.orderId)).toEqual([orderId]);
+      expect(sentCarts()).toEqual([]);
+    });
+
     it('paid without reaching the thank-you page: the recheck finds the order, so an ORDER and no CART', async () => {
       await start();
       const { id, orderId } = await reachCheckout();

@@ -22,7 +22,7 @@ import type { Job, OrderCheck, Session, Store, StoreTx, Upstream } from '../stor
 import type { UpstreamHealth } from '../upstream-health.js';
 import { cartPayload, orderPayload } from './emission-payloads.js';
 import { checkOrder } from './order-check.js';
-import { hasCart, nextDueAt } from './session-rules.js';
+import { hasCart, nextDueAt, sweepAction } from './session-rules.js';
 
 export interface PurchaseJobDeps {
   config: Config;
@@ -94,8 +94,16 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
       return { type: 'done' };
     };
 
-  /** Not paid: an open session with an email and a cart is abandoned, and its one CART queued. */
+  /**
+   * Not paid: an open session with an email and a cart is abandoned, and its one CART queued;
+   * but only if it still would be now. The job may have waited (behind other jobs, in backoff,
+   * while Konnektive was paused) and the buyer may have come back or reported an order meanwhile.
+   */
   const recheck = orderJob(async (tx, session, orderCheck, now) => {
+    if (sweepAction(session, now, policy).type !== 'recheck-purchase') {
+      await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: nextDueAt(session, policy) });
+      return;
+    }
     if (session.state !== 'abandoned' && hasEmail(session.lead) && hasCart(session)) {
       await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now, dueAt: null });
       await queueEmission(tx, session, 'cart', cartPayload(session), now);

@@ -298,7 +298,7 @@ describe('ActiveCampaign route', () => {
 
     expect(double.stats.rateLimited).toBe(1);
     expect(result).toMatchObject({ ok: false, failure: 'rate_limited' });
-    const retryAt = !result.ok ? result.retryAt! : 0;
+    const retryAt = !result.ok && result.failure === 'rate_limited' ? result.retryAt! : 0;
     expect(retryAt).toBe(T0 + slotSpacingMs(5) + 1000);
     expect(ctx.calls.at(-1)).toMatchObject({ httpStatus: 429, outcome: 'transient' });
 

@@ -264,12 +264,13 @@ export function activeCampaignEmitter(options: ActiveCampaignEmitterOptions): Em
     return create('/ecomCustomers', acCustomerBody(emission, connectionid), { resource: 'ecomCustomers', filters }, record);
   }
 
-  async function emitCart(cart: CartEmission, connectionid: string, mayAlreadyExist: boolean, record: CallRecorder): Promise<EmitResult> {
+  async function emitCart(cart: CartEmission, connectionid: string, mayAlreadyExist: boolean, record: CallRecorder, lookupOnly = false): Promise<EmitResult> {
     const filters = { externalcheckoutid: cart.cartId, connectionid };
-    if (mayAlreadyExist) {
+    if (mayAlreadyExist || lookupOnly) {
       const found = await findOne('ecomOrders', filters, record);
       if (!found.ok) return found;
       if (found.value !== undefined) return { ok: true, remoteId: found.value };
+      if (lookupOnly) return { ok: false, failure: 'absent', message: 'no such cart in ActiveCampaign' };
     }
     const customer = await customerId(cart, connectionid, record);
     if (!customer.ok) return customer;
@@ -323,7 +324,7 @@ export function activeCampaignEmitter(options: ActiveCampaignEmitterOptions): Em
           return customer.ok ? { ok: true, remoteId: customer.value } : customer;
         }
         case 'cart':
-          return emitCart(emission, connection.value, context.mayAlreadyExist, record);
+          return emitCart(emission, connection.value, context.mayAlreadyExist, record, context.lookupOnly);
         case 'order':
           return emitOrder(emission, connection.value, context.mayAlreadyExist, record);
       }

@@ -35,24 +35,31 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
     (kind: EmissionKind): JobHandler =>
     async (job, effects) => {
       const record = await store.getEmission(job.sessionId, kind);
-      if (!record || record.status === 'sent') return { type: 'done' };
+      if (!record || record.status === 'sent' || record.status === 'cancelled') return { type: 'done' };
+      const mayAlreadyExist = record.status === 'sending';
+      // A CART that waited (ActiveCampaign down, a replayed dead letter) while the buyer reported
+      // an order: an abandoned-cart email now would go to someone who paid. It is cancelled, unless
+      // an earlier attempt already reached the upstream (then it is recorded as sent).
+      const lookupOnly = kind === 'cart' && (await orderReported(job.sessionId));
+      if (lookupOnly && !mayAlreadyExist) return cancel(job.sessionId);
       const emission = { ...record.payload } as unknown as Emission;
       if (emission.kind === 'order') {
         const cart = await store.getEmission(job.sessionId, 'cart');
-        emission.recoversCart = cart !== undefined && cart.status !== 'queued';
+        emission.recoversCart = cart?.status === 'sending' || cart?.status === 'sent';
         if (cart?.remoteId) emission.cartRemoteId = cart.remoteId;
       }
-      const mayAlreadyExist = record.status === 'sending';
       if (!mayAlreadyExist) await store.updateEmission(job.sessionId, kind, { status: 'sending', now: clock.now() });
 
       const result = await emitter.emit(emission, {
         mayAlreadyExist,
+        lookupOnly,
         record: (call) => {
           deps.metrics.upstreamCalls.inc({ upstream, endpoint: call.endpoint, outcome: call.outcome });
           if (call.outcome !== 'sandbox') deps.metrics.upstreamLatency.observe({ upstream, endpoint: call.endpoint }, call.latencyMs / 1000);
           effects.recordAttempt({ jobId: job.id, upstream, createdAt: clock.now(), httpStatus: call.httpStatus, ...call });
         },
       });
+      if (!result.ok && result.failure === 'absent') return cancel(job.sessionId);
       if (result.ok) {
         await store.updateEmission(job.sessionId, kind, { status: 'sent', ...(result.remoteId ? { remoteId: result.remoteId } : {}), now: clock.now() });
         deps.logger.info({ sessionId: job.sessionId, kind, route: emitter.route }, 'emission delivered');
@@ -60,6 +67,17 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       }
       return failure(result);
     };
+
+  async function cancel(sessionId: string): Promise<JobOutcome> {
+    await store.updateEmission(sessionId, 'cart', { status: 'cancelled', now: clock.now() });
+    deps.logger.info({ sessionId }, 'CART cancelled: the buyer reported an order before it went out');
+    return { type: 'done' };
+  }
+
+  async function orderReported(sessionId: string): Promise<boolean> {
+    const session = await store.getSession(sessionId);
+    return session !== undefined && (session.state === 'complete' || session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined);
+  }
 
   function failure(result: Extract<EmitResult, { ok: false }>): JobOutcome {
     const error = redactMessage(result.message);
@@ -74,6 +92,7 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       case 'transient':
         return { type: 'retry', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
       case 'rejected':
+      case 'absent':
         return { type: 'dead', error };
     }
   }

@@ -72,7 +72,9 @@ export type Emission = CustomerEmission | CartEmission | OrderEmission;
  */
 export type EmitResult =
   | { ok: true; remoteId?: string }
-  | { ok: false; failure: 'transient' | 'rejected' | 'auth' | 'rate_limited'; message: string; retryAt?: number };
+  | { ok: false; failure: 'transient' | 'rejected' | 'auth' | 'rate_limited'; message: string; retryAt?: number }
+  /** Only with `lookupOnly`: the record does not exist upstream. */
+  | { ok: false; failure: 'absent'; message: string };
 
 export interface EmitContext {
   /**
@@ -80,6 +82,11 @@ export interface EmitContext {
    * process died before recording the answer): look the record up before creating it.
    */
   mayAlreadyExist: boolean;
+  /**
+   * Look the record up and create nothing: a CART whose buyer has since reported an order is
+   * only recorded as sent if an earlier attempt did reach the upstream.
+   */
+  lookupOnly?: boolean;
   /** Log of each HTTP call the route makes (redacted summaries), for the delivery-attempt table. */
   record(call: { endpoint: string; request: string; response: string; outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox'; httpStatus?: number; latencyMs: number }): void;
 }

@@ -113,7 +113,8 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
   return {
     route: 'konnektive',
     async emit(emission, context) {
-      if (context.mayAlreadyExist && (await alreadyStored(api, emission, context))) return { ok: true };
+      if ((context.mayAlreadyExist || context.lookupOnly) && (await alreadyStored(api, emission, context))) return { ok: true };
+      if (context.lookupOnly) return { ok: false, failure: 'absent', message: `no such ${emission.kind} at Konnektive's ActiveCampaign route` };
       const params =
         emission.kind === 'customer'
           ? konnektiveCustomerParams(emission, connectionId)

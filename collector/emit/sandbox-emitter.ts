@@ -31,6 +31,8 @@ export function sandboxEmitter(): Emitter {
   return {
     route: 'sandbox',
     async emit(emission, context) {
+      // Sandbox mode sends nothing, so a record an earlier attempt "created" exists only if it was recorded as sent.
+      if (context.lookupOnly) return { ok: false, failure: 'absent', message: 'sandbox: nothing was sent' };
       const { method, path, body } = acRequestFor(emission, PLACEHOLDER_IDS);
       const remoteId = syntheticId(emission);
       context.record({

@@ -132,8 +132,11 @@ export type SessionPatch = Partial<
 };
 
 export type EmissionKind = 'cart' | 'order' | 'customer';
-/** `sending` is written before the upstream call: after a crash it means "look before posting". */
-export type EmissionStatus = 'queued' | 'sending' | 'sent';
+/**
+ * `sending` is written before the upstream call: after a crash it means "look before posting".
+ * `cancelled`: a CART not sent because the buyer reported an order before it went out.
+ */
+export type EmissionStatus = 'queued' | 'sending' | 'sent' | 'cancelled';
 
 /** One CART, ORDER or CUSTOMER for ActiveCampaign, at most one of each kind per session. */
 export interface Emission {
