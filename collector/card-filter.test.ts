@@ -19,6 +19,14 @@ describe('card filter', () => {
     expect(scrubCardNumbers('notes 4111 1111 1111 1111 thanks')).toEqual({ value: 'notes  thanks', found: 1 });
   });
 
+  it('finds a card number followed or preceded by other digit groups (expiry, CVV)', () => {
+    for (const value of ['4111111111111111 12/25', '4111 1111 1111 1111 123', '4111-1111-1111-1111 12 25', '12 25 4111 1111 1111 1111']) {
+      const result = scrubCardNumbers(value);
+      expect(result.found, value).toBe(1);
+      expect(result.value ?? '', value).not.toMatch(/4111/);
+    }
+  });
+
   it('leaves numbers that are not cards alone', () => {
     for (const value of ['4111111111111112', '+1 555 010 9999', '123456789012', '2025-01-01']) {
       expect(scrubCardNumbers(value)).toEqual({ value, found: 0 });

@@ -12,7 +12,7 @@ import type { FunnelEvent } from './wire-schema.js';
  * Digit runs that may be card numbers: 13-19 digits, separated by single spaces or dashes, not
  * glued to letters or digits (so the digit groups inside a UUID or a hex id are not taken).
  */
-const CANDIDATE = /(?<![A-Za-z0-9])\d(?:[ -]?\d){12,18}(?![A-Za-z0-9])/g;
+const CANDIDATE = /(?<![A-Za-z0-9])\d(?:[ -]?\d){12,}(?![A-Za-z0-9])/g;
 
 export function passesLuhn(digits: string): boolean {
   let sum = 0;
@@ -29,9 +29,22 @@ export function passesLuhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/**
+ * A run is a card number when it is one, or when a card number is written inside it as whole
+ * groups: "4111 1111 1111 1111 12 25" (card, then the expiry) is a run of 20 digits that fails
+ * Luhn, but its first four groups pass.
+ */
 function isCardNumber(candidate: string): boolean {
-  const digits = candidate.replace(/[ -]/g, '');
-  return digits.length >= 13 && digits.length <= 19 && passesLuhn(digits);
+  const groups = candidate.split(/[ -]/);
+  for (let first = 0; first < groups.length; first++) {
+    let digits = '';
+    for (let last = first; last < groups.length; last++) {
+      digits += groups[last];
+      if (digits.length > 19) break;
+      if (digits.length >= 13 && passesLuhn(digits)) return true;
+    }
+  }
+  return false;
 }
 
 export interface ScrubResult {

@@ -75,6 +75,11 @@ describe('parseConfig', () => {
     expect(!amp.ok && amp.problems[0]?.startsWith('KONNEKTIVE_PASSWORD')).toBe(true);
   });
 
+  it('refuses ActiveCampaign emission without Konnektive, which verifies orders', () => {
+    const result = parseConfig({ SECRET: 'x'.repeat(40), ALLOWED_ORIGINS: 'https://a.example', EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: 'https://acct.api-us1.com', ACTIVECAMPAIGN_API_KEY: 'k' });
+    expect(!result.ok && result.problems.some((line) => line.startsWith('KONNEKTIVE_LOGIN_ID'))).toBe(true);
+  });
+
   it('adds /api/3 to the ActiveCampaign URL once', () => {
     for (const url of ['https://acct.api-us1.com', 'https://acct.api-us1.com/api/3/']) {
       const result = parseConfig({ ...live, EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: url, ACTIVECAMPAIGN_API_KEY: 'k' });
