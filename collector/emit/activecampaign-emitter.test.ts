@@ -401,7 +401,7 @@ describe('createEmitter', () => {
     const konnektive = { ...base, KONNEKTIVE_LOGIN_ID: 'l', KONNEKTIVE_PASSWORD: 'p', KONNEKTIVE_CAMPAIGNS: '12' };
     expect(pick(konnektive)).toBe('konnektive');
     expect(
-      pick({ ...base, EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: 'https://acme.api-us1.com', ACTIVECAMPAIGN_API_KEY: 'k' }),
+      pick({ ...konnektive, EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: 'https://acme.api-us1.com', ACTIVECAMPAIGN_API_KEY: 'k' }),
     ).toBe('activecampaign');
     expect(pick({ ...konnektive, EMIT_VIA: 'sandbox' })).toBe('sandbox');
   });

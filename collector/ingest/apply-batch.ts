@@ -43,7 +43,15 @@ export const DEFAULT_INGEST_POLICY: IngestPolicy = Object.freeze({
 });
 
 export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: IngestPolicy = DEFAULT_INGEST_POLICY): Promise<IngestOutcome> {
-  let session = request.mode === 'new' ? undefined : await tx.getSession(request.sessionId);
+  let session: Session | undefined;
+  if (request.mode === 'new') {
+    // A first batch sent again (the page was left before the answer arrived, then the beacon or
+    // the next page resent it) belongs to the session it already opened, not to a new one.
+    const owner = await tx.findEventsSession(request.events.map((event) => event.id));
+    if (owner) session = await tx.getSession(owner);
+  } else {
+    session = await tx.getSession(request.sessionId);
+  }
   if (!session && request.mode === 'existing') return { ok: false, code: 'unknown_session' };
   if (!session) {
     const firstPage = request.events.find((event) => event.type === 'page');

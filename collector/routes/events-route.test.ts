@@ -104,6 +104,15 @@ describe('POST /v1/events accepts', () => {
     expect(await collector.store.listJobs({ sessionId: first.ids.session })).toHaveLength(1);
   });
 
+  it('continues the session a first batch opened when that batch is resent without its answer', async () => {
+    const page = ev.page('presell', 'https://offer.example/');
+    const first = (await (await collector.post({ events: [page] })).json()) as IngestResponse;
+    const resent = (await (await collector.post({ events: [page, ev.exit('presell')] })).json()) as IngestResponse;
+    expect(resent.ids.session).toBe(first.ids.session);
+    expect(resent).toMatchObject({ accepted: 1, duplicates: 1, session: first.session });
+    expect(await collector.store.countSessions()).toBe(1);
+  });
+
   it('moves a session to another domain with a link token, and starts anew on a stale or forged one', async () => {
     const first = await firstVisit();
     const adopted = (await (await collector.post({ link: first.link, events: [ev.page('checkout', 'https://secure.example/')] })).json()) as IngestResponse;

@@ -363,6 +363,11 @@ export class PostgresStore implements Store {
       insertSession: (session) => insertSession(client, session),
       updateSession: (id, patch) => updateSession(client, id, patch),
       insertEvent: (event) => insertEvent(client, event),
+      findEventsSession: async (eventIds) => {
+        if (eventIds.length === 0) return undefined;
+        const result = await client.query<{ session_id: string }>('SELECT session_id FROM events WHERE id = ANY($1::text[]) LIMIT 1', [eventIds]);
+        return result.rows[0]?.session_id;
+      },
       markPageClicked: async (sessionId, page) =>
         (
           await client.query('INSERT INTO session_clicks (session_id, page) VALUES ($1, $2) ON CONFLICT DO NOTHING', [

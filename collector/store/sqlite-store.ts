@@ -106,6 +106,13 @@ export class SqliteStore implements Store {
     insertSession: async (session) => this.#insertSession(session),
     updateSession: async (id, patch) => this.#updateSession(id, patch),
     insertEvent: async (event) => this.#insertEvent(event),
+    findEventsSession: async (eventIds) => {
+      if (eventIds.length === 0) return undefined;
+      const row = this.#stmt(`SELECT session_id FROM events WHERE id IN (${eventIds.map(() => '?').join(', ')}) LIMIT 1`).get(...eventIds) as
+        | Row
+        | undefined;
+      return row === undefined ? undefined : String(row.session_id);
+    },
     markPageClicked: async (sessionId, page) =>
       this.#stmt('INSERT OR IGNORE INTO session_clicks (session_id, page) VALUES (?, ?)').run(sessionId, page).changes === 1,
     enqueue: async (job) => this.#enqueue(job),

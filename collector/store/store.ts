@@ -199,6 +199,8 @@ export interface StoreTx {
   updateSession(id: string, patch: SessionPatch): Promise<void>;
   /** Appends an event; `false` when an event with this id was stored before (a resend). */
   insertEvent(event: StoredEvent): Promise<boolean>;
+  /** The session that already holds one of these events, if any (a resent first batch). */
+  findEventsSession(eventIds: readonly string[]): Promise<string | undefined>;
   /** Records that a page type got its click; `false` when it already had one. */
   markPageClicked(sessionId: string, page: PageName): Promise<boolean>;
   enqueue(job: NewJob): Promise<number>;
