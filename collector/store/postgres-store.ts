@@ -117,8 +117,14 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * Inside a transaction a session is read `FOR UPDATE`: two collectors (or two commit groups)
+   * applying events of one session would otherwise both merge into the row they read and the
+   * second write would drop the first one's lead fields. Locks taken in different orders can
+   * deadlock; PostgreSQL then aborts one transaction, which is run again (it wrote nothing).
+   */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.#inTransaction((client) => fn(this.#txFor(client)));
+    return retryOnDeadlock(() => this.#inTransaction((client) => fn(this.#txFor(client))));
   }
 
   getSession(id: string): Promise<Session | undefined> {
@@ -359,7 +365,7 @@ export class PostgresStore implements Store {
   #txFor(client: pg.PoolClient): StoreTx {
     let savepoints = 0;
     return {
-      getSession: (id) => getSession(client, id),
+      getSession: (id) => getSession(client, id, { forUpdate: true }),
       insertSession: (session) => insertSession(client, session),
       updateSession: (id, patch) => updateSession(client, id, patch),
       insertEvent: (event) => insertEvent(client, event),
@@ -423,8 +429,8 @@ export class PostgresStore implements Store {
 
 // --- statements shared by the pool and transaction paths ---------------------------------------
 
-async function getSession(db: Queryable, id: string): Promise<Session | undefined> {
-  const result = await db.query('SELECT * FROM sessions WHERE id = $1', [id]);
+async function getSession(db: Queryable, id: string, { forUpdate = false } = {}): Promise<Session | undefined> {
+  const result = await db.query(`SELECT * FROM sessions WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
   return result.rows[0] && rowToSession(result.rows[0]);
 }
 

@@ -13,6 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { applyBatch } from '../ingest/apply-batch.js';
 import { testPostgres } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -619,6 +621,22 @@ for (const backend of backends) {
 
     if (backend.name === 'postgres') {
       describe('postgres only', () => {
+        it('keeps every lead field when two collectors apply events of one session at once', async () => {
+          const peer = openPeer();
+          await store.transaction((tx) => tx.insertSession(newSession('s1')));
+          for (let round = 0; round < 10; round++) {
+            const lead = (field: string) => ({
+              mode: 'existing' as const, sessionId: 's1', campaignId: '42', ip: '203.0.113.7', userAgent: 'UA', isBot: false, receivedAt: T0 + round,
+              events: [{ id: randomUUID(), type: 'lead' as const, fields: { [field]: `${field}-${round}` } }],
+            });
+            await Promise.all([
+              store.transaction((tx) => applyBatch(tx, lead('city'))),
+              peer.transaction((tx) => applyBatch(tx, lead('state'))),
+            ]);
+            expect((await store.getSession('s1'))?.lead).toMatchObject({ city: `city-${round}`, state: `state-${round}` });
+          }
+        });
+
         it('gives each due session to one of several sweepers racing for them', async () => {
           await store.transaction(async (tx) => {
             for (let i = 0; i < 60; i++) {
