@@ -13,6 +13,8 @@ export interface UpstreamStatus {
   /** Why it is paused; never contains credentials. */
   reason?: string;
   since: number;
+  /** A pause with no probe to lift it ends by itself at this time. */
+  until?: number;
 }
 
 export class UpstreamHealth {
@@ -28,24 +30,30 @@ export class UpstreamHealth {
   }
 
   get(upstream: Upstream): UpstreamStatus {
-    return this.#status.get(upstream) ?? { state: 'off', since: 0 };
+    const status = this.#status.get(upstream) ?? { state: 'off', since: 0 };
+    if (status.state === 'paused' && status.until !== undefined && this.#now() >= status.until) {
+      this.resume(upstream);
+      return this.#status.get(upstream)!;
+    }
+    return status;
   }
 
   all(): Record<Upstream, UpstreamStatus> {
-    return Object.fromEntries(this.#status) as Record<Upstream, UpstreamStatus>;
+    return Object.fromEntries([...this.#status.keys()].map((upstream) => [upstream, this.get(upstream)])) as Record<Upstream, UpstreamStatus>;
   }
 
   paused(): Upstream[] {
-    return [...this.#status].filter(([, status]) => status.state === 'paused').map(([upstream]) => upstream);
+    return [...this.#status.keys()].filter((upstream) => this.get(upstream).state === 'paused');
   }
 
-  pause(upstream: Upstream, reason: string): void {
-    if (this.get(upstream).state === 'paused') return;
-    this.#set(upstream, { state: 'paused', reason, since: this.#now() });
+  /** Pauses an upstream, until a probe resumes it or, with `until`, until then. */
+  pause(upstream: Upstream, reason: string, until?: number): void {
+    if (this.#status.get(upstream)?.state === 'paused') return;
+    this.#set(upstream, { state: 'paused', reason, since: this.#now(), ...(until !== undefined ? { until } : {}) });
   }
 
   resume(upstream: Upstream): void {
-    if (this.get(upstream).state !== 'paused') return;
+    if (this.#status.get(upstream)?.state !== 'paused') return;
     this.#set(upstream, { state: 'ok', since: this.#now() });
   }
 

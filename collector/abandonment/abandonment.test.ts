@@ -204,6 +204,19 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       expect(sentCarts()).toEqual([]);
     });
 
+    it.runIf(route === 'activecampaign')('a refused API key pauses emissions for a while, then they resume by themselves', async () => {
+      await start();
+      const { id } = await reachCheckout();
+      ac.setApiKey('rotated-key');
+      await idle(31 * MINUTE);
+      expect(collector.health.get('activecampaign')).toMatchObject({ state: 'paused' });
+      expect(await collector.store.getEmission(id, 'cart')).toMatchObject({ status: 'sending' });
+      ac.setApiKey('ac-test-key');
+      await idle(5 * MINUTE);
+      expect(collector.health.get('activecampaign').state).toBe('ok');
+      expect(sentCarts().map((cart) => cart.cartId)).toEqual([id]);
+    });
+
     it('paid without reaching the thank-you page: the recheck finds the order, so an ORDER and no CART', async () => {
       await start();
       const { id, orderId } = await reachCheckout();

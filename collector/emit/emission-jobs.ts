@@ -17,6 +17,9 @@ import type { EmissionKind, Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import type { Emission, Emitter, EmitResult } from './emission.js';
 
+/** How long ActiveCampaign emissions wait after it refused the API key. */
+const AUTH_PAUSE_MS = 5 * 60_000;
+
 export interface EmissionJobDeps {
   store: Store;
   emitter: Emitter;
@@ -85,10 +88,16 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       case 'rate_limited':
         // Not the job's fault: wait for the account to be free again without spending an attempt.
         return { type: 'paused', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
-      case 'auth':
-        deps.logger.error({ upstream }, `${upstream} refused the credentials; emissions paused until they work again`);
-        deps.health.pause(upstream, `${upstream} refused the credentials`);
-        return { type: 'paused', error };
+      case 'auth': {
+        // Konnektive's probe lifts its own pause; ActiveCampaign has none, so its pause ends after
+        // a while and the next emission tries again (a one-off 403 must not stop emissions forever).
+        const until = upstream === 'konnektive' ? undefined : clock.now() + AUTH_PAUSE_MS;
+        if (deps.health.get(upstream).state !== 'paused') {
+          deps.logger.error({ upstream }, `${upstream} refused the credentials; emissions paused`);
+        }
+        deps.health.pause(upstream, `${upstream} refused the credentials`, until);
+        return { type: 'paused', error, ...(until ? { notBeforeMs: until } : {}) };
+      }
       case 'transient':
         return { type: 'retry', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
       case 'rejected':
