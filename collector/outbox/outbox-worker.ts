@@ -83,8 +83,20 @@ export class OutboxWorker {
       skipUpstreams: health.paused(),
     });
     if (jobs.length === 0) return 0;
-    const finished = await Promise.all(jobs.map((job) => this.#deliver(job)));
-    await store.completeJobs(this.owner, finished);
+    // A round can outlast a lease (a rate limit's wait, a long Retry-After): while it runs, its
+    // leases are renewed, so no other worker takes a job that is still being delivered.
+    const ids = jobs.map((job) => job.id);
+    const renewal = setInterval(() => {
+      store.renewLeases(this.owner, ids, now() + leaseMs).catch((error: unknown) => {
+        this.#o.logger.error({ err: describe(error), owner: this.owner }, 'lease renewal failed');
+      });
+    }, Math.max(10, leaseMs / 3));
+    try {
+      const finished = await Promise.all(jobs.map((job) => this.#deliver(job)));
+      await store.completeJobs(this.owner, finished);
+    } finally {
+      clearInterval(renewal);
+    }
     return jobs.length;
   }
 

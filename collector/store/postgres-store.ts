@@ -202,6 +202,14 @@ export class PostgresStore implements Store {
     );
   }
 
+  async renewLeases(owner: string, jobIds: readonly number[], leaseUntil: number): Promise<void> {
+    await this.#pool.query("UPDATE outbox SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND state = 'running' AND lease_owner = $3", [
+      leaseUntil,
+      [...jobIds],
+      owner,
+    ]);
+  }
+
   async releaseClaims(owner: string): Promise<number> {
     const result = await this.#pool.query(
       "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'running' AND lease_owner = $2",

@@ -199,6 +199,13 @@ export class SqliteStore implements Store {
     );
   }
 
+  renewLeases(owner: string, jobIds: readonly number[], leaseUntil: number): Promise<void> {
+    return this.#lock.run(() => {
+      const renew = this.#stmt("UPDATE outbox SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?");
+      for (const id of jobIds) renew.run(leaseUntil, id, owner);
+    });
+  }
+
   releaseClaims(owner: string): Promise<number> {
     return this.#lock.run(
       () =>

@@ -567,6 +567,15 @@ for (const backend of backends) {
         expect(ids(await claim(store, T0 + 1, 'w2'))).toEqual([j1]);
       });
 
+      it('extends the leases an owner still holds, and only those', async () => {
+        const [j1, j2] = await enqueueAll([newJob('s1'), newJob('s2')]);
+        await claim(store, T0, 'w1', { leaseMs: 100 });
+        await store.renewLeases('w1', [j1!, j2!], T0 + 10_000);
+        await store.renewLeases('w2', [j1!], T0 + 99_999);
+        expect(await claim(store, T0 + 5_000, 'w2')).toEqual([]);
+        expect(ids(await claim(store, T0 + 10_001, 'w2'))).toEqual([j1, j2]);
+      });
+
       it('releases every claim of one owner for immediate re-claiming', async () => {
         const [j1, j2, j3] = await enqueueAll([newJob('s1'), newJob('s2'), newJob('s3')]);
         await claim(store, T0, 'w1', { limit: 2 });

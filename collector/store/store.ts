@@ -259,6 +259,8 @@ export interface Store {
    * whose lease expired belongs to whoever claimed it next). Returns, per job, whether it was.
    */
   completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]>;
+  /** Extends the leases `owner` still holds on these jobs (a round that runs long). */
+  renewLeases(owner: string, jobIds: readonly number[], leaseUntil: number): Promise<void>;
   /** Gives back every job `owner` holds so another worker can take it at once. */
   releaseClaims(owner: string): Promise<number>;
   recordAttempt(attempt: DeliveryAttempt): Promise<void>;
