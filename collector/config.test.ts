@@ -78,6 +78,8 @@ describe('parseConfig', () => {
   it('refuses ActiveCampaign emission without Konnektive, which verifies orders', () => {
     const result = parseConfig({ SECRET: 'x'.repeat(40), ALLOWED_ORIGINS: 'https://a.example', EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: 'https://acct.api-us1.com', ACTIVECAMPAIGN_API_KEY: 'k' });
     expect(!result.ok && result.problems.some((line) => line.startsWith('KONNEKTIVE_LOGIN_ID'))).toBe(true);
+    const dryRun = parseConfig({ SECRET: 'x'.repeat(40), ALLOWED_ORIGINS: 'https://a.example', EMIT_VIA: 'sandbox', ACTIVECAMPAIGN_API_URL: 'https://acct.api-us1.com', ACTIVECAMPAIGN_API_KEY: 'k' });
+    expect(dryRun.ok && dryRun.config.emitVia).toBe('sandbox');
   });
 
   it('adds /api/3 to the ActiveCampaign URL once', () => {

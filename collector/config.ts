@@ -173,10 +173,10 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (emitVia === 'activecampaign' && !activeCampaign) {
     problems.push('EMIT_VIA: "activecampaign" needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY');
   }
-  if (activeCampaign && !konnektive) {
+  if (emitVia === 'activecampaign' && !konnektive) {
     // Orders are verified and purchases rechecked with Konnektive; without it an ORDER would rest
     // on what the browser claims, and a CART could go to someone who paid.
-    problems.push('KONNEKTIVE_LOGIN_ID: ActiveCampaign emission needs the Konnektive credentials too (orders are verified with Konnektive)');
+    problems.push('KONNEKTIVE_LOGIN_ID: EMIT_VIA=activecampaign needs the Konnektive credentials too (orders are verified with Konnektive)');
   }
   if (!sandbox && !e.SECRET) problems.push('SECRET: required outside sandbox mode (at least 32 random characters)');
   if (!sandbox && e.ALLOWED_ORIGINS.length === 0) {

@@ -204,6 +204,21 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       expect(sentCarts()).toEqual([]);
     });
 
+    it.runIf(route === 'activecampaign')('a CART held back for a reported order that does not verify goes out after all', async () => {
+      await start();
+      const { session, id } = await reachCheckout();
+      ac.fail('down');
+      await idle(31 * MINUTE);
+      await visit(session, [ev.page('thankyou', 'https://secure.example/thanks'), ev.order('DECLINED1')]);
+      ac.recover();
+      await idle(MINUTE);
+      expect(await collector.store.getEmission(id, 'cart')).toMatchObject({ status: 'cancelled' });
+      expect((await collector.store.getSession(id))?.orderCheck).toMatchObject({ orderId: 'DECLINED1', verified: false });
+      await idle(31 * MINUTE);
+      expect(sentCarts().map((cart) => cart.cartId)).toEqual([id]);
+      expect(sentOrders()).toEqual([]);
+    });
+
     it.runIf(route === 'activecampaign')('a refused API key pauses emissions for a while, then they resume by themselves', async () => {
       await start();
       const { id } = await reachCheckout();

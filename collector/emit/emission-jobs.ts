@@ -77,9 +77,14 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
     return { type: 'done' };
   }
 
+  /** The buyer reported an order, and Konnektive has not since said it is not one. */
   async function orderReported(sessionId: string): Promise<boolean> {
     const session = await store.getSession(sessionId);
-    return session !== undefined && (session.state === 'complete' || session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined);
+    if (!session) return false;
+    if (session.state === 'complete') return true;
+    const check = session.orderCheck;
+    if (check && !check.verified && check.checkedAt > session.lastSeenAt) return false;
+    return session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined;
   }
 
   function failure(result: Extract<EmitResult, { ok: false }>): JobOutcome {

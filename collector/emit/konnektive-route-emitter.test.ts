@@ -162,3 +162,15 @@ describe('Konnektive route', () => {
     expect(await route.emit(cart, context(false))).toMatchObject({ ok: false, failure: 'rejected' });
   });
 });
+
+describe('Konnektive route, looking a CART up only', () => {
+  it('answers absent when the route lists no such cart, and the failure when it cannot tell', async () => {
+    const emitter = konnektiveRouteEmitter({ api: api() });
+    expect(await emitter.emit(cart, { ...context(true), lookupOnly: true })).toMatchObject({ ok: false, failure: 'absent' });
+    double.fail('http500', { times: 1 });
+    expect(await emitter.emit(cart, { ...context(true), lookupOnly: true })).toMatchObject({ ok: false, failure: 'transient' });
+    expect(double.acRoute.filter((call) => call.type === 'CART')).toHaveLength(0);
+    expect(await emitter.emit(cart, context())).toMatchObject({ ok: true });
+    expect(await emitter.emit(cart, { ...context(true), lookupOnly: true })).toEqual({ ok: true });
+  });
+});

@@ -34,7 +34,7 @@
 import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
 import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
 import { acDate } from './activecampaign-emitter.js';
-import type { CartEmission, CustomerEmission, EmissionItem, EmitContext, Emission, Emitter, OrderEmission } from './emission.js';
+import type { CartEmission, CustomerEmission, EmissionItem, EmitContext, EmitResult, Emission, Emitter, OrderEmission } from './emission.js';
 
 type Params = Record<string, string>;
 
@@ -113,8 +113,13 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
   return {
     route: 'konnektive',
     async emit(emission, context) {
-      if ((context.mayAlreadyExist || context.lookupOnly) && (await alreadyStored(api, emission, context))) return { ok: true };
-      if (context.lookupOnly) return { ok: false, failure: 'absent', message: `no such ${emission.kind} at Konnektive's ActiveCampaign route` };
+      if (context.mayAlreadyExist || context.lookupOnly) {
+        const stored = await alreadyStored(api, emission, context);
+        if (stored === true) return { ok: true };
+        // Not knowing is not "absent": a CART must not be cancelled on a failed lookup.
+        if (stored !== false && context.lookupOnly) return stored;
+        if (context.lookupOnly) return { ok: false, failure: 'absent', message: `no such ${emission.kind} at Konnektive's ActiveCampaign route` };
+      }
       const params =
         emission.kind === 'customer'
           ? konnektiveCustomerParams(emission, connectionId)
@@ -152,8 +157,11 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
   };
 }
 
-/** Looks for the record an earlier attempt may have created (`type=QUERY`); `true` when found. */
-async function alreadyStored(api: KonnektiveApi, emission: Emission, context: EmitContext): Promise<boolean> {
+/**
+ * Looks for the record an earlier attempt may have created (`type=QUERY`): `true` when found,
+ * `false` when the route listed its records and this one is not among them, else the failure.
+ */
+async function alreadyStored(api: KonnektiveApi, emission: Emission, context: EmitContext): Promise<boolean | EmitResult> {
   const params = { type: 'QUERY', queryType: emission.kind === 'customer' ? 'CUSTOMER' : 'ORDER' };
   const result = await api.call('activeCampaign', params);
   context.record({
@@ -164,7 +172,8 @@ async function alreadyStored(api: KonnektiveApi, emission: Emission, context: Em
     ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
     latencyMs: Math.round(result.latencyMs),
   });
-  if (!result.ok || !Array.isArray(result.message.data)) return false;
+  if (!result.ok) return { ok: false, failure: result.failure, message: `Konnektive QUERY: ${redactMessage(result.message)}` };
+  if (!Array.isArray(result.message.data)) return { ok: false, failure: 'transient', message: 'Konnektive QUERY answered without a list' };
   const records = result.message.data as Record<string, unknown>[];
   return records.some((record) => {
     switch (emission.kind) {

@@ -36,6 +36,9 @@ export interface IngestPolicy extends AbandonmentPolicy {
   leadSettleMs: number;
 }
 
+/** How long after a session began a resent first batch may still find it. */
+const RESEND_WINDOW_MS = 15 * 60_000;
+
 export const DEFAULT_INGEST_POLICY: IngestPolicy = Object.freeze({
   leadSettleMs: 1_000,
   abandonAfterMs: 30 * 60_000,
@@ -47,8 +50,10 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   if (request.mode === 'new') {
     // A first batch sent again (the page was left before the answer arrived, then the beacon or
     // the next page resent it) belongs to the session it already opened, not to a new one.
+    // Only the same browser, soon after: an event id seen in a log must not become a key to the session.
     const owner = await tx.findEventsSession(request.events.map((event) => event.id));
-    if (owner) session = await tx.getSession(owner);
+    const found = owner === undefined ? undefined : await tx.getSession(owner);
+    if (found && found.userAgent === request.userAgent && request.receivedAt - found.createdAt <= RESEND_WINDOW_MS) session = found;
   } else {
     session = await tx.getSession(request.sessionId);
   }

@@ -9,7 +9,7 @@
  * the previous one waits for its fsync is made durable by the next fsync (the SQLite store shares
  * one fsync among every commit before it), so writing and syncing overlap.
  */
-import type { Store } from '../store/store.js';
+import { isTransactionConflict, type Store } from '../store/store.js';
 import { applyBatch, DEFAULT_INGEST_POLICY, type IngestOutcome, type IngestPolicy, type IngestRequest } from './apply-batch.js';
 
 export interface GroupCommitOptions {
@@ -98,6 +98,8 @@ export class GroupCommitter {
           try {
             outcomes.push(await tx.nested(() => applyBatch(tx, waiting.request, this.#policy)));
           } catch (error) {
+            // A deadlock aborts the whole group's transaction; the store runs it again.
+            if (isTransactionConflict(error)) throw error;
             outcomes.push({ failed: error });
           }
         }

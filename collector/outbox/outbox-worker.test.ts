@@ -59,12 +59,12 @@ describe('OutboxWorker', () => {
       return { type: 'done' };
     };
     await enqueue('slow');
-    const first = worker({ slow }, 'w1', 300);
-    const second = worker({ slow }, 'w2', 300);
+    const first = worker({ slow }, 'w1', 1_000);
+    const second = worker({ slow }, 'w2', 1_000);
     const round = first.runOnce();
-    // Ten checks over a second: more than three times the lease.
+    // Checks over three seconds: three times the lease.
     for (let i = 0; i < 10; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await second.runOnce()).toBe(0);
     }
     release();

@@ -111,6 +111,9 @@ describe('POST /v1/events accepts', () => {
     expect(resent.ids.session).toBe(first.ids.session);
     expect(resent).toMatchObject({ accepted: 1, duplicates: 1, session: first.session });
     expect(await collector.store.countSessions()).toBe(1);
+    // Another browser presenting those event ids gets a session of its own.
+    const other = (await (await collector.post({ events: [page] }, { userAgent: 'Mozilla/5.0 (Macintosh) Safari/605.1.15' })).json()) as IngestResponse;
+    expect(other.ids.session).not.toBe(first.ids.session);
   });
 
   it('moves a session to another domain with a link token, and starts anew on a stale or forged one', async () => {

@@ -34,6 +34,7 @@ import type {
   StoreTx,
   StoredEvent,
 } from './store.js';
+import { isTransactionConflict } from './store.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 /** A pool or one checked-out client: both run a parameterised query the same way. */
@@ -411,7 +412,8 @@ export class PostgresStore implements Store {
         (
           await client.query(
             `INSERT INTO emissions (session_id, kind, status, payload, created_at, updated_at) VALUES ($1, $2, 'queued', $3, $4, $4)
-             ON CONFLICT DO NOTHING`,
+             ON CONFLICT (session_id, kind) DO UPDATE SET status = 'queued', payload = excluded.payload, updated_at = excluded.updated_at
+             WHERE emissions.status = 'cancelled'`,
             [sessionId, kind, JSON.stringify(payload), now],
           )
         ).rowCount === 1,
@@ -557,7 +559,7 @@ async function retryOnDeadlock<T>(fn: () => Promise<T>, tries = 3): Promise<T> {
     try {
       return await fn();
     } catch (error) {
-      if (attempt >= tries || (error as { code?: unknown }).code !== '40P01') throw error;
+      if (attempt >= tries || !isTransactionConflict(error)) throw error;
     }
   }
 }

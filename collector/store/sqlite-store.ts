@@ -131,7 +131,9 @@ export class SqliteStore implements Store {
     },
     insertEmission: async ({ sessionId, kind, payload, now }) =>
       this.#stmt(
-        "INSERT OR IGNORE INTO emissions (session_id, kind, status, payload, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)",
+        `INSERT INTO emissions (session_id, kind, status, payload, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)
+         ON CONFLICT (session_id, kind) DO UPDATE SET status = 'queued', payload = excluded.payload, updated_at = excluded.updated_at
+         WHERE emissions.status = 'cancelled'`,
       ).run(sessionId, kind, JSON.stringify(payload), now, now).changes === 1,
     getEmission: async (sessionId, kind) => this.#getEmission(sessionId, kind),
     nested: async (fn) => {

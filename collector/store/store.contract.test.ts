@@ -221,6 +221,11 @@ for (const backend of backends) {
           sessionId: 's1', kind: 'cart', status: 'sent', remoteId: '77', payload: { total: 1 }, createdAt: T0, updatedAt: T0 + 3,
         });
         expect(await store.listEmissions({ sessionId: 's1' })).toHaveLength(1);
+        // A cancelled one is queued again by the next insert, with the new payload.
+        expect(await store.transaction((tx) => tx.insertEmission({ sessionId: 's1', kind: 'order', payload: { n: 1 }, now: T0 }))).toBe(true);
+        await store.updateEmission('s1', 'order', { status: 'cancelled', now: T0 + 4 });
+        expect(await store.transaction((tx) => tx.insertEmission({ sessionId: 's1', kind: 'order', payload: { n: 2 }, now: T0 + 5 }))).toBe(true);
+        expect(await store.getEmission('s1', 'order')).toMatchObject({ status: 'queued', payload: { n: 2 }, updatedAt: T0 + 5 });
       });
 
       it('hands out rate-limit slots one interval apart and honours a deferral', async () => {

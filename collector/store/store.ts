@@ -213,7 +213,10 @@ export interface StoreTx {
    * other sweeper (in this or another collector) takes them too. Oldest due first.
    */
   claimDueSessions(now: number, limit: number): Promise<Session[]>;
-  /** Records an emission; `false` when the session already has one of this kind. */
+  /**
+   * Records an emission; `false` when the session already has one of this kind. A `cancelled`
+   * one (a CART held back for an order that then did not verify) is queued again instead.
+   */
   insertEmission(emission: Pick<Emission, 'sessionId' | 'kind' | 'payload'> & { now: number }): Promise<boolean>;
   getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
 }
@@ -239,6 +242,15 @@ export interface JobFinish {
   completion: JobCompletion;
   attempts: readonly DeliveryAttempt[];
   sessionPatch: SessionPatch | undefined;
+}
+
+/**
+ * A transaction the database aborted to break a deadlock or a serialization conflict: running the
+ * whole transaction again is the cure, so it must not be swallowed as one request's failure.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 export interface Store {
