@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { applyBatch } from '../ingest/apply-batch.js';
+import { GroupCommitter } from '../ingest/group-commit.js';
 import { testPostgres } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -635,6 +636,28 @@ for (const backend of backends) {
 
     if (backend.name === 'postgres') {
       describe('postgres only', () => {
+        it('runs a commit group again when PostgreSQL breaks a deadlock, so no request fails', async () => {
+          const peer = openPeer();
+          await store.transaction(async (tx) => {
+            await tx.insertSession(newSession('x'));
+            await tx.insertSession(newSession('y'));
+          });
+          const lead = (sessionId: string, value: string) => ({
+            mode: 'existing' as const, sessionId, campaignId: '42', ip: '203.0.113.7', userAgent: 'UA', isBot: false, receivedAt: T0,
+            events: [{ id: randomUUID(), type: 'lead' as const, fields: { city: value } }],
+          });
+          for (let round = 0; round < 3; round++) {
+            const one = new GroupCommitter(store);
+            const two = new GroupCommitter(peer);
+            // Opposite lock orders: x then y in one group, y then x in the other.
+            const outcomes = await Promise.all([
+              one.submit(lead('x', `a${round}`)), one.submit(lead('y', `a${round}`)),
+              two.submit(lead('y', `b${round}`)), two.submit(lead('x', `b${round}`)),
+            ]);
+            expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+          }
+        }, 20_000);
+
         it('keeps every lead field when two collectors apply events of one session at once', async () => {
           const peer = openPeer();
           await store.transaction((tx) => tx.insertSession(newSession('s1')));
