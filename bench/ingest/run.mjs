@@ -1,7 +1,7 @@
 // bench/ingest: events per second and latency of POST /v1/events with durable writes, against a
 // bare Hono endpoint answering 204, both measured in this run at the same concurrency.
 //
-//   npm run build && node bench/ingest/run.mjs [--seconds 10] [--connections 50] [--events 1]
+//   npm run build && node bench/ingest/run.mjs [--seconds 10] [--connections 50] [--events 1] [--rate N]
 //
 // Each request is a new visitor's first batch (the heaviest case: it mints a session, appends
 // the events and queues an Import Click, and with --events 4 also a lead, a cart and an exit, and
@@ -17,7 +17,13 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, events: { type: 'string', default: '1' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    events: { type: 'string', default: '1' },
+    // A fixed request rate instead of as fast as possible (for memory under a steady load).
+    rate: { type: 'string' },
+  },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
@@ -67,6 +73,7 @@ function load(port) {
         url: `http://127.0.0.1:${port}/v1/events`,
         connections,
         duration: seconds,
+        ...(values.rate ? { overallRate: Number(values.rate) } : {}),
         requests: [
           {
             method: 'POST',
@@ -121,6 +128,7 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log(`ingest benchmark: ${connections} connections, ${seconds} s each, ${perRequest} event(s) per request, each request a new visitor`);
 console.table([report('bare Hono 204 (baseline)', bareResult), report('funnelbeacon POST /v1/events', collectorResult)]);
-console.log(`throughput ratio (funnelbeacon / baseline): ${(collectorResult.requests.average / bareResult.requests.average).toFixed(2)} (goal >= 0.5)`);
+if (values.rate) console.log(`fixed rate of ${values.rate} req/s: throughput is capped for both, compare latency and memory`);
+else console.log(`throughput ratio (funnelbeacon / baseline): ${(collectorResult.requests.average / bareResult.requests.average).toFixed(2)} (goal >= 0.5)`);
 console.log(`p99 ratio (funnelbeacon / baseline): ${(collectorResult.latency.p99 / Math.max(1, bareResult.latency.p99)).toFixed(2)}`);
 console.log(`collector peak RSS: ${rss.toFixed(0)} MB (budget 150 MB)`);
