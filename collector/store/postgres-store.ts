@@ -219,10 +219,6 @@ export class PostgresStore implements Store {
     return result.rowCount ?? 0;
   }
 
-  async recordAttempt(attempt: DeliveryAttempt): Promise<void> {
-    await recordAttempt(this.#pool, attempt);
-  }
-
   async replayDeadJobs(now: number): Promise<number> {
     const result = await this.#pool.query(
       "UPDATE outbox SET state = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE state = 'dead'",

@@ -217,10 +217,6 @@ export class SqliteStore implements Store {
     );
   }
 
-  recordAttempt(attempt: DeliveryAttempt): Promise<void> {
-    return this.#lock.run(() => this.#recordAttempt(attempt));
-  }
-
   replayDeadJobs(now: number): Promise<number> {
     return this.#lock.run(
       () =>

@@ -19,7 +19,7 @@ import { GroupCommitter } from '../ingest/group-commit.js';
 import { testPostgres } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { Job, JobCompletion, NewJob, NewSession, Store } from './store.js';
+import type { DeliveryAttempt, Job, JobCompletion, NewJob, NewSession, Store } from './store.js';
 
 interface Backend {
   name: 'sqlite' | 'postgres';
@@ -614,9 +614,13 @@ for (const backend of backends) {
           response: '{"result":"SUCCESS"}',
           createdAt: T0,
         };
-        await store.recordAttempt({ ...base, jobId: 1, outcome: 'ok', httpStatus: 200, latencyMs: 12.6 });
-        await store.recordAttempt({ ...base, jobId: 2, outcome: 'transient', httpStatus: undefined, latencyMs: 3000, createdAt: T0 + 1 });
-        await store.recordAttempt({ ...base, jobId: 1, outcome: 'rejected', httpStatus: 200, latencyMs: 5 });
+        // Attempts are written with a round's completions, and kept even when the lease was lost.
+        const finish = (id: number, attempts: DeliveryAttempt[]) => ({ id, sessionId: 's1', completion: { state: 'done' as const }, attempts, sessionPatch: undefined });
+        await store.completeJobs('w1', [
+          finish(1, [{ ...base, jobId: 1, outcome: 'ok', httpStatus: 200, latencyMs: 12.6 }]),
+          finish(2, [{ ...base, jobId: 2, outcome: 'transient', httpStatus: undefined, latencyMs: 3000, createdAt: T0 + 1 }]),
+        ]);
+        await store.completeJobs('w1', [finish(1, [{ ...base, jobId: 1, outcome: 'rejected', httpStatus: 200, latencyMs: 5 }])]);
         expect(await store.listAttempts(1)).toEqual([
           { ...base, jobId: 1, outcome: 'ok', httpStatus: 200, latencyMs: 13 },
           { ...base, jobId: 1, outcome: 'rejected', httpStatus: 200, latencyMs: 5 },

@@ -275,7 +275,6 @@ export interface Store {
   renewLeases(owner: string, jobIds: readonly number[], leaseUntil: number): Promise<void>;
   /** Gives back every job `owner` holds so another worker can take it at once. */
   releaseClaims(owner: string): Promise<number>;
-  recordAttempt(attempt: DeliveryAttempt): Promise<void>;
   /** Puts dead letters back into the outbox; returns how many. */
   replayDeadJobs(now: number): Promise<number>;
   countJobsByState(): Promise<Record<JobState, number>>;
