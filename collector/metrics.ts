@@ -10,6 +10,7 @@ export interface Metrics {
   readonly eventsAccepted: Counter<'type'>;
   readonly eventsRejected: Counter<'reason'>;
   readonly cardNumbersDropped: Counter;
+  readonly botCallsSuppressed: Counter<'kind'>;
   readonly upstreamCalls: Counter<'upstream' | 'endpoint' | 'outcome'>;
   readonly upstreamLatency: Histogram<'upstream' | 'endpoint'>;
 }
@@ -44,6 +45,12 @@ export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
     cardNumbersDropped: new Counter({
       name: 'funnelbeacon_card_numbers_dropped_total',
       help: 'Values that looked like card numbers and were removed before storage.',
+      registers: [registry],
+    }),
+    botCallsSuppressed: new Counter({
+      name: 'funnelbeacon_bot_calls_suppressed_total',
+      help: 'Konnektive calls not made because the session was opened by a known bot, by kind (click, lead).',
+      labelNames: ['kind'],
       registers: [registry],
     }),
     upstreamCalls: new Counter({

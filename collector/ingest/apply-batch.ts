@@ -18,14 +18,28 @@ export interface IngestRequest {
   campaignId: string;
   ip: string;
   userAgent: string;
-  /** A known bot (with the bot filter on): its events are kept but cause no upstream call. */
+  /**
+   * This request's user agent is a known bot (with the bot filter on). It decides only for a
+   * session this request opens: the verdict is taken once, on the session's first request, and
+   * kept, so one later request with another user agent (an exit beacon sent by an extension, a
+   * link preview) cannot silently drop a person's lead.
+   */
   isBot: boolean;
   events: FunnelEvent[];
   receivedAt: number;
 }
 
 export type IngestOutcome =
-  | { ok: true; session: Session; accepted: number; acceptedByType: Record<string, number>; duplicates: number; jobs: number }
+  | {
+      ok: true;
+      session: Session;
+      accepted: number;
+      acceptedByType: Record<string, number>;
+      duplicates: number;
+      jobs: number;
+      /** Upstream calls a bot session did not get, by job kind (counted in `/metrics`). */
+      suppressed: Partial<Record<'click' | 'lead', number>>;
+    }
   | { ok: false; code: 'unknown_session' };
 
 export interface IngestPolicy extends AbandonmentPolicy {
@@ -82,7 +96,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   const acceptedByType: Record<string, number> = {};
   let duplicates = 0;
   let jobs = 0;
-  const quiet = request.isBot || session.isBot;
+  const suppressed: Partial<Record<'click' | 'lead', number>> = {};
+  const quiet = session.isBot;
 
   for (const event of request.events) {
     const stored = await tx.insertEvent({
@@ -105,7 +120,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
           patch.landingUrl = event.url;
           patch.referrer = event.referrer;
         }
-        if (!quiet && (await queueClick(tx, session.id, event, request.receivedAt))) jobs++;
+        if (quiet) suppressed.click = (suppressed.click ?? 0) + 1;
+        else if (await queueClick(tx, session.id, event, request.receivedAt)) jobs++;
         if (event.page === 'thankyou') patch.funnelDone = true;
         break;
       case 'lead': {
@@ -132,7 +148,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   if (leadVersion !== session.leadVersion) {
     patch.lead = lead;
     patch.leadVersion = leadVersion;
-    if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
+    if (quiet && canImportLead(lead)) suppressed.lead = (suppressed.lead ?? 0) + 1;
+    else if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
   }
   if (accepted > 0) {
     // Only events are activity: a request that only renews the link token (a tab left open)
@@ -154,6 +171,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     acceptedByType,
     duplicates,
     jobs,
+    suppressed,
   };
 }
 

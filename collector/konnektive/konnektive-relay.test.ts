@@ -218,6 +218,29 @@ describe('Konnektive relay', () => {
     expect(double.calls).toHaveLength(0);
   });
 
+  it('decides bot or person once, on the session\'s first request: a later bot user agent does not drop the lead', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const { session } = await send(undefined, [ev.page('lead', LANDING)]);
+    // The exit beacon of the same visit, sent with a user agent the bot list knows.
+    const exit = await collector.post({ session, campaign: '12', events: [ev.lead(ann)] }, { userAgent: 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)' });
+    expect(exit.status).toBe(200);
+    await outboxSettled(collector);
+    expect(leadCalls()).toHaveLength(1);
+    expect(leadCalls()[0]!.params).toMatchObject({ emailAddress: 'ann@example.com' });
+  });
+
+  it('keeps a bot session quiet whatever user agent it sends later, and counts what it suppressed', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const first = await collector.post({ campaign: '12', events: [ev.page('presell', LANDING)] }, { userAgent: 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    const { session } = (await first.json()) as IngestResponse;
+    await send(session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)]);
+    await outboxSettled(collector);
+    expect(double.calls).toHaveLength(0);
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metrics).toMatch(/funnelbeacon_bot_calls_suppressed_total\{kind="click"\} 2/);
+    expect(metrics).toMatch(/funnelbeacon_bot_calls_suppressed_total\{kind="lead"\} 1/);
+  });
+
   it('relays bots too when the bot filter is off', async () => {
     collector = await startTestCollector(konnektiveEnv(double.url, { BOT_FILTER: 'off' }));
     await collector.post({ events: [ev.page('presell', LANDING)] }, { userAgent: 'Googlebot/2.1' });

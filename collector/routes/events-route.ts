@@ -132,6 +132,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
     }
 
     for (const [type, count] of Object.entries(outcome.acceptedByType)) metrics.eventsAccepted.inc({ type }, count);
+    for (const [kind, count] of Object.entries(outcome.suppressed)) metrics.botCallsSuppressed.inc({ kind }, count);
 
     const linkExpires = receivedAt + LINK_TOKEN_TTL_MS;
     const { session } = outcome;
