@@ -2,8 +2,7 @@
  * @module job-outcome
  * What a job handler reports back to the worker. Handlers never throw for upstream trouble;
  * they return an outcome, and leave what the store should remember in {@link JobEffects}. The
- * worker writes every job's outcome and effects of a round in one transaction, so a round costs
- * one durable commit, not several per job.
+ * worker writes a job's outcome and effects in one transaction as soon as the job finishes.
  */
 import type { DeliveryAttempt, Job, SessionPatch } from '../store/store.js';
 

@@ -73,6 +73,30 @@ describe('OutboxWorker', () => {
     expect((await store.listJobs({}))[0]?.state).toBe('done');
   });
 
+  it('stores each job\'s result as soon as it finishes, whatever else the round still waits for', async () => {
+    let release!: () => void;
+    const slow: JobHandler = async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return { type: 'done' };
+    };
+    const fast: JobHandler = async (_job, effects) => {
+      effects.patchSession({ konnektive: { orderId: 'P1' } });
+      return { type: 'done' };
+    };
+    await store.transaction((tx) => tx.insertSession({ id: 's2', campaignId: '12', createdAt: 0, lastSeenAt: 0, landingUrl: undefined, referrer: undefined, userAgent: 'UA', ip: '203.0.113.7', isBot: false }));
+    await enqueue('slow', 's1');
+    await enqueue('fast', 's2');
+    const round = worker({ slow, fast }).runOnce();
+    // The fast job's answer (an order id Konnektive returned) is durable while the slow job still runs.
+    for (let i = 0; i < 100 && (await store.getSession('s2'))?.konnektive.orderId === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await store.getSession('s2'))?.konnektive.orderId).toBe('P1');
+    expect((await store.listJobs({ sessionId: 's2' }))[0]?.state).toBe('done');
+    expect((await store.listJobs({ sessionId: 's1' }))[0]?.state).toBe('running');
+    release();
+    await round;
+    expect((await store.listJobs({ sessionId: 's1' }))[0]?.state).toBe('done');
+  });
+
   it('gives back what it holds when stopped', async () => {
     await enqueue('x');
     await store.claimJobs({ now: Date.now(), limit: 1, leaseMs: 60_000, owner: 'w1', skipUpstreams: [] });

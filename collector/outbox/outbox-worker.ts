@@ -1,7 +1,8 @@
 /**
  * @module outbox-worker
  * Delivers outbox jobs. Each round claims due jobs with a lease (one per session, oldest first,
- * so a session's calls keep their order), runs them concurrently, and records each outcome:
+ * so a session's calls keep their order), runs them concurrently, and records each outcome as
+ * soon as that job finishes:
  * done, retry after a capped exponential backoff with jitter, or a dead letter after the last
  * attempt. A job held by a worker that died becomes claimable again when its lease expires.
  *
@@ -92,8 +93,18 @@ export class OutboxWorker {
       });
     }, Math.max(10, leaseMs / 3));
     try {
-      const finished = await Promise.all(jobs.map((job) => this.#deliver(job)));
-      await store.completeJobs(this.owner, finished);
+      // Each job's result is stored the moment its upstream answers, never batched with the
+      // round: a job waiting on ActiveCampaign's rate gate must not hold back the order id
+      // Konnektive just returned, or a crash in between would repeat a call that is not
+      // idempotent (a second partial, a second click).
+      const results = await Promise.allSettled(
+        jobs.map(async (job) => {
+          const finished = await this.#deliver(job);
+          await store.completeJobs(this.owner, [finished]);
+        }),
+      );
+      const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       clearInterval(renewal);
     }
