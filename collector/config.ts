@@ -88,6 +88,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   KONNEKTIVE_PROBE_EVERY: duration('60s'),
+  OUTBOX_LEASE: duration('60s'),
 });
 
 export type EmitVia = 'konnektive' | 'activecampaign' | 'sandbox';
@@ -123,6 +124,11 @@ export interface Config {
   readonly rateLimitPerMinute: number;
   /** How often a paused Konnektive relay checks whether its credentials work again. */
   readonly konnektiveProbeEveryMs: number;
+  /**
+   * How long a worker holds a claimed job before another collector may take it over: the time a
+   * dead collector's jobs wait. Long enough for the slowest upstream call (running rounds renew it).
+   */
+  readonly outboxLeaseMs: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -210,6 +216,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     logLevel: e.LOG_LEVEL,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
+    outboxLeaseMs: e.OUTBOX_LEASE,
   };
   return { ok: true, config: Object.freeze(config) };
 }

@@ -95,6 +95,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     health,
     logger,
     now,
+    leaseMs: config.outboxLeaseMs,
     ...options.worker,
   });
   const stopProbe = startKonnektiveProbe({

@@ -12,6 +12,17 @@ export function usDate(ms: number): string {
   return `${String(d.getUTCMonth() + 1).padStart(2, '0')}/${String(d.getUTCDate()).padStart(2, '0')}/${d.getUTCFullYear()}`;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * Query Order's `startDate`/`endDate` for orders made between two instants. Konnektive reads the
+ * days in the account's own time zone, which we do not know: one day more on each side makes
+ * sure no order of the window falls outside.
+ */
+export function queryDateRange(fromMs: number, toMs: number): { startDate: string; endDate: string } {
+  return { startDate: usDate(fromMs - DAY_MS), endDate: usDate(toMs + DAY_MS) };
+}
+
 /** One probe: `true` when Konnektive accepted the credentials (even if it found no order). */
 export async function probeKonnektive(api: KonnektiveApi, now: number): Promise<boolean> {
   const today = usDate(now);

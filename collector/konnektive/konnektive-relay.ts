@@ -11,7 +11,8 @@ import type { Metrics } from '../metrics.js';
 import { JOB_KINDS, type ClickJobPayload } from '../outbox/job-kinds.js';
 import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.js';
 import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
-import type { Job, Store } from '../store/store.js';
+import type { Job, Session, Store } from '../store/store.js';
+import { queryDateRange } from './konnektive-probe.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import type { LeadFields, PageName } from '../wire-schema.js';
 import type { KonnektiveApi, KonnektiveEndpoint, KonnektiveResult } from './konnektive-client.js';
@@ -44,6 +45,7 @@ const LEAD_MAX: Record<keyof LeadFields, number> = {
 
 export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, JobHandler> {
   const call = recordedCall(deps);
+  const now = deps.now ?? Date.now;
 
   const importClick: JobHandler = async (job, effects) => {
     const session = await deps.store.getSession(job.sessionId);
@@ -56,6 +58,13 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
       ipAddress: session.ip,
     };
     const known = session.konnektive.sessionId;
+    if (known && session.konnektive.clickInFlight === job.id) {
+      // An earlier run of this job started the call and died before its answer was stored.
+      // Konnektive may have counted it; a click counted twice is worse than one not resent.
+      effects.patchSession({ konnektive: { clickInFlight: null } });
+      deps.logger.warn({ jobId: job.id, page: payload.page }, 'click not resent: an earlier attempt may have reached Konnektive');
+      return { type: 'done' };
+    }
     if (known) {
       params.sessionId = known;
       if (payload.referrer) params.httpReferer = payload.referrer;
@@ -66,7 +75,11 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
       const referrer = session.landingUrl ? session.referrer : payload.referrer;
       if (referrer) params.httpReferer = referrer;
     }
+    if (known) await deps.store.updateSession(session.id, { konnektive: { clickInFlight: job.id } });
     const result = await call(job, effects, 'importClick', params);
+    // Any recorded answer, success or failure, ends the uncertainty; the retry of a failure is
+    // an ordinary resend.
+    if (known) effects.patchSession({ konnektive: { clickInFlight: null } });
     if (!result.ok) return failureOutcome(deps, result);
     const message = result.message;
     const sessionId = typeof message.sessionId === 'string' ? message.sessionId : undefined;
@@ -91,20 +104,73 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
       params[field] = value.slice(0, LEAD_MAX[field]);
     }
     if (session.konnektive.sessionId) params.sessionId = session.konnektive.sessionId;
+    let orderId = session.konnektive.orderId;
+    if (!orderId && session.konnektive.leadCreateStartedAt !== undefined) {
+      // An earlier call that creates the partial was made and its answer never stored (a crash,
+      // a timeout): find what it created before creating anything.
+      const found = await findCreatedPartial(job, effects, session);
+      if (!found.ok) return found.outcome;
+      if (found.order) {
+        orderId = found.order.orderId;
+        effects.patchSession({ konnektive: { orderId, ...(found.order.customerId ? { customerId: found.order.customerId } : {}) } });
+        // A partial the buyer has since paid is no longer a lead to update.
+        if (found.order.status !== 'PARTIAL') {
+          effects.patchSession({ leadSyncedVersion: version });
+          return { type: 'done' };
+        }
+      }
+    }
     // With the orderId of the first Import Lead, Konnektive updates that partial instead of creating another.
-    if (session.konnektive.orderId) params.orderId = session.konnektive.orderId;
+    if (orderId) params.orderId = orderId;
+    else await deps.store.updateSession(session.id, { konnektive: { leadCreateStartedAt: now() } });
     const result = await call(job, effects, 'importLead', params);
     if (!result.ok) return failureOutcome(deps, result);
-    const { orderId, customerId } = result.message;
+    const { orderId: returnedOrderId, customerId } = result.message;
     effects.patchSession({
       leadSyncedVersion: version,
       konnektive: {
-        ...(orderId !== undefined && orderId !== null ? { orderId: String(orderId) } : {}),
+        ...(returnedOrderId !== undefined && returnedOrderId !== null ? { orderId: String(returnedOrderId) } : {}),
         ...(customerId !== undefined && customerId !== null ? { customerId: String(customerId) } : {}),
       },
     });
     return { type: 'done' };
   };
+
+  /**
+   * The partial an earlier Import Lead of this session may have created: Query Order by the
+   * lead's email (or phone), the visitor's IP and the campaign, over the session's days. The
+   * newest match is the one; none means the earlier call never reached Konnektive.
+   */
+  async function findCreatedPartial(
+    job: Job,
+    effects: JobEffects,
+    session: Session,
+  ): Promise<{ ok: true; order: { orderId: string; customerId?: string; status: string } | undefined } | { ok: false; outcome: JobOutcome }> {
+    const contact: Record<string, string> | undefined = session.lead.emailAddress
+      ? { emailAddress: session.lead.emailAddress }
+      : session.lead.phoneNumber
+        ? { phoneNumber: session.lead.phoneNumber }
+        : undefined;
+    if (!contact) return { ok: true, order: undefined };
+    const params = { ...contact, ipAddress: session.ip, campaignId: session.campaignId, ...queryDateRange(session.createdAt, now()), resultsPerPage: '200' };
+    const result = await call(job, effects, 'queryOrder', params);
+    if (!result.ok) {
+      if (result.failure === 'rejected' && /no result/i.test(result.message)) return { ok: true, order: undefined };
+      return { ok: false, outcome: failureOutcome(deps, result) };
+    }
+    const orders = (Array.isArray(result.message.data) ? (result.message.data as Record<string, unknown>[]) : []).filter((order) => order.orderId !== undefined && order.orderId !== null);
+    orders.sort((a, b) => String(b.dateCreated ?? '').localeCompare(String(a.dateCreated ?? '')));
+    const newest = orders[0];
+    if (!newest) return { ok: true, order: undefined };
+    return {
+      ok: true,
+      order: {
+        orderId: String(newest.orderId),
+        ...(newest.customerId !== undefined && newest.customerId !== null ? { customerId: String(newest.customerId) } : {}),
+        status: String(newest.orderStatus ?? ''),
+      },
+    };
+  }
 
   return { [JOB_KINDS.konnektiveClick]: importClick, [JOB_KINDS.konnektiveLead]: importLead };
 }

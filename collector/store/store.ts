@@ -24,6 +24,18 @@ export interface KonnektiveIds {
   customerId?: string;
   pixel?: string;
   affVals?: Record<string, string>;
+  /**
+   * An Import Lead without `orderId` (it creates a partial) was started at this time. Until the
+   * answer's `orderId` is stored, a later attempt first looks for the partial that call may have
+   * created, instead of creating a second one.
+   */
+  leadCreateStartedAt?: number;
+  /**
+   * The outbox job whose later Import Click (not idempotent: Konnektive counts every one) was
+   * started and has no recorded answer yet; `null` once it has one. A job that finds its own id
+   * here ran before and died mid-call: the click is not sent again.
+   */
+  clickInFlight?: number | null;
 }
 
 export interface Cart {
