@@ -162,6 +162,78 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       if (route === 'activecampaign') expect([...ac.orders.values()][0]!.state).toBe(2);
     });
 
+    const paid = { items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] };
+    const queryOrders = () => crm.calls.filter((call) => call.path === '/order/query/').length;
+
+    it('after a CART, Konnektive is asked again 1 h, 6 h, 24 h and 72 h later, then no more', async () => {
+      await start();
+      const { id } = await reachCheckout();
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toHaveLength(1);
+      const cartAt = (await collector.store.getSession(id))!.stateChangedAt;
+      const asked: number[] = [];
+      for (const hours of [1, 6, 24, 72, 200]) {
+        const before = queryOrders();
+        clock.advance(cartAt + hours * 60 * MINUTE - clock.now() - 1);
+        await idle(0);
+        const early = queryOrders() - before;
+        await idle(1);
+        asked.push(early, queryOrders() - before);
+      }
+      // Not a millisecond early; at each point, by order id and by email; nothing after 72 h.
+      expect(asked).toEqual([0, 2, 0, 2, 0, 2, 0, 2, 0, 0]);
+      expect(await collector.store.getSession(id)).toMatchObject({ state: 'abandoned' });
+    });
+
+    it('a buyer who pays the abandoned partial later, without coming back, gets the ORDER that recovers the cart', async () => {
+      await start();
+      const { id, orderId } = await reachCheckout();
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toHaveLength(1);
+      crm.completeOrder(orderId, paid);
+      await idle(30 * MINUTE);
+      expect(sentOrders()).toEqual([]);
+      await idle(31 * MINUTE);
+      expect(sentOrders()).toEqual([{ cartId: id, orderId, totalCents: 3995, products: [{ id: '41', priceCents: 3995, quantity: 1 }] }]);
+      expect(await collector.store.getSession(id)).toMatchObject({ state: 'complete' });
+      if (route === 'activecampaign') expect([...ac.orders.values()].map((order) => order.state)).toEqual([3]);
+    });
+
+    it('a buyer who pays some other way (a phone order) has the cart closed, and no revenue counted for it', async () => {
+      await start();
+      const { id } = await reachCheckout();
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toHaveLength(1);
+      crm.createCompletedOrder({ email: 'ANN@example.com', campaignId: '12', ...paid });
+      await idle(61 * MINUTE);
+      expect(await collector.store.getSession(id)).toMatchObject({ state: 'closed' });
+      expect(sentOrders()).toEqual([]);
+      if (route === 'activecampaign') {
+        // The abandoned cart is gone from ActiveCampaign: its automation has nothing left to send.
+        expect([...ac.orders.values()]).toEqual([]);
+        expect(ac.requests.filter((request) => request.method === 'DELETE').map((request) => request.status)).toEqual([200]);
+      } else {
+        // Konnektive's ActiveCampaign route has no call that closes a cart (README, limits).
+        expect(crm.acRoute.map((call) => call.type).filter((type) => type !== 'CUSTOMER')).toEqual(['CART']);
+      }
+      await idle(7 * 24 * 60 * MINUTE);
+      expect(await collector.store.getSession(id)).toMatchObject({ state: 'closed' });
+    });
+
+    it('an ORDER in a new session closes every open cart of the same email, and counts its revenue once', async () => {
+      await start();
+      const earlier = await reachCheckout();
+      await idle(31 * MINUTE);
+      const later = await reachCheckout();
+      crm.completeOrder(later.orderId, paid);
+      await visit(later.session, [ev.page('thankyou', 'https://secure.example/thanks'), ev.order(later.orderId)]);
+      await idle(0);
+      await settle();
+      expect(sentOrders()).toEqual([{ cartId: noCartId(later.id), orderId: later.orderId, totalCents: 3995, products: [{ id: '41', priceCents: 3995, quantity: 1 }] }]);
+      expect(await collector.store.getSession(earlier.id)).toMatchObject({ state: 'closed' });
+      if (route === 'activecampaign') expect([...ac.orders.values()].map((order) => order.externalcheckoutid ?? null)).toEqual([null]);
+    });
+
     it('a checkout tab left open (the snippet only renewing its link token) is abandoned all the same', async () => {
       await start();
       const { session, id } = await reachCheckout();

@@ -4,7 +4,7 @@
  * (nothing else knows an unpaid cart); ORDER items, totals and email come only from Konnektive's
  * verified order.
  */
-import type { CartEmission, CustomerEmission, EmissionItem, OrderEmission } from '../emit/emission.js';
+import type { CartEmission, CloseEmission, CustomerEmission, EmissionItem, OrderEmission } from '../emit/emission.js';
 import { isoDate, toCents } from '../emit/iso-date.js';
 import type { Session, VerifiedOrder } from '../store/store.js';
 
@@ -68,6 +68,10 @@ export function orderPayload(session: Session, order: VerifiedOrder, now: number
     orderedAt: isoDate(crmTime(order.createdAt) ?? now),
     recoversCart: false,
   };
+}
+
+export function closePayload(session: Session, paidWith: string): CloseEmission {
+  return { kind: 'close', sessionId: session.id, cartId: cartIdOf(session), paidWith };
 }
 
 /** Konnektive prints `YYYY-MM-DD HH:mm:ss`; read it as UTC. */

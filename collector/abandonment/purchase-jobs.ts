@@ -20,8 +20,8 @@ import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.j
 import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
 import type { Job, OrderCheck, Session, Store, StoreTx, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
-import { cartPayload, orderPayload } from './emission-payloads.js';
-import { checkOrder } from './order-check.js';
+import { cartPayload, closePayload, orderPayload } from './emission-payloads.js';
+import { checkOrder, sandboxOrderAnswer, type AskKonnektive } from './order-check.js';
 import { hasCart, nextDueAt, sweepAction } from './session-rules.js';
 
 export interface PurchaseJobDeps {
@@ -40,37 +40,70 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
   const { store, clock, config } = deps;
   const policy = { abandonAfterMs: config.abandonAfterMs, upsellWindowMs: config.upsellWindowMs };
 
-  async function queueEmission(tx: StoreTx, session: Session, kind: 'cart' | 'order', payload: object, now: number): Promise<void> {
+  async function queueEmission(tx: StoreTx, session: Session, kind: 'cart' | 'order' | 'close', payload: object, now: number): Promise<void> {
     if (!(await tx.insertEmission({ sessionId: session.id, kind, payload: { ...payload }, now }))) return;
     await tx.enqueue({ sessionId: session.id, upstream: deps.emitUpstream, kind: EMIT_JOB_KIND[kind], payload: {}, runAt: now });
   }
 
-  /** A verified order: the session is complete and its ORDER queued. */
+  /**
+   * A verified order: the session is complete and its ORDER queued. Every other open cart of the
+   * same buyer is closed too: whoever paid must not keep getting abandoned-cart emails.
+   */
   async function complete(tx: StoreTx, session: Session, check: OrderCheck, now: number): Promise<void> {
     await tx.updateSession(session.id, { orderCheck: check, state: 'complete', stateChangedAt: now, dueAt: null });
     await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now), now);
+    const email = check.order?.email ?? session.lead.emailAddress;
+    if (!email) return;
+    for (const other of await tx.listAbandonedByEmail(email)) {
+      if (other.id !== session.id) await close(tx, other, check.order!.orderId, now);
+    }
+  }
+
+  /**
+   * The CART's buyer paid with another order. A CART still waiting to go out is cancelled; one
+   * that went out is closed upstream, where the route can (not on EMIT_VIA=konnektive: its
+   * ActiveCampaign route has no call that removes or closes a cart).
+   */
+  async function close(tx: StoreTx, session: Session, paidWith: string, now: number): Promise<void> {
+    await tx.updateSession(session.id, { state: 'closed', stateChangedAt: now, dueAt: null });
+    const cart = await tx.getEmission(session.id, 'cart');
+    if (!cart || cart.status === 'cancelled') return;
+    deps.logger.info({ sessionId: session.id }, 'cart paid with another order; closing it');
+    if (deps.emitUpstream === 'konnektive' && deps.config.emitVia === 'konnektive') return;
+    await queueEmission(tx, session, 'close', closePayload(session, paidWith), now);
+  }
+
+  /** Query Order through the delivery log and metrics; sandbox mode answers from the session. */
+  function ask(job: Job, effects: JobEffects, session: Session): AskKonnektive {
+    return async (params) => {
+      const result = deps.konnektive.sandbox ? sandboxOrderAnswer(session) : await deps.konnektive.call('queryOrder', params);
+      const recorded = deps.konnektive.sandbox ? 'sandbox' : result.ok ? 'ok' : result.failure;
+      deps.metrics.upstreamCalls.inc({ upstream: 'konnektive', endpoint: 'queryOrder', outcome: recorded });
+      effects.recordAttempt({
+        jobId: job.id,
+        upstream: 'konnektive',
+        endpoint: 'queryOrder',
+        request: summariseParams(params),
+        response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
+        outcome: recorded,
+        httpStatus: result.httpStatus,
+        latencyMs: result.latencyMs,
+        createdAt: clock.now(),
+      });
+      return result;
+    };
   }
 
   /** Runs Query Order for the job; `undefined` when there is nothing to ask about. */
-  async function check(job: Job, effects: JobEffects, session: Session): Promise<{ check: OrderCheck } | { outcome: JobOutcome } | undefined> {
-    const outcome = await checkOrder(deps.konnektive, session, clock.now());
+  async function check(
+    job: Job,
+    effects: JobEffects,
+    session: Session,
+  ): Promise<{ check: OrderCheck; paidElsewhere?: { orderId: string } } | { outcome: JobOutcome } | undefined> {
+    const outcome = await checkOrder(ask(job, effects, session), session, clock.now());
     if (!outcome) return undefined;
-    const { result } = outcome;
-    const recorded = deps.konnektive.sandbox ? 'sandbox' : result.ok ? 'ok' : result.failure;
-    deps.metrics.upstreamCalls.inc({ upstream: 'konnektive', endpoint: 'queryOrder', outcome: recorded });
-    effects.recordAttempt({
-      jobId: job.id,
-      upstream: 'konnektive',
-      endpoint: 'queryOrder',
-      request: summariseParams(outcome.params),
-      response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
-      outcome: recorded,
-      httpStatus: result.httpStatus,
-      latencyMs: result.latencyMs,
-      createdAt: clock.now(),
-    });
     if (!outcome.ok) return { outcome: failureOutcome(deps, { ok: false, failure: outcome.failure, message: outcome.message, latencyMs: 0 }) };
-    return { check: outcome.check };
+    return outcome;
   }
 
   /**
@@ -81,14 +114,18 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
     (otherwise: (tx: StoreTx, session: Session, check: OrderCheck | undefined, now: number) => Promise<void>): JobHandler =>
     async (job, effects) => {
       const session = await store.getSession(job.sessionId);
-      if (!session || session.state === 'complete') return { type: 'done' };
+      if (!session || session.state === 'complete' || session.state === 'closed') return { type: 'done' };
       const answer = await check(job, effects, session);
       if (answer && 'outcome' in answer) return answer.outcome;
       const now = clock.now();
       await store.transaction(async (tx) => {
         const current = (await tx.getSession(session.id)) ?? session;
-        if (current.state === 'complete') return;
+        if (current.state === 'complete' || current.state === 'closed') return;
         if (answer?.check.verified) return complete(tx, current, answer.check, now);
+        if (answer?.paidElsewhere && current.state === 'abandoned') {
+          await tx.updateSession(current.id, { orderCheck: answer.check });
+          return close(tx, current, answer.paidElsewhere.orderId, now);
+        }
         return otherwise(tx, current, answer?.check, now);
       });
       return { type: 'done' };
@@ -105,11 +142,15 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
       return;
     }
     if (session.state !== 'abandoned' && hasEmail(session.lead) && hasCart(session)) {
-      await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now, dueAt: null });
+      const abandoned = { ...session, ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now } as Session;
+      await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now, dueAt: nextDueAt(abandoned, policy) });
       await queueEmission(tx, session, 'cart', cartPayload(session), now);
       deps.logger.info({ sessionId: session.id }, 'cart abandoned; CART queued');
     } else {
-      await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: null });
+      // An abandoned cart stays on the recheck schedule (see session-rules.ts) until it is paid,
+      // closed, or past the recovery link's lifetime.
+      const next = { ...session, ...(orderCheck ? { orderCheck } : {}) } as Session;
+      await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: session.state === 'abandoned' ? nextDueAt(next, policy) : null });
     }
   });
 

@@ -9,6 +9,8 @@
  *   open ── ABANDON_AFTER idle, email + cart ──> purchase recheck ──> abandoned (CART)
  *                                                               └──> complete (ORDER): paid after all
  *   abandoned ── order id or thank-you seen, or paid by the next recheck ──> complete (ORDER, recovers the CART)
+ *   abandoned ── rechecks 1 h, 6 h, 24 h, 72 h after the CART find another order by the same
+ *                email, or that email's ORDER is sent from another session ──> closed (the cart is closed)
  *   open ── ABANDON_AFTER idle, email, no cart ──> expired (CUSTOMER)
  *   open ── ABANDON_AFTER idle, no email ──> expired (nothing sent)
  */
@@ -18,6 +20,28 @@ import type { Session } from '../store/store.js';
 export interface AbandonmentPolicy {
   abandonAfterMs: number;
   upsellWindowMs: number;
+  /**
+   * After a CART, when to ask Konnektive again whether the buyer paid (any other way): offsets
+   * from the CART. Default {@link CART_RECHECKS_MS}, cut at the recovery link's lifetime.
+   */
+  cartRechecksMs?: readonly number[];
+}
+
+const HOUR_MS = 3_600_000;
+/** After a CART, rechecks at 1 h, 6 h, 24 h and 72 h. */
+export const CART_RECHECKS_MS: readonly number[] = Object.freeze([1, 6, 24, 72].map((hours) => hours * HOUR_MS));
+
+/** The post-CART recheck schedule, cut at the recovery link's lifetime (no point after it). */
+export function cartRechecksWithin(linkLifetimeMs: number): readonly number[] {
+  return CART_RECHECKS_MS.filter((offset) => offset <= linkLifetimeMs);
+}
+
+/** The next post-CART recheck after the last check, or `null` when the schedule is done. */
+function nextCartRecheck(session: Session, policy: AbandonmentPolicy): number | null {
+  const cartAt = session.stateChangedAt;
+  const lastCheck = Math.max(cartAt, session.orderCheck?.checkedAt ?? 0);
+  for (const offset of policy.cartRechecksMs ?? CART_RECHECKS_MS) if (cartAt + offset > lastCheck) return cartAt + offset;
+  return null;
 }
 
 /** An order is known: reported by the browser, or (after a recheck) found in Konnektive. */
@@ -46,10 +70,10 @@ export function nextDueAt(session: Session, policy: AbandonmentPolicy): number |
     if (session.funnelDone) return session.lastSeenAt;
     if (session.state === 'ordered') return session.lastSeenAt + policy.upsellWindowMs;
   }
-  if (session.state === 'expired') return null;
-  // Open or abandoned: one look after ABANDON_AFTER of quiet. An abandoned session comes back
-  // only if it had activity after its CART (the buyer returned: did they pay?).
-  if (session.state === 'abandoned' && session.lastSeenAt <= session.stateChangedAt) return null;
+  if (session.state === 'expired' || session.state === 'closed') return null;
+  // Open: one look after ABANDON_AFTER of quiet. Abandoned: the same after the buyer came back
+  // (did they pay?); without a return, the post-CART recheck schedule (paid some other way?).
+  if (session.state === 'abandoned' && session.lastSeenAt <= session.stateChangedAt) return nextCartRecheck(session, policy);
   return session.lastSeenAt + policy.abandonAfterMs;
 }
 

@@ -24,7 +24,7 @@ import { redactMessage, summariseParams } from '../redact.js';
 import type { EmitContext } from './emission.js';
 import type { RateGate } from './rate-gate.js';
 
-export type AcMethod = 'GET' | 'POST' | 'PUT';
+export type AcMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export type AcFailure = 'transient' | 'rejected' | 'auth' | 'rate_limited';
 
 /** One entry of a 422's `errors[]`. */

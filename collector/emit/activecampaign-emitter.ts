@@ -32,7 +32,7 @@ import {
   type ActiveCampaignClient,
   type CallRecorder,
 } from './activecampaign-client.js';
-import type { CartEmission, Emission, EmitResult, Emitter, OrderEmission } from './emission.js';
+import type { CartEmission, CloseEmission, CustomerEmission, Emission, EmitResult, Emitter, OrderEmission } from './emission.js';
 import { RateGate } from './rate-gate.js';
 
 /** The `service` of the connection funnelbeacon creates in AC. */
@@ -70,7 +70,7 @@ export function acConnectionBody(publicUrl: string): { connection: Record<string
  * `acceptsMarketing` is left out: the funnel does not tell us whether the buyer opted in, and AC
  * keeps its own default rather than a guess of ours.
  */
-export function acCustomerBody(emission: Emission, connectionid: string): { ecomCustomer: Record<string, string> } {
+export function acCustomerBody(emission: CustomerEmission | CartEmission | OrderEmission, connectionid: string): { ecomCustomer: Record<string, string> } {
   return { ecomCustomer: { connectionid, externalid: emission.customerExternalId, email: emission.email } };
 }
 
@@ -130,6 +130,10 @@ export function acRequestFor(emission: Emission, ids: AcIds): { method: AcMethod
       return emission.cartRemoteId === undefined
         ? { method: 'POST', path: '/ecomOrders', body: acOrderBody(emission, ids) }
         : { method: 'PUT', path: `/ecomOrders/${encodeURIComponent(emission.cartRemoteId)}`, body: acOrderBody(emission, ids) };
+    case 'close':
+      // Deleting the abandoned cart stops its automation's emails; no revenue is written for
+      // it (the order that paid counts its own, once).
+      return { method: 'DELETE', path: `/ecomOrders/${encodeURIComponent(emission.cartRemoteId ?? '{cart id}')}`, body: undefined };
   }
 }
 
@@ -256,7 +260,7 @@ export function activeCampaignEmitter(options: ActiveCampaignEmitterOptions): Em
     return create('/connections', body, { resource: 'connections', filters }, record);
   }
 
-  async function customerId(emission: Emission, connectionid: string, record: CallRecorder): Promise<Step<string>> {
+  async function customerId(emission: CustomerEmission | CartEmission | OrderEmission, connectionid: string, record: CallRecorder): Promise<Step<string>> {
     const filters = { email: emission.email, connectionid };
     const found = await findOne('ecomCustomers', filters, record);
     if (!found.ok) return found;
@@ -308,9 +312,28 @@ export function activeCampaignEmitter(options: ActiveCampaignEmitterOptions): Em
     return posted.ok ? { ok: true, remoteId: posted.value } : posted;
   }
 
+  /** Closes a CART paid with another order: found by its id (or its cart id), then deleted. */
+  async function closeCart(close: CloseEmission, connectionid: string, record: CallRecorder): Promise<EmitResult> {
+    let remoteId = close.cartRemoteId;
+    if (remoteId === undefined) {
+      const found = await findOne('ecomOrders', { externalcheckoutid: close.cartId, connectionid }, record);
+      if (!found.ok) return found;
+      // Nothing to close: the cart never arrived, or someone removed it in ActiveCampaign.
+      if (found.value === undefined) return { ok: true };
+      remoteId = found.value;
+    }
+    const response = await client.request('DELETE', `/ecomOrders/${encodeURIComponent(remoteId)}`, undefined, record);
+    if (response.ok || response.notFound) return { ok: true };
+    return failed(response);
+  }
+
   return {
     route: 'activecampaign',
     async emit(emission, context) {
+      if (emission.kind === 'close') {
+        const connection = await connectionId(context.record.bind(context));
+        return connection.ok ? closeCart(emission, connection.value, context.record.bind(context)) : connection;
+      }
       if (emission.kind !== 'customer') {
         const problem = amountProblem(emission);
         if (problem) return { ok: false, failure: 'rejected', message: problem };

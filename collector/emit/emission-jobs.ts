@@ -51,6 +51,10 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
         emission.recoversCart = cart?.status === 'sending' || cart?.status === 'sent';
         if (cart?.remoteId) emission.cartRemoteId = cart.remoteId;
       }
+      if (emission.kind === 'close') {
+        const cart = await store.getEmission(job.sessionId, 'cart');
+        if (cart?.remoteId) emission.cartRemoteId = cart.remoteId;
+      }
       if (!mayAlreadyExist) await store.updateEmission(job.sessionId, kind, { status: 'sending', now: clock.now() });
 
       const result = await emitter.emit(emission, {
@@ -81,7 +85,8 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
   async function orderReported(sessionId: string): Promise<boolean> {
     const session = await store.getSession(sessionId);
     if (!session) return false;
-    if (session.state === 'complete') return true;
+    // Complete, or closed: paid with another order.
+    if (session.state === 'complete' || session.state === 'closed') return true;
     const check = session.orderCheck;
     if (check && !check.verified && check.checkedAt > session.lastSeenAt) return false;
     return session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined;
@@ -115,5 +120,6 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
     [EMIT_JOB_KIND.customer]: handler('customer'),
     [EMIT_JOB_KIND.cart]: handler('cart'),
     [EMIT_JOB_KIND.order]: handler('order'),
+    [EMIT_JOB_KIND.close]: handler('close'),
   };
 }

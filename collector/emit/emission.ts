@@ -64,7 +64,23 @@ export interface OrderEmission {
   recoversCart: boolean;
 }
 
-export type Emission = CustomerEmission | CartEmission | OrderEmission;
+/**
+ * A CART whose buyer then paid with another order (a new session, another device, a phone
+ * order): the abandoned cart is taken out of ActiveCampaign so its automation stops emailing
+ * someone who bought. That order's revenue is counted by its own ORDER, never by this cart.
+ */
+export interface CloseEmission {
+  kind: 'close';
+  sessionId: string;
+  /** The CART's `externalcheckoutid`. */
+  cartId: string;
+  /** Konnektive's order that paid for it (for the delivery log). */
+  paidWith: string;
+  /** ActiveCampaign's id of the CART, when its delivery recorded one. */
+  cartRemoteId?: string;
+}
+
+export type Emission = CustomerEmission | CartEmission | OrderEmission | CloseEmission;
 
 /**
  * How a delivery attempt went. `transient` and `rate_limited` are retried (after `retryAt` when

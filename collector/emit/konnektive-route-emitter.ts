@@ -113,6 +113,9 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
   return {
     route: 'konnektive',
     async emit(emission, context) {
+      // Konnektive's ActiveCampaign route has CONNECTION, CUSTOMER, CART and ORDER, and nothing
+      // that closes or removes a cart; such a job is never queued on this route.
+      if (emission.kind === 'close') return { ok: false, failure: 'rejected', message: "Konnektive's ActiveCampaign route cannot close a cart" };
       if (context.mayAlreadyExist || context.lookupOnly) {
         const stored = await alreadyStored(api, emission, context);
         if (stored === true) return { ok: true };

@@ -24,6 +24,8 @@ function syntheticId(emission: Emission): string {
     case 'order':
       // Live, the ORDER of a recovered cart updates that record and keeps its id.
       return emission.cartRemoteId ?? `sandbox-order-${emission.orderId}`;
+    case 'close':
+      return emission.cartRemoteId ?? `sandbox-cart-${emission.cartId}`;
   }
 }
 
@@ -37,7 +39,7 @@ export function sandboxEmitter(): Emitter {
       const remoteId = syntheticId(emission);
       context.record({
         endpoint: `${method} ${path}`,
-        request: JSON.stringify(summariseAcBody(body)),
+        request: body === undefined ? '' : JSON.stringify(summariseAcBody(body)),
         response: JSON.stringify({ sandbox: true, id: remoteId }),
         outcome: 'sandbox',
         latencyMs: 0,

@@ -15,6 +15,8 @@ export const JOB_KINDS = Object.freeze({
   emitCustomer: 'emit.customer',
   emitCart: 'emit.cart',
   emitOrder: 'emit.order',
+  /** Closes a CART whose buyer paid with another order. */
+  emitClose: 'emit.close',
 } as const);
 export type JobKind = (typeof JOB_KINDS)[keyof typeof JOB_KINDS];
 
@@ -26,7 +28,12 @@ export const JOB_UPSTREAM: Record<'konnektive.click' | 'konnektive.lead' | 'purc
   'order.finalize': 'konnektive',
 };
 
-export const EMIT_JOB_KIND = { customer: JOB_KINDS.emitCustomer, cart: JOB_KINDS.emitCart, order: JOB_KINDS.emitOrder } as const;
+export const EMIT_JOB_KIND = {
+  customer: JOB_KINDS.emitCustomer,
+  cart: JOB_KINDS.emitCart,
+  order: JOB_KINDS.emitOrder,
+  close: JOB_KINDS.emitClose,
+} as const;
 
 /** Payload of a click job: the request as the browser made it, kept for the Import Click call. */
 export interface ClickJobPayload {

@@ -126,4 +126,11 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX session_states_by_session ON session_states (session_id, at);
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Open carts, looked up by email when the same buyer pays anywhere else.
+      CREATE INDEX sessions_abandoned_by_email ON sessions (lower(lead::json ->> 'emailAddress')) WHERE state = 'abandoned';
+    `,
+  },
 ];

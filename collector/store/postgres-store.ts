@@ -414,6 +414,14 @@ export class PostgresStore implements Store {
           )
         ).rowCount === 1,
       getEmission: (sessionId, kind) => getEmission(client, sessionId, kind),
+      listAbandonedByEmail: async (email) =>
+        (
+          await client.query(
+            `SELECT * FROM sessions WHERE state = 'abandoned' AND lower(lead::json ->> 'emailAddress') = lower($1)
+              ORDER BY created_at, id FOR UPDATE`,
+            [email],
+          )
+        ).rows.map(rowToSession),
       nested: async (fn) => {
         // Unlike SQLite, a failed statement aborts the whole PostgreSQL transaction; rolling back
         // to the savepoint is what makes the transaction usable again.

@@ -136,6 +136,12 @@ export class SqliteStore implements Store {
          WHERE emissions.status = 'cancelled'`,
       ).run(sessionId, kind, JSON.stringify(payload), now, now).changes === 1,
     getEmission: async (sessionId, kind) => this.#getEmission(sessionId, kind),
+    listAbandonedByEmail: async (email) =>
+      (
+        this.#stmt(
+          "SELECT * FROM sessions WHERE state = 'abandoned' AND lower(json_extract(lead, '$.emailAddress')) = lower(?) ORDER BY created_at, id",
+        ).all(email) as Row[]
+      ).map(rowToSession),
     nested: async (fn) => {
       const name = `sp${++this.#savepoints}`;
       this.#db.exec(`SAVEPOINT ${name}`);

@@ -43,8 +43,12 @@ export interface Cart {
   currency: string;
 }
 
-/** Where a session stands on its way to a CART or an ORDER (see abandonment/session-rules.ts). */
-export type SessionState = 'open' | 'abandoned' | 'ordered' | 'complete' | 'expired';
+/**
+ * Where a session stands on its way to a CART or an ORDER (see abandonment/session-rules.ts).
+ * `closed`: its CART went out, then the buyer paid with another order (another session, another
+ * device, by phone); the cart was closed without revenue of its own.
+ */
+export type SessionState = 'open' | 'abandoned' | 'ordered' | 'complete' | 'expired' | 'closed';
 
 /** A Konnektive order as Query Order reported it: the only source of an ORDER's items and totals. */
 export interface VerifiedOrder {
@@ -143,7 +147,8 @@ export type SessionPatch = Partial<
   dueAt?: number | null;
 };
 
-export type EmissionKind = 'cart' | 'order' | 'customer';
+/** `close`: a CART's buyer paid with another order; the abandoned cart is closed upstream. */
+export type EmissionKind = 'cart' | 'order' | 'customer' | 'close';
 /**
  * `sending` is written before the upstream call: after a crash it means "look before posting".
  * `cancelled`: a CART not sent because the buyer reported an order before it went out.
@@ -231,6 +236,8 @@ export interface StoreTx {
    */
   insertEmission(emission: Pick<Emission, 'sessionId' | 'kind' | 'payload'> & { now: number }): Promise<boolean>;
   getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
+  /** Sessions whose CART is out and unpaid (`abandoned`) with this lead email, any letter case. */
+  listAbandonedByEmail(email: string): Promise<Session[]>;
 }
 
 export interface ClaimOptions {

@@ -750,6 +750,10 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
         return o ? orderReply(200, o) : notFound('EcomOrder', id);
       }
       if (id !== undefined && method === 'PUT') return updateOrder(id, body);
+      if (id !== undefined && method === 'DELETE') {
+        if (!orders.delete(id)) return notFound('EcomOrder', id);
+        return { status: 200, body: {} };
+      }
     }
     return { status: 404, body: { message: 'Not Found' } };
   }
