@@ -231,6 +231,17 @@ describe('Konnektive relay', () => {
     expect([...double.leads.values()][0]!.fields).toMatchObject({ emailAddress: 'ann.1234567890128@example.com', phoneNumber: '+4915123456787' });
   });
 
+  it('sends no part of a landing URL holding a card number outside a query value, and opens the session on the next page', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const { session, ids } = await send(undefined, [ev.page('presell', 'https://offer.example/p/4111-1111-1111-1111?affId=AFF7')]);
+    await send(session, [ev.page('lead', LANDING)]);
+    await outboxSettled(collector);
+    const everything = JSON.stringify([double.calls, await collector.store.listEvents(ids.session), await collector.store.getSession(ids.session)]);
+    expect(everything).not.toMatch(/4111.?1111.?1111.?1111/);
+    expect(clickCalls().map((call) => [call.params.pageType, call.params.requestUri])).toEqual([['leadPage', LANDING]]);
+    expect((await collector.store.listJobs({ state: 'dead' })).map((job) => job.lastError)).toEqual([expect.stringContaining('requestUri')]);
+  });
+
   it('sends a phone number it cannot read without guessing exactly as typed', async () => {
     collector = await startTestCollector(konnektiveEnv(double.url));
     for (const phoneNumber of ['(555) 010-1234', '0151 23456787', '+49 1512 3456787 ext. 12', 'call me']) {
