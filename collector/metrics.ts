@@ -9,7 +9,7 @@ export interface Metrics {
   readonly registry: Registry;
   readonly eventsAccepted: Counter<'type'>;
   readonly eventsRejected: Counter<'reason'>;
-  readonly cardNumbersDropped: Counter;
+  readonly cardNumbersDropped: Counter<'field' | 'param'>;
   readonly botCallsSuppressed: Counter<'kind'>;
   readonly upstreamCalls: Counter<'upstream' | 'endpoint' | 'outcome'>;
   readonly upstreamLatency: Histogram<'upstream' | 'endpoint'>;
@@ -44,7 +44,8 @@ export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
     }),
     cardNumbersDropped: new Counter({
       name: 'funnelbeacon_card_numbers_dropped_total',
-      help: 'Values that looked like card numbers and were removed before storage.',
+      help: 'Card numbers kept out of the store: by field, and for a URL query parameter removed, by its name (bounded; else "other").',
+      labelNames: ['field', 'param'],
       registers: [registry],
     }),
     botCallsSuppressed: new Counter({

@@ -5,6 +5,7 @@
  * Every string and number is bounded so that a hostile body cannot make us store much.
  */
 import { z } from 'zod';
+import { containsCardNumber } from './card-filter.js';
 
 export const PAGE_NAMES = [
   'presell',
@@ -68,13 +69,14 @@ const leadValueMax: Record<LeadField, number> = {
 
 /**
  * A lead value longer than Konnektive keeps is cut to its length rather than refused: refusing
- * would drop the whole batch (the page view, the cart) for one over-long name.
+ * would drop the whole batch (the page view, the cart) for one over-long name. A value holding a
+ * card number is not cut (a cut could keep most of its digits): the card filter drops it whole.
  */
 const leadValue = (max: number) =>
   z
     .string()
     .max(1024)
-    .transform((value) => value.slice(0, max))
+    .transform((value) => (value.length <= max || containsCardNumber(value) ? value : value.slice(0, max)))
     .optional();
 
 export const LeadFields = z

@@ -210,6 +210,48 @@ describe('Konnektive relay', () => {
     expect(leadCalls()[0]!.params.address1).toBe('1 Main St');
   });
 
+  it('sends Import Click the landing URL with a Luhn-passing ad id in utm_content, byte for byte', async () => {
+    // A Facebook-style 17-digit ad id that passes Luhn but has no card brand's prefix and length.
+    const landing = 'https://offer.example/presell?affId=AFF7&utm_source=fb&utm_content=23851234567890121&fbclid=IwAR0x';
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    await send(undefined, [ev.page('presell', landing)]);
+    await outboxSettled(collector);
+    expect(clickCalls()[0]!.params.requestUri).toBe(landing);
+    expect([...double.sessions.values()][0]!.clicks[0]!.requestUri).toBe(landing);
+  });
+
+  it('stores a phone number and an email holding 13 digits as typed, and sends Konnektive the same number and address', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const lead = { ...ann, emailAddress: 'ann.1234567890128@example.com', phoneNumber: '+49 1512 3456787' };
+    const { ids } = await send(undefined, [ev.page('lead', LANDING), ev.lead(lead)]);
+    await outboxSettled(collector);
+    expect((await collector.store.getSession(ids.session))?.lead).toEqual(lead);
+    // The store keeps what the buyer typed; Konnektive gets the same valid number in E.164.
+    expect(leadCalls()[0]!.params).toMatchObject({ emailAddress: 'ann.1234567890128@example.com', phoneNumber: '+4915123456787' });
+    expect([...double.leads.values()][0]!.fields).toMatchObject({ emailAddress: 'ann.1234567890128@example.com', phoneNumber: '+4915123456787' });
+  });
+
+  it('sends no part of a landing URL holding a card number outside a query value, and opens the session on the next page', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const { session, ids } = await send(undefined, [ev.page('presell', 'https://offer.example/p/4111-1111-1111-1111?affId=AFF7')]);
+    await send(session, [ev.page('lead', LANDING)]);
+    await outboxSettled(collector);
+    const everything = JSON.stringify([double.calls, await collector.store.listEvents(ids.session), await collector.store.getSession(ids.session)]);
+    expect(everything).not.toMatch(/4111.?1111.?1111.?1111/);
+    expect(clickCalls().map((call) => [call.params.pageType, call.params.requestUri])).toEqual([['leadPage', LANDING]]);
+    expect((await collector.store.listJobs({ state: 'dead' })).map((job) => job.lastError)).toEqual([expect.stringContaining('requestUri')]);
+  });
+
+  it('sends a phone number it cannot read without guessing exactly as typed', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    for (const phoneNumber of ['(555) 010-1234', '0151 23456787', '+49 1512 3456787 ext. 12', 'call me']) {
+      double.calls.length = 0;
+      await send(undefined, [ev.page('lead', LANDING), ev.lead({ ...ann, phoneNumber })]);
+      await outboxSettled(collector);
+      expect(leadCalls()[0]!.params.phoneNumber, phoneNumber).toBe(phoneNumber);
+    }
+  });
+
   it('answers bots but never calls Konnektive for them', async () => {
     collector = await startTestCollector(konnektiveEnv(double.url));
     const res = await collector.post({ events: [ev.page('presell', LANDING), ev.lead(ann)] }, { userAgent: 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)' });

@@ -17,6 +17,7 @@ import type { UpstreamHealth } from '../upstream-health.js';
 import type { LeadFields, PageName } from '../wire-schema.js';
 import type { KonnektiveApi, KonnektiveEndpoint, KonnektiveResult } from './konnektive-client.js';
 import { KONNEKTIVE_PAGE_TYPE } from './page-types.js';
+import { konnektivePhoneNumber } from './phone-number.js';
 
 export interface KonnektiveRelayDeps {
   config: Config;
@@ -101,7 +102,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
     const params: Record<string, string> = { campaignId: session.campaignId, ipAddress: session.ip };
     for (const [field, value] of Object.entries(session.lead) as [keyof LeadFields, string][]) {
       if (field === 'country' && !/^[A-Za-z]{2}$/.test(value)) continue;
-      params[field] = value.slice(0, LEAD_MAX[field]);
+      params[field] = (field === 'phoneNumber' ? konnektivePhoneNumber(value) : value).slice(0, LEAD_MAX[field]);
     }
     if (session.konnektive.sessionId) params.sessionId = session.konnektive.sessionId;
     let orderId = session.konnektive.orderId;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signLink, signSession, newSessionId } from '../tokens.js';
-import type { IngestResponse } from '../wire-schema.js';
+import { LEAD_FIELDS, type IngestResponse } from '../wire-schema.js';
+import { anyCard, emailWithDigits, idParam, internationalPhone, numericId } from '../../test/support/value-arbitraries.js';
 import { ev, LANDER_ORIGIN, startTestCollector, testEnv, TEST_SECRET, type TestCollector } from '../../test/support/test-collector.js';
 
 let collector: TestCollector;
@@ -164,7 +166,86 @@ describe('POST /v1/events drops card numbers', () => {
     const stored = JSON.stringify(await collector.store.listEvents(first.ids.session));
     expect(stored).not.toMatch(/4111/);
     const metrics = await (await fetch(`${collector.url}/metrics`)).text();
-    expect(metrics).toMatch(/^funnelbeacon_card_numbers_dropped_total 1$/m);
+    expect(metrics).toMatch(/^funnelbeacon_card_numbers_dropped_total\{field="address2",param=""\} 1$/m);
+  });
+
+  it('removes a URL parameter that is a card number, keeps the rest of the URL as sent, and names the parameter', async () => {
+    const landing = 'https://offer.example/?utm_content=23851234567890121&cc=4111%201111%201111%201111&c1=a%20b#x';
+    const res = await collector.post({ campaign: '12', events: [ev.page('presell', landing, 'https://news.example/?n=5555555555554444')] });
+    expect(res.status).toBe(200);
+    const { ids } = (await res.json()) as IngestResponse;
+    const session = await collector.store.getSession(ids.session);
+    expect(session?.landingUrl).toBe('https://offer.example/?utm_content=23851234567890121&c1=a%20b#x');
+    expect(session?.referrer).toBe('https://news.example/');
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metrics).toMatch(/^funnelbeacon_card_numbers_dropped_total\{field="url",param="cc"\} 1$/m);
+    expect(metrics).toMatch(/^funnelbeacon_card_numbers_dropped_total\{field="referrer",param="n"\} 1$/m);
+  });
+
+  it('stores a Facebook ad id, a German mobile number and an email holding 13 digits exactly as sent', async () => {
+    // Each passes Luhn: the filter used to cut them out of the value.
+    const landing = 'https://offer.example/presell?utm_source=fb&utm_content=23851234567890121';
+    const lead = { firstName: 'Jo', lastName: 'Lee', emailAddress: 'ann.1234567890128@example.com', phoneNumber: '+49 1512 3456787' };
+    const res = await collector.post({ campaign: '12', events: [ev.page('presell', landing), ev.lead(lead)] });
+    expect(res.status).toBe(200);
+    const { ids } = (await res.json()) as IngestResponse;
+    const session = await collector.store.getSession(ids.session);
+    expect(session?.landingUrl).toBe(landing);
+    expect(session?.lead).toEqual(lead);
+    const events = await collector.store.listEvents(ids.session);
+    expect(events.map((event) => event.payload)).toEqual([
+      expect.objectContaining({ url: landing }),
+      expect.objectContaining({ fields: lead }),
+    ]);
+  });
+});
+
+describe('POST /v1/events, generated values through the real ingest path', () => {
+  const stored = async (sessionId: string) => {
+    const session = await collector.store.getSession(sessionId);
+    return { session, events: (await collector.store.listEvents(sessionId)).map((event) => event.payload) };
+  };
+
+  it('ids in URLs, international phone numbers and emails with digit runs reach the store unchanged', async () => {
+    await fc.assert(
+      fc.asyncProperty(idParam, numericId, internationalPhone, emailWithDigits, numericId, async (param, id, phone, email, productId) => {
+        const landing = `https://offer.example/presell?affId=A7&${param}=${id}&utm_source=fb`;
+        const referrer = `https://l.facebook.example/?u=1&ad_id=${id}`;
+        const lead = { firstName: 'Ann', lastName: 'Lee', emailAddress: email, phoneNumber: phone, address2: `ref ${id}` };
+        const item = { id: '41', name: `Bottle ${productId}`, price: 39.95, qty: 1 };
+        const res = await collector.post({ campaign: '12', events: [ev.page('presell', landing, referrer), ev.lead(lead), ev.cart([item])] });
+        expect(res.status).toBe(200);
+        const { ids } = (await res.json()) as IngestResponse;
+        const { session, events } = await stored(ids.session);
+        expect(session).toMatchObject({ landingUrl: landing, referrer, lead });
+        expect(events).toEqual([
+          expect.objectContaining({ url: landing, referrer }),
+          expect.objectContaining({ fields: lead }),
+          expect.objectContaining({ items: [item] }),
+        ]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a card number of any brand, in every field, URL parameter, referrer and product name, never reaches the store', async () => {
+    await fc.assert(
+      fc.asyncProperty(anyCard, fc.constantFrom(...LEAD_FIELDS), idParam, fc.constantFrom('query', 'path'), async (card, field, param, where) => {
+        const written = card.written.replace(/ /g, '+');
+        const landing = where === 'query' ? `https://offer.example/p?${param}=${written}` : `https://offer.example/p/${written}?c1=x`;
+        const lead = { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com', [field]: card.written };
+        const res = await collector.post({
+          campaign: '12',
+          events: [ev.page('presell', landing, landing), ev.lead(lead), ev.cart([{ id: '41', name: `Gift ${card.written}`, price: 1, qty: 1 }])],
+        });
+        expect(res.status).toBe(200);
+        const { ids } = (await res.json()) as IngestResponse;
+        const everything = decodeURIComponent(JSON.stringify(await stored(ids.session)));
+        expect(everything.replace(/\D/g, '')).not.toContain(card.digits);
+        expect(everything).not.toContain(card.written);
+      }),
+      { numRuns: 40 },
+    );
   });
 });
 

@@ -5,7 +5,7 @@
  * Every rejection answers `{error:{code,message}}` and stores nothing.
  */
 import { Hono } from 'hono';
-import { scrubEvent } from '../card-filter.js';
+import { cardDropLabeller, scrubEvent } from '../card-filter.js';
 import { isAllowedOrigin, type Config } from '../config.js';
 import { botDetector } from '../http/bot-filter.js';
 import { clientIp } from '../http/client-ip.js';
@@ -31,6 +31,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
   const app = new Hono();
   const reject = (reason: string) => metrics.eventsRejected.inc({ reason });
   const isKnownBot = botDetector();
+  const cardLabels = cardDropLabeller();
 
   app.use(
     '/v1/events',
@@ -111,9 +112,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
     }
     if (mode === 'new') sessionId = newSessionId();
 
-    let cardNumbers = 0;
-    for (const event of batch.events) cardNumbers += scrubEvent(event);
-    if (cardNumbers > 0) metrics.cardNumbersDropped.inc(cardNumbers);
+    for (const event of batch.events) for (const drop of scrubEvent(event)) metrics.cardNumbersDropped.inc(cardLabels(drop));
 
     const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);
     const outcome = await committer.submit({
