@@ -126,4 +126,13 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX session_states_by_session ON session_states (session_id, at);
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Shared rate limits: when each recent request left (a sliding-window log per key), so that
+      -- no window holds more than the limit even when a request leaves late.
+      CREATE TABLE rate_sends (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL, at BIGINT NOT NULL);
+      CREATE INDEX rate_sends_by_key ON rate_sends (key, at);
+    `,
+  },
 ];
