@@ -10,6 +10,7 @@ export interface Metrics {
   readonly eventsAccepted: Counter<'type'>;
   readonly eventsRejected: Counter<'reason'>;
   readonly cardNumbersDropped: Counter;
+  readonly requestsAborted: Counter;
   readonly upstreamCalls: Counter<'upstream' | 'endpoint' | 'outcome'>;
   readonly upstreamLatency: Histogram<'upstream' | 'endpoint'>;
 }
@@ -44,6 +45,11 @@ export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
     cardNumbersDropped: new Counter({
       name: 'funnelbeacon_card_numbers_dropped_total',
       help: 'Values that looked like card numbers and were removed before storage.',
+      registers: [registry],
+    }),
+    requestsAborted: new Counter({
+      name: 'funnelbeacon_requests_aborted_total',
+      help: 'Requests whose client hung up before the body was read (nothing stored, nobody answered).',
       registers: [registry],
     }),
     upstreamCalls: new Counter({
