@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Config } from './config.js';
-import { errorBody } from './http/errors.js';
+import { errorBody, RequestAborted } from './http/errors.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -38,6 +38,12 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof RequestAborted) {
+      // The client left mid-body: nobody reads the answer, and nothing on our side failed.
+      deps.metrics.requestsAborted.inc();
+      deps.logger.debug({ path: c.req.path, reason: error.cause instanceof Error ? error.cause.message : String(error.cause) }, 'request aborted by the client');
+      return new Response(null, { status: 499 });
+    }
     deps.logger.error({ err: error instanceof Error ? error.message : String(error), path: c.req.path }, 'unhandled error');
     return c.json(errorBody('internal', 'Something went wrong on our side.'), 500);
   });

@@ -11,6 +11,7 @@ export interface Metrics {
   readonly eventsRejected: Counter<'reason'>;
   readonly cardNumbersDropped: Counter<'field' | 'param'>;
   readonly botCallsSuppressed: Counter<'kind'>;
+  readonly requestsAborted: Counter;
   readonly upstreamCalls: Counter<'upstream' | 'endpoint' | 'outcome'>;
   readonly upstreamLatency: Histogram<'upstream' | 'endpoint'>;
 }
@@ -52,6 +53,11 @@ export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
       name: 'funnelbeacon_bot_calls_suppressed_total',
       help: 'Konnektive calls not made because the session was opened by a known bot, by kind (click, lead).',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    requestsAborted: new Counter({
+      name: 'funnelbeacon_requests_aborted_total',
+      help: 'Requests whose client hung up before the body was read (nothing stored, nobody answered).',
       registers: [registry],
     }),
     upstreamCalls: new Counter({

@@ -148,7 +148,7 @@ export interface ActiveCampaignEmitterOptions {
   config: Pick<Config, 'activeCampaign' | 'activeCampaignRatePerSecond' | 'publicUrl'>;
   clock: Clock;
   /** Holds the account's shared rate slots; needed unless `client` is given. */
-  store?: Pick<Store, 'reserveRateSlot' | 'deferRateSlots'>;
+  store?: Pick<Store, 'reserveRateSlot' | 'deferRateSlots' | 'recordRateSend' | 'forgetRateSend'>;
   client?: ActiveCampaignClient;
   timeoutMs?: number;
   fetch?: typeof fetch;

@@ -2,7 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../clock.js';
 import { VirtualClock } from '../../test/support/virtual-clock.js';
 import { SqliteStore } from '../store/sqlite-store.js';
-import { RateGate, slotSpacingMs } from './rate-gate.js';
+import { startActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
+import { activeCampaignClient } from './activecampaign-client.js';
+import { activeCampaignRateKey } from './activecampaign-emitter.js';
+import { RateGate, slotSpacingMs, type RateGateOptions } from './rate-gate.js';
+
+type RateGateOptionsStore = RateGateOptions['store'];
 
 /** Slot spacing at 5 requests per second (the gate keeps a small margin under the limit). */
 const SLOT = slotSpacingMs(5);
@@ -113,5 +118,143 @@ describe('RateGate after a stall', () => {
     }
     await Promise.all(callers);
     expect(wentAt).toEqual([T0, T0 + 1_000, T0 + 1_000 + SLOT, T0 + 1_000 + 2 * SLOT]);
+  });
+});
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so a failing run can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The most send times that fall in any half-open window of `windowMs` (what AC counts). */
+function busiestWindow(times: number[], windowMs = 1000): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i += 1) {
+    while (sorted[i]! - sorted[j]! >= windowMs) j += 1;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+/**
+ * A collector's view of the virtual clock whose timers fire late, as on a busy machine: each
+ * `sleep` overshoots by the next value of `lateness` (ms).
+ */
+function lateClock(clock: VirtualClock, lateness: () => number): Clock {
+  return { now: clock.now, sleep: (ms) => clock.sleep(ms + lateness()) };
+}
+
+/** Lateness as seen in the field: mostly on time, sometimes tens of ms late, now and then more. */
+function fieldLateness(seed: number): () => number {
+  const next = random(seed);
+  const choices = [0, 0, 0, 0, 3, 10, 30, 45, 51, 52, 58, 120];
+  return () => choices[Math.floor(next() * choices.length)]!;
+}
+
+describe('RateGate when requests leave late', () => {
+  it('keeps the five sends after a late one out of its second (the 58 ms case of issue 7)', async () => {
+    const clock = new VirtualClock(T0);
+    // The second caller's timer fires 51 ms late; every other timer is on time.
+    let sleeps = 0;
+    const gateClock: Clock = { now: clock.now, sleep: (ms) => clock.sleep(ms + (++sleeps === 1 ? 51 : 0)) };
+    const gate = new RateGate({ store, clock: gateClock, key: 'ac:late', perSecond: 5 });
+    const times = await Promise.all(Array.from({ length: 12 }, () => goAt(gate, gateClock)));
+    expect(times.sort((a, b) => a - b)[1]! - T0).toBe(SLOT + 51);
+    expect(busiestWindow(times)).toBeLessThanOrEqual(5);
+  });
+
+  it('never lets more than the limit into any sliding second, whatever the timers do', async () => {
+    const clock = new VirtualClock(T0);
+    const gateClock = lateClock(clock, fieldLateness(7));
+    const gate = new RateGate({ store, clock: gateClock, key: 'ac:jitter', perSecond: 5 });
+    const times: number[] = [];
+    // 16 workers, each sending one request after another, as the outbox does.
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < 10; i += 1) times.push(await goAt(gate, gateClock));
+      }),
+    );
+    expect(times).toHaveLength(160);
+    expect(busiestWindow(times)).toBeLessThanOrEqual(5);
+    // Still drains near the limit (the delivery budget is 90% of it): lateness costs little.
+    expect(160 / ((Math.max(...times) - T0) / 1000)).toBeGreaterThanOrEqual(5 * 0.9);
+  });
+
+  it('holds across collectors: two gates on one store, each with its own late timers', async () => {
+    const clock = new VirtualClock(T0);
+    const clocks = [lateClock(clock, fieldLateness(1)), lateClock(clock, fieldLateness(2))];
+    const gates = clocks.map((c) => new RateGate({ store, clock: c, key: 'ac:shared', perSecond: 5 }));
+    const times: number[] = [];
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, worker) => {
+        const at = worker % 2;
+        for (let i = 0; i < 8; i += 1) times.push(await goAt(gates[at]!, clocks[at]!));
+      }),
+    );
+    expect(times).toHaveLength(128);
+    expect(busiestWindow(times)).toBeLessThanOrEqual(5);
+  });
+
+  it('takes back a send recorded before a stall and asks again, so the stall never crowds a window', async () => {
+    const clock = new VirtualClock(T0);
+    // The store answers late now and then (a slow query, or the event loop was blocked).
+    const slow = fieldLateness(3);
+    let forgotten = 0;
+    const slowStore: RateGateOptionsStore = {
+      reserveRateSlot: (...args) => store.reserveRateSlot(...args),
+      deferRateSlots: (...args) => store.deferRateSlots(...args),
+      recordRateSend: async (...args) => {
+        const result = await store.recordRateSend(...args);
+        await clock.sleep(slow());
+        return result;
+      },
+      forgetRateSend: async (...args) => {
+        forgotten += 1;
+        await store.forgetRateSend(...args);
+      },
+    };
+    const gates = [0, 1].map(() => new RateGate({ store: slowStore, clock, key: 'ac:slow', perSecond: 5 }));
+    const times: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, worker) => {
+        for (let i = 0; i < 10; i += 1) times.push(await goAt(gates[worker % 2]!, clock));
+      }),
+    );
+    expect(forgotten).toBeGreaterThan(0);
+    expect(busiestWindow(times)).toBeLessThanOrEqual(5);
+  });
+
+  it('gets no 429 from the ActiveCampaign double with two collectors whose timers fire late', async () => {
+    const clock = new VirtualClock(T0);
+    const double = await startActiveCampaignDouble({ apiKey: 'k', now: clock.now });
+    try {
+      const clients = [11, 12].map((seed) => {
+        const gateClock = lateClock(clock, fieldLateness(seed));
+        const gate = new RateGate({ store, clock: gateClock, key: activeCampaignRateKey(double.apiUrl), perSecond: 5 });
+        return activeCampaignClient({ apiUrl: double.apiUrl, apiKey: 'k', gate, clock: gateClock, fetch: clock.fetch });
+      });
+      const answers: number[] = [];
+      await Promise.all(
+        Array.from({ length: 12 }, async (_, worker) => {
+          for (let i = 0; i < 6; i += 1) {
+            const response = await clients[worker % 2]!.request('GET', '/connections');
+            answers.push(response.status ?? 0);
+          }
+        }),
+      );
+      expect(answers.filter((status) => status !== 200)).toEqual([]);
+      expect(double.stats.rateLimited).toBe(0);
+      expect(double.maxRequestsInAnyWindow()).toBeLessThanOrEqual(5);
+    } finally {
+      await double.close();
+    }
   });
 });

@@ -4,25 +4,47 @@
  * ActiveCampaign allows 5 requests per second per account, whatever key or process sends them,
  * and answers more with 429 (or 503) and `Retry-After`.
  *
- * The slots live in the store ({@link Store.reserveRateSlot}): one row per key, moved forward
- * atomically, so two workers of one collector, or several collectors on one PostgreSQL
- * database, take turns instead of each spending the whole budget. A `Retry-After` pushes that
- * row forward ({@link RateGate.pauseUntil}), which pauses every caller of the account at once.
+ * Two shared records in the store make it hold across collectors:
+ *
+ * 1. A schedule ({@link Store.reserveRateSlot}): one "next free slot" row per key, moved forward
+ *    atomically, so callers queue for evenly spaced slots instead of racing. A `Retry-After`
+ *    pushes that row forward ({@link RateGate.pauseUntil}), which pauses every caller at once.
+ * 2. A log of when requests really left ({@link Store.recordRateSend}): right before a caller
+ *    goes, the store checks the key's last `perSecond` sends and records this one, atomically.
+ *    The schedule alone is not enough: a request that leaves late (the event loop was busy, the
+ *    timer fired late) brings it closer to the five after it, which leave on schedule; on a busy
+ *    machine one left 58 ms late and six reached ActiveCampaign within 991 ms. The log sees the
+ *    late send as it was, and the caller that would make it six waits.
+ *
+ * Why this holds by construction: the log never holds more than `perSecond` sends in any window
+ * of `LOG_WINDOW_MS` (1050 ms at the default margin), and a caller goes only within
+ * `SEND_TOLERANCE_MS` (25 ms) of the time it recorded, else it takes the record back and asks
+ * again. So no 1025 ms of real send times ever holds more than `perSecond` requests, whatever the
+ * lateness, the number of workers or collectors, and 25 ms remain for the network.
  *
  * Why not rate-limiter-flexible (already a dependency, used for per-IP ingest limits): its
  * shared backends are Redis, Mongo, MySQL, PostgreSQL and the like, not our SQLite file, so an
  * embedded collector would need a second store or an in-memory limiter that two workers cannot
  * share; and it reads the wall clock, while rate-limit tests here drive a virtual {@link Clock} so
  * that a minute of throttled traffic runs without a single real sleep. The algorithm itself is a
- * few lines (a "next free slot" per key), so it is kept here, next to the store that makes it
- * shared.
+ * few lines, so it is kept here, next to the store that makes it shared.
  */
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/store.js';
 
 const SPACING_MARGIN = 1.05;
-/** How late after its slot (as a share of the spacing) a caller may still go. */
-const LATE_TOLERANCE = 0.25;
+/**
+ * How late after its scheduled slot (as a share of the spacing) a caller keeps its place. Later
+ * than a whole slot, the process probably stalled and others woke late too: a new slot keeps
+ * them from going together. Less late, the log alone decides, and the slot is not wasted.
+ */
+const LATE_TOLERANCE = 1;
+/** The log's window: `perSecond` sends at most in any window this long (the margin included). */
+const LOG_WINDOW_MS = 1000 * SPACING_MARGIN;
+/** How long after the time it recorded a caller may still go; at most the margin, half of it. */
+export const SEND_TOLERANCE_MS = (LOG_WINDOW_MS - 1000) / 2;
+/** A slow store answer makes the gate record sends this far ahead at most. */
+const MAX_LEAD_MS = 1000;
 
 /** Milliseconds between two slots of a limit of `perSecond` requests per second. */
 export function slotSpacingMs(perSecond: number): number {
@@ -30,7 +52,7 @@ export function slotSpacingMs(perSecond: number): number {
 }
 
 export interface RateGateOptions {
-  store: Pick<Store, 'reserveRateSlot' | 'deferRateSlots'>;
+  store: Pick<Store, 'reserveRateSlot' | 'deferRateSlots' | 'recordRateSend' | 'forgetRateSend'>;
   clock: Clock;
   /** One key per upstream account, e.g. `activecampaign:acme.api-us1.com`. */
   key: string;
@@ -41,33 +63,54 @@ export class RateGate {
   readonly #store: RateGateOptions['store'];
   readonly #clock: Clock;
   readonly #key: string;
+  readonly #perSecond: number;
   readonly #intervalMs: number;
+  /** How far ahead of now to record a send: about as long as the store takes to answer. */
+  #leadMs = 0;
 
   constructor({ store, clock, key, perSecond }: RateGateOptions) {
     if (!(perSecond > 0)) throw new RangeError(`rate gate ${key}: perSecond must be positive`);
     this.#store = store;
     this.#clock = clock;
     this.#key = key;
-    // Evenly spaced slots, so no burst exceeds the limit in any sliding one-second window, and 5%
-    // wider than the limit: requests leave a few milliseconds after their slot and the upstream
-    // counts them when they arrive, so exact spacing lets jitter put one request too many in a
-    // window (measured: 9 answers 429 per 600 requests at exact spacing, none with the margin).
+    this.#perSecond = perSecond;
+    // Evenly spaced slots, 5% wider than the limit, so that on schedule every send passes the
+    // log's check at once (`perSecond` slots span exactly LOG_WINDOW_MS).
     this.#intervalMs = slotSpacingMs(perSecond);
   }
 
   /**
-   * Resolves when the caller may send one request. A caller that wakes well after its slot (the
-   * process stalled, the machine was busy) takes a new slot instead of going at once: callers
-   * whose slots all passed during a stall would otherwise go together, a burst the upstream
-   * answers with 429. Measured before this rule: 80 answers 429 in 6,125 requests on a busy
-   * machine.
+   * Resolves when the caller may send one request, and the caller must send it at once.
+   *
+   * First a scheduled slot. A caller that wakes well after its slot (the process stalled, the
+   * machine was busy) takes a new slot instead of going at once: callers whose slots all passed
+   * during a stall would otherwise go together. Then the log: the send is recorded only if the
+   * last `perSecond` real sends leave room; otherwise the caller waits until they do.
    */
   async acquire(): Promise<void> {
     for (;;) {
       const at = await this.#store.reserveRateSlot(this.#key, this.#clock.now(), this.#intervalMs);
       const wait = at - this.#clock.now();
       if (wait > 0) await this.#clock.sleep(wait);
-      if (this.#clock.now() - at <= this.#intervalMs * LATE_TOLERANCE) return;
+      if (this.#clock.now() - at <= this.#intervalMs * LATE_TOLERANCE) break;
+    }
+    for (;;) {
+      const asked = this.#clock.now();
+      const at = asked + this.#leadMs;
+      const result = await this.#store.recordRateSend(this.#key, at, this.#perSecond, LOG_WINDOW_MS);
+      const took = this.#clock.now() - asked;
+      this.#leadMs = Math.min(MAX_LEAD_MS, Math.max(took, this.#leadMs / 2));
+      if (!result.sent) {
+        const wait = result.retryAt - this.#clock.now();
+        if (wait > 0) await this.#clock.sleep(wait);
+        continue;
+      }
+      const wait = at - this.#clock.now();
+      if (wait > 0) await this.#clock.sleep(wait);
+      if (this.#clock.now() - at <= SEND_TOLERANCE_MS) return;
+      // Stalled after the record: going now could put one send too many in a window that the
+      // store already judged. Take the record back (that never fills a window) and ask again.
+      await this.#store.forgetRateSend(this.#key, result.id);
     }
   }
 

@@ -1,7 +1,9 @@
 /**
  * @module errors
  * The one error shape of every route, `{ error: { code, message } }`, and the one exception
- * type for deliberate aborts. Anything else reaching the top is a 500 that says nothing.
+ * type for deliberate aborts. A client that hung up mid-body is {@link RequestAborted}: counted
+ * and logged at debug level, since nobody is there to answer. Anything else reaching the top is a
+ * 500 that says nothing.
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -24,4 +26,15 @@ export function fail(status: ContentfulStatusCode, code: string, message: string
 
 export function errorJson(c: Context, status: ContentfulStatusCode, code: string, message: string) {
   return c.json(errorBody(code, message), status);
+}
+
+/**
+ * The client hung up before its body was read (it closed the connection, or it reset). Not a
+ * fault of the collector: nobody receives an answer to it.
+ */
+export class RequestAborted extends Error {
+  constructor(cause: unknown) {
+    super('the client hung up before its body was read', { cause });
+    this.name = 'RequestAborted';
+  }
 }

@@ -10,12 +10,34 @@
  * - without one (chunked transfer), the stream is read chunk by chunk and abandoned as soon as it
  *   passes the limit, so a huge chunked body is never buffered (the bypass that hono's middleware
  *   once had, GHSA-9vqf-7f2p-gf9v, cannot happen: the body is always read here, by us).
+ *
+ * A client that hangs up mid-body (declares 100 bytes, sends 11, closes) makes the read fail
+ * with Node's `aborted`; that is turned into {@link RequestAborted}, which the app counts and
+ * logs at debug level instead of reporting an internal error.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import { RequestAborted } from './errors.js';
 
 export type BodyRead = { ok: true; text: string } | { ok: false; reason: 'too_large' };
 
 export async function readBodyWithin(c: Context, maxBytes: number): Promise<BodyRead> {
+  try {
+    return await read(c, maxBytes);
+  } catch (error) {
+    if (clientHungUp(c)) throw new RequestAborted(error);
+    throw error;
+  }
+}
+
+/** Whether the request's connection closed before its body was complete. */
+function clientHungUp(c: Context): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming) return !incoming.complete && (incoming.destroyed || incoming.errored != null || incoming.socket?.destroyed === true);
+  return c.req.raw.signal.aborted;
+}
+
+async function read(c: Context, maxBytes: number): Promise<BodyRead> {
   const declared = c.req.header('content-length');
   if (declared !== undefined) {
     const length = Number(declared);

@@ -144,6 +144,37 @@ describe('POST /v1/events accepts', () => {
   });
 });
 
+describe('POST /v1/events and the text "\\u0000"', () => {
+  // A real backslash followed by `u0000`: JSON writes it `\\u0000`, and that is no NUL character.
+  const backslashU0000 = 'C:\\u0000dir';
+
+  it('keeps a URL and a lead value holding a backslash then u0000, which are not NUL characters', async () => {
+    const url = `https://offer.example/?q=${backslashU0000}`;
+    const text = JSON.stringify({ campaign: '12', events: [ev.page('presell', url), ev.lead({ city: backslashU0000 })] });
+    expect(text).toContain('\\u0000');
+    const res = await collector.post(text, { raw: true });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as IngestResponse;
+    expect(body.accepted).toBe(2);
+    const session = await collector.store.getSession(body.ids.session);
+    expect(session?.landingUrl).toBe(url);
+    expect(session?.lead).toMatchObject({ city: backslashU0000 });
+  });
+
+  it('still refuses a real NUL character, in a value or in a key, and stores nothing', async () => {
+    for (const body of [
+      { campaign: '12', events: [ev.page('presell', 'https://offer.example/'), ev.lead({ city: 'Ber\u0000lin' })] },
+      { campaign: '12', events: [ev.page('presell', 'https://offer.example/')], 'pad\u0000': 1 },
+    ]) {
+      const before = await snapshot();
+      const res = await collector.post(body);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: { code: 'invalid_events', message: 'NUL characters are not allowed.' } });
+      expect(await snapshot()).toEqual(before);
+    }
+  });
+});
+
 describe('POST /v1/events trims lead values', () => {
   it('cuts a lead value to the length Konnektive keeps instead of refusing the batch', async () => {
     const first = await firstVisit();

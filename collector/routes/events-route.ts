@@ -63,17 +63,18 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
       fail(413, 'body_too_large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
     }
     const { text } = read;
-    // PostgreSQL text cannot hold NUL; no lander has a reason to send one.
-    if (text.includes('\\u0000')) {
-      reject('invalid_events');
-      fail(400, 'invalid_events', 'NUL characters are not allowed.');
-    }
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
       reject('malformed_json');
       fail(400, 'malformed_json', 'The body is not valid JSON.');
+    }
+    // PostgreSQL text cannot hold NUL; no lander has a reason to send one. Checked in the parsed
+    // values, not the raw text: a real backslash followed by `u0000` is written `\\u0000` there.
+    if (holdsNul(json)) {
+      reject('invalid_events');
+      fail(400, 'invalid_events', 'NUL characters are not allowed.');
     }
     const parsed = EventBatch.safeParse(json);
     if (!parsed.success) {
@@ -152,4 +153,24 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
   });
 
   return app;
+}
+
+/** Whether any string or key in a parsed JSON value holds a NUL character (U+0000). */
+export function holdsNul(value: unknown): boolean {
+  // A stack, not recursion: a body of nested arrays is deeper than the call stack.
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const each = pending.pop();
+    if (typeof each === 'string') {
+      if (each.includes('\0')) return true;
+    } else if (Array.isArray(each)) {
+      for (const inner of each) pending.push(inner);
+    } else if (each !== null && typeof each === 'object') {
+      for (const [key, inner] of Object.entries(each)) {
+        if (key.includes('\0')) return true;
+        pending.push(inner);
+      }
+    }
+  }
+  return false;
 }

@@ -129,6 +129,15 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
   {
     version: 4,
     sql: `
+      -- Shared rate limits: when each recent request left (a sliding-window log per key), so that
+      -- no window holds more than the limit even when a request leaves late.
+      CREATE TABLE rate_sends (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL, at BIGINT NOT NULL);
+      CREATE INDEX rate_sends_by_key ON rate_sends (key, at);
+    `,
+  },
+  {
+    version: 5,
+    sql: `
       -- Open carts, looked up by email when the same buyer pays anywhere else.
       CREATE INDEX sessions_abandoned_by_email ON sessions (lower(lead::json ->> 'emailAddress')) WHERE state = 'abandoned';
     `,

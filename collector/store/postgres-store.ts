@@ -27,6 +27,7 @@ import type {
   KonnektiveIds,
   NewJob,
   NewSession,
+  RateSendResult,
   Session,
   SessionPatch,
   SessionState,
@@ -34,7 +35,7 @@ import type {
   StoreTx,
   StoredEvent,
 } from './store.js';
-import { isTransactionConflict } from './store.js';
+import { isTransactionConflict, RATE_SEND_HORIZON_MS } from './store.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 /** A pool or one checked-out client: both run a parameterised query the same way. */
@@ -45,6 +46,7 @@ interface Queryable {
 /** Advisory lock namespaces (first key of the two-key form); the value spells "FB" + a number. */
 const LOCK_MIGRATE = 0x4642_0001;
 const LOCK_SESSION_OUTBOX = 0x4642_0002;
+const LOCK_RATE_SENDS = 0x4642_0003;
 
 /** Schema names are put into a connection option and DDL, so only plain identifiers are accepted. */
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -365,6 +367,25 @@ export class PostgresStore implements Store {
        ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(rate_slots.next_at, excluded.next_at)`,
       [key, until],
     );
+  }
+
+  async recordRateSend(key: string, now: number, limit: number, windowMs: number): Promise<RateSendResult> {
+    return this.#inTransaction(async (client) => {
+      // A per-key lock: two collectors checking the same window at once would both see room.
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_RATE_SENDS, key]);
+      await client.query('DELETE FROM rate_sends WHERE key = $1 AND at < $2::bigint', [key, now - RATE_SEND_HORIZON_MS]);
+      const recent = await client.query<{ at: number }>(
+        'SELECT at FROM rate_sends WHERE key = $1 AND at > $2::bigint ORDER BY at DESC LIMIT $3',
+        [key, now - windowMs, limit],
+      );
+      if (recent.rows.length >= limit) return { sent: false, retryAt: Number(recent.rows[limit - 1]!.at) + windowMs };
+      const inserted = await client.query<{ id: number }>('INSERT INTO rate_sends (key, at) VALUES ($1, $2) RETURNING id', [key, now]);
+      return { sent: true, id: Number(inserted.rows[0]!.id) };
+    });
+  }
+
+  async forgetRateSend(key: string, id: number): Promise<void> {
+    await this.#pool.query('DELETE FROM rate_sends WHERE key = $1 AND id = $2', [key, id]);
   }
 
   #txFor(client: pg.PoolClient): StoreTx {

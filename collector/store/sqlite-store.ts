@@ -30,6 +30,7 @@ import type {
   JobState,
   NewJob,
   NewSession,
+  RateSendResult,
   Session,
   SessionPatch,
   SessionState,
@@ -37,6 +38,7 @@ import type {
   StoreTx,
   StoredEvent,
 } from './store.js';
+import { RATE_SEND_HORIZON_MS } from './store.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 type Db = Database.Database;
@@ -331,6 +333,30 @@ export class SqliteStore implements Store {
         key,
         until,
       );
+    });
+  }
+
+  recordRateSend(key: string, now: number, limit: number, windowMs: number): Promise<RateSendResult> {
+    return this.#lock.run(() =>
+      this.#db
+        .transaction((): RateSendResult => {
+          this.#stmt('DELETE FROM rate_sends WHERE key = ? AND at < ?').run(key, now - RATE_SEND_HORIZON_MS);
+          const recent = this.#stmt('SELECT at FROM rate_sends WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?').all(
+            key,
+            now - windowMs,
+            limit,
+          ) as Row[];
+          if (recent.length >= limit) return { sent: false, retryAt: Number(recent[limit - 1]!.at) + windowMs };
+          const inserted = this.#stmt('INSERT INTO rate_sends (key, at) VALUES (?, ?)').run(key, now);
+          return { sent: true, id: Number(inserted.lastInsertRowid) };
+        })
+        .immediate(),
+    );
+  }
+
+  forgetRateSend(key: string, id: number): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt('DELETE FROM rate_sends WHERE key = ? AND id = ?').run(key, id);
     });
   }
 

@@ -239,6 +239,36 @@ for (const backend of backends) {
         expect(await store.reserveRateSlot('other', T0, 200)).toBe(T0);
       });
 
+      it('records at most `limit` sends in any window, says when to ask again, and takes one back', async () => {
+        const record = (now: number, on: Store = store) => on.recordRateSend('ac', now, 2, 1_000);
+        const first = await record(T0);
+        expect(first).toMatchObject({ sent: true });
+        expect(await record(T0 + 300)).toMatchObject({ sent: true });
+        // Full: the oldest of the last two leaves the window at T0 + 1000.
+        expect(await record(T0 + 400)).toEqual({ sent: false, retryAt: T0 + 1_000 });
+        // A send recorded later than now (another collector's clock runs ahead) counts as well.
+        expect(await store.recordRateSend('skew', T0 + 500, 1, 1_000)).toMatchObject({ sent: true });
+        expect(await store.recordRateSend('skew', T0, 1, 1_000)).toEqual({ sent: false, retryAt: T0 + 1_500 });
+        // Another key has its own log; a send taken back frees its place.
+        expect(await store.recordRateSend('other', T0 + 400, 2, 1_000)).toMatchObject({ sent: true });
+        await store.forgetRateSend('ac', (first as { id: number }).id);
+        expect(await record(T0 + 400)).toMatchObject({ sent: true });
+        expect(await record(T0 + 1_200)).toEqual({ sent: false, retryAt: T0 + 1_300 });
+        expect(await record(T0 + 1_300)).toMatchObject({ sent: true });
+      });
+
+      it('lets exactly `limit` of many simultaneous sends through, also from two stores on one database', async () => {
+        const peer = openPeer();
+        await peer.migrate();
+        for (let round = 0; round < 10; round += 1) {
+          const results = await Promise.all(
+            Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? store : peer).recordRateSend(`ac${round}`, T0, 5, 1_000)),
+          );
+          expect(results.filter((result) => result.sent)).toHaveLength(5);
+          expect(results.filter((result) => !result.sent)).toEqual(Array.from({ length: 19 }, () => ({ sent: false, retryAt: T0 + 1_000 })));
+        }
+      });
+
       it('updates the patched fields only, inside and outside a transaction', async () => {
         await store.transaction(async (tx) => {
           await tx.insertSession(newSession('s1', { landingUrl: undefined }));

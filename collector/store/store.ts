@@ -272,6 +272,12 @@ export function isTransactionConflict(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
+/** {@link Store.recordRateSend}: the send was recorded (go now), or the window is full until `retryAt`. */
+export type RateSendResult = { sent: true; id: number } | { sent: false; retryAt: number };
+
+/** Recorded sends older than this are deleted: far past any window, even with collectors' clocks apart. */
+export const RATE_SEND_HORIZON_MS = 60_000;
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
@@ -313,6 +319,15 @@ export interface Store {
   reserveRateSlot(key: string, now: number, intervalMs: number): Promise<number>;
   /** Pushes a key's next slot to at least `until` (an upstream said Retry-After). */
   deferRateSlots(key: string, until: number): Promise<void>;
+  /**
+   * The sliding-window log of a shared rate limit: records one request of `key` as sent at
+   * `now`, unless `limit` recorded sends already fall after `now - windowMs` (later ones count
+   * too, since collectors' clocks differ a little); then it answers when to ask again. Atomic
+   * across collectors, so no window of `windowMs` ever holds more than `limit` recorded sends.
+   */
+  recordRateSend(key: string, now: number, limit: number, windowMs: number): Promise<RateSendResult>;
+  /** Takes back a recorded send that did not happen (its caller stalled before sending). */
+  forgetRateSend(key: string, id: number): Promise<void>;
   getMeta(key: string): Promise<string | undefined>;
   setMetaIfAbsent(key: string, value: string): Promise<string>;
   ping(): Promise<void>;
