@@ -4,8 +4,8 @@
  * finished sessions with their events, clicks, states and emissions (counted into the daily
  * rollups first, in the same transaction: see rollups.ts), delivery attempts, and done jobs.
  *
- * It never holds ingest up for long: each transaction takes a small batch (200 sessions, or 500
- * attempts and 500 done jobs), and between batches the purge waits a few milliseconds so the
+ * It never holds ingest up for long: each transaction takes a small batch (50 sessions with their
+ * rows, or 250 attempts and 250 done jobs: about 500 rows), and between batches the purge waits a few milliseconds so the
  * requests that queued behind it (on SQLite, behind the store's one writer) go first. The
  * longest ingest stall this causes is measured by bench/retention (docs/BENCHMARKS.md).
  *
@@ -26,9 +26,9 @@ export interface RetentionOptions {
   logger: Logger;
   retentionDays: number;
   everyMs: number;
-  /** Sessions per transaction (default 200). */
+  /** Sessions per transaction (default 50: about 500 rows with their events). */
   sessionBatch?: number;
-  /** Attempts, and done jobs, per transaction (default 500). */
+  /** Attempts, and done jobs, per transaction (default 250 of each). */
   historyBatch?: number;
   /** Pause between two batches, so queued ingest goes first (default 5 ms). */
   pauseMs?: number;
@@ -56,8 +56,8 @@ export class Retention {
 
   constructor(options: RetentionOptions) {
     this.#o = {
-      sessionBatch: 200,
-      historyBatch: 500,
+      sessionBatch: 50,
+      historyBatch: 250,
       pauseMs: 5,
       firstRunMs: Math.min(options.everyMs, 60_000),
       ...options,

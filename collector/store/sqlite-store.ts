@@ -332,7 +332,25 @@ export class SqliteStore implements Store {
     });
   }
 
-  purgeSessions({ cutoff, limit, after }: PurgeSessionsOptions): Promise<SessionPurge> {
+  /**
+   * Each purge batch fsyncs the WAL before it returns: otherwise its pages would wait for the
+   * next ingest commit's fsync, and a run of batches would make one request pay for flushing
+   * megabytes (measured: answers held for 1.5 s). This way an ingest fsync carries at most one
+   * batch of purge writes.
+   */
+  async purgeSessions(options: PurgeSessionsOptions): Promise<SessionPurge> {
+    const result = await this.#purgeSessions(options);
+    await this.#syncWal();
+    return result;
+  }
+
+  async purgeHistory(options: { cutoff: number; limit: number }): Promise<number> {
+    const result = await this.#purgeHistory(options);
+    await this.#syncWal();
+    return result;
+  }
+
+  #purgeSessions({ cutoff, limit, after }: PurgeSessionsOptions): Promise<SessionPurge> {
     return this.#lock.run(() =>
       this.#db
         .transaction((): SessionPurge => {
@@ -385,7 +403,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  purgeHistory({ cutoff, limit }: { cutoff: number; limit: number }): Promise<number> {
+  #purgeHistory({ cutoff, limit }: { cutoff: number; limit: number }): Promise<number> {
     return this.#lock.run(() =>
       this.#db
         .transaction(() => {
