@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -123,7 +123,10 @@ const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-retention-bench-'));
 const database = join(dir, 'collector.db');
 try {
   const seeded = await seed(database);
-  console.log(`seeded ${seeded.sessions} finished sessions from 60 days ago: ${seeded.rows} rows in ${seeded.seconds.toFixed(1)} s`);
+  console.log(
+    `seeded ${seeded.sessions} finished sessions from 60 days ago: ${seeded.rows} rows in ${seeded.seconds.toFixed(1)} s, ` +
+      `${(statSync(database).size / 1e6).toFixed(0)} MB (${Math.round(statSync(database).size / seeded.sessions)} B per session)`,
+  );
 
   const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
     env: {
