@@ -120,5 +120,5 @@ describe('funnelbeacon backup', () => {
 
     const missing = spawnSync(process.execPath, ['dist/cli.js', 'backup'], { env: cliEnv(env.DATABASE_URL!), encoding: 'utf8' });
     expect(missing.status).toBe(2);
-  });
+  }, 30_000);
 });
