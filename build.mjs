@@ -43,7 +43,7 @@ configs.push({
 });
 
 // Benchmarks written in TypeScript import collector modules directly; bundle them for node.
-for (const [name, entry] of [['sweeper', 'bench/sweeper/run.ts'], ['delivery', 'bench/delivery/run.ts']]) {
+for (const [name, entry] of [['sweeper', 'bench/sweeper/run.ts'], ['delivery', 'bench/delivery/run.ts'], ['retention', 'bench/retention/run.ts'], ['soak', 'bench/soak/run.ts']]) {
   if (!existsSync(entry)) continue;
   configs.push({
     entryPoints: [entry],

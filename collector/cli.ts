@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { Sweeper } from './abandonment/sweeper.js';
 import { systemClock } from './clock.js';
 import { runDoctor } from './doctor.js';
+import { BackupError, backupSqlite } from './store/backup.js';
 import { loadConfig } from './load-env.js';
 import { createLogger } from './logger.js';
 import { startCollector } from './server.js';
@@ -22,6 +23,9 @@ const USAGE = `usage: funnelbeacon <command>
   sweep --once
             run one abandonment sweep now (queues rechecks, CARTs, ORDERs), then exit;
             a running collector's worker delivers what it queued
+  backup FILE
+            write a consistent copy of the SQLite store to FILE, while the collector runs
+            (PostgreSQL: use pg_dump)
 `;
 
 function configOrExit(): Config {
@@ -98,6 +102,26 @@ async function main(argv: string[]): Promise<number> {
       await store.close();
       console.log(`${seen} due session(s) swept`);
       return 0;
+    }
+    case 'backup': {
+      const target = positionals[1];
+      if (!target) {
+        console.error('funnelbeacon: `backup` takes the file to write: funnelbeacon backup FILE');
+        return 2;
+      }
+      const config = configOrExit();
+      try {
+        const result = await backupSqlite(config.databaseUrl, target);
+        console.log(
+          `backup written to ${result.file}: ${result.bytes} bytes, ${result.sessions} session(s), ${result.events} event(s), ` +
+            `${result.jobs} job(s), integrity ok, ${Math.round(result.ms)} ms`,
+        );
+        return 0;
+      } catch (error) {
+        if (!(error instanceof BackupError)) throw error;
+        console.error(`funnelbeacon: ${error.message}`);
+        return 1;
+      }
     }
     case 'doctor': {
       const result = loadConfig();

@@ -85,6 +85,7 @@ const EnvSchema = z.object({
   TRUST_PROXY: flag(false),
   BOT_FILTER: flag(true),
   RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  RETENTION_EVERY: duration('1h'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   KONNEKTIVE_PROBE_EVERY: duration('60s'),
@@ -119,6 +120,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly botFilter: boolean;
   readonly retentionDays: number;
+  /** How often the retention purge runs (its first run comes at most a minute after start). */
+  readonly retentionEveryMs: number;
   readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** Ingest requests allowed per client IP per minute. */
   readonly rateLimitPerMinute: number;
@@ -213,6 +216,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     trustProxy: e.TRUST_PROXY,
     botFilter: e.BOT_FILTER,
     retentionDays: e.RETENTION_DAYS,
+    retentionEveryMs: e.RETENTION_EVERY,
     logLevel: e.LOG_LEVEL,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,

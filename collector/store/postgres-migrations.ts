@@ -142,4 +142,25 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX sessions_abandoned_by_email ON sessions (lower(lead::json ->> 'emailAddress')) WHERE state = 'abandoned';
     `,
   },
+  {
+    version: 6,
+    sql: `
+      -- Retention: old finished sessions are found in creation order (an immutable column, so
+      -- ingest never updates this index), and dead letters by session (they keep their session).
+      CREATE INDEX sessions_by_created ON sessions (created_at, id);
+      CREATE INDEX outbox_dead_by_session ON outbox (session_id) WHERE state = 'dead';
+      -- The outbox's history is purged by age; these are written by the worker, never by ingest.
+      CREATE INDEX outbox_done_by_time ON outbox (updated_at) WHERE state = 'done';
+      CREATE INDEX delivery_attempts_by_time ON delivery_attempts (created_at);
+
+      -- What reports need from purged sessions, per day (the UTC date a session began).
+      CREATE TABLE daily_rollups (
+        day TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        currency TEXT NOT NULL DEFAULT '',
+        value BIGINT NOT NULL,
+        PRIMARY KEY (day, metric, currency)
+      );
+    `,
+  },
 ];
