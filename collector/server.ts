@@ -26,6 +26,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import type { BackoffPolicy } from './outbox/backoff.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { openStore } from './store/open-store.js';
+import { recoveryLinks } from './recovery/recovery-token.js';
 import type { Store, Upstream } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
 
@@ -90,7 +91,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     handlers: {
       ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
       ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock, emitUpstream }),
-      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream }),
+      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream, recovery: recoveryLinks(config, secret) }),
     },
     health,
     logger,

@@ -31,3 +31,20 @@ describe('link tokens', () => {
     expect(verifyLink(secret, signSession(secret, id), 0)).toEqual({ ok: false, reason: 'malformed' });
   });
 });
+
+describe('recovery tokens', () => {
+  it('name the session until they expire, and no other kind of token passes for one', async () => {
+    const { signRecovery, verifyRecovery, signRecoveryLink } = await import('./tokens.js');
+    const id = newSessionId();
+    const token = signRecovery(secret, id, 10_000);
+    expect(token).not.toContain('@');
+    expect(verifyRecovery(secret, token, 9_999)).toEqual({ ok: true, sessionId: id });
+    expect(verifyRecovery(secret, token, 10_001)).toEqual({ ok: false, reason: 'expired' });
+    expect(verifyRecovery('t'.repeat(40), token, 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyRecovery(secret, signLink(secret, id, 10_000), 0)).toEqual({ ok: false, reason: 'malformed' });
+    // A recovery token is no link token, and a link token cannot be relabelled as a recovery one.
+    expect(verifyLink(secret, token, 0)).toEqual({ ok: false, reason: 'malformed' });
+    expect(verifyLink(secret, signLink(secret, id, 10_000).replace(/^l\./, 'p.'), 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyLink(secret, signRecoveryLink(secret, id, 10_000), 0)).toEqual({ ok: true, sessionId: id, recovery: true });
+  });
+});
