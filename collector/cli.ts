@@ -1,6 +1,6 @@
 /**
  * @module cli
- * `funnelbeacon serve | migrate | doctor | replay`. Configuration errors print one line per
+ * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report`. Configuration errors print one line per
  * problem, naming the variable, and exit 1.
  */
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { loadConfig } from './load-env.js';
 import { createLogger } from './logger.js';
 import { startCollector } from './server.js';
 import { openStore } from './store/open-store.js';
+import { buildReport, formatReport, parseReportArgs } from './recovery/recovery-report.js';
 
 const USAGE = `usage: funnelbeacon <command>
 
@@ -22,6 +23,9 @@ const USAGE = `usage: funnelbeacon <command>
   sweep --once
             run one abandonment sweep now (queues rechecks, CARTs, ORDERs), then exit;
             a running collector's worker delivers what it queued
+  report [--since 7d] [--json]
+            sessions, leads, carts abandoned and recovered (by recovery link too), recovered
+            revenue, lost carts, orders and recovery-link clicks; --json for scripts
 `;
 
 function configOrExit(): Config {
@@ -35,7 +39,7 @@ function configOrExit(): Config {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' }, since: { type: 'string' }, json: { type: 'boolean' } } });
   const command = positionals[0] ?? 'serve';
   switch (command) {
     case 'serve': {
@@ -97,6 +101,20 @@ async function main(argv: string[]): Promise<number> {
       const seen = await sweeper.sweepOnce();
       await store.close();
       console.log(`${seen} due session(s) swept`);
+      return 0;
+    }
+    case 'report': {
+      const args = parseReportArgs(values);
+      if (!args.ok) {
+        console.error(`funnelbeacon: ${args.problem}`);
+        return 2;
+      }
+      const config = configOrExit();
+      const store = await openStore(config.databaseUrl);
+      await store.migrate();
+      const report = await buildReport(store, { sinceMs: args.sinceMs, now: Date.now(), linkTtlMs: config.recovery.linkTtlMs });
+      await store.close();
+      process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, args.sinceMs));
       return 0;
     }
     case 'doctor': {

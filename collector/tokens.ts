@@ -45,8 +45,14 @@ export function verifySession(secret: string, token: string): string | undefined
 
 type ExpiringKind = 'l' | 'p' | 'r';
 
+/**
+ * `<kind>.<sessionId>.<expiry>.<mac>`; the recovery landing's link token (`p`) puts the expiry
+ * first (`p.<expiry>.<sessionId>.<mac>`), so that the snippet, which skips a link token naming the
+ * session it already holds, always sends this one (it brings the fields to prefill).
+ */
 function signExpiring(kind: ExpiringKind, secret: string, sessionId: string, expiresAt: number): string {
-  const body = `${kind}.${sessionId}.${Math.floor(expiresAt).toString(36)}`;
+  const expiry = Math.floor(expiresAt).toString(36);
+  const body = kind === 'p' ? `p.${expiry}.${sessionId}` : `${kind}.${sessionId}.${expiry}`;
   return `${body}.${mac(secret, body)}`;
 }
 
@@ -55,12 +61,12 @@ type ExpiringCheck = { ok: true; sessionId: string; kind: ExpiringKind } | { ok:
 function verifyExpiring(kinds: readonly ExpiringKind[], secret: string, token: string, now: number): ExpiringCheck {
   const parts = token.split('.');
   const kind = parts[0] as ExpiringKind;
-  if (parts.length !== 4 || !kinds.includes(kind) || !SESSION_ID.test(parts[1]!) || !/^[0-9a-z]{1,12}$/.test(parts[2]!)) {
-    return { ok: false, reason: 'malformed' };
-  }
-  if (!verifyMac(secret, `${kind}.${parts[1]}.${parts[2]}`, parts[3]!)) return { ok: false, reason: 'forged' };
-  if (parseInt(parts[2]!, 36) < now) return { ok: false, reason: 'expired' };
-  return { ok: true, sessionId: parts[1]!, kind };
+  if (parts.length !== 4 || !kinds.includes(kind)) return { ok: false, reason: 'malformed' };
+  const [sessionId, expiry] = kind === 'p' ? [parts[2]!, parts[1]!] : [parts[1]!, parts[2]!];
+  if (!SESSION_ID.test(sessionId) || !/^[0-9a-z]{1,12}$/.test(expiry)) return { ok: false, reason: 'malformed' };
+  if (!verifyMac(secret, `${parts[0]}.${parts[1]}.${parts[2]}`, parts[3]!)) return { ok: false, reason: 'forged' };
+  if (parseInt(expiry, 36) < now) return { ok: false, reason: 'expired' };
+  return { ok: true, sessionId, kind };
 }
 
 export function signLink(secret: string, sessionId: string, expiresAt: number): string {

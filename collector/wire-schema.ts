@@ -173,6 +173,11 @@ export interface IngestResponse {
   /** Events stored by this request; events already stored earlier count as duplicates. */
   accepted: number;
   duplicates: number;
+  /**
+   * On a recovery landing only: the URL of the prefill code, which the snippet loads (unless the
+   * page says `data-prefill="off"`) to write `ids.fields` into the checkout's empty inputs.
+   */
+  prefill?: string;
   /** Set when the request carried a link token that was expired or forged: a new session began. */
   linkRefused?: true;
   /**

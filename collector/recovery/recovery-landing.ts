@@ -6,6 +6,7 @@
  * the snippet can prefill the checkout and the page's `ready` callback can restore its cart.
  * Ordinary link tokens never get any of this.
  */
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Session, Store } from '../store/store.js';
 import type { IngestResponse, LeadFields } from '../wire-schema.js';
@@ -28,4 +29,14 @@ export async function recoveryLanding(
   }
   const fields = Object.fromEntries(Object.entries(session.lead).filter(([, value]) => typeof value === 'string' && value !== '')) as LeadFields;
   return { fields, ...(session.cart ? { cart: session.cart } : {}) };
+}
+
+/**
+ * Where the browser fetches the prefill code: `PUBLIC_URL/p.js` when the request came through
+ * that host, else the origin the request was made to (a collector reached on another name, as in
+ * development). Absolute, because the snippet imports it from the lander's page.
+ */
+export function prefillUrl(config: Pick<Config, 'publicUrl'>, requestUrl: string, host: string | undefined): string {
+  const publicUrl = new URL(config.publicUrl);
+  return host === publicUrl.host ? `${publicUrl.origin}/p.js` : `${new URL(requestUrl).origin}/p.js`;
 }

@@ -164,7 +164,7 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       expect(res.headers.get('cache-control')).toBe('no-store');
       const location = res.headers.get('location')!;
       // The checkout URL byte for byte, plus the recovery link token.
-      expect(location.startsWith(`${CHECKOUT}&_fb=p.${id}.`)).toBe(true);
+      expect(location).toMatch(new RegExp(`^${CHECKOUT.replace(/[?+.]/g, '\\$&')}&_fb=p\\.[0-9a-z]+\\.${id}\\.[A-Za-z0-9_-]{22}$`));
       expect(await collector.store.getSession(id)).toEqual(before);
 
       // The snippet on the checkout, on another device: adopts the session with the token.
@@ -173,9 +173,11 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       expect(landed.ids.session).toBe(id);
       expect(landed.ids.fields).toEqual(ann);
       expect(landed.ids.cart).toEqual({ items: [bottle], currency: 'USD' });
+      expect(landed.prefill).toBe(`${collector.url}/p.js`);
       // Later requests of that page carry no personal data back.
       const later = await visit({ session: landed.session }, [ev.exit('checkout')]);
       expect(later.ids.fields).toBeUndefined();
+      expect(later.prefill).toBeUndefined();
 
       // Pays.
       const orderId = 'ORD9001';
@@ -289,6 +291,7 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       expect(adopted.ids.session).toBe(first.ids.session);
       expect(adopted.ids.fields).toBeUndefined();
       expect(adopted.ids.cart).toBeUndefined();
+      expect(adopted.prefill).toBeUndefined();
     });
   });
 }

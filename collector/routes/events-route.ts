@@ -17,7 +17,7 @@ import type { GroupCommitter } from '../ingest/group-commit.js';
 import type { IngestRequest } from '../ingest/apply-batch.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { recoveryLanding } from '../recovery/recovery-landing.js';
+import { prefillUrl, recoveryLanding } from '../recovery/recovery-landing.js';
 import type { Store } from '../store/store.js';
 import { LINK_TOKEN_TTL_MS, newSessionId, signLink, signSession, verifyLink, verifySession } from '../tokens.js';
 import { EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
@@ -152,6 +152,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       accepted: outcome.accepted,
       duplicates: outcome.duplicates,
       ...(linkRefused ? { linkRefused: true as const } : {}),
+      ...(restored ? { prefill: prefillUrl(config, c.req.url, c.req.header('host')) } : {}),
       ids: {
         session: session.id,
         ...(session.konnektive.sessionId ? { konnektiveSession: session.konnektive.sessionId } : {}),
