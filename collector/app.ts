@@ -35,7 +35,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', healthRoute(deps));
   app.route('/', snippetRoute());
   app.route('/', recoveryRoute(deps));
-  if (deps.config.sandbox) app.route('/', demoRoute());
+  if (deps.config.sandbox) app.route('/', demoRoute(deps));
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {
