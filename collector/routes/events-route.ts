@@ -123,13 +123,14 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     if (cardNumbers > 0) metrics.cardNumbersDropped.inc(cardNumbers);
 
     const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);
+    const isBot = config.botFilter && isKnownBot(userAgent);
     const outcome = await committer.submit({
       mode,
       sessionId,
       campaignId,
       ip: clientIp(c, config.trustProxy),
       userAgent,
-      isBot: config.botFilter && isKnownBot(userAgent),
+      isBot,
       events: batch.events,
       receivedAt,
     });
@@ -142,7 +143,8 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
 
     const linkExpires = receivedAt + LINK_TOKEN_TTL_MS;
     const { session } = outcome;
-    const restored = recovery
+    // A crawler or a link scanner that runs scripts is no buyer coming back, and gets no fields.
+    const restored = recovery && !isBot
       ? await recoveryLanding({ store, logger }, { requestedSessionId: sessionId, session, pageViews: outcome.acceptedByType.page ?? 0, at: receivedAt })
       : undefined;
     const body: IngestResponse = {
