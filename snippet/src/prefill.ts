@@ -44,6 +44,8 @@ export const fill = (ids: IngestResponse['ids']): number => {
     if (
       value &&
       !element.value &&
+      // A select takes only one of its options (a state given as `NY` where the options say `New York` is left alone).
+      !(element instanceof HTMLSelectElement && ![...element.options].some((option) => option.value == value)) &&
       !UNWRITABLE.test(element.type) &&
       !element.disabled &&
       !(element as HTMLInputElement).readOnly &&
