@@ -326,3 +326,24 @@ describe('product fields at the edge', () => {
     expect((await collector.store.getSession(ids.session))!.cart!.items[0]).toEqual(bottle);
   });
 });
+
+describe('GET /r/ when the store fails', () => {
+  it('still answers the fallback redirect, never a 5xx', async () => {
+    const { recoveryRoute } = await import('../routes/recovery-route.js');
+    const { createMetrics } = await import('../metrics.js');
+    const { createLogger } = await import('../logger.js');
+    const { parseConfig } = await import('../config.js');
+    const parsed = parseConfig({ SECRET: TEST_SECRET });
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const broken = new Proxy({} as import('../store/store.js').Store, {
+      get: () => () => Promise.reject(new Error('database is down')),
+    });
+    const app = recoveryRoute({ config: parsed.config, secret: TEST_SECRET, store: broken, metrics: createMetrics(broken, { defaults: false }), logger: createLogger('silent') });
+    const token = signRecovery(TEST_SECRET, newSessionId(), Date.now() + DAY);
+    for (const method of ['GET', 'HEAD']) {
+      const res = await app.request(`/r/${token}`, { method });
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe('/recovery/expired');
+    }
+  });
+});
