@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.js';
 import { demoRoute } from './routes/demo-route.js';
 import { eventsRoute } from './routes/events-route.js';
 import { healthRoute } from './routes/health-route.js';
+import { recoveryRoute } from './routes/recovery-route.js';
 import { snippetRoute } from './routes/snippet-route.js';
 import type { Store } from './store/store.js';
 import type { UpstreamHealth } from './upstream-health.js';
@@ -33,7 +34,8 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', eventsRoute(deps));
   app.route('/', healthRoute(deps));
   app.route('/', snippetRoute());
-  if (deps.config.sandbox) app.route('/', demoRoute());
+  app.route('/', recoveryRoute(deps));
+  if (deps.config.sandbox) app.route('/', demoRoute(deps));
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {

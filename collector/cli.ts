@@ -1,6 +1,6 @@
 /**
  * @module cli
- * `funnelbeacon serve | migrate | doctor | replay`. Configuration errors print one line per
+ * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report`. Configuration errors print one line per
  * problem, naming the variable, and exit 1.
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import { loadConfig } from './load-env.js';
 import { createLogger } from './logger.js';
 import { startCollector } from './server.js';
 import { openStore } from './store/open-store.js';
+import { buildReport, formatReport, parseReportArgs } from './recovery/recovery-report.js';
 
 const USAGE = `usage: funnelbeacon <command>
 
@@ -26,6 +27,9 @@ const USAGE = `usage: funnelbeacon <command>
   backup FILE
             write a consistent copy of the SQLite store to FILE, while the collector runs
             (PostgreSQL: use pg_dump)
+  report [--since 7d] [--json]
+            sessions, leads, carts abandoned and recovered (by recovery link too), recovered
+            revenue, lost carts, orders and recovery-link clicks; --json for scripts
 `;
 
 function configOrExit(): Config {
@@ -39,7 +43,7 @@ function configOrExit(): Config {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' }, since: { type: 'string' }, json: { type: 'boolean' } } });
   const command = positionals[0] ?? 'serve';
   switch (command) {
     case 'serve': {
@@ -122,6 +126,20 @@ async function main(argv: string[]): Promise<number> {
         console.error(`funnelbeacon: ${error.message}`);
         return 1;
       }
+    }
+    case 'report': {
+      const args = parseReportArgs(values);
+      if (!args.ok) {
+        console.error(`funnelbeacon: ${args.problem}`);
+        return 2;
+      }
+      const config = configOrExit();
+      const store = await openStore(config.databaseUrl);
+      await store.migrate();
+      const report = await buildReport(store, { sinceMs: args.sinceMs, now: Date.now(), linkTtlMs: config.recovery.linkTtlMs });
+      await store.close();
+      process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, args.sinceMs));
+      return 0;
     }
     case 'doctor': {
       const result = loadConfig();

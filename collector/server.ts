@@ -4,6 +4,7 @@
  * the Konnektive probe; and stops it cleanly (stop accepting, finish in-flight writes, give back
  * claimed jobs).
  */
+import { abandonmentPolicy } from './abandonment/session-rules.js';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -27,6 +28,7 @@ import type { BackoffPolicy } from './outbox/backoff.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { Retention } from './retention/retention.js';
 import { openStore } from './store/open-store.js';
+import { recoveryLinks } from './recovery/recovery-token.js';
 import type { Store, Upstream } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
 
@@ -94,7 +96,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     handlers: {
       ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
       ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock, emitUpstream }),
-      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream }),
+      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream, recovery: recoveryLinks(config, secret) }),
     },
     health,
     logger,
@@ -117,8 +119,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     onCommitted: () => worker.notify(),
     policy: {
       leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
-      abandonAfterMs: config.abandonAfterMs,
-      upsellWindowMs: config.upsellWindowMs,
+      ...abandonmentPolicy(config),
     },
   });
   const app = createApp({ config, secret, store, committer, metrics, health, logger, now });

@@ -39,7 +39,8 @@ import type {
   StoreTx,
   StoredEvent,
 } from './store.js';
-import { isTransactionConflict, RATE_SEND_HORIZON_MS } from './store.js';
+import { isTransactionConflict, RATE_SEND_HORIZON_MS, type CartOutcome, type FunnelReport, type OrderOutcome } from './store.js';
+import { foldReport, numbered, OUTCOME_SQL, reportParams } from './outcome-queries.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 /** A pool or one checked-out client: both run a parameterised query the same way. */
@@ -359,6 +360,32 @@ export class PostgresStore implements Store {
       [filter.fromDay ?? null, filter.toDay ?? null],
     );
     return result.rows.map((row) => ({ day: String(row.day), metric: String(row.metric), currency: String(row.currency), value: Number(row.value) }));
+  }
+
+  async recordCartOutcome(cart: CartOutcome): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.cart), [cart.sessionId, cart.at, cart.totalCents, cart.currency, cart.linkExpiresAt]);
+  }
+
+  async recordRecoveryClick(sessionId: string, at: number): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.click), [sessionId, at, at]);
+  }
+
+  async recordRecoveryReturn(sessionId: string, at: number): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.return), [sessionId, at]);
+  }
+
+  async recordOrderOutcome(order: OrderOutcome): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.order), [order.sessionId, order.at, order.totalCents, order.currency, order.recoversCart ? 1 : 0]);
+  }
+
+  async funnelReport(since: number, until: number): Promise<FunnelReport> {
+    const [sessions, carts, recovered, orders] = await Promise.all([
+      this.#pool.query(numbered(OUTCOME_SQL.sessions.replace('{notBot}', 'NOT is_bot')), reportParams.sessions(since, until)),
+      this.#pool.query(numbered(OUTCOME_SQL.carts), reportParams.carts(since, until)),
+      this.#pool.query(numbered(OUTCOME_SQL.recovered), reportParams.recovered(since, until)),
+      this.#pool.query(numbered(OUTCOME_SQL.orders), reportParams.orders(since, until)),
+    ]);
+    return foldReport(since, until, { sessions: sessions.rows[0] ?? {}, carts: carts.rows, recovered: recovered.rows, orders: orders.rows });
   }
 
   async getMeta(key: string): Promise<string | undefined> {

@@ -151,4 +151,32 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- Recovery facts, one row per session that had a CART or an ORDER delivered: what the CART
+      -- was worth and when its link expires, the clicks on that link, the buyer's return through
+      -- it, and the ORDER. No personal data: the report and /metrics read only this table, and it
+      -- outlives the retention purge of sessions and events.
+      CREATE TABLE session_outcomes (
+        session_id TEXT PRIMARY KEY,
+        cart_at INTEGER,
+        cart_cents INTEGER,
+        cart_currency TEXT,
+        link_expires_at INTEGER,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        first_click_at INTEGER,
+        last_click_at INTEGER,
+        returned_at INTEGER,
+        order_at INTEGER,
+        order_cents INTEGER,
+        order_currency TEXT,
+        recovered INTEGER NOT NULL DEFAULT 0,
+        recovered_by_link INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX session_outcomes_by_cart ON session_outcomes (cart_at) WHERE cart_at IS NOT NULL;
+      CREATE INDEX session_outcomes_by_order ON session_outcomes (order_at) WHERE order_at IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
+    `,
+  },
 ];

@@ -41,8 +41,12 @@ import type {
   Store,
   StoreTx,
   StoredEvent,
+  CartOutcome,
+  FunnelReport,
+  OrderOutcome,
 } from './store.js';
 import { RATE_SEND_HORIZON_MS } from './store.js';
+import { foldReport, OUTCOME_SQL, reportParams } from './outcome-queries.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 type Db = Database.Database;
@@ -461,6 +465,41 @@ export class SqliteStore implements Store {
           'SELECT day, metric, currency, value FROM daily_rollups WHERE (? IS NULL OR day >= ?) AND (? IS NULL OR day <= ?) ORDER BY day, metric, currency',
         ).all(filter.fromDay ?? null, filter.fromDay ?? null, filter.toDay ?? null, filter.toDay ?? null) as Row[]
       ).map((row) => ({ day: String(row.day), metric: String(row.metric), currency: String(row.currency), value: Number(row.value) })),
+    );
+  }
+
+  recordCartOutcome(cart: CartOutcome): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt(OUTCOME_SQL.cart).run(cart.sessionId, cart.at, cart.totalCents, cart.currency, cart.linkExpiresAt);
+    });
+  }
+
+  recordRecoveryClick(sessionId: string, at: number): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt(OUTCOME_SQL.click).run(sessionId, at, at);
+    });
+  }
+
+  recordRecoveryReturn(sessionId: string, at: number): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt(OUTCOME_SQL.return).run(sessionId, at);
+    });
+  }
+
+  recordOrderOutcome(order: OrderOutcome): Promise<void> {
+    return this.#lock.run(() => {
+      this.#stmt(OUTCOME_SQL.order).run(order.sessionId, order.at, order.totalCents, order.currency, order.recoversCart ? 1 : 0);
+    });
+  }
+
+  funnelReport(since: number, until: number): Promise<FunnelReport> {
+    return this.#lock.run(() =>
+      foldReport(since, until, {
+        sessions: this.#stmt(OUTCOME_SQL.sessions.replace('{notBot}', 'is_bot = 0')).get(...reportParams.sessions(since, until)) as Row,
+        carts: this.#stmt(OUTCOME_SQL.carts).all(...reportParams.carts(since, until)) as Row[],
+        recovered: this.#stmt(OUTCOME_SQL.recovered).all(...reportParams.recovered(since, until)) as Row[],
+        orders: this.#stmt(OUTCOME_SQL.orders).all(...reportParams.orders(since, until)) as Row[],
+      }),
     );
   }
 

@@ -821,6 +821,70 @@ for (const backend of backends) {
       });
     });
 
+    describe('recovery facts and the funnel report', () => {
+      const DAY = 86_400_000;
+      const insertSessions = (sessions: NewSession[], leads: Record<string, Record<string, string>> = {}) =>
+        store.transaction(async (tx) => {
+          for (const session of sessions) {
+            await tx.insertSession(session);
+            if (leads[session.id]) await tx.updateSession(session.id, { lead: leads[session.id] });
+          }
+        });
+
+      it('reports sessions, leads, carts, recoveries (any and by link), lost carts, orders and clicks', async () => {
+        await insertSessions(
+          [newSession('a'), newSession('b'), newSession('c'), newSession('d'), newSession('bot', { isBot: true }), newSession('old', { createdAt: T0 - 30 * DAY })],
+          { a: { firstName: 'Ada', emailAddress: 'ada@example.com' }, b: { emailAddress: 'b@example.com' }, c: { firstName: 'x"emailAddress":' } },
+        );
+        const ttl = 7 * DAY;
+        // a: abandoned, clicked (a scanner, then the person), came back, paid: recovered by link.
+        await store.recordCartOutcome({ sessionId: 'a', at: T0 + 1000, totalCents: 3995, currency: 'USD', linkExpiresAt: T0 + 1000 + ttl });
+        await store.recordRecoveryClick('a', T0 + 2000);
+        await store.recordRecoveryClick('a', T0 + 3000);
+        await store.recordRecoveryReturn('a', T0 + 3100);
+        await store.recordRecoveryReturn('a', T0 + 9000);
+        await store.recordOrderOutcome({ sessionId: 'a', at: T0 + 4000, totalCents: 5990, currency: 'USD', recoversCart: true });
+        // Recorded twice (a job run again): nothing changes.
+        await store.recordCartOutcome({ sessionId: 'a', at: T0 + 5000, totalCents: 1, currency: 'EUR', linkExpiresAt: 0 });
+        await store.recordOrderOutcome({ sessionId: 'a', at: T0 + 6000, totalCents: 5990, currency: 'USD', recoversCart: true });
+        // b: abandoned, paid without the link: recovered, not by link.
+        await store.recordCartOutcome({ sessionId: 'b', at: T0 + 1000, totalCents: 2000, currency: 'EUR', linkExpiresAt: T0 + 1000 + ttl });
+        await store.recordOrderOutcome({ sessionId: 'b', at: T0 + 5000, totalCents: 2000, currency: 'EUR', recoversCart: true });
+        // c: abandoned, link expired, no order: lost.
+        await store.recordCartOutcome({ sessionId: 'c', at: T0 + 1000, totalCents: 1500, currency: 'USD', linkExpiresAt: T0 + 2000 });
+        // d: bought without any cart.
+        await store.recordOrderOutcome({ sessionId: 'd', at: T0 + 1000, totalCents: 999, currency: 'USD', recoversCart: false });
+        // Outside the period: an old cart and its clicks.
+        await store.recordCartOutcome({ sessionId: 'old', at: T0 - 20 * DAY, totalCents: 100, currency: 'USD', linkExpiresAt: T0 - 13 * DAY });
+        await store.recordRecoveryClick('old', T0 - 19 * DAY);
+
+        const report = await store.funnelReport(T0 - DAY, T0 + DAY);
+        expect(report).toEqual({
+          since: T0 - DAY,
+          until: T0 + DAY,
+          sessions: 4,
+          leads: 2,
+          cartsAbandoned: 3,
+          recoverableRevenue: { USD: 5495, EUR: 2000 },
+          cartsRecovered: 2,
+          recoveredRevenue: { USD: 5990, EUR: 2000 },
+          cartsRecoveredByLink: 1,
+          recoveredByLinkRevenue: { USD: 5990 },
+          cartsLost: 1,
+          orders: 3,
+          revenue: { USD: 6989, EUR: 2000 },
+          recoveryClicks: 2,
+          recoveryReturns: 1,
+        });
+        const all = await store.funnelReport(0, T0 + DAY);
+        expect(all).toMatchObject({ sessions: 5, cartsAbandoned: 4, cartsLost: 2, recoveryClicks: 3 });
+      });
+
+      it('reports zeros on an empty store', async () => {
+        expect(await store.funnelReport(0, T0)).toMatchObject({ sessions: 0, leads: 0, cartsAbandoned: 0, recoverableRevenue: {}, orders: 0, revenue: {} });
+      });
+    });
+
     if (backend.name === 'postgres') {
       describe('postgres only', () => {
         it('runs a commit group again when PostgreSQL breaks a deadlock, so no request fails', async () => {

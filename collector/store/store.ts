@@ -313,6 +313,54 @@ export type RateSendResult = { sent: true; id: number } | { sent: false; retryAt
 /** Recorded sends older than this are deleted: far past any window, even with collectors' clocks apart. */
 export const RATE_SEND_HORIZON_MS = 60_000;
 
+/** A CART delivered: the cart's worth and the lifetime of its recovery link. */
+export interface CartOutcome {
+  sessionId: string;
+  /** When the CART was queued (the cart abandoned). */
+  at: number;
+  totalCents: number;
+  currency: string;
+  linkExpiresAt: number;
+}
+
+/** An ORDER delivered; `recoversCart` when a CART of the same session went out before it. */
+export interface OrderOutcome {
+  sessionId: string;
+  at: number;
+  totalCents: number;
+  currency: string;
+  recoversCart: boolean;
+}
+
+/** Amounts in integer cents, by ISO currency. */
+export type CentsByCurrency = Record<string, number>;
+
+/**
+ * The figures of `funnelbeacon report` and `/metrics`. Carts are the cohort abandoned since
+ * `since` (a CART delivered); recovered, lost and clicks are counted within that cohort. Orders
+ * are the ORDERs delivered since `since`.
+ */
+export interface FunnelReport {
+  since: number;
+  until: number;
+  sessions: number;
+  leads: number;
+  cartsAbandoned: number;
+  recoverableRevenue: CentsByCurrency;
+  cartsRecovered: number;
+  recoveredRevenue: CentsByCurrency;
+  cartsRecoveredByLink: number;
+  recoveredByLinkRevenue: CentsByCurrency;
+  /** Abandoned longer than the recovery link's lifetime, without an order. */
+  cartsLost: number;
+  orders: number;
+  revenue: CentsByCurrency;
+  /** Clicks on the recovery links of the cohort's carts (email scanners included). */
+  recoveryClicks: number;
+  /** Carts whose buyer came back through the recovery link (the snippet's page view). */
+  recoveryReturns: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
@@ -379,6 +427,18 @@ export interface Store {
   purgeHistory(options: { cutoff: number; limit: number }): Promise<number>;
   /** Daily rollups, by day then metric then currency; days as `YYYY-MM-DD`, both ends included. */
   listDailyRollups(filter?: { fromDay?: string; toDay?: string }): Promise<DailyRollup[]>;
+  /** Recovery facts (table `session_outcomes`); each write is idempotent per session. */
+  recordCartOutcome(cart: CartOutcome): Promise<void>;
+  /** A click on a session's recovery link: counted, with the first and the latest time. */
+  recordRecoveryClick(sessionId: string, at: number): Promise<void>;
+  /** The buyer came back through the recovery link (the first time is kept). */
+  recordRecoveryReturn(sessionId: string, at: number): Promise<void>;
+  /**
+   * An ORDER delivered. It is recovered when it recovers a CART, and recovered by link when the
+   * buyer had come back through the recovery link before it.
+   */
+  recordOrderOutcome(order: OrderOutcome): Promise<void>;
+  funnelReport(since: number, until: number): Promise<FunnelReport>;
   getMeta(key: string): Promise<string | undefined>;
   setMetaIfAbsent(key: string, value: string): Promise<string>;
   ping(): Promise<void>;
