@@ -38,7 +38,7 @@ export function cartRechecksWithin(linkLifetimeMs: number): readonly number[] {
 }
 
 /** The policy the configuration sets: one place, so ingest, sweeper and jobs never disagree. */
-export function abandonmentPolicy(config: Pick<Config, 'abandonAfterMs' | 'upsellWindowMs' | 'recovery'>): AbandonmentPolicy {
+export function abandonmentPolicy(config: Pick<Config, 'abandonAfterMs' | 'upsellWindowMs'> & { recovery: Pick<Config['recovery'], 'linkTtlMs'> }): AbandonmentPolicy {
   return {
     abandonAfterMs: config.abandonAfterMs,
     upsellWindowMs: config.upsellWindowMs,
