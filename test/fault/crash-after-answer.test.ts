@@ -8,18 +8,18 @@
  * Each collector reaches Konnektive through its own small proxy, which is what lets the test aim
  * the kill: the proxy passes Konnektive's answer on, then kills the collector that asked.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PostgresStore } from '../collector/store/postgres-store.js';
-import type { IngestResponse } from '../collector/wire-schema.js';
-import { startActiveCampaignDouble } from './doubles/activecampaign-double.js';
-import { startKonnektiveDouble } from './doubles/konnektive-double.js';
-import { testPostgres } from './support/postgres.js';
-import { BROWSER_UA, eventually, LANDER_ORIGIN, TEST_SECRET } from './support/test-collector.js';
+import { PostgresStore } from '../../collector/store/postgres-store.js';
+import type { IngestResponse } from '../../collector/wire-schema.js';
+import { startActiveCampaignDouble } from '../doubles/activecampaign-double.js';
+import { startKonnektiveDouble } from '../doubles/konnektive-double.js';
+import { testPostgres } from '../support/postgres.js';
+import { BROWSER_UA, eventually, LANDER_ORIGIN, TEST_SECRET } from '../support/test-collector.js';
+import { spawnCollector } from './support.js';
 
 const postgres = await testPostgres();
 
@@ -38,7 +38,6 @@ describe.skipIf(postgres.skip !== undefined)('a collector killed right after Kon
   afterAll(() => postgres.dropSchemas());
 
   it('repeats no click, creates no second partial, and sends the ORDER for a buyer who paid', async () => {
-    expect(existsSync('dist/cli.js'), 'run `npm run build` first (npm test does)').toBe(true);
     const crm = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
     const ac = await startActiveCampaignDouble({ apiKey: 'ac-test-key' });
     const databaseUrl = postgres.newSchemaUrl();
@@ -83,41 +82,22 @@ describe.skipIf(postgres.skip !== undefined)('a collector killed right after Kon
     const startCollector = async (name: string): Promise<Collector> => {
       let self: Collector | undefined;
       const apiUrl = await startProxy(() => self);
-      const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
-        env: {
-          PATH: process.env.PATH,
-          PORT: '0',
-          HOST: '127.0.0.1',
-          DATABASE_URL: databaseUrl,
-          SECRET: TEST_SECRET,
-          ALLOWED_ORIGINS: LANDER_ORIGIN,
-          KONNEKTIVE_LOGIN_ID: 'fb-login',
-          KONNEKTIVE_PASSWORD: 'fb-password',
-          KONNEKTIVE_API_URL: apiUrl,
-          KONNEKTIVE_CAMPAIGNS: '12',
-          EMIT_VIA: 'activecampaign',
-          ACTIVECAMPAIGN_API_URL: ac.url,
-          ACTIVECAMPAIGN_API_KEY: 'ac-test-key',
-          ABANDON_AFTER: '1500ms',
-          UPSELL_WINDOW: '1500ms',
-          SWEEP_EVERY: '250ms',
-          OUTBOX_LEASE: '1s',
-          LOG_LEVEL: 'info',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const spawned = await spawnCollector(databaseUrl, {
+        SECRET: TEST_SECRET,
+        ALLOWED_ORIGINS: LANDER_ORIGIN,
+        KONNEKTIVE_LOGIN_ID: 'fb-login',
+        KONNEKTIVE_PASSWORD: 'fb-password',
+        KONNEKTIVE_API_URL: apiUrl,
+        KONNEKTIVE_CAMPAIGNS: '12',
+        EMIT_VIA: 'activecampaign',
+        ACTIVECAMPAIGN_API_URL: ac.url,
+        ACTIVECAMPAIGN_API_KEY: 'ac-test-key',
+        ABANDON_AFTER: '1500ms',
+        UPSELL_WINDOW: '1500ms',
+        SWEEP_EVERY: '250ms',
+        OUTBOX_LEASE: '1s',
       });
-      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-      let output = '';
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-      const port = await new Promise<number>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          output += chunk;
-          const match = /"port":(\d+)/.exec(output);
-          if (match) resolve(Number(match[1]));
-        });
-        void exited.then(() => reject(new Error(`collector ${name} exited early: ${output}`)));
-      });
-      self = { name, child, port, exited, killed: false };
+      self = { name, child: spawned.child, port: spawned.port, exited: spawned.exited.then(() => undefined), killed: false };
       collectors.push(self);
       return self;
     };
