@@ -43,7 +43,9 @@ test('a five-page funnel on two domains is one session, in the store and at Konn
   await expect.poll(() => partial().map((lead) => lead.fields)).toEqual([
     expect.objectContaining({ firstName: 'Ada', emailAddress: 'ada@example.com', address1: '12 Analytical Row', postalCode: '90210' }),
   ]);
-  expect(partial()[0]!.history.filter((change) => change.via === 'leads/import')).toHaveLength(2);
+  // Created once, then updated: how many updates depends on how the typing falls into the one-second
+  // windows in which changes collapse, so at least one, and never a second partial (one lead above).
+  expect(partial()[0]!.history.filter((change) => change.via === 'leads/import').length).toBeGreaterThanOrEqual(2);
 
   // The buyer pays; the payment redirect to the upsell drops every parameter but the order id,
   // and B still knows the session.
