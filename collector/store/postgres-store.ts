@@ -700,12 +700,15 @@ async function recordAttempt(db: Queryable, attempt: DeliveryAttempt): Promise<v
  * The aborted round changed nothing, so running it again is safe and saves the jobs from being
  * redone after their leases expire.
  */
-async function retryOnDeadlock<T>(fn: () => Promise<T>, tries = 3): Promise<T> {
+async function retryOnDeadlock<T>(fn: () => Promise<T>, tries = 6): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (error) {
       if (attempt >= tries || !isTransactionConflict(error)) throw error;
+      // Both victims of a deadlock run again; at the same instant they can meet again. A short
+      // random wait, growing with each attempt, lets one of them go first.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
   }
 }
