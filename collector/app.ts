@@ -9,6 +9,7 @@ import { errorBody, RequestAborted } from './http/errors.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { dashboardRoute } from './routes/dashboard-route.js';
 import { demoRoute } from './routes/demo-route.js';
 import { eventsRoute } from './routes/events-route.js';
 import { healthRoute } from './routes/health-route.js';
@@ -34,6 +35,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', healthRoute(deps));
   app.route('/', snippetRoute());
   if (deps.config.sandbox) app.route('/', demoRoute());
+  app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, ...(deps.now ? { now: deps.now } : {}) }));
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {

@@ -33,6 +33,7 @@ import type {
   SessionState,
   Store,
   StoreTx,
+  SqlAccess,
   StoredEvent,
 } from './store.js';
 import { isTransactionConflict, RATE_SEND_HORIZON_MS } from './store.js';
@@ -128,6 +129,16 @@ export class PostgresStore implements Store {
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return retryOnDeadlock(() => this.#inTransaction((client) => fn(this.#txFor(client))));
+  }
+
+  sql(): SqlAccess {
+    const over = (db: Queryable): SqlAccess => ({
+      dialect: 'postgres',
+      all: async <R>(sql: string, params: readonly unknown[] = []) => (await db.query(numbered(sql), [...params])).rows as R[],
+      run: async (sql, params = []) => (await db.query(numbered(sql), [...params])).rowCount ?? 0,
+      transaction: (fn) => (db === this.#pool ? this.#inTransaction((client) => fn(over(client))) : fn(over(db))),
+    });
+    return over(this.#pool);
   }
 
   getSession(id: string): Promise<Session | undefined> {
@@ -463,6 +474,12 @@ export class PostgresStore implements Store {
 }
 
 // --- statements shared by the pool and transaction paths ---------------------------------------
+
+/** `?` placeholders to PostgreSQL's `$1, $2, ...` (the dashboard's SQL has no `?` elsewhere). */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
 
 async function getSession(db: Queryable, id: string, { forUpdate = false } = {}): Promise<Session | undefined> {
   const result = await db.query(`SELECT * FROM sessions WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);

@@ -130,4 +130,53 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX sessions_abandoned_by_email ON sessions (lower(json_extract(lead, '$.emailAddress'))) WHERE state = 'abandoned';
     `,
   },
+  {
+    version: 6,
+    sql: `
+      -- Dashboard (collector/dashboard): lookups for the session search and timeline, and a small
+      -- rollup of the overview's figures per hour, recomputed only for the hours whose sessions,
+      -- clicks or emissions changed (the triggers below mark them), never by scanning every event.
+      CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
+      CREATE INDEX sessions_by_email ON sessions (lower(json_extract(lead, '$.emailAddress'))) WHERE json_extract(lead, '$.emailAddress') IS NOT NULL;
+      CREATE INDEX sessions_by_claimed_order ON sessions (claimed_order_id) WHERE claimed_order_id IS NOT NULL;
+      CREATE INDEX sessions_by_crm_order ON sessions (json_extract(konnektive, '$.orderId')) WHERE json_extract(konnektive, '$.orderId') IS NOT NULL;
+      CREATE INDEX emissions_by_kind_time ON emissions (kind, created_at);
+      CREATE INDEX outbox_by_session ON outbox (session_id, id);
+      CREATE INDEX delivery_attempts_by_outcome ON delivery_attempts (outcome, id);
+
+      CREATE TABLE dashboard_rollup (
+        dim TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        figures TEXT NOT NULL,
+        PRIMARY KEY (dim, bucket, value)
+      ) WITHOUT ROWID;
+      CREATE TABLE dashboard_dirty (bucket INTEGER PRIMARY KEY) WITHOUT ROWID;
+      -- Where each session came from, parsed once from its landing URL and user agent.
+      CREATE TABLE dashboard_sources (session_id TEXT PRIMARY KEY, aff_id TEXT, device TEXT NOT NULL) WITHOUT ROWID;
+      CREATE INDEX dashboard_sources_by_aff ON dashboard_sources (aff_id) WHERE aff_id IS NOT NULL;
+
+      CREATE TRIGGER dashboard_mark_session_insert AFTER INSERT ON sessions BEGIN
+        INSERT OR IGNORE INTO dashboard_dirty (bucket) VALUES (NEW.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_session_update AFTER UPDATE OF state, lead, cart, landing_url, is_bot ON sessions
+        WHEN NEW.state IS NOT OLD.state OR NEW.lead IS NOT OLD.lead OR NEW.cart IS NOT OLD.cart
+          OR NEW.landing_url IS NOT OLD.landing_url OR NEW.is_bot IS NOT OLD.is_bot BEGIN
+        INSERT OR IGNORE INTO dashboard_dirty (bucket) VALUES (NEW.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_click AFTER INSERT ON session_clicks BEGIN
+        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id;
+      END;
+      CREATE TRIGGER dashboard_mark_emission_insert AFTER INSERT ON emissions BEGIN
+        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM emissions WHERE session_id = NEW.session_id;
+        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id;
+      END;
+      CREATE TRIGGER dashboard_mark_emission_update AFTER UPDATE OF status ON emissions WHEN NEW.status IS NOT OLD.status BEGIN
+        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM emissions WHERE session_id = NEW.session_id;
+        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id;
+      END;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM sessions;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM emissions;
+    `,
+  },
 ];
