@@ -13,6 +13,7 @@ import { dashboardRoute } from './routes/dashboard-route.js';
 import { demoRoute } from './routes/demo-route.js';
 import { eventsRoute } from './routes/events-route.js';
 import { healthRoute } from './routes/health-route.js';
+import { recoveryRoute } from './routes/recovery-route.js';
 import { snippetRoute } from './routes/snippet-route.js';
 import type { Store } from './store/store.js';
 import type { UpstreamHealth } from './upstream-health.js';
@@ -34,8 +35,9 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', eventsRoute(deps));
   app.route('/', healthRoute(deps));
   app.route('/', snippetRoute());
-  if (deps.config.sandbox) app.route('/', demoRoute());
-  app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, ...(deps.now ? { now: deps.now } : {}) }));
+  app.route('/', recoveryRoute(deps));
+  if (deps.config.sandbox) app.route('/', demoRoute(deps));
+  app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, linkTtlMs: deps.config.recovery.linkTtlMs, ...(deps.now ? { now: deps.now } : {}) }));
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {

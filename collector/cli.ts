@@ -1,6 +1,6 @@
 /**
  * @module cli
- * `funnelbeacon serve | migrate | doctor | replay`. Configuration errors print one line per
+ * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report`. Configuration errors print one line per
  * problem, naming the variable, and exit 1.
  */
 import { parseArgs } from 'node:util';
@@ -10,10 +10,12 @@ import { systemClock } from './clock.js';
 import { connect, connectLines } from './cli/connect.js';
 import { startBanner } from './cli/banner.js';
 import { runDoctor } from './doctor.js';
+import { BackupError, backupSqlite } from './store/backup.js';
 import { loadConfig } from './load-env.js';
 import { createLogger } from './logger.js';
 import { startCollector } from './server.js';
 import { openStore } from './store/open-store.js';
+import { buildReport, formatReport, parseReportArgs } from './recovery/recovery-report.js';
 
 const USAGE = `usage: funnelbeacon <command>
 
@@ -25,6 +27,12 @@ const USAGE = `usage: funnelbeacon <command>
   sweep --once
             run one abandonment sweep now (queues rechecks, CARTs, ORDERs), then exit;
             a running collector's worker delivers what it queued
+  backup FILE
+            write a consistent copy of the SQLite store to FILE, while the collector runs
+            (PostgreSQL: use pg_dump)
+  report [--since 7d] [--json]
+            sessions, leads, carts abandoned and recovered (by recovery link too), recovered
+            revenue, lost carts, orders and recovery-link clicks; --json for scripts
 `;
 
 function configOrExit(): Config {
@@ -38,7 +46,7 @@ function configOrExit(): Config {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' }, since: { type: 'string' }, json: { type: 'boolean' } } });
   const command = positionals[0] ?? 'serve';
   switch (command) {
     case 'serve': {
@@ -107,6 +115,40 @@ async function main(argv: string[]): Promise<number> {
       const result = await connect(configOrExit());
       for (const line of connectLines(result)) (result.ok ? console.log : console.error)(line);
       return result.ok ? 0 : 1;
+    }
+    case 'backup': {
+      const target = positionals[1];
+      if (!target) {
+        console.error('funnelbeacon: `backup` takes the file to write: funnelbeacon backup FILE');
+        return 2;
+      }
+      const config = configOrExit();
+      try {
+        const result = await backupSqlite(config.databaseUrl, target);
+        console.log(
+          `backup written to ${result.file}: ${result.bytes} bytes, ${result.sessions} session(s), ${result.events} event(s), ` +
+            `${result.jobs} job(s), integrity ok, ${Math.round(result.ms)} ms`,
+        );
+        return 0;
+      } catch (error) {
+        if (!(error instanceof BackupError)) throw error;
+        console.error(`funnelbeacon: ${error.message}`);
+        return 1;
+      }
+    }
+    case 'report': {
+      const args = parseReportArgs(values);
+      if (!args.ok) {
+        console.error(`funnelbeacon: ${args.problem}`);
+        return 2;
+      }
+      const config = configOrExit();
+      const store = await openStore(config.databaseUrl);
+      await store.migrate();
+      const report = await buildReport(store, { sinceMs: args.sinceMs, now: Date.now(), linkTtlMs: config.recovery.linkTtlMs });
+      await store.close();
+      process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, args.sinceMs));
+      return 0;
     }
     case 'doctor': {
       const result = loadConfig();

@@ -83,6 +83,15 @@ describe('parseConfig', () => {
     expect(dryRun.ok && dryRun.config.emitVia).toBe('sandbox');
   });
 
+  it('reads the recovery link settings: a 7-day link by default, absolute http(s) pages only', () => {
+    const defaults = parseConfig({});
+    expect(defaults.ok && defaults.config.recovery).toEqual({ linkTtlMs: 7 * 86_400_000, doneUrl: undefined, fallbackUrl: undefined });
+    const set = parseConfig({ RECOVERY_LINK_TTL: '3d', RECOVERY_DONE_URL: 'https://shop.example/thanks', RECOVERY_FALLBACK_URL: 'https://shop.example/' });
+    expect(set.ok && set.config.recovery).toEqual({ linkTtlMs: 3 * 86_400_000, doneUrl: 'https://shop.example/thanks', fallbackUrl: 'https://shop.example/' });
+    const bad = parseConfig({ RECOVERY_LINK_TTL: 'a week', RECOVERY_DONE_URL: '/thanks', RECOVERY_FALLBACK_URL: 'javascript:alert(1)' });
+    expect(bad.ok ? [] : bad.problems.map((problem) => problem.split(':')[0]).sort()).toEqual(['RECOVERY_DONE_URL', 'RECOVERY_FALLBACK_URL', 'RECOVERY_LINK_TTL']);
+  });
+
   it('adds /api/3 to the ActiveCampaign URL once', () => {
     for (const url of ['https://acct.api-us1.com', 'https://acct.api-us1.com/api/3/']) {
       const result = parseConfig({ ...live, EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: url, ACTIVECAMPAIGN_API_KEY: 'k' });

@@ -53,6 +53,17 @@ const origin = z.string().transform((text, ctx) => {
   }
 });
 
+const absoluteUrl = z.string().transform((text, ctx) => {
+  try {
+    const url = new URL(text);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    return url.href;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not an absolute http(s) URL` });
+    return z.NEVER;
+  }
+});
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -88,10 +99,14 @@ const EnvSchema = z.object({
   TRUST_PROXY: flag(false),
   BOT_FILTER: flag(true),
   RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  RETENTION_EVERY: duration('1h'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   KONNEKTIVE_PROBE_EVERY: duration('60s'),
   OUTBOX_LEASE: duration('60s'),
+  RECOVERY_LINK_TTL: duration('7d'),
+  RECOVERY_DONE_URL: optionalText.pipe(absoluteUrl.optional()),
+  RECOVERY_FALLBACK_URL: optionalText.pipe(absoluteUrl.optional()),
 });
 
 export type EmitVia = 'konnektive' | 'activecampaign' | 'sandbox';
@@ -122,6 +137,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly botFilter: boolean;
   readonly retentionDays: number;
+  /** How often the retention purge runs (its first run comes at most a minute after start). */
+  readonly retentionEveryMs: number;
   readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** Ingest requests allowed per client IP per minute. */
   readonly rateLimitPerMinute: number;
@@ -132,6 +149,12 @@ export interface Config {
    * dead collector's jobs wait. Long enough for the slowest upstream call (running rounds renew it).
    */
   readonly outboxLeaseMs: number;
+  /** Recovery links (a CART's `orderUrl`): their lifetime, and where they lead once paid or invalid. */
+  readonly recovery: {
+    readonly linkTtlMs: number;
+    readonly doneUrl: string | undefined;
+    readonly fallbackUrl: string | undefined;
+  };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -218,10 +241,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     trustProxy: e.TRUST_PROXY,
     botFilter: e.BOT_FILTER,
     retentionDays: e.RETENTION_DAYS,
+    retentionEveryMs: e.RETENTION_EVERY,
     logLevel: e.LOG_LEVEL,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
     outboxLeaseMs: e.OUTBOX_LEASE,
+    recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
   };
   return { ok: true, config: Object.freeze(config) };
 }

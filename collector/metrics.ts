@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from './store/store.js';
+import { recoveryMetrics } from './recovery/recovery-metrics.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -14,6 +15,7 @@ export interface Metrics {
   readonly requestsAborted: Counter;
   readonly upstreamCalls: Counter<'upstream' | 'endpoint' | 'outcome'>;
   readonly upstreamLatency: Histogram<'upstream' | 'endpoint'>;
+  readonly recoveryClicks: Counter<'outcome'>;
 }
 
 export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
@@ -31,6 +33,7 @@ export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
   });
   return {
     registry,
+    ...recoveryMetrics(registry, store),
     eventsAccepted: new Counter({
       name: 'funnelbeacon_events_accepted_total',
       help: 'Events stored, by event type (resends are not counted).',

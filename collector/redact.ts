@@ -48,7 +48,9 @@ function summariseUrl(value: string): string {
   try {
     const url = new URL(value);
     const names = [...new Set(url.searchParams.keys())];
-    return `${url.origin}${url.pathname}${names.length ? `?${names.join('&')}` : ''}`;
+    // A recovery link's path is its token, a key to the buyer's checkout: never kept.
+    const path = url.pathname.replace(/^\/r\/[^/]+/, '/r/[token]');
+    return `${url.origin}${path}${names.length ? `?${names.join('&')}` : ''}`;
   } catch {
     return '[unparsable url]';
   }

@@ -4,6 +4,7 @@
  * the Konnektive probe; and stops it cleanly (stop accepting, finish in-flight writes, give back
  * claimed jobs).
  */
+import { abandonmentPolicy } from './abandonment/session-rules.js';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -25,7 +26,9 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { BackoffPolicy } from './outbox/backoff.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
+import { Retention } from './retention/retention.js';
 import { openStore } from './store/open-store.js';
+import { recoveryLinks } from './recovery/recovery-token.js';
 import type { Store, Upstream } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
 
@@ -40,6 +43,8 @@ export interface CollectorOptions {
   leadSettleMs?: number;
   /** Run the sweeper in this process (default true). */
   runSweeper?: boolean;
+  /** Run the retention purge in this process (default true). */
+  runRetention?: boolean;
   /** The clock of background work (tests drive a virtual one). */
   clock?: Clock;
   /** The `fetch` emission routes use (tests track requests in flight with it). */
@@ -55,6 +60,7 @@ export interface RunningCollector {
   health: UpstreamHealth;
   metrics: Metrics;
   sweeper: Sweeper;
+  retention: Retention;
   close(): Promise<void>;
 }
 
@@ -90,7 +96,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     handlers: {
       ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
       ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock, emitUpstream }),
-      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream }),
+      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream, recovery: recoveryLinks(config, secret) }),
     },
     health,
     logger,
@@ -108,12 +114,12 @@ export async function startCollector(config: Config, options: CollectorOptions =
   });
 
   const sweeper = new Sweeper({ store, config, clock, logger, emitUpstream, onQueued: () => worker.notify() });
+  const retention = new Retention({ store, clock, logger, retentionDays: config.retentionDays, everyMs: config.retentionEveryMs });
   const committer = new GroupCommitter(store, {
     onCommitted: () => worker.notify(),
     policy: {
       leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
-      abandonAfterMs: config.abandonAfterMs,
-      upsellWindowMs: config.upsellWindowMs,
+      ...abandonmentPolicy(config),
     },
   });
   const app = createApp({ config, secret, store, committer, metrics, health, logger, now });
@@ -125,6 +131,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   if (options.runWorker !== false) worker.start();
   if (options.runSweeper !== false) sweeper.start();
+  if (options.runRetention !== false) retention.start();
   logger.info({ port, mode: config.sandbox ? 'sandbox' : 'live', store: store.kind }, 'collector listening');
 
   let closing: Promise<void> | undefined;
@@ -138,10 +145,11 @@ export async function startCollector(config: Config, options: CollectorOptions =
       await committer.drain();
       stopProbe();
       await sweeper.stop();
+      await retention.stop();
       await worker.stop();
       await store.close();
       logger.info('collector stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, sweeper, close };
+  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, sweeper, retention, close };
 }

@@ -31,3 +31,25 @@ describe('link tokens', () => {
     expect(verifyLink(secret, signSession(secret, id), 0)).toEqual({ ok: false, reason: 'malformed' });
   });
 });
+
+describe('recovery tokens', () => {
+  it('name the session until they expire, and no other kind of token passes for one', async () => {
+    const { signRecovery, verifyRecovery, signRecoveryLink } = await import('./tokens.js');
+    const id = newSessionId();
+    const token = signRecovery(secret, id, 10_000);
+    expect(token).not.toContain('@');
+    expect(verifyRecovery(secret, token, 9_999)).toEqual({ ok: true, sessionId: id });
+    expect(verifyRecovery(secret, token, 10_001)).toEqual({ ok: false, reason: 'expired' });
+    expect(verifyRecovery('t'.repeat(40), token, 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyRecovery(secret, signLink(secret, id, 10_000), 0)).toEqual({ ok: false, reason: 'malformed' });
+    // A recovery token is no link token, and a link token cannot be relabelled as a recovery one.
+    expect(verifyLink(secret, token, 0)).toEqual({ ok: false, reason: 'malformed' });
+    const [, sid, expiry, linkMac] = signLink(secret, id, 10_000).split('.');
+    expect(verifyLink(secret, `p.${sid}.${expiry}.${linkMac}`, 0)).toMatchObject({ ok: false });
+    expect(verifyLink(secret, `p.${expiry}.${sid}.${linkMac}`, 0)).toEqual({ ok: false, reason: 'forged' });
+    // The recovery landing's token puts the expiry first: the snippet never mistakes it for a
+    // link back to a session it holds.
+    expect(signRecoveryLink(secret, id, 10_000).split('.')[1]).not.toBe(id);
+    expect(verifyLink(secret, signRecoveryLink(secret, id, 10_000), 0)).toEqual({ ok: true, sessionId: id, recovery: true });
+  });
+});

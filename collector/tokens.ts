@@ -5,7 +5,10 @@
  * shared or bookmarked URL cannot merge a stranger into someone else's session.
  *
  * Format: `<kind>.<sessionId>[.<expiresMs>].<hmac>` with an HMAC-SHA256 over everything before the
- * last dot, truncated to 128 bits and base64url-encoded.
+ * last dot, truncated to 128 bits and base64url-encoded. Kinds: `s` session, `l` link, `p` link of a
+ * recovery landing (a link token that also says "this buyer came back through a recovery link"),
+ * `r` recovery (the path of a CART's `orderUrl`). The kind is under the MAC, so no token can be
+ * turned into another kind.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -40,19 +43,67 @@ export function verifySession(secret: string, token: string): string | undefined
   return verifyMac(secret, `s.${parts[1]}`, parts[2]!) ? parts[1] : undefined;
 }
 
-export function signLink(secret: string, sessionId: string, expiresAt: number): string {
-  const body = `l.${sessionId}.${expiresAt.toString(36)}`;
+type ExpiringKind = 'l' | 'p' | 'r';
+
+/**
+ * `<kind>.<sessionId>.<expiry>.<mac>`; the recovery landing's link token (`p`) puts the expiry
+ * first (`p.<expiry>.<sessionId>.<mac>`), so that the snippet, which skips a link token naming the
+ * session it already holds, always sends this one (it brings the fields to prefill).
+ */
+function signExpiring(kind: ExpiringKind, secret: string, sessionId: string, expiresAt: number): string {
+  const expiry = Math.floor(expiresAt).toString(36);
+  const body = kind === 'p' ? `p.${expiry}.${sessionId}` : `${kind}.${sessionId}.${expiry}`;
   return `${body}.${mac(secret, body)}`;
 }
 
-export type LinkCheck = { ok: true; sessionId: string } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+type ExpiringCheck = { ok: true; sessionId: string; kind: ExpiringKind } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
 
-export function verifyLink(secret: string, token: string, now: number): LinkCheck {
+function verifyExpiring(kinds: readonly ExpiringKind[], secret: string, token: string, now: number): ExpiringCheck {
   const parts = token.split('.');
-  if (parts.length !== 4 || parts[0] !== 'l' || !SESSION_ID.test(parts[1]!) || !/^[0-9a-z]{1,12}$/.test(parts[2]!)) {
-    return { ok: false, reason: 'malformed' };
-  }
-  if (!verifyMac(secret, `l.${parts[1]}.${parts[2]}`, parts[3]!)) return { ok: false, reason: 'forged' };
-  if (parseInt(parts[2]!, 36) < now) return { ok: false, reason: 'expired' };
-  return { ok: true, sessionId: parts[1]! };
+  const kind = parts[0] as ExpiringKind;
+  if (parts.length !== 4 || !kinds.includes(kind)) return { ok: false, reason: 'malformed' };
+  const [sessionId, expiry] = kind === 'p' ? [parts[2]!, parts[1]!] : [parts[1]!, parts[2]!];
+  if (!SESSION_ID.test(sessionId) || !/^[0-9a-z]{1,12}$/.test(expiry)) return { ok: false, reason: 'malformed' };
+  if (!verifyMac(secret, `${parts[0]}.${parts[1]}.${parts[2]}`, parts[3]!)) return { ok: false, reason: 'forged' };
+  if (parseInt(expiry, 36) < now) return { ok: false, reason: 'expired' };
+  return { ok: true, sessionId, kind };
+}
+
+export function signLink(secret: string, sessionId: string, expiresAt: number): string {
+  return signExpiring('l', secret, sessionId, expiresAt);
+}
+
+/**
+ * The link token a recovery redirect puts in `_fb`: it adopts the session like any link token, and
+ * also tells the collector that the buyer came back through a recovery link (the answer then
+ * carries the fields to prefill, and the return is recorded).
+ */
+export function signRecoveryLink(secret: string, sessionId: string, expiresAt: number): string {
+  return signExpiring('p', secret, sessionId, expiresAt);
+}
+
+export type LinkCheck =
+  | { ok: true; sessionId: string; recovery?: true }
+  | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+
+/** A link token (`l`) or a recovery landing's link token (`p`, then `recovery: true`). */
+export function verifyLink(secret: string, token: string, now: number): LinkCheck {
+  const check = verifyExpiring(['l', 'p'], secret, token, now);
+  if (!check.ok) return check;
+  return check.kind === 'p' ? { ok: true, sessionId: check.sessionId, recovery: true } : { ok: true, sessionId: check.sessionId };
+}
+
+/**
+ * The recovery token in a CART's `orderUrl` (`PUBLIC_URL/r/<token>`): names the session, expires
+ * after `RECOVERY_LINK_TTL`, holds nothing else. Only the collector can make one.
+ */
+export function signRecovery(secret: string, sessionId: string, expiresAt: number): string {
+  return signExpiring('r', secret, sessionId, expiresAt);
+}
+
+export type RecoveryCheck = { ok: true; sessionId: string } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+
+export function verifyRecovery(secret: string, token: string, now: number): RecoveryCheck {
+  const check = verifyExpiring(['r'], secret, token, now);
+  return check.ok ? { ok: true, sessionId: check.sessionId } : check;
 }

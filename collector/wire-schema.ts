@@ -93,11 +93,33 @@ export const LeadEvent = z.object({
   fields: LeadFields,
 });
 
+/**
+ * A URL ActiveCampaign shows in its abandoned-cart email (product image and link): absolute
+ * http(s) only, refused otherwise (never "fixed": it reaches the CRM as the page gave it).
+ */
+export const ProductUrl = z
+  .string()
+  .max(2048)
+  .refine((text) => {
+    if (!/^https?:\/\/[^\s]+$/i.test(text)) return false;
+    try {
+      return /^https?:$/.test(new URL(text).protocol);
+    } catch {
+      return false;
+    }
+  }, 'an absolute http(s) URL');
+
 export const CartItem = z.object({
   id: z.string().min(1).max(64),
   name: z.string().max(200).optional(),
   price: z.number().min(0).max(1_000_000),
   qty: z.number().int().min(1).max(1000),
+  /** What ActiveCampaign's abandoned-cart email shows for the product (`orderProducts[]`). */
+  imageUrl: ProductUrl.optional(),
+  productUrl: ProductUrl.optional(),
+  sku: z.string().min(1).max(100).optional(),
+  category: z.string().min(1).max(200).optional(),
+  description: z.string().min(1).max(1000).optional(),
 });
 
 export const CartEvent = z.object({
@@ -153,10 +175,25 @@ export interface IngestResponse {
   /** Events stored by this request; events already stored earlier count as duplicates. */
   accepted: number;
   duplicates: number;
+  /**
+   * On a recovery landing only: the URL of the prefill code, which the snippet loads (unless the
+   * page says `data-prefill="off"`) to write `ids.fields` into the checkout's empty inputs.
+   */
+  prefill?: string;
   /** Set when the request carried a link token that was expired or forged: a new session began. */
   linkRefused?: true;
-  /** Public ids for the `ready` command. */
-  ids: { session: string; konnektiveSession?: string; orderId?: string };
+  /**
+   * Public ids for the `ready` command. On a recovery landing (the request carried the recovery
+   * flavour of the link token) also the session's cart and contact and shipping fields: the
+   * snippet prefills the checkout with them, and a page that builds its cart in script restores it.
+   */
+  ids: {
+    session: string;
+    konnektiveSession?: string;
+    orderId?: string;
+    cart?: { items: CartItem[]; currency: string };
+    fields?: LeadFields;
+  };
 }
 
 /** Error answers, here and on every other route. */

@@ -158,12 +158,16 @@ describe.skipIf(postgres.skip !== undefined)('a collector killed right after Kon
         page('lead', 'https://offer.example/lead'),
         { id: randomUUID(), type: 'lead', fields: { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com' } },
       ]);
-      await eventually(async () => kills.length === 2 && (await store.getSession(sessionId))?.konnektive.orderId !== undefined, { timeoutMs: 20_000 });
+      await eventually(async () => kills.length === 2 && (await store.getSession(sessionId))?.konnektive.orderId !== undefined, { timeoutMs: 45_000 }).catch(async (error: Error) => {
+        throw new Error(`${error.message}: kills ${JSON.stringify(kills)}, konnektive ${JSON.stringify((await store.getSession(sessionId))?.konnektive)}, jobs ${JSON.stringify(await store.listJobs({ sessionId }))}`);
+      });
       expect((await store.getSession(sessionId))?.konnektive.orderId).toBe(partial);
 
       await post(first.session, [page('checkout', 'https://secure.example/checkout'), { id: randomUUID(), type: 'cart', items: [{ id: '41', name: 'Bottle', price: 39.95, qty: 1 }], currency: 'USD' }]);
       // Idle past ABANDON_AFTER: the sweeper's recheck finds the partial paid.
-      await eventually(() => [...ac.orders.values()].some((order) => order.externalid !== undefined && order.externalid !== null), { timeoutMs: 20_000 });
+      await eventually(() => [...ac.orders.values()].some((order) => order.externalid !== undefined && order.externalid !== null), { timeoutMs: 45_000 }).catch(async (error: Error) => {
+        throw new Error(`${error.message}: session ${JSON.stringify(await store.getSession(sessionId))}, jobs ${JSON.stringify(await store.listJobs({ sessionId }))}`);
+      });
 
       expect(kills).toHaveLength(2);
       expect(crm.leads.size).toBe(1);
@@ -182,5 +186,5 @@ describe.skipIf(postgres.skip !== undefined)('a collector killed right after Kon
       await crm.close();
       await ac.close();
     }
-  }, 60_000);
+  }, 120_000);
 });

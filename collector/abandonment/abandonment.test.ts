@@ -185,6 +185,22 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       expect(await collector.store.getSession(id)).toMatchObject({ state: 'abandoned' });
     });
 
+    it('a second partial never hides a paid first one: the recheck also asks by email, and the buyer gets the ORDER', async () => {
+      await start();
+      const { id, orderId: first } = await reachCheckout();
+      crm.completeOrder(first, paid);
+      // The session ends up holding a second, unpaid partial of the same buyer (as a crash could leave it).
+      const created = await fetch(new URL('/leads/import/', crm.url), {
+        method: 'POST',
+        body: new URLSearchParams({ loginId: 'fb-login', password: 'fb-password', campaignId: '12', ...ann, ipAddress: '127.0.0.1' }),
+      });
+      const second = ((await created.json()) as { message: { orderId: string } }).message.orderId;
+      await collector.store.updateSession(id, { konnektive: { orderId: second } });
+      await idle(31 * MINUTE);
+      expect(sentCarts()).toEqual([]);
+      expect(sentOrders().map((order) => order.orderId)).toEqual([first]);
+    });
+
     it('a buyer who pays the abandoned partial later, without coming back, gets the ORDER that recovers the cart', async () => {
       await start();
       const { id, orderId } = await reachCheckout();

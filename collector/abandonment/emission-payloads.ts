@@ -37,6 +37,7 @@ export function cartPayload(session: Session): CartEmission {
     name: item.name ?? item.id,
     priceCents: toCents(item.price),
     quantity: item.qty,
+    ...pick(item, ['imageUrl', 'productUrl', 'sku', 'category', 'description']),
   }));
   return {
     kind: 'cart',
@@ -62,7 +63,11 @@ export function orderPayload(session: Session, order: VerifiedOrder, now: number
     email: order.email ?? session.lead.emailAddress!,
     customerExternalId: order.customerId ?? customerIdOf(session),
     ...person(session),
-    items: order.items.map((item) => ({ id: item.productId, name: item.name, priceCents: item.priceCents, quantity: item.qty })),
+    // Items and prices are Konnektive's; a product the cart showed lends its image and URL.
+    items: order.items.map((item) => {
+      const shown = session.cart?.items.find((cartItem) => cartItem.id === item.productId);
+      return { id: item.productId, name: item.name, priceCents: item.priceCents, quantity: item.qty, ...(shown ? pick(shown, ['imageUrl', 'productUrl']) : {}) };
+    }),
     totalCents: order.totalCents,
     currency: order.currency,
     orderedAt: isoDate(crmTime(order.createdAt) ?? now),
@@ -72,6 +77,13 @@ export function orderPayload(session: Session, order: VerifiedOrder, now: number
 
 export function closePayload(session: Session, paidWith: string): CloseEmission {
   return { kind: 'close', sessionId: session.id, cartId: cartIdOf(session), paidWith };
+}
+
+/** The given keys of `item` that hold a value. */
+function pick<T extends object, K extends keyof T>(item: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (item[key] !== undefined) out[key] = item[key];
+  return out;
 }
 
 /** Konnektive prints `YYYY-MM-DD HH:mm:ss`; read it as UTC. */

@@ -22,7 +22,7 @@ import type { Job, OrderCheck, Session, Store, StoreTx, Upstream } from '../stor
 import type { UpstreamHealth } from '../upstream-health.js';
 import { cartPayload, closePayload, orderPayload } from './emission-payloads.js';
 import { checkOrder, sandboxOrderAnswer, type AskKonnektive } from './order-check.js';
-import { hasCart, nextDueAt, sweepAction } from './session-rules.js';
+import { abandonmentPolicy, hasCart, nextDueAt, sweepAction } from './session-rules.js';
 
 export interface PurchaseJobDeps {
   config: Config;
@@ -38,7 +38,7 @@ export interface PurchaseJobDeps {
 
 export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandler> {
   const { store, clock, config } = deps;
-  const policy = { abandonAfterMs: config.abandonAfterMs, upsellWindowMs: config.upsellWindowMs };
+  const policy = abandonmentPolicy(config);
 
   async function queueEmission(tx: StoreTx, session: Session, kind: 'cart' | 'order' | 'close', payload: object, now: number): Promise<void> {
     if (!(await tx.insertEmission({ sessionId: session.id, kind, payload: { ...payload }, now }))) return;

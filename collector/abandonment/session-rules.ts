@@ -15,6 +15,7 @@
  *   open ── ABANDON_AFTER idle, no email ──> expired (nothing sent)
  */
 import { hasEmail } from '../ingest/lead-merge.js';
+import type { Config } from '../config.js';
 import type { Session } from '../store/store.js';
 
 export interface AbandonmentPolicy {
@@ -34,6 +35,15 @@ export const CART_RECHECKS_MS: readonly number[] = Object.freeze([1, 6, 24, 72].
 /** The post-CART recheck schedule, cut at the recovery link's lifetime (no point after it). */
 export function cartRechecksWithin(linkLifetimeMs: number): readonly number[] {
   return CART_RECHECKS_MS.filter((offset) => offset <= linkLifetimeMs);
+}
+
+/** The policy the configuration sets: one place, so ingest, sweeper and jobs never disagree. */
+export function abandonmentPolicy(config: Pick<Config, 'abandonAfterMs' | 'upsellWindowMs'> & { recovery: Pick<Config['recovery'], 'linkTtlMs'> }): AbandonmentPolicy {
+  return {
+    abandonAfterMs: config.abandonAfterMs,
+    upsellWindowMs: config.upsellWindowMs,
+    cartRechecksMs: cartRechecksWithin(config.recovery.linkTtlMs),
+  };
 }
 
 /** The next post-CART recheck after the last check, or `null` when the schedule is done. */

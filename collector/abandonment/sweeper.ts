@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import { EMIT_JOB_KIND, JOB_KINDS } from '../outbox/job-kinds.js';
 import type { Session, StoreTx, Store, Upstream } from '../store/store.js';
 import { customerPayload } from './emission-payloads.js';
-import { sweepAction, type AbandonmentPolicy } from './session-rules.js';
+import { abandonmentPolicy, sweepAction, type AbandonmentPolicy } from './session-rules.js';
 
 export interface SweeperOptions {
   store: Store;
@@ -36,7 +36,7 @@ export class Sweeper {
 
   constructor(options: SweeperOptions) {
     this.#o = { onQueued: () => {}, batchSize: 500, ...options };
-    this.#policy = { abandonAfterMs: options.config.abandonAfterMs, upsellWindowMs: options.config.upsellWindowMs };
+    this.#policy = abandonmentPolicy(options.config);
   }
 
   start(): void {

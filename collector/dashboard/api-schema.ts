@@ -123,6 +123,7 @@ export const TimelineEntrySchema = z.discriminatedUnion('kind', [
   z.object({ at: z.number(), kind: z.literal('exit') }),
   z.object({ at: z.number(), kind: z.literal('state'), state: z.string() }),
   z.object({ at: z.number(), kind: z.literal('recovery-click'), count: z.number() }),
+  z.object({ at: z.number(), kind: z.literal('recovery-return') }),
   z.object({
     at: z.number(),
     kind: z.literal('upstream'),

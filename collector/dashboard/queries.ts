@@ -84,7 +84,10 @@ export type TimelineEntry =
   | { at: number; kind: 'order'; orderId: string }
   | { at: number; kind: 'exit' }
   | { at: number; kind: 'state'; state: string }
+  /** A click on the recovery link: the first, and the latest with the running count. */
   | { at: number; kind: 'recovery-click'; count: number }
+  /** The buyer came back to the funnel through the recovery link. */
+  | { at: number; kind: 'recovery-return' }
   | {
       at: number;
       kind: 'upstream';
@@ -165,6 +168,18 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
     }
   }
   for (const change of states) timeline.push({ at: change.at, kind: 'state', state: change.state });
+  const [outcome] = await store
+    .sql()
+    .all<Row>('SELECT clicks, first_click_at, last_click_at, returned_at FROM session_outcomes WHERE session_id = ?', [id]);
+  if (outcome && Number(outcome.clicks) > 0) {
+    timeline.push({ at: Number(outcome.first_click_at), kind: 'recovery-click', count: 1 });
+    if (Number(outcome.clicks) > 1 && outcome.last_click_at !== null) {
+      timeline.push({ at: Number(outcome.last_click_at), kind: 'recovery-click', count: Number(outcome.clicks) });
+    }
+  }
+  if (outcome && outcome.returned_at !== null && outcome.returned_at !== undefined) {
+    timeline.push({ at: Number(outcome.returned_at), kind: 'recovery-return' });
+  }
   const attempts = await Promise.all(jobs.map((job) => store.listAttempts(job.id)));
   for (const attempt of attempts.flat()) {
     timeline.push({

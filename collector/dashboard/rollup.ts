@@ -1,7 +1,7 @@
 /**
  * @module rollup
  * The overview's read model: {@link Figures} per hour and per source value, in
- * `dashboard_rollup`. Triggers on sessions, clicks and emissions mark the hours a write touched
+ * `dashboard_rollup`. Triggers on sessions, clicks, emissions and recovery facts mark the hours a write touched
  * (`dashboard_dirty`); {@link refreshRollup} recomputes just those hours, newest first, within a
  * time budget. Reading a 30-day overview then sums about 720 small rows, however many sessions
  * and events the store holds.
@@ -59,7 +59,7 @@ class Accumulator {
   }
 }
 
-/** Recomputes one hour from the sessions, clicks and emissions of that hour. */
+/** Recomputes one hour from the sessions, clicks and recovery facts (session_outcomes) of that hour. */
 async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
   const from = bucket * HOUR_MS;
   const to = from + HOUR_MS;
@@ -69,7 +69,7 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
   const visitors = await sql.all<Row>(
     `SELECT s.id, s.landing_url, s.user_agent, s.lead,
             (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
-            (SELECT COUNT(*) FROM emissions e WHERE e.session_id = s.id AND e.kind = 'order' AND e.status <> 'cancelled') AS orders
+            (SELECT COUNT(*) FROM session_outcomes o WHERE o.session_id = s.id AND o.order_at IS NOT NULL) AS orders
        FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND ${notBot(sql)}`,
     [from, to],
   );
@@ -93,44 +93,50 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
     );
   }
 
-  // Carts abandoned in the hour, and what became of them.
+  // Carts abandoned in the hour (their CART delivered), and what became of them: the recovery
+  // facts of session_outcomes, the same rows `funnelbeacon report` reads.
   const carts = await sql.all<Row>(
-    `SELECT e.payload, s.landing_url, s.user_agent,
-            (SELECT o.payload FROM emissions o WHERE o.session_id = e.session_id AND o.kind = 'order' AND o.status <> 'cancelled') AS order_payload
-       FROM emissions e LEFT JOIN sessions s ON s.id = e.session_id
-      WHERE e.kind = 'cart' AND e.status <> 'cancelled' AND e.created_at >= ? AND e.created_at < ?`,
+    `SELECT o.cart_cents, o.clicks, o.order_at, o.order_cents, o.recovered, o.recovered_by_link, s.landing_url, s.user_agent
+       FROM session_outcomes o LEFT JOIN sessions s ON s.id = o.session_id
+      WHERE o.cart_at >= ? AND o.cart_at < ?`,
     [from, to],
   );
   for (const row of carts) {
-    const cart = json<{ totalCents?: number }>(row.payload) ?? {};
-    const order = json<{ totalCents?: number }>(row.order_payload);
+    const recovered = Number(row.recovered) === 1;
+    const byLink = Number(row.recovered_by_link) === 1;
+    const orderCents = Number(row.order_cents ?? 0);
     cells.add(sourcesOf(row.landing_url as string | null, row.user_agent as string | null), (f) => {
       f.carts++;
-      f.cartCents += Number(cart.totalCents ?? 0);
-      if (order) {
+      f.cartCents += Number(row.cart_cents ?? 0);
+      f.recoveryClicks += Number(row.clicks ?? 0);
+      if (recovered) {
         f.recovered++;
-        f.recoveredCents += Number(order.totalCents ?? 0);
-      } else {
-        f.unrecovered++;
+        f.recoveredCents += orderCents;
       }
+      if (byLink) {
+        f.recoveredByLink++;
+        f.recoveredByLinkCents += orderCents;
+      }
+      if (row.order_at === null || row.order_at === undefined) f.unrecovered++;
     });
   }
 
-  // Orders made final in the hour.
+  // Orders delivered in the hour; the ORDER's items tell whether an upsell was bought.
   const orders = await sql.all<Row>(
-    `SELECT e.payload, s.landing_url, s.user_agent,
-            (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = e.session_id) AS pages
-       FROM emissions e LEFT JOIN sessions s ON s.id = e.session_id
-      WHERE e.kind = 'order' AND e.status <> 'cancelled' AND e.created_at >= ? AND e.created_at < ?`,
+    `SELECT o.order_cents, s.landing_url, s.user_agent,
+            (SELECT e.payload FROM emissions e WHERE e.session_id = o.session_id AND e.kind = 'order') AS payload,
+            (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = o.session_id) AS pages
+       FROM session_outcomes o LEFT JOIN sessions s ON s.id = o.session_id
+      WHERE o.order_at >= ? AND o.order_at < ?`,
     [from, to],
   );
   for (const row of orders) {
-    const order = json<{ totalCents?: number; items?: unknown[] }>(row.payload) ?? {};
+    const order = json<{ items?: unknown[] }>(row.payload) ?? {};
     const pages = pagesOf(row.pages);
     const sawUpsell = UPSELLS.some((page) => pages.has(page));
     cells.add(sourcesOf(row.landing_url as string | null, row.user_agent as string | null), (f) => {
       f.orders++;
-      f.orderCents += Number(order.totalCents ?? 0);
+      f.orderCents += Number(row.order_cents ?? 0);
       if (sawUpsell) {
         f.upsellSeen++;
         if ((order.items?.length ?? 0) > 1) f.upsellTaken++;

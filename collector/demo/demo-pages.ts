@@ -34,7 +34,8 @@ ${body}
 <aside>funnelbeacon sandbox demo: every Konnektive and ActiveCampaign call this funnel causes is
 recorded by the collector, not sent. Watch it on the <a href="/dashboard/">dashboard</a>: leave
 the checkout after typing an email and the cart is abandoned after ABANDON_AFTER (2 minutes in
-sandbox mode); pay and it becomes an order.</aside>
+sandbox mode), its CART carrying a recovery link; pay and it becomes an order. See also
+<a href="/demo/recorded">the recorded CARTs and ORDERs</a>.</aside>
 </body>
 </html>
 `;
@@ -43,6 +44,24 @@ const tag = (page: string, extra = '') => `<script defer src="/f.js" data-page="
 
 const BOTTLE = { id: '41', name: 'Bottle', price: 39.95, qty: 1 };
 const FILTER = { id: '42', name: 'Spare filter', price: 12.5, qty: 1 };
+/** `/demo/recorded`: the CARTs and ORDERs sandbox mode recorded, newest first, each CART with its recovery link. */
+export function recordedPage(rows: { at: number; endpoint: string; cartId: string; total: string; orderUrl: string | undefined }[]): string {
+  const escape = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  const body = rows.length
+    ? `<table>
+<tr><th>recorded</th><th>request</th><th>externalcheckoutid</th><th>total</th><th>orderUrl (the recovery link)</th></tr>
+${rows
+  .map(
+    (row) =>
+      `<tr><td>${new Date(row.at).toISOString()}</td><td>${escape(row.endpoint)}</td><td>${escape(row.cartId)}</td><td>${escape(row.total)}</td><td>${
+        row.orderUrl ? `<a href="${escape(row.orderUrl)}">${escape(row.orderUrl)}</a>` : ''
+      }</td></tr>`,
+  )
+  .join('\n')}
+</table>`
+    : '<p>Nothing recorded yet: walk the demo, leave the checkout after typing an email, and wait ABANDON_AFTER.</p>';
+  return layout('Recorded CARTs and ORDERs', -1, '', `<h1>Recorded CARTs and ORDERs</h1>\n${body}`);
+}
 
 export const DEMO_PAGES: Readonly<Record<string, string>> = Object.freeze({
   '/demo/': layout(
@@ -74,13 +93,18 @@ show up in the dashboard's Sources.</p>
     2,
     tag('checkout', ` data-product="${BOTTLE.id}" data-product-name="${BOTTLE.name}" data-price="${BOTTLE.price}" data-qty="1" data-currency="USD"`),
     `<h1>Checkout: Bottle, $39.95</h1>
-<p>Card fields are never captured. Leave now and the cart is abandoned; pay and the funnel goes on.</p>
+<p>Fields are captured as you type (card fields never are). Leave after typing an email and the
+cart is abandoned after ABANDON_AFTER (or at once with <code>funnelbeacon sweep --once</code> once
+that time has passed); its CART carries a recovery link. Open that link, in this browser or
+another, and you are back here with the fields filled in; pay and the cart counts as recovered.</p>
 <form>
 <label>First name <input name="firstName" autocomplete="given-name"></label>
 <label>Last name <input name="lastName" autocomplete="family-name"></label>
 <label>Email <input name="emailAddress" type="email" autocomplete="email"></label>
 <label>Phone <input name="phoneNumber" type="tel" autocomplete="tel"></label>
-<label>Address <input name="address1" autocomplete="address-line1"></label>
+<label>Street <input name="address1" autocomplete="address-line1"></label>
+<label>City <input name="city" autocomplete="address-level2"></label>
+<label>Zip <input name="postalCode" autocomplete="postal-code"></label>
 <label>Card number <input name="cardNumber" autocomplete="cc-number" inputmode="numeric"></label>
 </form>
 <a class="button" id="pay" href="/demo/upsell">Pay $39.95</a>

@@ -32,7 +32,7 @@ import {
   type ActiveCampaignClient,
   type CallRecorder,
 } from './activecampaign-client.js';
-import type { CartEmission, CloseEmission, CustomerEmission, Emission, EmitResult, Emitter, OrderEmission } from './emission.js';
+import { productDetails, type CartEmission, type CloseEmission, type CustomerEmission, type Emission, type EmitResult, type Emitter, type OrderEmission } from './emission.js';
 import { RateGate } from './rate-gate.js';
 
 /** The `service` of the connection funnelbeacon creates in AC. */
@@ -75,7 +75,13 @@ export function acCustomerBody(emission: CustomerEmission | CartEmission | Order
 }
 
 function orderProducts(emission: CartEmission | OrderEmission): Array<Record<string, string | number>> {
-  return emission.items.map((item) => ({ externalid: item.id, name: item.name, price: item.priceCents, quantity: item.quantity }));
+  return emission.items.map((item) => ({
+    externalid: item.id,
+    name: item.name,
+    price: item.priceCents,
+    quantity: item.quantity,
+    ...productDetails(item),
+  }));
 }
 
 export function acCartBody(cart: CartEmission, ids: AcIds): { ecomOrder: Record<string, unknown> } {

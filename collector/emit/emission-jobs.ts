@@ -15,6 +15,7 @@ import type { JobHandler, JobOutcome } from '../outbox/job-outcome.js';
 import { redactMessage } from '../redact.js';
 import type { EmissionKind, Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
+import type { RecoveryLinks } from '../recovery/recovery-token.js';
 import type { Emission, Emitter, EmitResult } from './emission.js';
 
 /** How long ActiveCampaign emissions wait after it refused the API key. */
@@ -29,6 +30,8 @@ export interface EmissionJobDeps {
   clock: Clock;
   /** The upstream the route talks to: paused as a whole on an authentication failure. */
   upstream: Upstream;
+  /** Makes each CART's `orderUrl`, the session's signed recovery link. */
+  recovery?: RecoveryLinks;
 }
 
 export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandler> {
@@ -46,6 +49,9 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       const lookupOnly = kind === 'cart' && (await orderReported(job.sessionId));
       if (lookupOnly && !mayAlreadyExist) return cancel(job.sessionId);
       const emission = { ...record.payload } as unknown as Emission;
+      // Every CART carries the session's recovery link, on every route (the sandbox included).
+      const link = emission.kind === 'cart' ? deps.recovery?.linkFor(job.sessionId, record.createdAt) : undefined;
+      if (emission.kind === 'cart' && link) emission.orderUrl = link.url;
       if (emission.kind === 'order') {
         const cart = await store.getEmission(job.sessionId, 'cart');
         emission.recoversCart = cart?.status === 'sending' || cart?.status === 'sent';
@@ -70,10 +76,37 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       if (result.ok) {
         await store.updateEmission(job.sessionId, kind, { status: 'sent', ...(result.remoteId ? { remoteId: result.remoteId } : {}), now: clock.now() });
         deps.logger.info({ sessionId: job.sessionId, kind, route: emitter.route }, 'emission delivered');
+        await recordOutcome(emission, record.createdAt, link?.expiresAt);
         return { type: 'done' };
       }
       return failure(result);
     };
+
+  /** The recovery facts of a delivered CART or ORDER, for the report and /metrics. */
+  async function recordOutcome(emission: Emission, queuedAt: number, linkExpiresAt: number | undefined): Promise<void> {
+    try {
+      if (emission.kind === 'cart') {
+        await store.recordCartOutcome({
+          sessionId: emission.sessionId,
+          at: queuedAt,
+          totalCents: emission.totalCents,
+          currency: emission.currency,
+          linkExpiresAt: linkExpiresAt ?? queuedAt,
+        });
+      } else if (emission.kind === 'order') {
+        await store.recordOrderOutcome({
+          sessionId: emission.sessionId,
+          at: clock.now(),
+          totalCents: emission.totalCents,
+          currency: emission.currency,
+          recoversCart: emission.recoversCart,
+        });
+      }
+    } catch (error) {
+      // The emission went out; a missing figure in the report must not send it again.
+      deps.logger.warn({ sessionId: emission.sessionId, kind: emission.kind, err: error instanceof Error ? error.message : String(error) }, 'recovery facts not recorded');
+    }
+  }
 
   async function cancel(sessionId: string): Promise<JobOutcome> {
     await store.updateEmission(sessionId, 'cart', { status: 'cancelled', now: clock.now() });

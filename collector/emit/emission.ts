@@ -11,6 +11,22 @@ export interface EmissionItem {
   name: string;
   priceCents: number;
   quantity: number;
+  /** Shown by ActiveCampaign's abandoned-cart email: `orderProducts[].imageUrl` and so on. */
+  imageUrl?: string;
+  productUrl?: string;
+  sku?: string;
+  category?: string;
+  description?: string;
+}
+
+/** The optional product fields, in the order they are sent. */
+export const PRODUCT_DETAILS = ['imageUrl', 'productUrl', 'sku', 'category', 'description'] as const;
+
+/** The product fields an item has, for an upstream's product entry. */
+export function productDetails(item: EmissionItem): Partial<Pick<EmissionItem, (typeof PRODUCT_DETAILS)[number]>> {
+  const details: Record<string, string> = {};
+  for (const key of PRODUCT_DETAILS) if (item[key] !== undefined && item[key] !== '') details[key] = item[key];
+  return details;
 }
 
 export interface CustomerEmission {
@@ -39,7 +55,10 @@ export interface CartEmission {
   /** The session's last activity: ISO 8601 with offset. */
   abandonedAt: string;
   createdAt: string;
-  /** Where "Return to checkout" should lead (the checkout page seen last), when known. */
+  /**
+   * Where "Return to checkout" leads: the session's signed recovery link (`PUBLIC_URL/r/<token>`),
+   * added when the CART is delivered.
+   */
   orderUrl?: string;
 }
 

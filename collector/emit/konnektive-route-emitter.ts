@@ -14,6 +14,7 @@
  *   (cents) and `quantity`*.
  * What is INFERRED (correct it in the three functions below if Konnektive answers otherwise):
  * - products travel as `orderProducts`, a JSON string of AC's `[{externalid,name,price,quantity}]`
+ *   plus, when the page gave them, `imageUrl`, `productUrl`, `sku`, `category`, `description`
  *   (form parameters cannot carry an array of objects otherwise);
  * - `externalid`* applies to ORDER only: in ActiveCampaign a record with an `externalid` is an
  *   order, not a cart, so a CART is sent without one;
@@ -34,7 +35,17 @@
 import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
 import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
 import { acDate } from './activecampaign-emitter.js';
-import type { CartEmission, CustomerEmission, EmissionItem, EmitContext, EmitResult, Emission, Emitter, OrderEmission } from './emission.js';
+import {
+  productDetails,
+  type CartEmission,
+  type CustomerEmission,
+  type EmissionItem,
+  type EmitContext,
+  type EmitResult,
+  type Emission,
+  type Emitter,
+  type OrderEmission,
+} from './emission.js';
 
 type Params = Record<string, string>;
 
@@ -86,7 +97,9 @@ export function konnektiveOrderParams(order: OrderEmission, connectionId?: strin
 }
 
 function products(items: EmissionItem[]): string {
-  return JSON.stringify(items.map((item) => ({ externalid: item.id, name: item.name, price: item.priceCents, quantity: item.quantity })));
+  return JSON.stringify(
+    items.map((item) => ({ externalid: item.id, name: item.name, price: item.priceCents, quantity: item.quantity, ...productDetails(item) })),
+  );
 }
 
 function person(emission: { firstName?: string; lastName?: string; customerExternalId: string }): Params {

@@ -232,6 +232,27 @@ describe('RateGate when requests leave late', () => {
     expect(busiestWindow(times)).toBeLessThanOrEqual(5);
   });
 
+  it('records whole milliseconds only (PostgreSQL keeps send times as BIGINT)', async () => {
+    const clock = new VirtualClock(T0);
+    const recorded: number[] = [];
+    const oddStore: RateGateOptionsStore = {
+      reserveRateSlot: (...args) => store.reserveRateSlot(...args),
+      deferRateSlots: (...args) => store.deferRateSlots(...args),
+      recordRateSend: async (key, at, limit, windowMs) => {
+        recorded.push(at);
+        const result = await store.recordRateSend(key, at, limit, windowMs);
+        // A slow answer, then quick ones: the gate halves its lead time to fractions of a millisecond.
+        await clock.sleep(recorded.length === 1 ? 5 : 0);
+        return result;
+      },
+      forgetRateSend: (...args) => store.forgetRateSend(...args),
+    };
+    const gate = new RateGate({ store: oddStore, clock, key: 'ac:odd', perSecond: 5 });
+    for (let i = 0; i < 12; i += 1) await gate.acquire();
+    expect(recorded.length).toBeGreaterThan(10);
+    expect(recorded.filter((at) => !Number.isInteger(at))).toEqual([]);
+  });
+
   it('gets no 429 from the ActiveCampaign double with two collectors whose timers fire late', async () => {
     const clock = new VirtualClock(T0);
     const double = await startActiveCampaignDouble({ apiKey: 'k', now: clock.now });

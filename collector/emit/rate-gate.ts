@@ -96,7 +96,8 @@ export class RateGate {
     }
     for (;;) {
       const asked = this.#clock.now();
-      const at = asked + this.#leadMs;
+      // Whole milliseconds: the stores keep times as integers.
+      const at = Math.ceil(asked + this.#leadMs);
       const result = await this.#store.recordRateSend(this.#key, at, this.#perSecond, LOG_WINDOW_MS);
       const took = this.#clock.now() - asked;
       this.#leadMs = Math.min(MAX_LEAD_MS, Math.max(took, this.#leadMs / 2));

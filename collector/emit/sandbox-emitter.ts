@@ -8,6 +8,10 @@
  *
  * The connection and customer ids are not known without AC, so the body shows placeholders; the
  * lookups and the customer create that precede the request live are not recorded.
+ *
+ * One exception to the redaction: a CART's `orderUrl` (its recovery link) is recorded whole, so
+ * that the sandbox demo can be walked back from the recorded CART to a prefilled checkout. Live
+ * routes keep only `/r/[token]` in their delivery attempts.
  */
 import { summariseAcBody } from './activecampaign-client.js';
 import { acRequestFor } from './activecampaign-emitter.js';
@@ -29,6 +33,11 @@ function syntheticId(emission: Emission): string {
   }
 }
 
+/** The collector's own recovery link (`.../r/<token>`, nothing else): safe to show in the sandbox. */
+function isRecoveryLink(url: string | undefined): url is string {
+  return url !== undefined && /^https?:\/\/[^/?#]+\/r\/[A-Za-z0-9._-]+$/.test(url);
+}
+
 export function sandboxEmitter(): Emitter {
   return {
     route: 'sandbox',
@@ -37,9 +46,11 @@ export function sandboxEmitter(): Emitter {
       if (context.lookupOnly) return { ok: false, failure: 'absent', message: 'sandbox: nothing was sent' };
       const { method, path, body } = acRequestFor(emission, PLACEHOLDER_IDS);
       const remoteId = syntheticId(emission);
+      const summary = summariseAcBody(body) as { ecomOrder?: Record<string, unknown> };
+      if (emission.kind === 'cart' && isRecoveryLink(emission.orderUrl) && summary.ecomOrder) summary.ecomOrder.orderUrl = emission.orderUrl;
       context.record({
         endpoint: `${method} ${path}`,
-        request: body === undefined ? '' : JSON.stringify(summariseAcBody(body)),
+        request: body === undefined ? '' : JSON.stringify(summary),
         response: JSON.stringify({ sandbox: true, id: remoteId }),
         outcome: 'sandbox',
         latencyMs: 0,

@@ -15,7 +15,10 @@ import { rateLimit } from '../http/rate-limit.js';
 import { readBodyWithin } from '../http/read-body.js';
 import type { GroupCommitter } from '../ingest/group-commit.js';
 import type { IngestRequest } from '../ingest/apply-batch.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { prefillUrl, recoveryLanding } from '../recovery/recovery-landing.js';
+import type { Store } from '../store/store.js';
 import { LINK_TOKEN_TTL_MS, newSessionId, signLink, signSession, verifyLink, verifySession } from '../tokens.js';
 import { EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
 
@@ -24,10 +27,12 @@ export interface EventsRouteDeps {
   secret: string;
   committer: GroupCommitter;
   metrics: Metrics;
+  store: Store;
+  logger: Logger;
   now?: () => number;
 }
 
-export function eventsRoute({ config, secret, committer, metrics, now = Date.now }: EventsRouteDeps): Hono {
+export function eventsRoute({ config, secret, committer, metrics, store, logger, now = Date.now }: EventsRouteDeps): Hono {
   const app = new Hono();
   const reject = (reason: string) => metrics.eventsRejected.inc({ reason });
   const isKnownBot = botDetector();
@@ -94,6 +99,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
     let mode: IngestRequest['mode'] = 'new';
     let sessionId = '';
     let linkRefused = false;
+    let recovery = false;
     if (batch.session !== undefined) {
       const verified = verifySession(secret, batch.session);
       if (!verified) {
@@ -107,6 +113,7 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
       if (check.ok) {
         mode = 'adopt';
         sessionId = check.sessionId;
+        recovery = check.recovery === true;
       } else {
         linkRefused = true;
       }
@@ -116,13 +123,14 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
     for (const event of batch.events) for (const drop of scrubEvent(event)) metrics.cardNumbersDropped.inc(cardLabels(drop));
 
     const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);
+    const isBot = config.botFilter && isKnownBot(userAgent);
     const outcome = await committer.submit({
       mode,
       sessionId,
       campaignId,
       ip: clientIp(c, config.trustProxy),
       userAgent,
-      isBot: config.botFilter && isKnownBot(userAgent),
+      isBot,
       events: batch.events,
       receivedAt,
     });
@@ -136,6 +144,10 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
 
     const linkExpires = receivedAt + LINK_TOKEN_TTL_MS;
     const { session } = outcome;
+    // A crawler or a link scanner that runs scripts is no buyer coming back, and gets no fields.
+    const restored = recovery && !isBot
+      ? await recoveryLanding({ store, logger }, { requestedSessionId: sessionId, session, pageViews: outcome.acceptedByType.page ?? 0, at: receivedAt })
+      : undefined;
     const body: IngestResponse = {
       session: signSession(secret, session.id),
       link: signLink(secret, session.id, linkExpires),
@@ -143,10 +155,12 @@ export function eventsRoute({ config, secret, committer, metrics, now = Date.now
       accepted: outcome.accepted,
       duplicates: outcome.duplicates,
       ...(linkRefused ? { linkRefused: true as const } : {}),
+      ...(restored ? { prefill: prefillUrl(config, c.req.url, c.req.header('host')) } : {}),
       ids: {
         session: session.id,
         ...(session.konnektive.sessionId ? { konnektiveSession: session.konnektive.sessionId } : {}),
         ...(session.konnektive.orderId ? { orderId: session.konnektive.orderId } : {}),
+        ...restored,
       },
     };
     return c.json(body, 200);

@@ -68,3 +68,22 @@ describe('GET /f.js', () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe('GET /p.js (the recovery prefill, on demand)', () => {
+  const PREFILL = 'export const fill=()=>0;'.repeat(20);
+  const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-prefill-'));
+  writeFileSync(join(dir, 'p.js'), PREFILL);
+  const app = snippetRoute({ file: builtSnippet(), prefillFile: join(dir, 'p.js') });
+
+  it('is served like /f.js: compressed, with its own ETag, importable from any lander origin', async () => {
+    const res = await app.request('/p.js', { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(gunzipSync(Buffer.from(await res.arrayBuffer())).toString()).toBe(PREFILL);
+    const etag = res.headers.get('etag')!;
+    expect(etag).not.toBe((await app.request('/f.js')).headers.get('etag'));
+    expect((await app.request('/p.js', { headers: { 'If-None-Match': etag } })).status).toBe(304);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * @module snippet-route
- * `GET /f.js`: the browser snippet built by `node build.mjs` into `dist/f.js`. The file is read
- * and compressed once at start-up (gzip and brotli at their highest levels: the work is done
+ * `GET /f.js`: the browser snippet built by `node build.mjs` into `dist/f.js`; and `GET /p.js`,
+ * the recovery prefill (`dist/p.js`), an ES module the snippet imports only on a recovery landing.
+ * Each file is read and compressed once at start-up (gzip and brotli at their highest levels: the work is done
  * once, every visitor benefits), then served from memory with a strong ETag so that a revisit
  * costs a 304.
  */
@@ -14,6 +15,8 @@ import { errorBody } from '../http/errors.js';
 export interface SnippetRouteOptions {
   /** Path of the built snippet; default `dist/f.js` under the working directory. */
   file?: string;
+  /** Path of the built recovery prefill; default `dist/p.js`. */
+  prefillFile?: string;
 }
 
 interface Prepared {
@@ -61,32 +64,35 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
-export function snippetRoute({ file = 'dist/f.js' }: SnippetRouteOptions = {}): Hono {
+export function snippetRoute({ file = 'dist/f.js', prefillFile = 'dist/p.js' }: SnippetRouteOptions = {}): Hono {
   const app = new Hono();
-  const snippet = prepare(file);
-
-  app.get('/f.js', (c) => {
-    if (!snippet) {
-      return c.json(errorBody('snippet_missing', 'The snippet has not been built; run `npm run build`.'), 503, {
-        'Cache-Control': 'no-store',
-      });
-    }
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/javascript; charset=utf-8',
-      'Cache-Control': 'public, max-age=300',
-      ETag: snippet.etag,
-      Vary: 'Accept-Encoding',
-      // Landers load the script from another origin; let them use it with `crossorigin` or SRI.
-      'Access-Control-Allow-Origin': '*',
-      'X-Content-Type-Options': 'nosniff',
-    };
-    if (matches(c.req.header('if-none-match'), snippet.etag)) return c.body(null, 304, headers);
-    const encoding = pickEncoding(c.req.header('accept-encoding'));
-    const body = encoding === 'br' ? snippet.brotli : encoding === 'gzip' ? snippet.gzip : snippet.raw;
-    if (encoding) headers['Content-Encoding'] = encoding;
-    // Uint8Array over the exact bytes: a Buffer may be a view into a larger pooled ArrayBuffer.
-    return c.body(new Uint8Array(body).buffer, 200, headers);
-  });
-
+  for (const [path, prepared] of [
+    ['/f.js', prepare(file)],
+    ['/p.js', prepare(prefillFile)],
+  ] as const) {
+    app.get(path, (c) => {
+      if (!prepared) {
+        return c.json(errorBody('snippet_missing', 'The snippet has not been built; run `npm run build`.'), 503, {
+          'Cache-Control': 'no-store',
+        });
+      }
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/javascript; charset=utf-8',
+        'Cache-Control': 'public, max-age=300',
+        ETag: prepared.etag,
+        Vary: 'Accept-Encoding',
+        // Landers load the script from another origin; let them use it with `crossorigin` or SRI
+        // (and the prefill, an ES module imported across origins, needs it).
+        'Access-Control-Allow-Origin': '*',
+        'X-Content-Type-Options': 'nosniff',
+      };
+      if (matches(c.req.header('if-none-match'), prepared.etag)) return c.body(null, 304, headers);
+      const encoding = pickEncoding(c.req.header('accept-encoding'));
+      const body = encoding === 'br' ? prepared.brotli : encoding === 'gzip' ? prepared.gzip : prepared.raw;
+      if (encoding) headers['Content-Encoding'] = encoding;
+      // Uint8Array over the exact bytes: a Buffer may be a view into a larger pooled ArrayBuffer.
+      return c.body(new Uint8Array(body).buffer, 200, headers);
+    });
+  }
   return app;
 }

@@ -145,10 +145,58 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
   {
     version: 6,
     sql: `
+      -- Retention: old finished sessions are found in creation order (an immutable column, so
+      -- ingest never updates this index), and dead letters by session (they keep their session).
+      CREATE INDEX sessions_by_created ON sessions (created_at, id);
+      CREATE INDEX outbox_dead_by_session ON outbox (session_id) WHERE state = 'dead';
+      -- The outbox's history is purged by age; these are written by the worker, never by ingest.
+      CREATE INDEX outbox_done_by_time ON outbox (updated_at) WHERE state = 'done';
+      CREATE INDEX delivery_attempts_by_time ON delivery_attempts (created_at);
+
+      -- What reports need from purged sessions, per day (the UTC date a session began).
+      CREATE TABLE daily_rollups (
+        day TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        currency TEXT NOT NULL DEFAULT '',
+        value BIGINT NOT NULL,
+        PRIMARY KEY (day, metric, currency)
+      );
+    `,
+  },
+  {
+    version: 7,
+    sql: `
+      -- Recovery facts, one row per session that had a CART or an ORDER delivered: what the CART
+      -- was worth and when its link expires, the clicks on that link, the buyer's return through
+      -- it, and the ORDER. No personal data: the report and /metrics read only this table, and it
+      -- outlives the retention purge of sessions and events.
+      CREATE TABLE session_outcomes (
+        session_id TEXT PRIMARY KEY,
+        cart_at BIGINT,
+        cart_cents BIGINT,
+        cart_currency TEXT,
+        link_expires_at BIGINT,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        first_click_at BIGINT,
+        last_click_at BIGINT,
+        returned_at BIGINT,
+        order_at BIGINT,
+        order_cents BIGINT,
+        order_currency TEXT,
+        recovered INTEGER NOT NULL DEFAULT 0,
+        recovered_by_link INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX session_outcomes_by_cart ON session_outcomes (cart_at) WHERE cart_at IS NOT NULL;
+      CREATE INDEX session_outcomes_by_order ON session_outcomes (order_at) WHERE order_at IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
+    `,
+  },
+  {
+    version: 8,
+    sql: `
       -- Dashboard (collector/dashboard): lookups for the session search and timeline, and a small
       -- rollup of the overview's figures per hour, recomputed only for the hours whose sessions,
       -- clicks or emissions changed (the triggers below mark them), never by scanning every event.
-      CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
       CREATE INDEX sessions_by_email ON sessions (lower(lead::json ->> 'emailAddress')) WHERE (lead::json ->> 'emailAddress') IS NOT NULL;
       CREATE INDEX sessions_by_claimed_order ON sessions (claimed_order_id) WHERE claimed_order_id IS NOT NULL;
       CREATE INDEX sessions_by_crm_order ON sessions ((konnektive::json ->> 'orderId')) WHERE (konnektive::json ->> 'orderId') IS NOT NULL;
@@ -193,6 +241,21 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
         WHEN (NEW.status IS DISTINCT FROM OLD.status) EXECUTE FUNCTION dashboard_mark_by_session();
       INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM sessions ON CONFLICT DO NOTHING;
       INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM emissions ON CONFLICT DO NOTHING;
+      -- Recovery facts (migration 7): a cart's, an order's and a click's hours change with them.
+      CREATE FUNCTION dashboard_mark_outcome() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.cart_at IS NOT NULL THEN
+          INSERT INTO dashboard_dirty (bucket) VALUES (NEW.cart_at / 3600000) ON CONFLICT DO NOTHING;
+        END IF;
+        IF NEW.order_at IS NOT NULL THEN
+          INSERT INTO dashboard_dirty (bucket) VALUES (NEW.order_at / 3600000) ON CONFLICT DO NOTHING;
+        END IF;
+        INSERT INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id ON CONFLICT DO NOTHING;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER dashboard_mark_outcome AFTER INSERT OR UPDATE ON session_outcomes FOR EACH ROW EXECUTE FUNCTION dashboard_mark_outcome();
+      INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT cart_at / 3600000 FROM session_outcomes WHERE cart_at IS NOT NULL ON CONFLICT DO NOTHING;
+      INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT order_at / 3600000 FROM session_outcomes WHERE order_at IS NOT NULL ON CONFLICT DO NOTHING;
     `,
   },
 ];

@@ -14,8 +14,10 @@
  */
 import pg from 'pg';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { rollupsOf, splitRollupKey, type PurgedSession } from '../retention/rollups.js';
 import type {
   ClaimOptions,
+  DailyRollup,
   DeliveryAttempt,
   Emission,
   EmissionKind,
@@ -28,15 +30,18 @@ import type {
   NewJob,
   NewSession,
   RateSendResult,
+  PurgeSessionsOptions,
   Session,
   SessionPatch,
+  SessionPurge,
   SessionState,
   Store,
   StoreTx,
   SqlAccess,
   StoredEvent,
 } from './store.js';
-import { isTransactionConflict, RATE_SEND_HORIZON_MS } from './store.js';
+import { isTransactionConflict, RATE_SEND_HORIZON_MS, type CartOutcome, type FunnelReport, type OrderOutcome } from './store.js';
+import { foldReport, numbered, OUTCOME_SQL, reportParams } from './outcome-queries.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToJob, rowToSession, type Row } from './rows.js';
 
 /** A pool or one checked-out client: both run a parameterised query the same way. */
@@ -278,6 +283,122 @@ export class PostgresStore implements Store {
     return Number(result.rows[0]?.n ?? 0);
   }
 
+  /**
+   * As in SQLite. The sessions are locked `FOR UPDATE SKIP LOCKED`: one an ingest transaction or
+   * a sweeper holds right now is left for the next run, and no job can be queued for a session
+   * while its purge holds it (ingest and the sweeper lock the session before they enqueue).
+   */
+  purgeSessions({ cutoff, limit, after }: PurgeSessionsOptions): Promise<SessionPurge> {
+    return retryOnDeadlock(() =>
+      this.#inTransaction(async (client) => {
+        const { rows } = await client.query(
+          `SELECT s.id, s.created_at, s.is_bot, s.lead FROM sessions s
+            WHERE s.created_at < $1 AND (s.created_at, s.id) > ($2::bigint, $3::text)
+              AND s.last_seen_at < $1 AND s.state_changed_at < $1 AND s.due_at IS NULL
+              AND (s.state IN ('complete', 'expired', 'closed') OR (s.state = 'open' AND s.is_bot)
+                   OR (s.state = 'abandoned' AND EXISTS (SELECT 1 FROM emissions e WHERE e.session_id = s.id AND e.kind = 'cart' AND e.status = 'sent')))
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.id AND o.state IN ('pending', 'running'))
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.id AND o.state = 'dead')
+              AND NOT EXISTS (SELECT 1 FROM emissions e WHERE e.session_id = s.id AND e.status IN ('queued', 'sending'))
+            ORDER BY s.created_at, s.id
+            LIMIT $4
+            FOR UPDATE OF s SKIP LOCKED`,
+          [cutoff, after?.createdAt ?? Number.MIN_SAFE_INTEGER, after?.id ?? '', limit],
+        );
+        if (rows.length === 0) return { sessions: 0, rows: 0, next: undefined };
+        const ids = rows.map((row) => String(row.id));
+        const pages = new Map<string, string[]>();
+        for (const row of (await client.query('SELECT session_id, page FROM session_clicks WHERE session_id = ANY($1::text[])', [ids])).rows) {
+          const list = pages.get(String(row.session_id)) ?? [];
+          list.push(String(row.page));
+          pages.set(String(row.session_id), list);
+        }
+        const emissions = new Map<string, PurgedSession['emissions'][number][]>();
+        for (const row of (await client.query('SELECT session_id, kind, status, payload FROM emissions WHERE session_id = ANY($1::text[])', [ids])).rows) {
+          const list = emissions.get(String(row.session_id)) ?? [];
+          list.push({ kind: String(row.kind) as EmissionKind, status: String(row.status) as EmissionStatus, payload: JSON.parse(String(row.payload)) });
+          emissions.set(String(row.session_id), list);
+        }
+        const purged: PurgedSession[] = rows.map((row) => ({
+          session: { id: String(row.id), createdAt: Number(row.created_at), isBot: Boolean(row.is_bot), lead: JSON.parse(String(row.lead)) },
+          pages: pages.get(String(row.id)) ?? [],
+          emissions: emissions.get(String(row.id)) ?? [],
+        }));
+        const increments = [...rollupsOf(purged)].map(([key, value]) => ({ ...splitRollupKey(key), value }));
+        if (increments.length > 0) {
+          await client.query(
+            `INSERT INTO daily_rollups (day, metric, currency, value)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[])
+             ON CONFLICT (day, metric, currency) DO UPDATE SET value = daily_rollups.value + excluded.value`,
+            [increments.map((i) => i.day), increments.map((i) => i.metric), increments.map((i) => i.currency), increments.map((i) => i.value)],
+          );
+        }
+        let deleted = 0;
+        for (const table of ['events', 'session_clicks', 'session_states', 'emissions']) {
+          deleted += (await client.query(`DELETE FROM ${table} WHERE session_id = ANY($1::text[])`, [ids])).rowCount ?? 0;
+        }
+        deleted += (await client.query('DELETE FROM sessions WHERE id = ANY($1::text[])', [ids])).rowCount ?? 0;
+        const last = rows.at(-1)!;
+        return {
+          sessions: rows.length,
+          rows: deleted,
+          next: rows.length === limit ? { createdAt: Number(last.created_at), id: String(last.id) } : undefined,
+        };
+      }),
+    );
+  }
+
+  async purgeHistory({ cutoff, limit }: { cutoff: number; limit: number }): Promise<number> {
+    const attempts = await this.#pool.query(
+      `DELETE FROM delivery_attempts WHERE id IN (
+         SELECT a.id FROM delivery_attempts a
+          WHERE a.created_at < $1 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = a.job_id AND o.state <> 'done')
+          ORDER BY a.created_at LIMIT $2)`,
+      [cutoff, limit],
+    );
+    const jobs = await this.#pool.query(
+      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'done' AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+      [cutoff, limit],
+    );
+    return (attempts.rowCount ?? 0) + (jobs.rowCount ?? 0);
+  }
+
+  async listDailyRollups(filter: { fromDay?: string; toDay?: string } = {}): Promise<DailyRollup[]> {
+    const result = await this.#pool.query(
+      `SELECT day, metric, currency, value FROM daily_rollups
+        WHERE ($1::text IS NULL OR day >= $1) AND ($2::text IS NULL OR day <= $2)
+        ORDER BY day, metric, currency`,
+      [filter.fromDay ?? null, filter.toDay ?? null],
+    );
+    return result.rows.map((row) => ({ day: String(row.day), metric: String(row.metric), currency: String(row.currency), value: Number(row.value) }));
+  }
+
+  async recordCartOutcome(cart: CartOutcome): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.cart), [cart.sessionId, cart.at, cart.totalCents, cart.currency, cart.linkExpiresAt]);
+  }
+
+  async recordRecoveryClick(sessionId: string, at: number): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.click), [sessionId, at, at]);
+  }
+
+  async recordRecoveryReturn(sessionId: string, at: number): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.return), [sessionId, at]);
+  }
+
+  async recordOrderOutcome(order: OrderOutcome): Promise<void> {
+    await this.#pool.query(numbered(OUTCOME_SQL.order), [order.sessionId, order.at, order.totalCents, order.currency, order.recoversCart ? 1 : 0]);
+  }
+
+  async funnelReport(since: number, until: number): Promise<FunnelReport> {
+    const [sessions, carts, recovered, orders] = await Promise.all([
+      this.#pool.query(numbered(OUTCOME_SQL.sessions.replace('{notBot}', 'NOT is_bot')), reportParams.sessions(since, until)),
+      this.#pool.query(numbered(OUTCOME_SQL.carts), reportParams.carts(since, until)),
+      this.#pool.query(numbered(OUTCOME_SQL.recovered), reportParams.recovered(since, until)),
+      this.#pool.query(numbered(OUTCOME_SQL.orders), reportParams.orders(since, until)),
+    ]);
+    return foldReport(since, until, { sessions: sessions.rows[0] ?? {}, carts: carts.rows, recovered: recovered.rows, orders: orders.rows });
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     const result = await this.#pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
     return result.rows[0]?.value;
@@ -474,12 +595,6 @@ export class PostgresStore implements Store {
 }
 
 // --- statements shared by the pool and transaction paths ---------------------------------------
-
-/** `?` placeholders to PostgreSQL's `$1, $2, ...` (the dashboard's SQL has no `?` elsewhere). */
-function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
 
 async function getSession(db: Queryable, id: string, { forUpdate = false } = {}): Promise<Session | undefined> {
   const result = await db.query(`SELECT * FROM sessions WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);

@@ -133,10 +133,58 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
     version: 6,
     sql: `
+      -- Retention: old finished sessions are found in creation order (an immutable column, so
+      -- ingest never updates this index), and dead letters by session (they keep their session).
+      CREATE INDEX sessions_by_created ON sessions (created_at, id);
+      CREATE INDEX outbox_dead_by_session ON outbox (session_id) WHERE state = 'dead';
+      -- The outbox's history is purged by age; these are written by the worker, never by ingest.
+      CREATE INDEX outbox_done_by_time ON outbox (updated_at) WHERE state = 'done';
+      CREATE INDEX delivery_attempts_by_time ON delivery_attempts (created_at);
+
+      -- What reports need from purged sessions, per day (the UTC date a session began).
+      CREATE TABLE daily_rollups (
+        day TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        currency TEXT NOT NULL DEFAULT '',
+        value INTEGER NOT NULL,
+        PRIMARY KEY (day, metric, currency)
+      );
+    `,
+  },
+  {
+    version: 7,
+    sql: `
+      -- Recovery facts, one row per session that had a CART or an ORDER delivered: what the CART
+      -- was worth and when its link expires, the clicks on that link, the buyer's return through
+      -- it, and the ORDER. No personal data: the report and /metrics read only this table, and it
+      -- outlives the retention purge of sessions and events.
+      CREATE TABLE session_outcomes (
+        session_id TEXT PRIMARY KEY,
+        cart_at INTEGER,
+        cart_cents INTEGER,
+        cart_currency TEXT,
+        link_expires_at INTEGER,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        first_click_at INTEGER,
+        last_click_at INTEGER,
+        returned_at INTEGER,
+        order_at INTEGER,
+        order_cents INTEGER,
+        order_currency TEXT,
+        recovered INTEGER NOT NULL DEFAULT 0,
+        recovered_by_link INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX session_outcomes_by_cart ON session_outcomes (cart_at) WHERE cart_at IS NOT NULL;
+      CREATE INDEX session_outcomes_by_order ON session_outcomes (order_at) WHERE order_at IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
+    `,
+  },
+  {
+    version: 8,
+    sql: `
       -- Dashboard (collector/dashboard): lookups for the session search and timeline, and a small
       -- rollup of the overview's figures per hour, recomputed only for the hours whose sessions,
       -- clicks or emissions changed (the triggers below mark them), never by scanning every event.
-      CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
       CREATE INDEX sessions_by_email ON sessions (lower(json_extract(lead, '$.emailAddress'))) WHERE json_extract(lead, '$.emailAddress') IS NOT NULL;
       CREATE INDEX sessions_by_claimed_order ON sessions (claimed_order_id) WHERE claimed_order_id IS NOT NULL;
       CREATE INDEX sessions_by_crm_order ON sessions (json_extract(konnektive, '$.orderId')) WHERE json_extract(konnektive, '$.orderId') IS NOT NULL;
@@ -156,27 +204,41 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE TABLE dashboard_sources (session_id TEXT PRIMARY KEY, aff_id TEXT, device TEXT NOT NULL) WITHOUT ROWID;
       CREATE INDEX dashboard_sources_by_aff ON dashboard_sources (aff_id) WHERE aff_id IS NOT NULL;
 
+      -- Trigger bodies avoid INSERT OR IGNORE: an outer upsert's conflict clause would override it.
       CREATE TRIGGER dashboard_mark_session_insert AFTER INSERT ON sessions BEGIN
-        INSERT OR IGNORE INTO dashboard_dirty (bucket) VALUES (NEW.created_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.created_at / 3600000 WHERE NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.created_at / 3600000);
       END;
       CREATE TRIGGER dashboard_mark_session_update AFTER UPDATE OF state, lead, cart, landing_url, is_bot ON sessions
         WHEN NEW.state IS NOT OLD.state OR NEW.lead IS NOT OLD.lead OR NEW.cart IS NOT OLD.cart
           OR NEW.landing_url IS NOT OLD.landing_url OR NEW.is_bot IS NOT OLD.is_bot BEGIN
-        INSERT OR IGNORE INTO dashboard_dirty (bucket) VALUES (NEW.created_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.created_at / 3600000 WHERE NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.created_at / 3600000);
       END;
       CREATE TRIGGER dashboard_mark_click AFTER INSERT ON session_clicks BEGIN
-        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id;
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
       END;
       CREATE TRIGGER dashboard_mark_emission_insert AFTER INSERT ON emissions BEGIN
-        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM emissions WHERE session_id = NEW.session_id;
-        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id;
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM emissions t WHERE t.session_id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
       END;
       CREATE TRIGGER dashboard_mark_emission_update AFTER UPDATE OF status ON emissions WHEN NEW.status IS NOT OLD.status BEGIN
-        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM emissions WHERE session_id = NEW.session_id;
-        INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id;
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM emissions t WHERE t.session_id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
       END;
       INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM sessions;
       INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM emissions;
+      -- Recovery facts (migration 7): a cart's, an order's and a click's hours change with them.
+      CREATE TRIGGER dashboard_mark_outcome_insert AFTER INSERT ON session_outcomes BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.cart_at / 3600000 WHERE NEW.cart_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.cart_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.order_at / 3600000 WHERE NEW.order_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.order_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_outcome_update AFTER UPDATE ON session_outcomes BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.cart_at / 3600000 WHERE NEW.cart_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.cart_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.order_at / 3600000 WHERE NEW.order_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.order_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+      END;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT cart_at / 3600000 FROM session_outcomes WHERE cart_at IS NOT NULL;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT order_at / 3600000 FROM session_outcomes WHERE order_at IS NOT NULL;
     `,
   },
 ];

@@ -19,7 +19,7 @@ import { GroupCommitter } from '../ingest/group-commit.js';
 import { testPostgres } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { DeliveryAttempt, Job, JobCompletion, NewJob, NewSession, Store } from './store.js';
+import type { DeliveryAttempt, Job, JobCompletion, NewJob, NewSession, PurgeCursor, Store } from './store.js';
 
 interface Backend {
   name: 'sqlite' | 'postgres';
@@ -635,6 +635,159 @@ for (const backend of backends) {
       });
     });
 
+    describe('retention', () => {
+      const DAY = 24 * 60 * 60_000;
+      const cutoff = T0 + 10 * DAY;
+      const day = new Date(T0).toISOString().slice(0, 10);
+
+      /** A session that ended in `state` right after it began, with optional emissions sent. */
+      const finished = async (
+        id: string,
+        state: 'complete' | 'expired' | 'abandoned' | 'open',
+        extra: { createdAt?: number; lastSeenAt?: number; isBot?: boolean; email?: boolean; dueAt?: number; pages?: string[]; events?: number } = {},
+      ) => {
+        const createdAt = extra.createdAt ?? T0;
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession(id, { createdAt, lastSeenAt: extra.lastSeenAt ?? createdAt, isBot: extra.isBot ?? false }));
+          for (let i = 0; i < (extra.events ?? 2); i++) {
+            await tx.insertEvent({ id: `${id}-e${i}`, sessionId: id, type: 'page', receivedAt: createdAt, payload: { i } });
+          }
+          for (const page of extra.pages ?? []) await tx.markPageClicked(id, page as 'presell');
+          await tx.updateSession(id, {
+            state,
+            stateChangedAt: createdAt + 1,
+            ...(extra.email ? { lead: { emailAddress: `${id}@example.com` } } : {}),
+            ...(extra.dueAt !== undefined ? { dueAt: extra.dueAt } : {}),
+          });
+        });
+      };
+      const emission = async (sessionId: string, kind: 'cart' | 'order' | 'customer', payload: Record<string, unknown>, status: 'sent' | 'queued' = 'sent') => {
+        await store.transaction((tx) => tx.insertEmission({ sessionId, kind, payload, now: T0 }));
+        if (status !== 'queued') await store.updateEmission(sessionId, kind, { status, now: T0 });
+      };
+
+      it('purges old finished sessions with their rows, rolls them up per day, and keeps the rest', async () => {
+        await finished('done', 'complete', { email: true, pages: ['presell', 'checkout', 'thankyou'], events: 3 });
+        await emission('done', 'cart', { totalCents: 3995, currency: 'USD' });
+        await emission('done', 'order', { totalCents: 5990, currency: 'USD' });
+        await finished('expired', 'expired', { pages: ['presell'] });
+        await finished('abandoned-sent', 'abandoned', { email: true, pages: ['presell', 'checkout'] });
+        await emission('abandoned-sent', 'cart', { totalCents: 1000, currency: 'EUR' });
+        await finished('bot', 'open', { isBot: true, pages: ['presell'] });
+        await finished('customer', 'expired', { email: true });
+        await emission('customer', 'customer', {});
+        // Kept, whatever their age:
+        await finished('abandoned-unsent', 'abandoned', { email: true });
+        await emission('abandoned-unsent', 'cart', { totalCents: 500, currency: 'USD' }, 'queued');
+        await finished('still-due', 'open', { dueAt: T0 + 30 * 60_000 });
+        await finished('pending-job', 'complete');
+        await finished('dead-job', 'expired');
+        await finished('recent', 'complete', { createdAt: cutoff + 1 });
+        await finished('came-back', 'complete', { lastSeenAt: cutoff + 1 });
+        await finished('order-unsent', 'complete');
+        await emission('order-unsent', 'order', { totalCents: 100, currency: 'USD' }, 'queued');
+        const [pendingJob, deadJob, doneJob] = await enqueueAll([newJob('pending-job'), newJob('dead-job'), newJob('done')]);
+        expect(ids(await claim(store, T0, 'w1'))).toEqual([pendingJob, deadJob, doneJob]);
+        const attempt = (jobId: number): DeliveryAttempt => ({
+          jobId, upstream: 'konnektive', endpoint: '/x', request: '{}', response: '{}', outcome: 'transient', httpStatus: 500, latencyMs: 1, createdAt: T0,
+        });
+        await store.completeJobs('w1', [
+          { id: pendingJob!, sessionId: 'pending-job', completion: { state: 'pending', runAt: T0 + 1, error: 'later', countAttempt: true }, attempts: [attempt(pendingJob!)], sessionPatch: undefined },
+          { id: deadJob!, sessionId: 'dead-job', completion: { state: 'dead', error: 'no' }, attempts: [attempt(deadJob!)], sessionPatch: undefined },
+          { id: doneJob!, sessionId: 'done', completion: { state: 'done' }, attempts: [attempt(doneJob!), attempt(doneJob!)], sessionPatch: undefined },
+        ]);
+
+        const purged = await store.purgeSessions({ cutoff, limit: 100, after: undefined });
+        expect(purged.sessions).toBe(5);
+        expect(purged.next).toBeUndefined();
+        // 5 sessions, 11 events, 7 clicks, 10 states (open + final), 4 emissions.
+        expect(purged.rows).toBe(5 + 11 + 7 + 10 + 4);
+        for (const id of ['done', 'expired', 'abandoned-sent', 'bot', 'customer']) {
+          expect(await store.getSession(id), id).toBeUndefined();
+          expect(await store.listEvents(id)).toEqual([]);
+          expect(await store.listStateChanges(id)).toEqual([]);
+          expect(await store.listEmissions({ sessionId: id })).toEqual([]);
+        }
+        for (const id of ['abandoned-unsent', 'still-due', 'pending-job', 'dead-job', 'recent', 'came-back', 'order-unsent']) {
+          expect(await store.getSession(id), id).toBeDefined();
+          expect(await store.listEvents(id)).toHaveLength(2);
+        }
+        // The click rows went with the session: nothing of it is left behind.
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('done', { createdAt: cutoff + 5 }));
+          expect(await tx.markPageClicked('done', 'presell')).toBe(true);
+        });
+
+        const figures = Object.fromEntries((await store.listDailyRollups()).map((r) => [`${r.metric}${r.currency ? `:${r.currency}` : ''}`, r.value]));
+        expect(figures).toEqual({
+          sessions: 4,
+          bot_sessions: 1,
+          reached_presell: 3,
+          reached_checkout: 2,
+          reached_thankyou: 1,
+          leads: 3,
+          customers: 1,
+          carts_abandoned: 2,
+          'abandoned_cents:USD': 3995,
+          'abandoned_cents:EUR': 1000,
+          orders: 1,
+          'revenue_cents:USD': 5990,
+          carts_recovered: 1,
+          'recovered_cents:USD': 5990,
+        });
+        expect((await store.listDailyRollups()).every((r) => r.day === day)).toBe(true);
+        expect(await store.listDailyRollups({ fromDay: '2099-01-01' })).toEqual([]);
+        expect(await store.listDailyRollups({ fromDay: day, toDay: day })).toHaveLength(14);
+
+        // Nothing left to purge: a second run changes nothing, the rollups are not counted twice.
+        expect(await store.purgeSessions({ cutoff, limit: 100, after: undefined })).toEqual({ sessions: 0, rows: 0, next: undefined });
+        expect(Object.fromEntries((await store.listDailyRollups()).map((r) => [`${r.metric}${r.currency}`, r.value])).sessions).toBe(4);
+
+        // History: attempts of done jobs and done jobs go; pending and dead jobs keep theirs.
+        const later = Date.now() + 60_000;
+        expect(await store.purgeHistory({ cutoff: later, limit: 100 })).toBe(2 + 1);
+        expect(await store.purgeHistory({ cutoff: later, limit: 100 })).toBe(0);
+        expect((await store.listAttempts()).map((a) => a.jobId).sort()).toEqual([pendingJob, deadJob].sort());
+        expect((await store.listJobs({})).map((job) => job.id)).toEqual([pendingJob, deadJob]);
+        // The dead letter is still replayable with its session.
+        expect(await store.replayDeadJobs(T0)).toBe(1);
+      });
+
+      it('goes batch by batch, resuming after the last session taken, and adds up the rollups', async () => {
+        for (let i = 0; i < 7; i++) await finished(`x${i}`, 'expired', { createdAt: T0 + i * 1000, pages: ['presell'] });
+        // Sessions it must step over (kept), between the purgeable ones.
+        await finished('kept-a', 'open', { createdAt: T0 + 1500, dueAt: T0 + 99 });
+        await finished('kept-b', 'open', { createdAt: T0 + 3500, dueAt: T0 + 99 });
+        await finished('next-day', 'expired', { createdAt: T0 + DAY });
+        const batches: number[] = [];
+        let after: PurgeCursor | undefined;
+        do {
+          const batch = await store.purgeSessions({ cutoff, limit: 3, after });
+          batches.push(batch.sessions);
+          after = batch.next;
+        } while (after);
+        expect(batches).toEqual([3, 3, 2]);
+        expect(await store.countSessions()).toBe(2);
+        const rollups = await store.listDailyRollups();
+        expect(rollups.filter((r) => r.metric === 'sessions').map((r) => [r.day, r.value])).toEqual([
+          [day, 7],
+          [new Date(T0 + DAY).toISOString().slice(0, 10), 1],
+        ]);
+        expect(rollups.find((r) => r.metric === 'reached_presell' && r.day === day)?.value).toBe(7);
+      });
+
+      it('never takes a session that got a job, a due time or an event meanwhile', async () => {
+        await finished('s1', 'complete');
+        await finished('s2', 'complete');
+        await finished('s3', 'complete');
+        await enqueueAll([newJob('s1')]);
+        await store.updateSession('s2', { dueAt: T0 });
+        await store.updateSession('s3', { lastSeenAt: cutoff });
+        expect((await store.purgeSessions({ cutoff, limit: 10, after: undefined })).sessions).toBe(0);
+        expect(await store.countSessions()).toBe(3);
+      });
+    });
+
     describe('delivery attempts and meta', () => {
       it('records and lists delivery attempts, all or per job', async () => {
         const base = {
@@ -665,6 +818,70 @@ for (const backend of backends) {
         expect(await store.setMetaIfAbsent('instance', 'first')).toBe('first');
         expect(await store.setMetaIfAbsent('instance', 'second')).toBe('first');
         expect(await store.getMeta('instance')).toBe('first');
+      });
+    });
+
+    describe('recovery facts and the funnel report', () => {
+      const DAY = 86_400_000;
+      const insertSessions = (sessions: NewSession[], leads: Record<string, Record<string, string>> = {}) =>
+        store.transaction(async (tx) => {
+          for (const session of sessions) {
+            await tx.insertSession(session);
+            if (leads[session.id]) await tx.updateSession(session.id, { lead: leads[session.id] });
+          }
+        });
+
+      it('reports sessions, leads, carts, recoveries (any and by link), lost carts, orders and clicks', async () => {
+        await insertSessions(
+          [newSession('a'), newSession('b'), newSession('c'), newSession('d'), newSession('bot', { isBot: true }), newSession('old', { createdAt: T0 - 30 * DAY })],
+          { a: { firstName: 'Ada', emailAddress: 'ada@example.com' }, b: { emailAddress: 'b@example.com' }, c: { firstName: 'x"emailAddress":' } },
+        );
+        const ttl = 7 * DAY;
+        // a: abandoned, clicked (a scanner, then the person), came back, paid: recovered by link.
+        await store.recordCartOutcome({ sessionId: 'a', at: T0 + 1000, totalCents: 3995, currency: 'USD', linkExpiresAt: T0 + 1000 + ttl });
+        await store.recordRecoveryClick('a', T0 + 2000);
+        await store.recordRecoveryClick('a', T0 + 3000);
+        await store.recordRecoveryReturn('a', T0 + 3100);
+        await store.recordRecoveryReturn('a', T0 + 9000);
+        await store.recordOrderOutcome({ sessionId: 'a', at: T0 + 4000, totalCents: 5990, currency: 'USD', recoversCart: true });
+        // Recorded twice (a job run again): nothing changes.
+        await store.recordCartOutcome({ sessionId: 'a', at: T0 + 5000, totalCents: 1, currency: 'EUR', linkExpiresAt: 0 });
+        await store.recordOrderOutcome({ sessionId: 'a', at: T0 + 6000, totalCents: 5990, currency: 'USD', recoversCart: true });
+        // b: abandoned, paid without the link: recovered, not by link.
+        await store.recordCartOutcome({ sessionId: 'b', at: T0 + 1000, totalCents: 2000, currency: 'EUR', linkExpiresAt: T0 + 1000 + ttl });
+        await store.recordOrderOutcome({ sessionId: 'b', at: T0 + 5000, totalCents: 2000, currency: 'EUR', recoversCart: true });
+        // c: abandoned, link expired, no order: lost.
+        await store.recordCartOutcome({ sessionId: 'c', at: T0 + 1000, totalCents: 1500, currency: 'USD', linkExpiresAt: T0 + 2000 });
+        // d: bought without any cart.
+        await store.recordOrderOutcome({ sessionId: 'd', at: T0 + 1000, totalCents: 999, currency: 'USD', recoversCart: false });
+        // Outside the period: an old cart and its clicks.
+        await store.recordCartOutcome({ sessionId: 'old', at: T0 - 20 * DAY, totalCents: 100, currency: 'USD', linkExpiresAt: T0 - 13 * DAY });
+        await store.recordRecoveryClick('old', T0 - 19 * DAY);
+
+        const report = await store.funnelReport(T0 - DAY, T0 + DAY);
+        expect(report).toEqual({
+          since: T0 - DAY,
+          until: T0 + DAY,
+          sessions: 4,
+          leads: 2,
+          cartsAbandoned: 3,
+          recoverableRevenue: { USD: 5495, EUR: 2000 },
+          cartsRecovered: 2,
+          recoveredRevenue: { USD: 5990, EUR: 2000 },
+          cartsRecoveredByLink: 1,
+          recoveredByLinkRevenue: { USD: 5990 },
+          cartsLost: 1,
+          orders: 3,
+          revenue: { USD: 6989, EUR: 2000 },
+          recoveryClicks: 2,
+          recoveryReturns: 1,
+        });
+        const all = await store.funnelReport(0, T0 + DAY);
+        expect(all).toMatchObject({ sessions: 5, cartsAbandoned: 4, cartsLost: 2, recoveryClicks: 3 });
+      });
+
+      it('reports zeros on an empty store', async () => {
+        expect(await store.funnelReport(0, T0)).toMatchObject({ sessions: 0, leads: 0, cartsAbandoned: 0, recoverableRevenue: {}, orders: 0, revenue: {} });
       });
     });
 

@@ -209,6 +209,41 @@ export interface DeliveryAttempt {
   createdAt: number;
 }
 
+/** Where a purge of old sessions resumes: the last session it took, in (createdAt, id) order. */
+export interface PurgeCursor {
+  createdAt: number;
+  id: string;
+}
+
+export interface PurgeSessionsOptions {
+  /** Sessions whose creation, last event and last state change are all before this are old. */
+  cutoff: number;
+  /** Sessions per transaction. */
+  limit: number;
+  /** Resume after this session (the previous batch's `next`). */
+  after: PurgeCursor | undefined;
+}
+
+export interface SessionPurge {
+  sessions: number;
+  /** Rows deleted in all tables (sessions, events, clicks, states, emissions). */
+  rows: number;
+  /** Where the next batch starts; undefined when this batch found fewer than `limit`. */
+  next: PurgeCursor | undefined;
+}
+
+/**
+ * One figure of one day, kept after the rows it was counted from are purged. `day` is the UTC
+ * date the session began (`YYYY-MM-DD`); `currency` is '' for counts and the ISO code for
+ * amounts in cents. See retention/rollups.ts for the metrics.
+ */
+export interface DailyRollup {
+  day: string;
+  metric: string;
+  currency: string;
+  value: number;
+}
+
 /** Operations available inside one transaction. */
 export interface StoreTx {
   getSession(id: string): Promise<Session | undefined>;
@@ -291,6 +326,54 @@ export interface SqlAccess {
   transaction<T>(fn: (sql: SqlAccess) => Promise<T>): Promise<T>;
 }
 
+/** A CART delivered: the cart's worth and the lifetime of its recovery link. */
+export interface CartOutcome {
+  sessionId: string;
+  /** When the CART was queued (the cart abandoned). */
+  at: number;
+  totalCents: number;
+  currency: string;
+  linkExpiresAt: number;
+}
+
+/** An ORDER delivered; `recoversCart` when a CART of the same session went out before it. */
+export interface OrderOutcome {
+  sessionId: string;
+  at: number;
+  totalCents: number;
+  currency: string;
+  recoversCart: boolean;
+}
+
+/** Amounts in integer cents, by ISO currency. */
+export type CentsByCurrency = Record<string, number>;
+
+/**
+ * The figures of `funnelbeacon report` and `/metrics`. Carts are the cohort abandoned since
+ * `since` (a CART delivered); recovered, lost and clicks are counted within that cohort. Orders
+ * are the ORDERs delivered since `since`.
+ */
+export interface FunnelReport {
+  since: number;
+  until: number;
+  sessions: number;
+  leads: number;
+  cartsAbandoned: number;
+  recoverableRevenue: CentsByCurrency;
+  cartsRecovered: number;
+  recoveredRevenue: CentsByCurrency;
+  cartsRecoveredByLink: number;
+  recoveredByLinkRevenue: CentsByCurrency;
+  /** Abandoned longer than the recovery link's lifetime, without an order. */
+  cartsLost: number;
+  orders: number;
+  revenue: CentsByCurrency;
+  /** Clicks on the recovery links of the cohort's carts (email scanners included). */
+  recoveryClicks: number;
+  /** Carts whose buyer came back through the recovery link (the snippet's page view). */
+  recoveryReturns: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Raw SQL access for the dashboard's read models. */
@@ -343,6 +426,34 @@ export interface Store {
   recordRateSend(key: string, now: number, limit: number, windowMs: number): Promise<RateSendResult>;
   /** Takes back a recorded send that did not happen (its caller stalled before sending). */
   forgetRateSend(key: string, id: number): Promise<void>;
+  /**
+   * Retention, one batch in one transaction: takes up to `limit` finished sessions older than the
+   * cutoff (complete, expired or closed; abandoned once their CART was sent; bots), adds them to the daily
+   * rollups, and deletes them with their events, clicks, states and emissions. Never takes a
+   * session the sweeper still has to look at (a due time), nor one with an unfinished or
+   * dead-lettered job or an emission not yet sent.
+   */
+  purgeSessions(options: PurgeSessionsOptions): Promise<SessionPurge>;
+  /**
+   * Retention of the outbox's history, one batch: up to `limit` delivery attempts older than the
+   * cutoff (except those of jobs not done: pending, running and dead letters keep theirs), then up
+   * to `limit` done jobs last updated before it. Returns the rows deleted.
+   */
+  purgeHistory(options: { cutoff: number; limit: number }): Promise<number>;
+  /** Daily rollups, by day then metric then currency; days as `YYYY-MM-DD`, both ends included. */
+  listDailyRollups(filter?: { fromDay?: string; toDay?: string }): Promise<DailyRollup[]>;
+  /** Recovery facts (table `session_outcomes`); each write is idempotent per session. */
+  recordCartOutcome(cart: CartOutcome): Promise<void>;
+  /** A click on a session's recovery link: counted, with the first and the latest time. */
+  recordRecoveryClick(sessionId: string, at: number): Promise<void>;
+  /** The buyer came back through the recovery link (the first time is kept). */
+  recordRecoveryReturn(sessionId: string, at: number): Promise<void>;
+  /**
+   * An ORDER delivered. It is recovered when it recovers a CART, and recovered by link when the
+   * buyer had come back through the recovery link before it.
+   */
+  recordOrderOutcome(order: OrderOutcome): Promise<void>;
+  funnelReport(since: number, until: number): Promise<FunnelReport>;
   getMeta(key: string): Promise<string | undefined>;
   setMetaIfAbsent(key: string, value: string): Promise<string>;
   ping(): Promise<void>;

@@ -14,9 +14,11 @@ export interface PageErrors {
   list: string[];
 }
 
-export const test = base.extend<{ stack: Stack; requests: RequestLog; pageErrors: PageErrors }>({
-  stack: async ({}, use) => {
-    const stack = await startStack();
+export const test = base.extend<{ stackEnv: Record<string, string>; stack: Stack; requests: RequestLog; pageErrors: PageErrors }>({
+  /** Collector settings for the tests of a file: `test.use({ stackEnv: { ABANDON_AFTER: '2s' } })`. */
+  stackEnv: [{}, { option: true }],
+  stack: async ({ stackEnv }, use) => {
+    const stack = await startStack(stackEnv);
     await use(stack);
     await stack.close();
   },

@@ -4,6 +4,7 @@
  * `http://127.0.0.1:B`), which the collector allows.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../collector/config.js';
@@ -26,17 +27,35 @@ export interface Stack {
   b: string;
   /** What the fixture pages are filled with; a test may change it before it navigates. */
   vars: FixtureVars;
+  /** The collector's environment, for running the CLI against the same store. */
+  env: Record<string, string>;
   close(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
+/** A free TCP port on 127.0.0.1 (for a collector whose PUBLIC_URL must be known before it starts). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * @param env collector settings for one test (e.g. a short `ABANDON_AFTER`); when given, the
+ *   collector also gets a known port and `PUBLIC_URL`, so that the links it makes (a CART's
+ *   recovery link) lead back to it.
+ */
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'funnelbeacon-e2e-'));
+  const port = Object.keys(env).length > 0 ? await freePort() : 0;
   const konnektive = await startKonnektiveDouble({ ...LOGIN, campaigns: [CAMPAIGN] });
   const vars: FixtureVars = { COLLECTOR: '', EVENTS: '', A: '', B: '', CONSENT: 'auto' };
   const siteA = await startFixtureServer('localhost', vars);
   const siteB = await startFixtureServer('127.0.0.1', vars);
-  const parsed = parseConfig({
-    PORT: '0',
+  const collectorEnv: Record<string, string> = {
+    PORT: String(port),
+    ...(port ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     HOST: '127.0.0.1',
     DATABASE_URL: `file:${join(dir, 'collector.db')}`,
     SECRET,
@@ -46,7 +65,9 @@ export async function startStack(): Promise<Stack> {
     KONNEKTIVE_API_URL: konnektive.url,
     KONNEKTIVE_CAMPAIGNS: CAMPAIGN,
     LOG_LEVEL: 'silent',
-  });
+    ...env,
+  };
+  const parsed = parseConfig(collectorEnv);
   if (!parsed.ok) throw new Error(`collector configuration: ${parsed.problems.join('; ')}`);
   const collector = await startCollector(parsed.config, { worker: { pollMs: 25 } });
   const recorder = await startRecorder(collector.url);
@@ -59,6 +80,7 @@ export async function startStack(): Promise<Stack> {
     a: siteA.origin,
     b: siteB.origin,
     vars,
+    env: collectorEnv,
     async close() {
       await Promise.all([siteA.close(), siteB.close(), recorder.close()]);
       await collector.close();

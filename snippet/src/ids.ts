@@ -4,13 +4,13 @@
  */
 
 /**
- * A random RFC 4122 version-4 UUID. `crypto.randomUUID` exists only in secure contexts
- * (https and localhost: https://developer.mozilla.org/en-US/docs/Web/API/Crypto/randomUUID) and
- * many landers still run on plain http, so fall back to `getRandomValues`, which works everywhere.
+ * A random RFC 4122 version-4 UUID, the one every browser mints for a blob URL
+ * (`blob:<origin>/<uuid>`, https://w3c.github.io/FileAPI/#unicodeBlobURL): unlike
+ * `crypto.randomUUID`, it exists outside secure contexts too, and many landers still run on plain
+ * http. The URL is revoked at once, so nothing stays registered.
  */
-export const uuid = (): string =>
-  crypto.randomUUID
-    ? crypto.randomUUID()
-    : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
-        (+c ^ (crypto.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+c / 4)))).toString(16),
-      );
+export const uuid = (): string => {
+  const url = URL.createObjectURL(new Blob());
+  URL.revokeObjectURL(url);
+  return url.slice(-36);
+};

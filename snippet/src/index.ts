@@ -26,7 +26,20 @@ guard(() => {
   trackPage();
   if (data.product) {
     trackCart({
-      items: [{ id: data.product, name: data.productName, price: +data.price! || 0, qty: +data.qty! || 1 }],
+      items: [
+        {
+          id: data.product,
+          name: data.productName,
+          price: +data.price! || 0,
+          qty: +data.qty! || 1,
+          // What the abandoned-cart email shows; absent attributes are left out of the JSON.
+          sku: data.productSku,
+          category: data.productCategory,
+          description: data.productDescription,
+          imageUrl: data.productImage,
+          productUrl: data.productUrl,
+        },
+      ],
       currency: data.currency || 'USD',
     });
   }

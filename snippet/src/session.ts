@@ -9,6 +9,7 @@
 import type { IngestResponse } from '../../collector/wire-schema.js';
 import { domains, url } from './config.js';
 import { readSession, writeSession } from './storage.js';
+import { log } from './util.js';
 
 const PARAM = '_fb';
 
@@ -36,7 +37,9 @@ export const startSession = (): void => {
   if (arriving) {
     url.searchParams.delete(PARAM);
     history.replaceState(history.state, '', url.href);
-    // A link back to a domain that holds this session already: nothing to adopt.
+    // A link back to a domain that holds this session already: nothing to adopt. (A recovery
+    // landing's token, `p.<expiry>.<id>.<mac>`, never matches here: it is always sent, for the
+    // fields to prefill.)
     if (sessionIdOf(arriving) == sessionIdOf(session)) arriving = '';
   }
 };
@@ -51,6 +54,10 @@ export const remember = (answer: IngestResponse): void => {
   arriving = '';
   writeSession(session);
   decorate();
+  // Back through a recovery link: the answer carries the session's fields and the URL of the
+  // prefill code, a second small file loaded only then (it honours `data-prefill="off"`). By
+  // `import()`, which Trusted Types do not gate, where a script element's `src` would need a policy.
+  if (answer.prefill) import(answer.prefill).then((code: { fill(ids: IngestResponse['ids']): void }) => code.fill(answer.ids)).catch(log);
 };
 
 /** The collector does not know our session (forged, or purged since): the next request starts a new one. */

@@ -15,6 +15,7 @@ const bundle = build({
   platform: 'browser',
   write: false,
   tsconfigRaw: {},
+  supported: { 'dynamic-import': true },
 }).then((result) => result.outputFiles[0]!.text);
 
 describe('the snippet bundle', () => {

@@ -277,11 +277,24 @@ describe('ecomOrders: create', () => {
     [{ externalid: '7', name: 'Serum', price: 3995 }, 'field_missing', 'quantity'],
     [{ externalid: '7', name: 'Serum', price: 39.95, quantity: 1 }, 'field_invalid', 'price'],
     [{ externalid: '7', name: 'Serum', price: 3995, quantity: 0 }, 'field_invalid', 'quantity'],
+    [{ externalid: '7', name: 'Serum', price: 3995, quantity: 1, imageUrl: '/serum.png' }, 'field_invalid', 'imageUrl'],
+    [{ externalid: '7', name: 'Serum', price: 3995, quantity: 1, productUrl: 'javascript:alert(1)' }, 'field_invalid', 'productUrl'],
+    [{ externalid: '7', name: 'Serum', price: 3995, quantity: 1, sku: 7 }, 'field_invalid', 'sku'],
   ])('refuses order product %j', async (product, code, field) => {
     const ids = await setup();
     const res = await api('POST', '/ecomOrders', { ecomOrder: cartFields(ids, { orderProducts: [product] }) });
     expect(res.status).toBe(422);
     expect(codes(res)).toEqual([[code, `/data/attributes/orderProducts/0/${field}`]]);
+  });
+
+  it('takes an absolute http(s) orderUrl and product URLs, and refuses any other', async () => {
+    const ids = await setup();
+    const product = { externalid: '7', name: 'Serum', price: 3995, quantity: 1, imageUrl: 'https://cdn.example/s.png', productUrl: 'https://shop.example/s' };
+    const ok = await api('POST', '/ecomOrders', { ecomOrder: cartFields(ids, { orderUrl: 'https://collect.example/r/abc', orderProducts: [product] }) });
+    expect(ok.status).toBe(201);
+    const bad = await api('POST', '/ecomOrders', { ecomOrder: cartFields(ids, { externalcheckoutid: 'other', orderUrl: '/r/abc' }) });
+    expect(bad.status).toBe(422);
+    expect(codes(bad)).toEqual([['field_invalid', '/data/attributes/orderUrl']]);
   });
 
   it('refuses unknown connections and customers, and a customer of another connection', async () => {

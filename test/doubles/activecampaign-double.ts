@@ -219,6 +219,15 @@ function isInt(value: unknown, min: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= min;
 }
 
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    return /^https?:$/.test(new URL(value).protocol) && /^https?:\/\//i.test(value);
+  } catch {
+    return false;
+  }
+}
+
 function stringField(body: Json, errors: AcError[], field: string, required: boolean): void {
   const value = body[field];
   if (isBlank(value)) {
@@ -543,6 +552,8 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       if (!isBlank(data[field]) && !isInt(data[field], 0)) errors.push(invalid(field, `${field} must be an integer number of cents, >= 0`));
     }
     for (const field of ['orderUrl', 'shippingMethod', 'orderNumber']) stringField(data, errors, field, false);
+    // The email's "Return to checkout" button and product links: AC takes absolute http(s) URLs only.
+    if (!isBlank(data.orderUrl) && !isHttpUrl(data.orderUrl)) errors.push(invalid('orderUrl', 'orderUrl must be an absolute http(s) URL'));
 
     if (data.orderProducts !== undefined) {
       if (!Array.isArray(data.orderProducts)) errors.push(invalid('orderProducts', 'orderProducts must be an array'));
@@ -559,6 +570,12 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
           else if (!isInt(product.price, 0)) errors.push(invalid(`${at}/price`, 'price must be an integer number of cents, >= 0'));
           if (product.quantity === undefined || product.quantity === null) errors.push(missing(`${at}/quantity`));
           else if (!isInt(product.quantity, 1)) errors.push(invalid(`${at}/quantity`, 'quantity must be an integer >= 1'));
+          for (const field of ['category', 'sku', 'description', 'imageUrl', 'productUrl']) {
+            if (!isBlank(product[field]) && typeof product[field] !== 'string') errors.push(invalid(`${at}/${field}`, `${field} must be a string`));
+          }
+          for (const field of ['imageUrl', 'productUrl']) {
+            if (!isBlank(product[field]) && !isHttpUrl(product[field])) errors.push(invalid(`${at}/${field}`, `${field} must be an absolute http(s) URL`));
+          }
         });
       }
     }

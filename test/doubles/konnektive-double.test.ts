@@ -488,6 +488,9 @@ describe('/cart/activecampaign/', () => {
     ['orderProducts', JSON.stringify([{ externalid: '7', name: 'Serum', quantity: 1 }])],
     ['orderProducts', JSON.stringify([{ externalid: '7', name: 'Serum', price: 39.95, quantity: 1 }])],
     ['orderProducts', JSON.stringify([{ name: 'Serum', price: 3995, quantity: 1 }])],
+    ['orderProducts', JSON.stringify([{ externalid: '7', name: 'Serum', price: 3995, quantity: 1, imageUrl: 'serum.png' }])],
+    ['orderProducts', JSON.stringify([{ externalid: '7', name: 'Serum', price: 3995, quantity: 1, productUrl: 'javascript:alert(1)' }])],
+    ['orderUrl', '/r/abc'],
   ])('refuses a CART with %s=%s', async (field, value) => {
     const reply = await call('/cart/activecampaign/', cart({ [field]: value }));
     expect(reply.result).toBe('ERROR');

@@ -272,6 +272,14 @@ function isIsoDateWithOffset(text: string): boolean {
   return true;
 }
 
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol) && /^https?:\/\//i.test(text);
+  } catch {
+    return false;
+  }
+}
+
 /** `orderProducts` travels as a JSON string inside the form; each entry mirrors AC's product. */
 function checkOrderProducts(text: string): string[] {
   let parsed: unknown;
@@ -301,6 +309,13 @@ function checkOrderProducts(text: string): string[] {
     if (p.quantity === undefined || p.quantity === null) errors.push(`orderProducts[${i}].quantity is required`);
     else if (typeof p.quantity !== 'number' || !Number.isInteger(p.quantity) || p.quantity < 1) {
       errors.push(`orderProducts[${i}].quantity must be an integer >= 1`);
+    }
+    // What ActiveCampaign takes behind the route: strings, and absolute http(s) URLs.
+    for (const field of ['category', 'sku', 'description', 'imageUrl', 'productUrl']) {
+      if (p[field] !== undefined && typeof p[field] !== 'string') errors.push(`orderProducts[${i}].${field} must be a string`);
+    }
+    for (const field of ['imageUrl', 'productUrl']) {
+      if (typeof p[field] === 'string' && !isHttpUrl(p[field])) errors.push(`orderProducts[${i}].${field} must be an absolute http(s) URL`);
     }
   });
   return errors;
@@ -621,6 +636,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
         checkField(p, errors, 'externalid', { required: true });
       }
       if (p.orderProducts !== undefined) errors.push(...checkOrderProducts(p.orderProducts));
+      if (p.orderUrl !== undefined && !isHttpUrl(p.orderUrl)) errors.push('orderUrl must be an absolute http(s) URL');
     } else if (type === 'CUSTOMER') {
       checkField(p, errors, 'email', { required: true });
       if (has(p, 'email') && !EMAIL.test(p.email ?? '')) errors.push('email must be a valid email address');

@@ -60,7 +60,9 @@ function Entry({ entry }: { entry: TimelineEntryData }) {
         </>
       );
     case 'recovery-click':
-      return <strong>Recovery link clicked ({entry.count})</strong>;
+      return <strong>Recovery link clicked{entry.count > 1 ? ` (${entry.count} clicks so far)` : ''}</strong>;
+    case 'recovery-return':
+      return <strong>Came back through the recovery link</strong>;
     case 'upstream':
       return (
         <details>

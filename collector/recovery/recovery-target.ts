@@ -1,0 +1,84 @@
+/**
+ * @module recovery-target
+ * Where a recovery link leads, decided without changing anything: the checkout page the buyer
+ * left, the "order complete" page, or the "link expired" page.
+ */
+import { isAllowedOrigin, type Config } from '../config.js';
+import type { Session, Store } from '../store/store.js';
+import { LINK_TOKEN_TTL_MS, signRecoveryLink, verifyRecovery } from '../tokens.js';
+
+export type RecoveryTarget =
+  | { outcome: 'checkout'; sessionId: string; location: string }
+  | { outcome: 'done'; sessionId: string; location: string }
+  | { outcome: 'fallback'; sessionId?: string; location: string };
+
+/** The collector's own pages, used when `RECOVERY_DONE_URL` / `RECOVERY_FALLBACK_URL` are not set. */
+export const DONE_PATH = '/recovery/done';
+export const EXPIRED_PATH = '/recovery/expired';
+
+const MAX_TOKEN_LENGTH = 200;
+
+/**
+ * Paid: a verified order, or an ORDER queued or sent. No abandoned-cart email may lead a buyer who
+ * paid into a second purchase.
+ */
+export async function isPaid(store: Store, session: Session): Promise<boolean> {
+  if (session.state === 'complete' || session.orderCheck?.verified) return true;
+  const order = await store.getEmission(session.id, 'order');
+  return order !== undefined && order.status !== 'cancelled';
+}
+
+/**
+ * The URL of the last checkout page view, else of the last page view; only on a lander origin the
+ * collector accepts events from (a page URL is what a browser said, and the link must never become
+ * an open redirect).
+ */
+export async function returnUrl(store: Store, config: Config, sessionId: string): Promise<string | undefined> {
+  const pages = (await store.listEvents(sessionId))
+    .map((event) => event.payload as { type?: string; page?: string; url?: string })
+    .filter((event) => event.type === 'page' && typeof event.url === 'string');
+  const last = pages.filter((event) => event.page === 'checkout').at(-1) ?? pages.at(-1);
+  if (!last?.url) return undefined;
+  try {
+    const url = new URL(last.url);
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !isAllowedOrigin(config, url.origin)) return undefined;
+    return last.url;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `url` with `_fb=<token>` added, the rest of it kept byte for byte (affiliate and UTM values
+ * reach Konnektive as they were). The snippet removes `_fb` from the address bar at once.
+ */
+export function withLinkToken(url: string, token: string): string {
+  const parsed = new URL(url);
+  if (parsed.searchParams.has('_fb')) {
+    parsed.searchParams.set('_fb', token);
+    return parsed.href;
+  }
+  const hashAt = url.indexOf('#');
+  const [head, hash] = hashAt === -1 ? [url, ''] : [url.slice(0, hashAt), url.slice(hashAt)];
+  const separator = !head.includes('?') ? '?' : head.endsWith('?') || head.endsWith('&') ? '' : '&';
+  return `${head}${separator}_fb=${token}${hash}`;
+}
+
+export async function recoveryTarget(deps: { config: Config; secret: string; store: Store }, token: string, now: number): Promise<RecoveryTarget> {
+  const { config, secret, store } = deps;
+  const fallback = (sessionId?: string): RecoveryTarget => ({
+    outcome: 'fallback',
+    location: config.recovery.fallbackUrl ?? EXPIRED_PATH,
+    ...(sessionId ? { sessionId } : {}),
+  });
+  if (token.length > MAX_TOKEN_LENGTH) return fallback();
+  const check = verifyRecovery(secret, token, now);
+  if (!check.ok) return fallback();
+  const session = await store.getSession(check.sessionId);
+  if (!session) return fallback();
+  if (await isPaid(store, session)) return { outcome: 'done', sessionId: session.id, location: config.recovery.doneUrl ?? DONE_PATH };
+  const target = await returnUrl(store, config, session.id);
+  if (!target) return fallback(session.id);
+  const link = signRecoveryLink(secret, session.id, now + LINK_TOKEN_TTL_MS);
+  return { outcome: 'checkout', sessionId: session.id, location: withLinkToken(target, link) };
+}

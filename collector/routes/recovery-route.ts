@@ -1,0 +1,89 @@
+/**
+ * @module recovery-route
+ * `GET /r/<token>` (and `HEAD`): the recovery link of a CART's `orderUrl`. Always a 302:
+ * - to the checkout page the buyer left, with a fresh recovery link token in `_fb`, when the
+ *   session is not paid;
+ * - to `RECOVERY_DONE_URL` (else the collector's "order complete" page) when it is;
+ * - to `RECOVERY_FALLBACK_URL` (else the collector's "link expired" page) for an unknown, expired,
+ *   forged or malformed token, or a session purged since.
+ *
+ * Email security scanners open every link before the person does, so the redirect changes no
+ * session state and stores no event: only the page view the snippet then sends counts as the
+ * buyer's return. A `GET` is counted as a click (first and latest time, and in `/metrics`); a
+ * `HEAD` is not. Never a 5xx, and never personal data in an answer.
+ */
+import { Hono, type Context } from 'hono';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { DONE_PATH, EXPIRED_PATH, recoveryTarget, type RecoveryTarget } from '../recovery/recovery-target.js';
+import type { Store } from '../store/store.js';
+
+export interface RecoveryRouteDeps {
+  config: Config;
+  secret: string;
+  store: Store;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+const NO_STORE = {
+  'Cache-Control': 'no-store',
+  // The link's token must not travel on as a Referer, nor the page be indexed.
+  'Referrer-Policy': 'no-referrer',
+  'X-Robots-Tag': 'noindex, nofollow',
+};
+
+const page = (title: string, text: string): string => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${title}</title>
+</head>
+<body style="font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222">
+<h1>${title}</h1>
+<p>${text}</p>
+</body>
+</html>
+`;
+
+const DONE_PAGE = page('Your order is complete', 'This order has already been paid. Thank you! There is nothing more to do; check your email for the confirmation.');
+const EXPIRED_PAGE = page('This link has expired', 'This checkout link is no longer valid. Please go back to the shop to place your order.');
+
+export function recoveryRoute({ config, secret, store, metrics, logger, now = Date.now }: RecoveryRouteDeps): Hono {
+  const app = new Hono();
+
+  const answer = (c: Context, target: RecoveryTarget) => c.body(null, 302, { Location: target.location, ...NO_STORE });
+
+  // Hono answers HEAD with the GET handler, without the body.
+  app.get('/r/:token', async (c) => {
+    const at = now();
+    const isHead = c.req.method === 'HEAD';
+    let target: RecoveryTarget;
+    try {
+      target = await recoveryTarget({ config, secret, store }, c.req.param('token'), at);
+    } catch (error) {
+      // The store is down, or anything else: the buyer still gets a page, never a 5xx.
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'recovery link could not be resolved');
+      target = { outcome: 'fallback', location: config.recovery.fallbackUrl ?? EXPIRED_PATH };
+    }
+    if (!isHead) {
+      metrics.recoveryClicks.inc({ outcome: target.outcome });
+      if (target.sessionId) {
+        try {
+          await store.recordRecoveryClick(target.sessionId, at);
+        } catch (error) {
+          logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'recovery click not recorded');
+        }
+      }
+    }
+    return answer(c, target);
+  });
+
+  app.get(DONE_PATH, (c) => c.html(DONE_PAGE, 200, NO_STORE));
+  app.get(EXPIRED_PATH, (c) => c.html(EXPIRED_PAGE, 200, NO_STORE));
+  return app;
+}
