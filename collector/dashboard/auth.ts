@@ -52,9 +52,10 @@ export function dashboardAuth({ config, secret, now = Date.now, failuresPer15Min
 
   const ipOf = (c: Context) => clientIp(c, config.trustProxy);
 
-  async function refuse(c: Context): Promise<never> {
+  /** 401; a wrong token (not a request without any) counts towards the address's limit. */
+  async function refuse(c: Context, wrongToken = true): Promise<never> {
     try {
-      await failures.consume(ipOf(c));
+      if (wrongToken) await failures.consume(ipOf(c));
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
     }
@@ -106,7 +107,7 @@ export function dashboardAuth({ config, secret, now = Date.now, failuresPer15Min
     }
     const fromCookie = readCookie(c);
     if (fromCookie) return fromCookie;
-    return refuse(c);
+    return refuse(c, false);
   }
 
   /** Middleware for the API: who asks, and for changes, the CSRF proof. */
