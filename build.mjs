@@ -3,6 +3,7 @@
 //   dist/p.js    the recovery prefill, a small ES module the snippet imports only on a recovery
 //                landing (served at /p.js), with its own budget
 //   dist/cli.js  the collector and its CLI, for `node dist/cli.js serve`
+//   dist/dashboard/app.js, app.css  the Preact dashboard (served by the collector at /dashboard/)
 //   dist/bench/  the TypeScript benchmarks (bench/*/run.ts), for `npm run bench`
 // Usage: node build.mjs [--watch]
 import { build, context } from 'esbuild';
@@ -61,8 +62,25 @@ configs.push({
   banner: { js: '#!/usr/bin/env node' },
 });
 
+// The dashboard: one ES module and one stylesheet, no CDN, no font, nothing inline (strict CSP).
+if (existsSync('collector/dashboard/ui/main.tsx')) {
+  configs.push({
+    entryPoints: { app: 'collector/dashboard/ui/main.tsx' },
+    outdir: 'dist/dashboard',
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: ['es2020'],
+    platform: 'browser',
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    legalComments: 'none',
+    sourcemap: false,
+  });
+}
+
 // Benchmarks written in TypeScript import collector modules directly; bundle them for node.
-for (const [name, entry] of [['sweeper', 'bench/sweeper/run.ts'], ['delivery', 'bench/delivery/run.ts'], ['retention', 'bench/retention/run.ts'], ['soak', 'bench/soak/run.ts']]) {
+for (const [name, entry] of [['sweeper', 'bench/sweeper/run.ts'], ['delivery', 'bench/delivery/run.ts'], ['retention', 'bench/retention/run.ts'], ['soak', 'bench/soak/run.ts'], ['dashboard', 'bench/dashboard/run.ts']]) {
   if (!existsSync(entry)) continue;
   configs.push({
     entryPoints: [entry],

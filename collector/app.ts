@@ -9,6 +9,7 @@ import { errorBody, RequestAborted } from './http/errors.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { dashboardRoute } from './routes/dashboard-route.js';
 import { demoRoute } from './routes/demo-route.js';
 import { eventsRoute } from './routes/events-route.js';
 import { healthRoute } from './routes/health-route.js';
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', snippetRoute());
   app.route('/', recoveryRoute(deps));
   if (deps.config.sandbox) app.route('/', demoRoute(deps));
+  app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, linkTtlMs: deps.config.recovery.linkTtlMs, ...(deps.now ? { now: deps.now } : {}) }));
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {

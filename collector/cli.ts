@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
 import { Sweeper } from './abandonment/sweeper.js';
 import { systemClock } from './clock.js';
+import { connect, connectLines } from './cli/connect.js';
+import { startBanner } from './cli/banner.js';
 import { runDoctor } from './doctor.js';
 import { BackupError, backupSqlite } from './store/backup.js';
 import { loadConfig } from './load-env.js';
@@ -21,6 +23,7 @@ const USAGE = `usage: funnelbeacon <command>
   migrate   create or upgrade the store's tables, then exit
   doctor    check the configuration, the store and each upstream, and say what to fix
   replay    put dead-lettered jobs back into the outbox
+  connect   create the ActiveCampaign connection once (prints ACTIVECAMPAIGN_CONNECTION_ID)
   sweep --once
             run one abandonment sweep now (queues rechecks, CARTs, ORDERs), then exit;
             a running collector's worker delivers what it queued
@@ -53,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       if (config.sandbox) {
         logger.info({ url: config.publicUrl }, 'sandbox mode: no credentials set; upstream calls are recorded, not sent');
       }
+      if (config.logLevel !== 'silent') console.log(startBanner(config, collector.port));
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -106,6 +110,11 @@ async function main(argv: string[]): Promise<number> {
       await store.close();
       console.log(`${seen} due session(s) swept`);
       return 0;
+    }
+    case 'connect': {
+      const result = await connect(configOrExit());
+      for (const line of connectLines(result)) (result.ok ? console.log : console.error)(line);
+      return result.ok ? 0 : 1;
     }
     case 'backup': {
       const target = positionals[1];

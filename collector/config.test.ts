@@ -32,7 +32,8 @@ describe('parseConfig', () => {
     expect(config.emitVia).toBe('sandbox');
     expect(config.port).toBe(8787);
     expect(config.databaseUrl).toBe('file:./data/funnelbeacon.db');
-    expect(config.abandonAfterMs).toBe(30 * 60_000);
+    // Sandbox mode: two minutes, so a first run shows an abandoned cart quickly.
+    expect(config.abandonAfterMs).toBe(2 * 60_000);
     expect(config.upsellWindowMs).toBe(15 * 60_000);
     expect(config.sweepEveryMs).toBe(30_000);
     expect(config.botFilter).toBe(true);

@@ -89,10 +89,13 @@ const EnvSchema = z.object({
   ACTIVECAMPAIGN_API_KEY: optionalText,
   ACTIVECAMPAIGN_CONNECTION_ID: optionalText.pipe(z.string().regex(/^\d+$/, 'expected a numeric id').optional()),
   ACTIVECAMPAIGN_RATE_LIMIT: z.coerce.number().positive().max(100).default(5),
+  // Default 30m, or 2m in sandbox mode (see parseConfig) so a first run shows a cart within minutes.
   ABANDON_AFTER: duration('30m'),
   UPSELL_WINDOW: duration('15m'),
   SWEEP_EVERY: duration('30s'),
-  DASHBOARD_TOKEN: optionalText,
+  DASHBOARD_TOKEN: optionalText.refine((token) => token === undefined || token.length >= 16, {
+    message: 'must be at least 16 characters (a long random string)',
+  }),
   TRUST_PROXY: flag(false),
   BOT_FILTER: flag(true),
   RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
@@ -157,6 +160,8 @@ export interface Config {
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 const SANDBOX_ORIGINS = ['http://localhost', 'http://127.0.0.1'];
+/** Sandbox mode's default ABANDON_AFTER: a newcomer sees the abandoned cart within minutes. */
+export const SANDBOX_ABANDON_AFTER_MS = 2 * 60_000;
 
 /** ActiveCampaign shows the account URL without `/api/3`; accept it either way. */
 function activeCampaignBase(url: string): string {
@@ -229,7 +234,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     emitVia,
     activeCampaign: activeCampaign && Object.freeze(activeCampaign),
     activeCampaignRatePerSecond: e.ACTIVECAMPAIGN_RATE_LIMIT,
-    abandonAfterMs: e.ABANDON_AFTER,
+    abandonAfterMs: sandbox && !env.ABANDON_AFTER?.trim() ? SANDBOX_ABANDON_AFTER_MS : e.ABANDON_AFTER,
     upsellWindowMs: e.UPSELL_WINDOW,
     sweepEveryMs: e.SWEEP_EVERY,
     dashboardToken: e.DASHBOARD_TOKEN,

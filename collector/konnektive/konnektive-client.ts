@@ -11,6 +11,8 @@ export const KONNEKTIVE_PATHS = Object.freeze({
   importLead: '/leads/import/',
   queryOrder: '/order/query/',
   activeCampaign: '/cart/activecampaign/',
+  /** Read-only: `funnelbeacon doctor` checks that each allowed campaign exists. */
+  queryCampaign: '/campaign/query/',
 } as const);
 export type KonnektiveEndpoint = keyof typeof KONNEKTIVE_PATHS;
 
@@ -26,7 +28,8 @@ export interface KonnektiveApi {
   call(endpoint: KonnektiveEndpoint, params: Record<string, string>): Promise<KonnektiveResult>;
 }
 
-const AUTH_FAILURE = /could not authenticate/i;
+/** Wrong credentials, or a call from an IP missing from the API user's whitelist: a relay pauses on either. */
+const AUTH_FAILURE = /could not authenticate|whitelist/i;
 
 export interface KonnektiveClientOptions {
   apiUrl: string;

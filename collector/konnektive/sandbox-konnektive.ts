@@ -32,6 +32,8 @@ export function sandboxKonnektive(): KonnektiveApi {
           };
         case 'queryOrder':
           return { ok: false, failure: 'rejected', httpStatus: 200, latencyMs: 0, message: 'No result found (sandbox)' };
+        case 'queryCampaign':
+          return { ok: true, httpStatus: 200, latencyMs: 0, message: { totalResults: 1, data: [{ campaignId: Number(params.campaignId ?? 1) }] } };
         case 'activeCampaign':
           return { ok: true, httpStatus: 200, latencyMs: 0, message: { sandbox: true } };
       }

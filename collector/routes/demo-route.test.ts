@@ -7,9 +7,15 @@ afterEach(async () => {
 });
 
 describe('GET /demo/', () => {
-  it('serves a three-page funnel carrying the snippet in sandbox mode', async () => {
+  it('serves a five-page funnel carrying the snippet in sandbox mode', async () => {
     collector = await startTestCollector(testEnv());
-    const pages: Record<string, string> = { '/demo/': 'presell', '/demo/checkout': 'checkout', '/demo/thanks': 'thankyou' };
+    const pages: Record<string, string> = {
+      '/demo/': 'presell',
+      '/demo/lead': 'lead',
+      '/demo/checkout': 'checkout',
+      '/demo/upsell': 'upsell1',
+      '/demo/thanks': 'thankyou',
+    };
     for (const [path, page] of Object.entries(pages)) {
       const res = await fetch(`${collector.url}${path}`);
       expect(res.status).toBe(200);

@@ -191,4 +191,71 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Dashboard (collector/dashboard): lookups for the session search and timeline, and a small
+      -- rollup of the overview's figures per hour, recomputed only for the hours whose sessions,
+      -- clicks or emissions changed (the triggers below mark them), never by scanning every event.
+      CREATE INDEX sessions_by_email ON sessions (lower(lead::json ->> 'emailAddress')) WHERE (lead::json ->> 'emailAddress') IS NOT NULL;
+      CREATE INDEX sessions_by_claimed_order ON sessions (claimed_order_id) WHERE claimed_order_id IS NOT NULL;
+      CREATE INDEX sessions_by_crm_order ON sessions ((konnektive::json ->> 'orderId')) WHERE (konnektive::json ->> 'orderId') IS NOT NULL;
+      CREATE INDEX emissions_by_kind_time ON emissions (kind, created_at);
+      CREATE INDEX outbox_by_session ON outbox (session_id, id);
+      CREATE INDEX delivery_attempts_by_outcome ON delivery_attempts (outcome, id);
+
+      CREATE TABLE dashboard_rollup (
+        dim TEXT NOT NULL,
+        bucket BIGINT NOT NULL,
+        value TEXT NOT NULL,
+        figures TEXT NOT NULL,
+        PRIMARY KEY (dim, bucket, value)
+      );
+      CREATE TABLE dashboard_dirty (bucket BIGINT PRIMARY KEY);
+      -- Where each session came from, parsed once from its landing URL and user agent.
+      CREATE TABLE dashboard_sources (session_id TEXT PRIMARY KEY, aff_id TEXT, device TEXT NOT NULL);
+      CREATE INDEX dashboard_sources_by_aff ON dashboard_sources (aff_id) WHERE aff_id IS NOT NULL;
+
+      CREATE FUNCTION dashboard_mark_session() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO dashboard_dirty (bucket) VALUES (NEW.created_at / 3600000) ON CONFLICT DO NOTHING;
+        RETURN NULL;
+      END $$;
+      CREATE FUNCTION dashboard_mark_by_session() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id ON CONFLICT DO NOTHING;
+        IF TG_TABLE_NAME = 'emissions' THEN
+          INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM emissions WHERE session_id = NEW.session_id
+            ON CONFLICT DO NOTHING;
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER dashboard_mark_session_insert AFTER INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION dashboard_mark_session();
+      CREATE TRIGGER dashboard_mark_session_update AFTER UPDATE OF state, lead, cart, landing_url, is_bot ON sessions FOR EACH ROW
+        WHEN (NEW.state IS DISTINCT FROM OLD.state OR NEW.lead IS DISTINCT FROM OLD.lead OR NEW.cart IS DISTINCT FROM OLD.cart
+          OR NEW.landing_url IS DISTINCT FROM OLD.landing_url OR NEW.is_bot IS DISTINCT FROM OLD.is_bot)
+        EXECUTE FUNCTION dashboard_mark_session();
+      CREATE TRIGGER dashboard_mark_click AFTER INSERT ON session_clicks FOR EACH ROW EXECUTE FUNCTION dashboard_mark_by_session();
+      CREATE TRIGGER dashboard_mark_emission_insert AFTER INSERT ON emissions FOR EACH ROW EXECUTE FUNCTION dashboard_mark_by_session();
+      CREATE TRIGGER dashboard_mark_emission_update AFTER UPDATE OF status ON emissions FOR EACH ROW
+        WHEN (NEW.status IS DISTINCT FROM OLD.status) EXECUTE FUNCTION dashboard_mark_by_session();
+      INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM sessions ON CONFLICT DO NOTHING;
+      INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM emissions ON CONFLICT DO NOTHING;
+      -- Recovery facts (migration 7): a cart's, an order's and a click's hours change with them.
+      CREATE FUNCTION dashboard_mark_outcome() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.cart_at IS NOT NULL THEN
+          INSERT INTO dashboard_dirty (bucket) VALUES (NEW.cart_at / 3600000) ON CONFLICT DO NOTHING;
+        END IF;
+        IF NEW.order_at IS NOT NULL THEN
+          INSERT INTO dashboard_dirty (bucket) VALUES (NEW.order_at / 3600000) ON CONFLICT DO NOTHING;
+        END IF;
+        INSERT INTO dashboard_dirty (bucket) SELECT created_at / 3600000 FROM sessions WHERE id = NEW.session_id ON CONFLICT DO NOTHING;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER dashboard_mark_outcome AFTER INSERT OR UPDATE ON session_outcomes FOR EACH ROW EXECUTE FUNCTION dashboard_mark_outcome();
+      INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT cart_at / 3600000 FROM session_outcomes WHERE cart_at IS NOT NULL ON CONFLICT DO NOTHING;
+      INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT order_at / 3600000 FROM session_outcomes WHERE order_at IS NOT NULL ON CONFLICT DO NOTHING;
+    `,
+  },
 ];

@@ -37,6 +37,7 @@ import type {
   SessionState,
   Store,
   StoreTx,
+  SqlAccess,
   StoredEvent,
 } from './store.js';
 import { isTransactionConflict, RATE_SEND_HORIZON_MS, type CartOutcome, type FunnelReport, type OrderOutcome } from './store.js';
@@ -133,6 +134,16 @@ export class PostgresStore implements Store {
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return retryOnDeadlock(() => this.#inTransaction((client) => fn(this.#txFor(client))));
+  }
+
+  sql(): SqlAccess {
+    const over = (db: Queryable): SqlAccess => ({
+      dialect: 'postgres',
+      all: async <R>(sql: string, params: readonly unknown[] = []) => (await db.query(numbered(sql), [...params])).rows as R[],
+      run: async (sql, params = []) => (await db.query(numbered(sql), [...params])).rowCount ?? 0,
+      transaction: (fn) => (db === this.#pool ? this.#inTransaction((client) => fn(over(client))) : fn(over(db))),
+    });
+    return over(this.#pool);
   }
 
   getSession(id: string): Promise<Session | undefined> {

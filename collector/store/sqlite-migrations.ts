@@ -179,4 +179,66 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX IF NOT EXISTS sessions_created_for_report ON sessions (created_at);
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Dashboard (collector/dashboard): lookups for the session search and timeline, and a small
+      -- rollup of the overview's figures per hour, recomputed only for the hours whose sessions,
+      -- clicks or emissions changed (the triggers below mark them), never by scanning every event.
+      CREATE INDEX sessions_by_email ON sessions (lower(json_extract(lead, '$.emailAddress'))) WHERE json_extract(lead, '$.emailAddress') IS NOT NULL;
+      CREATE INDEX sessions_by_claimed_order ON sessions (claimed_order_id) WHERE claimed_order_id IS NOT NULL;
+      CREATE INDEX sessions_by_crm_order ON sessions (json_extract(konnektive, '$.orderId')) WHERE json_extract(konnektive, '$.orderId') IS NOT NULL;
+      CREATE INDEX emissions_by_kind_time ON emissions (kind, created_at);
+      CREATE INDEX outbox_by_session ON outbox (session_id, id);
+      CREATE INDEX delivery_attempts_by_outcome ON delivery_attempts (outcome, id);
+
+      CREATE TABLE dashboard_rollup (
+        dim TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        figures TEXT NOT NULL,
+        PRIMARY KEY (dim, bucket, value)
+      ) WITHOUT ROWID;
+      CREATE TABLE dashboard_dirty (bucket INTEGER PRIMARY KEY) WITHOUT ROWID;
+      -- Where each session came from, parsed once from its landing URL and user agent.
+      CREATE TABLE dashboard_sources (session_id TEXT PRIMARY KEY, aff_id TEXT, device TEXT NOT NULL) WITHOUT ROWID;
+      CREATE INDEX dashboard_sources_by_aff ON dashboard_sources (aff_id) WHERE aff_id IS NOT NULL;
+
+      -- Trigger bodies avoid INSERT OR IGNORE: an outer upsert's conflict clause would override it.
+      CREATE TRIGGER dashboard_mark_session_insert AFTER INSERT ON sessions BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.created_at / 3600000 WHERE NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_session_update AFTER UPDATE OF state, lead, cart, landing_url, is_bot ON sessions
+        WHEN NEW.state IS NOT OLD.state OR NEW.lead IS NOT OLD.lead OR NEW.cart IS NOT OLD.cart
+          OR NEW.landing_url IS NOT OLD.landing_url OR NEW.is_bot IS NOT OLD.is_bot BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.created_at / 3600000 WHERE NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_click AFTER INSERT ON session_clicks BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_emission_insert AFTER INSERT ON emissions BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM emissions t WHERE t.session_id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_emission_update AFTER UPDATE OF status ON emissions WHEN NEW.status IS NOT OLD.status BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM emissions t WHERE t.session_id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+      END;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM sessions;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT created_at / 3600000 FROM emissions;
+      -- Recovery facts (migration 7): a cart's, an order's and a click's hours change with them.
+      CREATE TRIGGER dashboard_mark_outcome_insert AFTER INSERT ON session_outcomes BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.cart_at / 3600000 WHERE NEW.cart_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.cart_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.order_at / 3600000 WHERE NEW.order_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.order_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+      END;
+      CREATE TRIGGER dashboard_mark_outcome_update AFTER UPDATE ON session_outcomes BEGIN
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.cart_at / 3600000 WHERE NEW.cart_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.cart_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT NEW.order_at / 3600000 WHERE NEW.order_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dashboard_dirty WHERE bucket = NEW.order_at / 3600000);
+        INSERT INTO dashboard_dirty (bucket) SELECT DISTINCT t.created_at / 3600000 FROM sessions t WHERE t.id = NEW.session_id AND NOT EXISTS (SELECT 1 FROM dashboard_dirty d WHERE d.bucket = t.created_at / 3600000);
+      END;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT cart_at / 3600000 FROM session_outcomes WHERE cart_at IS NOT NULL;
+      INSERT OR IGNORE INTO dashboard_dirty (bucket) SELECT DISTINCT order_at / 3600000 FROM session_outcomes WHERE order_at IS NOT NULL;
+    `,
+  },
 ];

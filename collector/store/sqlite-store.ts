@@ -40,6 +40,7 @@ import type {
   SessionState,
   Store,
   StoreTx,
+  SqlAccess,
   StoredEvent,
   CartOutcome,
   FunnelReport,
@@ -166,6 +167,32 @@ export class SqliteStore implements Store {
       }
     },
   };
+
+  sql(): SqlAccess {
+    const inside: SqlAccess = {
+      dialect: 'sqlite',
+      all: async <R>(sql: string, params: readonly unknown[] = []) => this.#stmt(sql).all(...params) as R[],
+      run: async (sql, params = []) => this.#stmt(sql).run(...params).changes,
+      transaction: (fn) => fn(inside),
+    };
+    return {
+      dialect: 'sqlite',
+      all: <R>(sql: string, params: readonly unknown[] = []) => this.#lock.run(() => this.#stmt(sql).all(...params) as R[]),
+      run: (sql, params = []) => this.#lock.run(() => this.#stmt(sql).run(...params).changes),
+      transaction: (fn) =>
+        this.#lock.run(async () => {
+          this.#db.exec('BEGIN IMMEDIATE');
+          try {
+            const value = await fn(inside);
+            this.#db.exec('COMMIT');
+            return value;
+          } catch (error) {
+            if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+            throw error;
+          }
+        }),
+    };
+  }
 
   getSession(id: string): Promise<Session | undefined> {
     return this.#lock.run(() => this.#getSession(id));

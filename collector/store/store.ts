@@ -313,6 +313,19 @@ export type RateSendResult = { sent: true; id: number } | { sent: false; retryAt
 /** Recorded sends older than this are deleted: far past any window, even with collectors' clocks apart. */
 export const RATE_SEND_HORIZON_MS = 60_000;
 
+/**
+ * Plain SQL for read models that keep their own queries per dialect (collector/dashboard/):
+ * `?` placeholders on both backends. Not for domain writes, which go through {@link StoreTx}.
+ */
+export interface SqlAccess {
+  readonly dialect: 'sqlite' | 'postgres';
+  all<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Returns the number of rows changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** Runs `fn` in one transaction (on SQLite, holding the store's lock throughout). */
+  transaction<T>(fn: (sql: SqlAccess) => Promise<T>): Promise<T>;
+}
+
 /** A CART delivered: the cart's worth and the lifetime of its recovery link. */
 export interface CartOutcome {
   sessionId: string;
@@ -363,6 +376,8 @@ export interface FunnelReport {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** Raw SQL access for the dashboard's read models. */
+  sql(): SqlAccess;
   migrate(): Promise<void>;
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   getSession(id: string): Promise<Session | undefined>;

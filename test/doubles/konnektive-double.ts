@@ -35,12 +35,18 @@ export const KONNEKTIVE_AC_TYPES = ['CONNECTION', 'CART', 'ORDER', 'CUSTOMER', '
 export type KonnektiveAcType = (typeof KONNEKTIVE_AC_TYPES)[number];
 
 /** `down` is an alias of `http500`. */
-export type KonnektiveFailureMode = 'http500' | 'hang' | 'error' | 'badCredentials' | 'down';
+export type KonnektiveFailureMode = 'http500' | 'hang' | 'error' | 'badCredentials' | 'ipNotWhitelisted' | 'down';
 
 export const KONNEKTIVE_BAD_CREDENTIALS = 'Could not authenticate credentials';
 /** Contains "No result", which is what public clients match to mean "empty page". */
 export const KONNEKTIVE_NO_RESULTS = 'No results found matching those parameters';
 export const KONNEKTIVE_GENERIC_ERROR = 'An unexpected error occurred, please try again';
+/**
+ * The refusal of a call from an address missing from the API user's IP whitelist. Konnektive's
+ * exact wording is not in our references (shared/reference/upstream-apis.md documents only the
+ * whitelist itself): this is our stand-in, naming the IP and the whitelist as such errors do.
+ */
+export const KONNEKTIVE_IP_NOT_WHITELISTED = 'IP address 127.0.0.1 is not whitelisted for this API user';
 
 export interface KonnektiveDoubleOptions {
   loginId?: string;
@@ -648,7 +654,10 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     if (type === 'QUERY') {
       // ActiveCampaign keeps carts and orders as one kind of record, so ORDER lists both.
       const wanted = p.queryType === 'PRODUCTS' || p.queryType === 'ORDER' ? ['CART', 'ORDER'] : [p.queryType];
-      const data = acRoute.filter((call) => wanted.includes(call.type)).map((call) => call.params);
+      const data = acRoute
+        .map((call, index) => ({ call, id: String(index + 1) }))
+        .filter(({ call }) => wanted.includes(call.type))
+        .map(({ call, id }) => ({ id, ...call.params }));
       acRoute.push({ type, params, at });
       return { ok: true, message: { queryType: p.queryType, data } };
     }
@@ -656,7 +665,16 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     return { ok: true, message: { type, status: 'accepted', id: String(acRoute.length) } };
   }
 
+  /** Query Campaign: read-only; a campaign id the account does not have finds nothing. */
+  function queryCampaign(p: Params): Outcome {
+    if (has(p, 'campaignId') && !INT.test(p.campaignId ?? '')) return { ok: false, message: 'campaignId must be an integer' };
+    const wanted = has(p, 'campaignId') ? [p.campaignId ?? ''].filter((id) => campaigns.has(id)) : [...campaigns];
+    if (wanted.length === 0) return { ok: false, message: KONNEKTIVE_NO_RESULTS };
+    return { ok: true, message: { totalResults: wanted.length, data: wanted.map((campaignId) => ({ campaignId: Number(campaignId), campaignName: `Campaign ${campaignId}` })) } };
+  }
+
   const routes: Record<string, (p: Params) => Outcome> = {
+    '/campaign/query/': queryCampaign,
     '/landers/clicks/import/': importClick,
     '/leads/import/': importLead,
     '/order/query/': queryOrder,
@@ -723,6 +741,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     let outcome: Outcome;
     if (mode === 'error') outcome = { ok: false, message: KONNEKTIVE_GENERIC_ERROR };
     else if (mode === 'badCredentials') outcome = { ok: false, message: KONNEKTIVE_BAD_CREDENTIALS };
+    else if (mode === 'ipNotWhitelisted') outcome = { ok: false, message: KONNEKTIVE_IP_NOT_WHITELISTED };
     else if (bodyProblem) outcome = { ok: false, message: bodyProblem };
     else if ((params.loginId ?? '').length > 32 || (params.password ?? '').length > 32) {
       outcome = { ok: false, message: 'loginId and password may not be greater than 32 characters' };

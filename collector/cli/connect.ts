@@ -1,0 +1,68 @@
+/**
+ * @module connect
+ * `funnelbeacon connect`: creates the ActiveCampaign connection (AC's "store") once, as
+ * Konnektive's deep-integration guide says to do first. On the `activecampaign` route it is
+ * `POST /connections` (after looking for ours by service and external id); on the `konnektive`
+ * route it is `type=CONNECTION` on `/cart/activecampaign/` (after a `QUERY` for one). Running it
+ * again finds the connection and changes nothing. It prints the id to put in
+ * `ACTIVECAMPAIGN_CONNECTION_ID`.
+ */
+import type { Config } from '../config.js';
+import { acCall, connectionFilter, type DoctorOptions } from '../doctor-checks.js';
+import { acConnectionBody } from '../emit/activecampaign-emitter.js';
+import { konnektiveClient, type KonnektiveApi } from '../konnektive/konnektive-client.js';
+
+export interface ConnectResult {
+  ok: boolean;
+  created: boolean;
+  id: string | undefined;
+  message: string;
+}
+
+async function connectDirect(config: Config, options: DoctorOptions): Promise<ConnectResult> {
+  const found = await acCall(config, 'GET', connectionFilter(config), undefined, options);
+  if (!found.ok) return { ok: false, created: false, id: undefined, message: describeAcFailure(found.status) };
+  const existing = (found.body?.connections as { id?: string }[] | undefined)?.[0];
+  if (existing?.id) return { ok: true, created: false, id: String(existing.id), message: `connection ${existing.id} exists already; nothing changed` };
+  const posted = await acCall(config, 'POST', '/connections', acConnectionBody(config.publicUrl), options);
+  const id = (posted.body?.connection as { id?: string } | undefined)?.id;
+  if (!posted.ok || !id) return { ok: false, created: false, id: undefined, message: describeAcFailure(posted.status) };
+  return { ok: true, created: true, id: String(id), message: `connection ${id} created` };
+}
+
+function describeAcFailure(status: number): string {
+  if (status === 0) return 'ActiveCampaign is unreachable: check ACTIVECAMPAIGN_API_URL';
+  if (status === 401 || status === 403) return 'ActiveCampaign refused the API key: check ACTIVECAMPAIGN_API_KEY';
+  return `ActiveCampaign answered HTTP ${status}: check ACTIVECAMPAIGN_API_URL`;
+}
+
+async function connectViaKonnektive(config: Config, api: KonnektiveApi): Promise<ConnectResult> {
+  const query = await api.call('activeCampaign', { type: 'QUERY', queryType: 'CONNECTION' });
+  if (!query.ok) return { ok: false, created: false, id: undefined, message: `Konnektive refused the connection query: ${query.message}` };
+  const existing = Array.isArray(query.message.data) ? (query.message.data as Record<string, unknown>[])[0] : undefined;
+  if (existing) {
+    const id = existing.id ?? existing.connectionid;
+    return { ok: true, created: false, id: id === undefined ? undefined : String(id), message: 'the connection exists already; nothing changed' };
+  }
+  const created = await api.call('activeCampaign', { type: 'CONNECTION', ...acConnectionBody(config.publicUrl).connection });
+  if (!created.ok) return { ok: false, created: false, id: undefined, message: `Konnektive refused to create the connection: ${created.message}` };
+  const id = created.message.id ?? created.message.connectionid;
+  return { ok: true, created: true, id: id === undefined ? undefined : String(id), message: 'connection created' };
+}
+
+export async function connect(config: Config, options: DoctorOptions = {}): Promise<ConnectResult> {
+  if (config.emitVia === 'activecampaign' && config.activeCampaign) return connectDirect(config, options);
+  if (config.emitVia === 'konnektive' && config.konnektive) {
+    return connectViaKonnektive(config, konnektiveClient({ ...config.konnektive, timeoutMs: options.timeoutMs ?? 10_000, ...(options.fetch ? { fetch: options.fetch } : {}) }));
+  }
+  return { ok: false, created: false, id: undefined, message: 'nothing to connect in sandbox mode: set EMIT_VIA=activecampaign (with ACTIVECAMPAIGN_API_URL and _KEY) or the Konnektive credentials' };
+}
+
+/** The CLI's lines for a result. */
+export function connectLines(result: ConnectResult): string[] {
+  if (!result.ok) return [`funnelbeacon connect: ${result.message}`];
+  return [
+    result.message,
+    result.id === undefined ? 'Konnektive did not report the connection id; nothing to set.' : `ACTIVECAMPAIGN_CONNECTION_ID=${result.id}`,
+  ];
+}

@@ -1,0 +1,233 @@
+/**
+ * @module api-schema
+ * The dashboard API's contract, defined once with zod: what each endpoint accepts (validated at
+ * the edge; bad input is a 400 that changes nothing) and what it answers (checked before it is
+ * sent, and by the tests). The Preact UI imports the inferred types only.
+ */
+import { z } from 'zod';
+import { PAGE_NAMES } from '../wire-schema.js';
+import { SOURCE_DIMENSIONS } from './sources.js';
+
+const MAX_SPAN_MS = 400 * 86_400_000;
+const instant = z.coerce.number().int().min(0).max(8_640_000_000_000);
+
+/** A period [from, to) in ms since the epoch, at most 400 days long. */
+export const RangeQuery = z
+  .object({ from: instant, to: instant })
+  .refine((range) => range.to > range.from, { message: '`to` must be after `from`' })
+  .refine((range) => range.to - range.from <= MAX_SPAN_MS, { message: 'a period is at most 400 days' });
+
+export const SourcesQuery = z.object({ from: instant, to: instant, dim: z.enum(SOURCE_DIMENSIONS) }).refine((q) => q.to > q.from && q.to - q.from <= MAX_SPAN_MS, {
+  message: '`to` must be after `from`, at most 400 days later',
+});
+
+export const SessionsQuery = z.object({
+  q: z.string().trim().min(1).max(255).optional(),
+  before: instant.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const SessionIdParam = z.string().min(1).max(100).regex(/^[A-Za-z0-9_-]+$/, 'not a session id');
+
+export const ReplayBody = z.object({ id: z.number().int().positive() }).strict();
+
+const count = z.number().int().min(0);
+const rate = z.number().min(0).nullable();
+
+export const FiguresSchema = z.object({
+  visitors: count,
+  steps: z.object(Object.fromEntries(PAGE_NAMES.map((page) => [page, count])) as Record<(typeof PAGE_NAMES)[number], typeof count>),
+  leads: count,
+  converted: count,
+  carts: count,
+  cartCents: count,
+  recovered: count,
+  recoveredCents: count,
+  recoveredByLink: count,
+  recoveredByLinkCents: count,
+  unrecovered: count,
+  recoveryClicks: count,
+  orders: count,
+  orderCents: count,
+  upsellSeen: count,
+  upsellTaken: count,
+});
+
+export const DerivedSchema = z.object({
+  salesConversion: rate,
+  visitorConversion: rate,
+  averageOrderCents: rate,
+  revenuePerVisitorCents: rate,
+  upsellTakeRate: rate,
+  recoveryRate: rate,
+});
+
+export const FunnelStepSchema = z.object({
+  step: z.enum(PAGE_NAMES),
+  visitors: count,
+  /** Share of the first step's visitors who reached this one. */
+  ofFirst: rate,
+  /** Share of the previous step's visitors who did not reach this one. */
+  dropOff: rate,
+});
+
+export const PeriodSchema = z.object({
+  from: z.number(),
+  to: z.number(),
+  figures: FiguresSchema.extend({ lost: count }),
+  derived: DerivedSchema,
+  funnel: z.array(FunnelStepSchema),
+});
+
+export const OverviewResponse = z.object({
+  currency: z.string().length(3),
+  /** Hours whose figures are still being recomputed (the numbers may be a little behind). */
+  pendingHours: count,
+  generatedAt: z.number(),
+  current: PeriodSchema,
+  previous: PeriodSchema,
+});
+
+export const SourcesResponse = z.object({
+  dim: z.enum(SOURCE_DIMENSIONS),
+  currency: z.string().length(3),
+  rows: z.array(z.object({ value: z.string(), figures: FiguresSchema, derived: DerivedSchema })),
+});
+
+export const SessionListResponse = z.object({
+  sessions: z.array(
+    z.object({
+      id: z.string(),
+      createdAt: z.number(),
+      lastSeenAt: z.number(),
+      state: z.string(),
+      lastPage: z.string().nullable(),
+      email: z.string().nullable(),
+      phone: z.string().nullable(),
+      orderId: z.string().nullable(),
+      affId: z.string().nullable(),
+      device: z.string(),
+      cartCents: z.number().nullable(),
+      currency: z.string().nullable(),
+    }),
+  ),
+});
+
+const item = z.object({ id: z.string(), name: z.string().optional(), price: z.number(), qty: z.number() });
+
+export const TimelineEntrySchema = z.discriminatedUnion('kind', [
+  z.object({ at: z.number(), kind: z.literal('page'), page: z.string(), url: z.string(), referrer: z.string().optional() }),
+  z.object({ at: z.number(), kind: z.literal('lead'), fields: z.record(z.string(), z.string()) }),
+  z.object({ at: z.number(), kind: z.literal('cart'), items: z.array(item), currency: z.string() }),
+  z.object({ at: z.number(), kind: z.literal('order'), orderId: z.string() }),
+  z.object({ at: z.number(), kind: z.literal('exit') }),
+  z.object({ at: z.number(), kind: z.literal('state'), state: z.string() }),
+  z.object({ at: z.number(), kind: z.literal('recovery-click'), count: z.number() }),
+  z.object({ at: z.number(), kind: z.literal('recovery-return') }),
+  z.object({
+    at: z.number(),
+    kind: z.literal('upstream'),
+    jobId: z.number(),
+    upstream: z.enum(['konnektive', 'activecampaign']),
+    endpoint: z.string(),
+    request: z.string(),
+    response: z.string(),
+    outcome: z.string(),
+    httpStatus: z.number().nullable(),
+    latencyMs: z.number(),
+  }),
+]);
+
+export const SessionDetailResponse = z.object({
+  session: z.object({
+    id: z.string(),
+    campaignId: z.string(),
+    createdAt: z.number(),
+    lastSeenAt: z.number(),
+    state: z.string(),
+    lastPage: z.string().nullable(),
+    landingUrl: z.string().nullable(),
+    referrer: z.string().nullable(),
+    device: z.string(),
+    userAgent: z.string(),
+    lead: z.record(z.string(), z.string()),
+    cart: z.object({ items: z.array(item), currency: z.string() }).nullable(),
+    claimedOrderId: z.string().nullable(),
+    konnektive: z.object({ sessionId: z.string().nullable(), orderId: z.string().nullable(), customerId: z.string().nullable() }),
+    orderCheck: z.object({ verified: z.boolean(), reason: z.string().nullable(), totalCents: z.number().nullable(), currency: z.string().nullable() }).nullable(),
+    sources: z.record(z.string(), z.string()),
+  }),
+  emissions: z.array(z.object({ kind: z.string(), status: z.string(), remoteId: z.string().nullable(), createdAt: z.number(), updatedAt: z.number() })),
+  jobs: z.array(
+    z.object({
+      id: z.number(),
+      upstream: z.enum(['konnektive', 'activecampaign']),
+      kind: z.string(),
+      state: z.enum(['pending', 'running', 'done', 'dead']),
+      attempts: z.number(),
+      lastError: z.string().nullable(),
+      createdAt: z.number(),
+    }),
+  ),
+  timeline: z.array(TimelineEntrySchema),
+});
+
+export const CheckSchema = z.object({ name: z.string(), status: z.enum(['ok', 'warn', 'fail']), message: z.string() });
+
+export const DeliveryResponse = z.object({
+  mode: z.enum(['sandbox', 'live']),
+  jobs: z.array(z.object({ state: z.enum(['pending', 'running', 'dead']), upstream: z.string(), count }),),
+  dead: z.array(
+    z.object({
+      id: z.number(),
+      sessionId: z.string(),
+      upstream: z.enum(['konnektive', 'activecampaign']),
+      kind: z.string(),
+      attempts: z.number(),
+      lastError: z.string().nullable(),
+      createdAt: z.number(),
+    }),
+  ),
+  upstreams: z.array(
+    z.object({
+      upstream: z.enum(['konnektive', 'activecampaign']),
+      state: z.enum(['ok', 'paused', 'sandbox', 'off']),
+      reason: z.string().nullable(),
+      since: z.number(),
+      lastSuccessAt: z.number().nullable(),
+      lastErrorAt: z.number().nullable(),
+      lastError: z.string().nullable(),
+    }),
+  ),
+  sandboxRequests: z.array(
+    z.object({
+      jobId: z.number(),
+      sessionId: z.string().nullable(),
+      upstream: z.enum(['konnektive', 'activecampaign']),
+      endpoint: z.string(),
+      request: z.string(),
+      response: z.string(),
+      createdAt: z.number(),
+    }),
+  ),
+});
+
+export const ReplayResponse = z.object({ replayed: count });
+export const DoctorResponse = z.object({ at: z.number(), checks: z.array(CheckSchema) });
+export const SessionInfoResponse = z.object({
+  mode: z.enum(['sandbox', 'live']),
+  /** Send back as `X-CSRF-Token` on every change. */
+  csrf: z.string(),
+  auth: z.enum(['sandbox', 'cookie', 'bearer']),
+});
+
+export type OverviewData = z.infer<typeof OverviewResponse>;
+export type PeriodData = z.infer<typeof PeriodSchema>;
+export type SourcesData = z.infer<typeof SourcesResponse>;
+export type SessionListData = z.infer<typeof SessionListResponse>;
+export type SessionDetailData = z.infer<typeof SessionDetailResponse>;
+export type TimelineEntryData = z.infer<typeof TimelineEntrySchema>;
+export type DeliveryData = z.infer<typeof DeliveryResponse>;
+export type DoctorData = z.infer<typeof DoctorResponse>;
+export type CheckData = z.infer<typeof CheckSchema>;
+export type SessionInfoData = z.infer<typeof SessionInfoResponse>;

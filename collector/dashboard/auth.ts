@@ -1,0 +1,142 @@
+/**
+ * @module dashboard-auth
+ * Who may use the dashboard, and how a change is proven intended.
+ *
+ * - Sandbox mode: open, to loopback clients only.
+ * - Otherwise `DASHBOARD_TOKEN` is required (without it the dashboard is closed). The API takes
+ *   `Authorization: Bearer <token>`; the login form sets a session cookie (HttpOnly,
+ *   SameSite=Strict, Secure behind HTTPS) holding a signed expiry, never the token itself.
+ *   Tokens are compared in constant time; failed attempts are rate-limited per address.
+ * - Every change (POST) needs the bearer token, or the `X-CSRF-Token` that `GET /api/session`
+ *   gives a cookie (or sandbox) session: a page on another site can neither read it nor set the
+ *   header without a CORS preflight the collector never allows.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../config.js';
+import { clientIp } from '../http/client-ip.js';
+import { fail } from '../http/errors.js';
+
+export const SESSION_COOKIE = 'fb_dashboard';
+const SESSION_MS = 12 * 3_600_000;
+
+export type DashboardAuth = { kind: 'sandbox' | 'bearer' } | { kind: 'cookie'; nonce: string };
+
+export interface DashboardAuthOptions {
+  config: Config;
+  secret: string;
+  now?: () => number;
+  /** Failed attempts allowed per address per 15 minutes. */
+  failuresPer15Min?: number;
+}
+
+export function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.') || ip === '::ffff:127.0.0.1';
+}
+
+/** Equal strings, in time that does not depend on where they differ (digests have equal length). */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function dashboardAuth({ config, secret, now = Date.now, failuresPer15Min = 10 }: DashboardAuthOptions) {
+  const token = config.dashboardToken;
+  // Changing DASHBOARD_TOKEN or SECRET ends every cookie session.
+  const key = createHmac('sha256', secret).update(`dashboard-session\u0000${token ?? 'sandbox'}`).digest();
+  const sign = (text: string) => createHmac('sha256', key).update(text).digest('base64url');
+  const failures = new RateLimiterMemory({ points: failuresPer15Min, duration: 15 * 60 });
+
+  const ipOf = (c: Context) => clientIp(c, config.trustProxy);
+
+  /** 401; a wrong token (not a request without any) counts towards the address's limit. */
+  async function refuse(c: Context, wrongToken = true): Promise<never> {
+    try {
+      if (wrongToken) await failures.consume(ipOf(c));
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+    }
+    fail(401, 'unauthorized', 'The dashboard needs its token: sign in, or send Authorization: Bearer <DASHBOARD_TOKEN>.');
+  }
+
+  async function assertNotLimited(c: Context): Promise<void> {
+    const state = await failures.get(ipOf(c));
+    if (state && state.consumedPoints >= failuresPer15Min) {
+      fail(429, 'rate_limited', 'Too many failed sign-ins from this address; try again later.', {
+        'retry-after': String(Math.max(1, Math.ceil(state.msBeforeNext / 1000))),
+      });
+    }
+  }
+
+  function newCookie(): string {
+    const value = `${now() + SESSION_MS}.${randomBytes(16).toString('base64url')}`;
+    return `${value}.${sign(value)}`;
+  }
+
+  function readCookie(c: Context): DashboardAuth | undefined {
+    const cookie = getCookie(c, SESSION_COOKIE);
+    const parts = cookie?.split('.');
+    if (!parts || parts.length !== 3) return undefined;
+    const [expires, nonce, signature] = parts as [string, string, string];
+    if (!sameSecret(signature, sign(`${expires}.${nonce}`))) return undefined;
+    if (!(Number(expires) > now())) return undefined;
+    return { kind: 'cookie', nonce };
+  }
+
+  /** The CSRF token of a session: bound to the cookie's nonce (or, in sandbox mode, to the secret). */
+  function csrfFor(auth: DashboardAuth): string {
+    return sign(`csrf\u0000${auth.kind === 'cookie' ? auth.nonce : 'sandbox'}`);
+  }
+
+  /** Who is asking; throws 401/403/429/503 when nobody allowed. */
+  async function identify(c: Context): Promise<DashboardAuth> {
+    if (config.sandbox) {
+      if (!isLoopback(ipOf(c))) fail(403, 'loopback_only', 'The sandbox dashboard is open to this machine only. Set DASHBOARD_TOKEN and credentials to use it remotely.');
+      return { kind: 'sandbox' };
+    }
+    if (!token) fail(503, 'dashboard_disabled', 'The dashboard is closed: set DASHBOARD_TOKEN to open it.');
+    await assertNotLimited(c);
+    const header = c.req.header('authorization');
+    if (header !== undefined) {
+      const match = /^Bearer\s+(.+)$/i.exec(header);
+      if (match && sameSecret(match[1]!.trim(), token)) return { kind: 'bearer' };
+      return refuse(c);
+    }
+    const fromCookie = readCookie(c);
+    if (fromCookie) return fromCookie;
+    return refuse(c, false);
+  }
+
+  /** Middleware for the API: who asks, and for changes, the CSRF proof. */
+  const guard: MiddlewareHandler = async function dashboardGuard(c, next) {
+    const auth = await identify(c);
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && auth.kind !== 'bearer') {
+      const given = c.req.header('x-csrf-token') ?? '';
+      if (!sameSecret(given, csrfFor(auth))) fail(403, 'csrf', 'This change lacks its X-CSRF-Token (reload the dashboard).');
+    }
+    c.set('dashboardAuth' as never, auth as never);
+    await next();
+  };
+
+  /** Checks a token typed into the login form; rate-limited like every failure. */
+  async function login(c: Context, given: string): Promise<string> {
+    if (!token) fail(503, 'dashboard_disabled', 'The dashboard is closed: set DASHBOARD_TOKEN to open it.');
+    await assertNotLimited(c);
+    if (!sameSecret(given, token)) return refuse(c);
+    return newCookie();
+  }
+
+  /** Secure when the dashboard is reached over HTTPS (directly, or through the operator's proxy). */
+  function secureCookie(c: Context): boolean {
+    if (new URL(c.req.url).protocol === 'https:') return true;
+    if (config.trustProxy && c.req.header('x-forwarded-proto') === 'https') return true;
+    return config.publicUrl.startsWith('https:');
+  }
+
+  return { identify, guard, login, csrfFor, secureCookie, sessionMs: SESSION_MS };
+}
+
+export type DashboardAuthApi = ReturnType<typeof dashboardAuth>;

@@ -1,0 +1,77 @@
+/**
+ * @module overview
+ * The overview and sources answers, from the rollup: each period beside the one before it.
+ */
+import type { SqlAccess } from '../store/store.js';
+import { PAGE_NAMES, type PageName } from '../wire-schema.js';
+import type { OverviewData, PeriodData, SourcesData } from './api-schema.js';
+import { deriveFigures, type Figures } from './figures.js';
+import { readBreakdown, readTotals, refreshRollup } from './rollup.js';
+import type { SourceDimension } from './sources.js';
+
+/** Always drawn; upsells only when someone reached them. */
+const CORE_STEPS = new Set<PageName>(['presell', 'lead', 'checkout', 'thankyou']);
+
+export function funnelOf(figures: Figures, show: (step: PageName) => boolean): PeriodData['funnel'] {
+  const steps = PAGE_NAMES.filter(show);
+  const first = steps.length > 0 ? figures.steps[steps[0]!] : 0;
+  return steps.map((step, index) => {
+    const visitors = figures.steps[step];
+    const before = index > 0 ? figures.steps[steps[index - 1]!] : undefined;
+    return {
+      step,
+      visitors,
+      ofFirst: first > 0 ? visitors / first : null,
+      dropOff: before !== undefined && before > 0 ? Math.max(0, 1 - visitors / before) : null,
+    };
+  });
+}
+
+/** The currency of the latest order or cart (amounts of other currencies are added as they are). */
+export async function mainCurrency(sql: SqlAccess): Promise<string> {
+  for (const kind of ['order', 'cart']) {
+    const [row] = await sql.all<{ payload: string }>('SELECT payload FROM emissions WHERE kind = ? ORDER BY created_at DESC LIMIT 1', [kind]);
+    if (row) {
+      try {
+        const currency = (JSON.parse(String(row.payload)) as { currency?: unknown }).currency;
+        if (typeof currency === 'string' && /^[A-Z]{3}$/.test(currency)) return currency;
+      } catch {
+        // A payload that does not parse says nothing about the currency.
+      }
+    }
+  }
+  return 'USD';
+}
+
+export interface OverviewOptions {
+  now: number;
+  linkTtlMs: number;
+  refreshBudgetMs?: number;
+}
+
+export async function overview(sql: SqlAccess, from: number, to: number, { now, linkTtlMs, refreshBudgetMs = 1_000 }: OverviewOptions): Promise<OverviewData> {
+  const { pending } = await refreshRollup(sql, { budgetMs: refreshBudgetMs });
+  const span = to - from;
+  const [current, previous] = await Promise.all([readTotals(sql, from, to, { now, linkTtlMs }), readTotals(sql, from - span, from, { now, linkTtlMs })]);
+  const show = (step: PageName) => CORE_STEPS.has(step) || current.steps[step] > 0 || previous.steps[step] > 0;
+  const period = (figures: typeof current, start: number, end: number): PeriodData => ({
+    from: start,
+    to: end,
+    figures,
+    derived: deriveFigures(figures),
+    funnel: funnelOf(figures, show),
+  });
+  return {
+    currency: await mainCurrency(sql),
+    pendingHours: pending,
+    generatedAt: now,
+    current: period(current, from, to),
+    previous: period(previous, from - span, from),
+  };
+}
+
+export async function sources(sql: SqlAccess, dim: SourceDimension, from: number, to: number, refreshBudgetMs = 1_000): Promise<SourcesData> {
+  await refreshRollup(sql, { budgetMs: refreshBudgetMs });
+  const rows = await readBreakdown(sql, dim, from, to, 50);
+  return { dim, currency: await mainCurrency(sql), rows: rows.map(({ value, figures }) => ({ value, figures, derived: deriveFigures(figures) })) };
+}

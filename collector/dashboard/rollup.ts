@@ -1,0 +1,235 @@
+/**
+ * @module rollup
+ * The overview's read model: {@link Figures} per hour and per source value, in
+ * `dashboard_rollup`. Triggers on sessions, clicks, emissions and recovery facts mark the hours a write touched
+ * (`dashboard_dirty`); {@link refreshRollup} recomputes just those hours, newest first, within a
+ * time budget. Reading a 30-day overview then sums about 720 small rows, however many sessions
+ * and events the store holds.
+ */
+import type { SqlAccess } from '../store/store.js';
+import { PAGE_NAMES, type PageName } from '../wire-schema.js';
+import { addFigures, emptyFigures, packFigures, unpackFigures, type Figures } from './figures.js';
+import { SOURCE_DIMENSIONS, sourcesOf, type SourceDimension } from './sources.js';
+
+export const HOUR_MS = 3_600_000;
+/** The dimension of the totals row. */
+export const TOTAL = '';
+const DIMENSIONS = [TOTAL, ...SOURCE_DIMENSIONS] as const;
+const PAGE_SET = new Set<string>(PAGE_NAMES);
+const UPSELLS: readonly PageName[] = ['upsell1', 'upsell2', 'upsell3', 'upsell4'];
+
+type Row = Record<string, unknown>;
+
+const groupConcat = (sql: SqlAccess, column: string) =>
+  sql.dialect === 'sqlite' ? `group_concat(${column})` : `string_agg(${column}, ',')`;
+const notBot = (sql: SqlAccess) => (sql.dialect === 'sqlite' ? 's.is_bot = 0' : 's.is_bot = false');
+
+function pagesOf(text: unknown): Set<PageName> {
+  return new Set((typeof text === 'string' ? text.split(',') : []).filter((page): page is PageName => PAGE_SET.has(page)));
+}
+
+function json<T>(value: unknown): T | undefined {
+  if (typeof value !== 'string') return (value ?? undefined) as T | undefined;
+  try {
+    return JSON.parse(value) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per (dimension, value): the figures of one hour. */
+class Accumulator {
+  readonly #cells = new Map<string, Figures>();
+
+  add(sources: Record<SourceDimension, string>, contribution: (figures: Figures) => void): void {
+    for (const dim of DIMENSIONS) {
+      const value = dim === TOTAL ? '' : sources[dim];
+      const key = `${dim}\u0000${value}`;
+      let figures = this.#cells.get(key);
+      if (!figures) this.#cells.set(key, (figures = emptyFigures()));
+      contribution(figures);
+    }
+  }
+
+  rows(): { dim: string; value: string; figures: string }[] {
+    return [...this.#cells].map(([key, figures]) => {
+      const [dim, value] = key.split('\u0000') as [string, string];
+      return { dim, value, figures: packFigures(figures) };
+    });
+  }
+}
+
+/** Recomputes one hour from the sessions, clicks and recovery facts (session_outcomes) of that hour. */
+async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
+  const from = bucket * HOUR_MS;
+  const to = from + HOUR_MS;
+  const cells = new Accumulator();
+
+  // Visitors of the hour: their steps, lead, and whether they ended in an order.
+  const visitors = await sql.all<Row>(
+    `SELECT s.id, s.landing_url, s.user_agent, s.lead,
+            (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
+            (SELECT COUNT(*) FROM session_outcomes o WHERE o.session_id = s.id AND o.order_at IS NOT NULL) AS orders
+       FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND ${notBot(sql)}`,
+    [from, to],
+  );
+  for (const row of visitors) {
+    const sources = sourcesOf(row.landing_url as string | null, row.user_agent as string | null);
+    const pages = pagesOf(row.pages);
+    const lead = json<Record<string, string>>(row.lead) ?? {};
+    const isLead = Boolean(lead.emailAddress || lead.phoneNumber);
+    const ordered = Number(row.orders) > 0;
+    cells.add(sources, (f) => {
+      f.visitors++;
+      for (const page of pages) f.steps[page]++;
+      if (isLead) f.leads++;
+      if (ordered) f.converted++;
+    });
+    await sql.run(
+      sql.dialect === 'sqlite'
+        ? 'INSERT OR REPLACE INTO dashboard_sources (session_id, aff_id, device) VALUES (?, ?, ?)'
+        : 'INSERT INTO dashboard_sources (session_id, aff_id, device) VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET aff_id = excluded.aff_id, device = excluded.device',
+      [row.id, sources.affId === '(none)' ? null : sources.affId, sources.device],
+    );
+  }
+
+  // Carts abandoned in the hour (their CART delivered), and what became of them: the recovery
+  // facts of session_outcomes, the same rows `funnelbeacon report` reads.
+  const carts = await sql.all<Row>(
+    `SELECT o.cart_cents, o.clicks, o.order_at, o.order_cents, o.recovered, o.recovered_by_link, s.landing_url, s.user_agent
+       FROM session_outcomes o LEFT JOIN sessions s ON s.id = o.session_id
+      WHERE o.cart_at >= ? AND o.cart_at < ?`,
+    [from, to],
+  );
+  for (const row of carts) {
+    const recovered = Number(row.recovered) === 1;
+    const byLink = Number(row.recovered_by_link) === 1;
+    const orderCents = Number(row.order_cents ?? 0);
+    cells.add(sourcesOf(row.landing_url as string | null, row.user_agent as string | null), (f) => {
+      f.carts++;
+      f.cartCents += Number(row.cart_cents ?? 0);
+      f.recoveryClicks += Number(row.clicks ?? 0);
+      if (recovered) {
+        f.recovered++;
+        f.recoveredCents += orderCents;
+      }
+      if (byLink) {
+        f.recoveredByLink++;
+        f.recoveredByLinkCents += orderCents;
+      }
+      if (row.order_at === null || row.order_at === undefined) f.unrecovered++;
+    });
+  }
+
+  // Orders delivered in the hour; the ORDER's items tell whether an upsell was bought.
+  const orders = await sql.all<Row>(
+    `SELECT o.order_cents, s.landing_url, s.user_agent,
+            (SELECT e.payload FROM emissions e WHERE e.session_id = o.session_id AND e.kind = 'order') AS payload,
+            (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = o.session_id) AS pages
+       FROM session_outcomes o LEFT JOIN sessions s ON s.id = o.session_id
+      WHERE o.order_at >= ? AND o.order_at < ?`,
+    [from, to],
+  );
+  for (const row of orders) {
+    const order = json<{ items?: unknown[] }>(row.payload) ?? {};
+    const pages = pagesOf(row.pages);
+    const sawUpsell = UPSELLS.some((page) => pages.has(page));
+    cells.add(sourcesOf(row.landing_url as string | null, row.user_agent as string | null), (f) => {
+      f.orders++;
+      f.orderCents += Number(row.order_cents ?? 0);
+      if (sawUpsell) {
+        f.upsellSeen++;
+        if ((order.items?.length ?? 0) > 1) f.upsellTaken++;
+      }
+    });
+  }
+
+  await sql.run(`DELETE FROM dashboard_rollup WHERE dim IN (${DIMENSIONS.map(() => '?').join(', ')}) AND bucket = ?`, [...DIMENSIONS, bucket]);
+  for (const row of cells.rows()) {
+    await sql.run('INSERT INTO dashboard_rollup (dim, bucket, value, figures) VALUES (?, ?, ?, ?)', [row.dim, bucket, row.value, row.figures]);
+  }
+}
+
+export interface RefreshResult {
+  /** Hours recomputed by this call. */
+  hours: number;
+  /** Hours still marked after the budget ran out (their figures are a little behind). */
+  pending: number;
+}
+
+/**
+ * Recomputes the marked hours, newest first, a few per transaction, until none is left or
+ * `budgetMs` has passed. Several collectors may refresh at once: on PostgreSQL each takes
+ * different hours (SKIP LOCKED); a write landing during a recompute marks its hour again.
+ */
+export async function refreshRollup(sql: SqlAccess, { budgetMs = 2_000, batch = 8, now = Date.now } = {}): Promise<RefreshResult> {
+  const started = now();
+  let hours = 0;
+  for (;;) {
+    const done = await sql.transaction(async (tx) => {
+      const rows =
+        tx.dialect === 'sqlite'
+          ? await tx.all<{ bucket: number }>('SELECT bucket FROM dashboard_dirty ORDER BY bucket DESC LIMIT ?', [batch])
+          : await tx.all<{ bucket: number }>(
+              'DELETE FROM dashboard_dirty WHERE bucket IN (SELECT bucket FROM dashboard_dirty ORDER BY bucket DESC LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING bucket',
+              [batch],
+            );
+      for (const { bucket } of rows) {
+        if (tx.dialect === 'sqlite') await tx.run('DELETE FROM dashboard_dirty WHERE bucket = ?', [bucket]);
+        await recomputeHour(tx, Number(bucket));
+      }
+      return rows.length;
+    });
+    hours += done;
+    if (done < batch || now() - started >= budgetMs) break;
+  }
+  const [left] = await sql.all<{ n: number }>('SELECT COUNT(*) AS n FROM dashboard_dirty');
+  return { hours, pending: Number(left?.n ?? 0) };
+}
+
+/** The hours [from, to) cover, rounded outwards. */
+export function bucketRange(from: number, to: number): [number, number] {
+  return [Math.floor(from / HOUR_MS), Math.ceil(to / HOUR_MS)];
+}
+
+/** Totals of a period, plus carts lost (unrecovered after their link expired, as of `now`). */
+export async function readTotals(
+  sql: SqlAccess,
+  from: number,
+  to: number,
+  { now, linkTtlMs }: { now: number; linkTtlMs: number },
+): Promise<Figures & { lost: number }> {
+  const [first, end] = bucketRange(from, to);
+  const rows = await sql.all<Row>('SELECT bucket, figures FROM dashboard_rollup WHERE dim = ? AND bucket >= ? AND bucket < ?', [TOTAL, first, end]);
+  const total = emptyFigures();
+  let lost = 0;
+  for (const row of rows) {
+    const figures = unpackFigures(String(row.figures));
+    addFigures(total, figures);
+    if ((Number(row.bucket) + 1) * HOUR_MS + linkTtlMs <= now) lost += Number(figures.unrecovered ?? 0);
+  }
+  return { ...total, lost };
+}
+
+/** Figures of a period per value of one source dimension, most visitors first. */
+export async function readBreakdown(
+  sql: SqlAccess,
+  dim: SourceDimension,
+  from: number,
+  to: number,
+  limit: number,
+): Promise<{ value: string; figures: Figures }[]> {
+  const [first, end] = bucketRange(from, to);
+  const rows = await sql.all<Row>('SELECT value, figures FROM dashboard_rollup WHERE dim = ? AND bucket >= ? AND bucket < ?', [dim, first, end]);
+  const byValue = new Map<string, Figures>();
+  for (const row of rows) {
+    const value = String(row.value);
+    let figures = byValue.get(value);
+    if (!figures) byValue.set(value, (figures = emptyFigures()));
+    addFigures(figures, unpackFigures(String(row.figures)));
+  }
+  return [...byValue]
+    .map(([value, figures]) => ({ value, figures }))
+    .sort((a, b) => b.figures.visitors - a.figures.visitors || b.figures.orderCents - a.figures.orderCents || a.value.localeCompare(b.value))
+    .slice(0, limit);
+}

@@ -1,0 +1,217 @@
+/**
+ * @module delivery-view
+ * What the collector sends upstream: outbox jobs by state, dead letters with replay, each
+ * upstream's health, the doctor's checks, and in sandbox mode every request that would have
+ * been sent.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { DeliveryData, DoctorData } from '../api-schema.js';
+import { api, isApiError, type ApiError } from './api.js';
+import { Badge, Problem, Section } from './components.js';
+import { ago, count, dateTime } from './format.js';
+import { usePoll } from './hooks.js';
+
+const NAMES = { konnektive: 'Konnektive', activecampaign: 'ActiveCampaign' } as const;
+
+function pretty(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+export function DeliveryView() {
+  const { data, error, reload } = usePoll<DeliveryData>('/delivery');
+  const [message, setMessage] = useState<string>();
+  const [problem, setProblem] = useState<ApiError>();
+  const replay = async (path: string, body: unknown) => {
+    setProblem(undefined);
+    try {
+      const { replayed } = await api.post<{ replayed: number }>(path, body);
+      setMessage(replayed === 0 ? 'Nothing to replay: already back in the outbox.' : `${replayed} job(s) back in the outbox.`);
+      reload();
+    } catch (e) {
+      if (isApiError(e)) setProblem(e);
+    }
+  };
+  return (
+    <>
+      <div class="toolbar">
+        <h1>Delivery</h1>
+      </div>
+      <Problem error={error ?? problem} />
+      <p class="status" role="status" aria-live="polite">
+        {message ?? ''}
+      </p>
+      {!data ? (
+        <p class="loading">Loading…</p>
+      ) : (
+        <>
+          <Section title="Upstreams">
+            <div class="cards">
+              {data.upstreams.map((u) => (
+                <div class="card" key={u.upstream} role="group" aria-label={NAMES[u.upstream]}>
+                  <h3>
+                    {NAMES[u.upstream]} <Badge value={u.state} />
+                  </h3>
+                  {u.reason ? <p class="problem-text">Paused: {u.reason}</p> : null}
+                  <p>Last success: {ago(u.lastSuccessAt)}</p>
+                  <p>Last error: {u.lastErrorAt ? `${ago(u.lastErrorAt)}: ${u.lastError}` : 'none'}</p>
+                </div>
+              ))}
+            </div>
+          </Section>
+          <Section title="Outbox">
+            <JobCounts data={data} />
+          </Section>
+          <Section
+            title="Dead letters"
+            actions={
+              data.dead.length > 0 ? (
+                <button type="button" onClick={() => void replay('/delivery/replay-all', {})}>
+                  Replay all
+                </button>
+              ) : null
+            }
+          >
+            {data.dead.length === 0 ? (
+              <p class="empty">None: every job was delivered or is still being tried.</p>
+            ) : (
+              <div class="scroll">
+                <table class="data">
+                  <caption class="sr-only">Jobs that failed their last attempt</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Job</th>
+                      <th scope="col">Upstream</th>
+                      <th scope="col">Kind</th>
+                      <th scope="col">Attempts</th>
+                      <th scope="col">Error</th>
+                      <th scope="col">Session</th>
+                      <th scope="col">
+                        <span class="sr-only">Action</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.dead.map((job) => (
+                      <tr key={job.id}>
+                        <td>#{job.id}</td>
+                        <td>{NAMES[job.upstream]}</td>
+                        <td>{job.kind}</td>
+                        <td>{job.attempts}</td>
+                        <td class="wrap">{job.lastError ?? '–'}</td>
+                        <td>
+                          <a href={`#/sessions/${encodeURIComponent(job.sessionId)}`}>open</a>
+                        </td>
+                        <td>
+                          <button type="button" onClick={() => void replay('/delivery/replay', { id: job.id })} aria-label={`Replay job ${job.id}`}>
+                            Replay
+                          </button>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </Section>
+          <Doctor />
+          {data.mode === 'sandbox' || data.sandboxRequests.length > 0 ? (
+            <Section title="Requests sandbox mode did not send">
+              {data.sandboxRequests.length === 0 ? (
+                <p class="empty">None yet: walk the demo funnel at /demo/.</p>
+              ) : (
+                <ul class="plain requests">
+                  {data.sandboxRequests.map((r) => (
+                    <li key={`${r.jobId}-${r.createdAt}-${r.endpoint}`}>
+                      <details>
+                        <summary>
+                          <strong>
+                            {NAMES[r.upstream]} {r.endpoint}
+                          </strong>{' '}
+                          · {dateTime(r.createdAt)} {r.sessionId ? <a href={`#/sessions/${encodeURIComponent(r.sessionId)}`}>session</a> : null}
+                        </summary>
+                        <pre>{pretty(r.request) || '(no body)'}</pre>
+                      </details>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </Section>
+          ) : null}
+        </>
+      )}
+    </>
+  );
+}
+
+function JobCounts({ data }: { data: DeliveryData }) {
+  const upstreams = ['konnektive', 'activecampaign'] as const;
+  const n = (state: string, upstream: string) => data.jobs.find((j) => j.state === state && j.upstream === upstream)?.count ?? 0;
+  return (
+    <table class="data compact">
+      <caption class="sr-only">Outbox jobs by state and upstream</caption>
+      <thead>
+        <tr>
+          <th scope="col">Upstream</th>
+          <th scope="col">Waiting</th>
+          <th scope="col">Running</th>
+          <th scope="col">Dead</th>
+        </tr>
+      </thead>
+      <tbody>
+        {upstreams.map((u) => (
+          <tr key={u}>
+            <th scope="row">{NAMES[u]}</th>
+            <td>{count(n('pending', u))}</td>
+            <td>{count(n('running', u))}</td>
+            <td>{count(n('dead', u))}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Doctor() {
+  const [result, setResult] = useState<DoctorData>();
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<ApiError>();
+  const run = async () => {
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      setResult(await api.post<DoctorData>('/doctor'));
+    } catch (e) {
+      if (isApiError(e)) setProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => void run(), []);
+  return (
+    <Section
+      title="Checks"
+      actions={
+        <button type="button" onClick={() => void run()} disabled={busy}>
+          {busy ? 'Checking…' : 'Run checks'}
+        </button>
+      }
+    >
+      <Problem error={problem} />
+      {result ? (
+        <ul class="checks" aria-busy={busy}>
+          {result.checks.map((check, index) => (
+            <li key={index} class={`check-${check.status}`}>
+              <Badge value={check.status} /> <strong>{check.name}</strong>: {check.message}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="loading">Checking…</p>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * @module overview-view
+ * The overview: the funnel, sales, carts and recovery for the chosen period, each figure beside
+ * the previous period's.
+ */
+import type { OverviewData } from '../api-schema.js';
+import { FunnelChart, Problem, Section, Stat } from './components.js';
+import { count, money, percent } from './format.js';
+import { usePoll, type Route } from './hooks.js';
+import { RangePicker, rangeOf } from './range.js';
+
+export function OverviewView({ route }: { route: Route }) {
+  const { from, to } = rangeOf(route);
+  const { data, error } = usePoll<OverviewData>(`/overview?from=${from}&to=${to}`);
+  return (
+    <>
+      <div class="toolbar">
+        <h1>Overview</h1>
+        <RangePicker route={route} view="overview" />
+      </div>
+      <Problem error={error} />
+      {data ? <Overview data={data} /> : <p class="loading">Loading…</p>}
+    </>
+  );
+}
+
+function Overview({ data }: { data: OverviewData }) {
+  const c = data.current;
+  const p = data.previous;
+  const cur = data.currency;
+  const m = (cents: number | null) => money(cents === null ? null : Math.round(cents), cur);
+  return (
+    <>
+      {data.pendingHours > 0 ? <p class="note">Some recent hours are still being counted; figures catch up within seconds.</p> : null}
+      <Section title="Sales">
+        <dl class="stats">
+          <Stat label="Revenue" value={m(c.figures.orderCents)} previous={m(p.figures.orderCents)} now={c.figures.orderCents} before={p.figures.orderCents} />
+          <Stat label="Orders" value={count(c.figures.orders)} previous={count(p.figures.orders)} now={c.figures.orders} before={p.figures.orders} />
+          <Stat label="Average order" value={m(c.derived.averageOrderCents)} previous={m(p.derived.averageOrderCents)} now={c.derived.averageOrderCents} before={p.derived.averageOrderCents} />
+          <Stat
+            label="Sales conversion"
+            value={percent(c.derived.salesConversion)}
+            previous={percent(p.derived.salesConversion)}
+            now={c.derived.salesConversion}
+            before={p.derived.salesConversion}
+            hint={`${count(c.figures.converted)} sales of ${count(Math.max(c.figures.leads, c.figures.converted))} leads (partials included)`}
+          />
+          <Stat label="Upsell take rate" value={percent(c.derived.upsellTakeRate)} previous={percent(p.derived.upsellTakeRate)} now={c.derived.upsellTakeRate} before={p.derived.upsellTakeRate} />
+          <Stat label="Revenue per visitor" value={m(c.derived.revenuePerVisitorCents)} previous={m(p.derived.revenuePerVisitorCents)} now={c.derived.revenuePerVisitorCents} before={p.derived.revenuePerVisitorCents} />
+        </dl>
+      </Section>
+      <Section title="Carts and recovery">
+        <dl class="stats">
+          <Stat label="Carts abandoned" value={count(c.figures.carts)} previous={count(p.figures.carts)} now={c.figures.carts} before={p.figures.carts} invert hint={`${m(c.figures.cartCents)} recoverable`} />
+          <Stat label="Carts recovered" value={count(c.figures.recovered)} previous={count(p.figures.recovered)} now={c.figures.recovered} before={p.figures.recovered} hint={`${count(c.figures.recoveredByLink)} by link`} />
+          <Stat label="Recovered revenue" value={m(c.figures.recoveredCents)} previous={m(p.figures.recoveredCents)} now={c.figures.recoveredCents} before={p.figures.recoveredCents} hint={`${m(c.figures.recoveredByLinkCents)} by link`} />
+          <Stat label="Recovery rate" value={percent(c.derived.recoveryRate)} previous={percent(p.derived.recoveryRate)} now={c.derived.recoveryRate} before={p.derived.recoveryRate} />
+          <Stat label="Lost carts" value={count(c.figures.lost)} previous={count(p.figures.lost)} now={c.figures.lost} before={p.figures.lost} invert hint="no order after the recovery link expired" />
+          <Stat label="Recovery link clicks" value={count(c.figures.recoveryClicks)} previous={count(p.figures.recoveryClicks)} now={c.figures.recoveryClicks} before={p.figures.recoveryClicks} />
+        </dl>
+      </Section>
+      <Section title="Funnel">
+        <p class="sub">
+          {count(c.figures.visitors)} visitors ({count(p.figures.visitors)} the period before), {count(c.figures.leads)} leads
+        </p>
+        <FunnelChart id="funnel" period={c} previous={p} />
+      </Section>
+    </>
+  );
+}

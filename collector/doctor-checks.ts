@@ -1,0 +1,279 @@
+/**
+ * @module doctor-checks
+ * The checks behind `funnelbeacon doctor` and the dashboard's Delivery view: the configuration,
+ * the store, each configured upstream (with harmless reads only), and `PUBLIC_URL`. Each check
+ * says ok, or what is wrong and what to do about it. Nothing here writes upstream.
+ */
+import type { Config, ConfigResult } from './config.js';
+import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
+import { usDate } from './konnektive/konnektive-probe.js';
+import { AC_SERVICE, acConnectionBody } from './emit/activecampaign-emitter.js';
+import { openStore } from './store/open-store.js';
+import { POSTGRES_MIGRATIONS } from './store/postgres-migrations.js';
+import { SQLITE_MIGRATIONS } from './store/sqlite-migrations.js';
+import type { Store } from './store/store.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  /** What was checked: `config`, `store`, `konnektive`, `konnektive campaign 12`, `activecampaign`, `public url`. */
+  name: string;
+  status: CheckStatus;
+  /** What was found and, when it is not ok, what to do. Never a credential. */
+  message: string;
+}
+
+export interface DoctorOptions {
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  /** A store already open (the running collector's); otherwise the check opens its own. */
+  store?: Store;
+  /** The time, for Konnektive's date-bounded Query Order. */
+  now?: number;
+}
+
+/** Konnektive's refusal of a caller missing from the API user's IP whitelist (checked before credentials). */
+const IP_REFUSED = /whitelist/i;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** The store answers, and every migration of this version is applied. */
+export async function checkStore(config: Config, { store, timeoutMs = 5_000 }: DoctorOptions = {}): Promise<Check> {
+  const where = config.databaseUrl.startsWith('file:') ? config.databaseUrl : `postgres://…@${config.databaseUrl.split('@').pop()}`;
+  let own: Store | undefined;
+  try {
+    const db = store ?? (own = await openStore(config.databaseUrl));
+    await withTimeout(db.ping(), timeoutMs, 'the store');
+    const known = (db.kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).map((m) => m.version);
+    let applied = new Set<number>();
+    try {
+      applied = new Set((await db.sql().all<{ version: number }>('SELECT version FROM schema_migrations')).map((row) => Number(row.version)));
+    } catch {
+      // No migrations table yet: every version is pending.
+    }
+    const pending = known.filter((version) => !applied.has(version));
+    if (pending.length > 0) {
+      return {
+        name: 'store',
+        status: 'fail',
+        message: `${db.kind} at ${where} is reachable but ${pending.length} migration(s) are pending (${pending.join(', ')}): run \`funnelbeacon migrate\` (serve also migrates at start).`,
+      };
+    }
+    return { name: 'store', status: 'ok', message: `${db.kind} at ${where} reachable, schema up to date` };
+  } catch (error) {
+    return {
+      name: 'store',
+      status: 'fail',
+      message: `cannot reach the store at ${where}: ${error instanceof Error ? error.message : String(error)}. Check DATABASE_URL, that the server runs and accepts this user.`,
+    };
+  } finally {
+    await own?.close().catch(() => {});
+  }
+}
+
+/** Credentials and IP whitelist (a Query Order for today), then each allowed campaign. */
+export async function checkKonnektive(config: Config, api: KonnektiveApi, now: number): Promise<Check[]> {
+  const url = config.konnektive?.apiUrl ?? '';
+  const today = usDate(now);
+  const answer = await api.call('queryOrder', { startDate: today, endDate: today, resultsPerPage: '1' });
+  if (!answer.ok && IP_REFUSED.test(answer.message)) {
+    return [
+      {
+        name: 'konnektive',
+        status: 'fail',
+        message: `Konnektive refuses this server's IP address ("${answer.message.slice(0, 160)}"): add the collector's public IP to the API user's IP whitelist (Admin → Users), or a provider keyword such as AWS or GOOGLE.`,
+      },
+    ];
+  }
+  if (!answer.ok && answer.failure === 'auth') {
+    return [
+      {
+        name: 'konnektive',
+        status: 'fail',
+        message: 'credentials refused: check KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD (an API user, not a CRM login), and that the user may call Import Click, Import Lead, Query Order and Query Campaign.',
+      },
+    ];
+  }
+  if (!answer.ok && answer.failure === 'transient') {
+    return [{ name: 'konnektive', status: 'fail', message: `${url} did not answer properly (${answer.message}): check KONNEKTIVE_API_URL and this server's outbound network.` }];
+  }
+  const checks: Check[] = [{ name: 'konnektive', status: 'ok', message: `${url} accepts the API credentials from this IP` }];
+  for (const campaignId of config.campaigns) {
+    const found = await api.call('queryCampaign', { campaignId });
+    checks.push(
+      found.ok
+        ? { name: `konnektive campaign ${campaignId}`, status: 'ok', message: `campaign ${campaignId} exists` }
+        : found.failure === 'rejected'
+          ? {
+              name: `konnektive campaign ${campaignId}`,
+              status: 'fail',
+              message: `Konnektive does not know campaign ${campaignId} ("${found.message.slice(0, 120)}"): fix KONNEKTIVE_CAMPAIGNS (and the pages' data-campaign).`,
+            }
+          : { name: `konnektive campaign ${campaignId}`, status: 'warn', message: `could not look campaign ${campaignId} up (${found.message.slice(0, 120)})` },
+    );
+  }
+  return checks;
+}
+
+interface AcAnswer {
+  ok: boolean;
+  status: number;
+  body: Record<string, unknown> | undefined;
+  error?: string;
+}
+
+/** One call to ActiveCampaign's API v3 (the CLI's few calls stay far below the rate limit). */
+export async function acCall(
+  config: Config,
+  method: 'GET' | 'POST',
+  path: string,
+  body: unknown,
+  { fetch: doFetch = fetch, timeoutMs = 10_000 }: DoctorOptions = {},
+): Promise<AcAnswer> {
+  const ac = config.activeCampaign!;
+  try {
+    const response = await doFetch(`${ac.apiUrl}${path}`, {
+      method,
+      headers: { 'Api-Token': ac.apiKey, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    let parsed: Record<string, unknown> | undefined;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      parsed = undefined;
+    }
+    return { ok: response.ok && parsed !== undefined, status: response.status, body: parsed };
+  } catch (error) {
+    const message = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'connection failed';
+    return { ok: false, status: 0, body: undefined, error: message };
+  }
+}
+
+export const connectionFilter = (config: Config): string => {
+  const { externalid } = acConnectionBody(config.publicUrl).connection;
+  return `/connections?filters[service]=${encodeURIComponent(AC_SERVICE)}&filters[externalid]=${encodeURIComponent(externalid ?? '')}`;
+};
+
+function acProblem(config: Config, answer: AcAnswer): Check | undefined {
+  const url = config.activeCampaign?.apiUrl ?? '';
+  if (answer.status === 0) {
+    return { name: 'activecampaign', status: 'fail', message: `${url} is unreachable (${answer.error}): check ACTIVECAMPAIGN_API_URL (Settings → Developer shows it, e.g. https://ACCOUNT.api-us1.com).` };
+  }
+  if (answer.status === 401 || answer.status === 403) {
+    return { name: 'activecampaign', status: 'fail', message: 'the API key is refused: copy ACTIVECAMPAIGN_API_KEY again from Settings → Developer.' };
+  }
+  if (!answer.ok) {
+    return {
+      name: 'activecampaign',
+      status: 'fail',
+      message: `${url} did not answer like ActiveCampaign's API (HTTP ${answer.status}${answer.body ? '' : ', not JSON'}): check ACTIVECAMPAIGN_API_URL.`,
+    };
+  }
+  return undefined;
+}
+
+/** URL and key (a read of the connections), then the connection itself. */
+export async function checkActiveCampaign(config: Config, options: DoctorOptions = {}): Promise<Check[]> {
+  const ac = config.activeCampaign!;
+  if (ac.connectionId) {
+    const answer = await acCall(config, 'GET', `/connections/${ac.connectionId}`, undefined, options);
+    if (answer.status === 404 && answer.body) {
+      return [
+        { name: 'activecampaign', status: 'ok', message: `${ac.apiUrl} accepts the API key` },
+        {
+          name: 'activecampaign connection',
+          status: 'fail',
+          message: `connection ${ac.connectionId} (ACTIVECAMPAIGN_CONNECTION_ID) does not exist: run \`funnelbeacon connect\` and put the id it prints in ACTIVECAMPAIGN_CONNECTION_ID.`,
+        },
+      ];
+    }
+    const problem = acProblem(config, answer);
+    if (problem) return [problem];
+    return [
+      { name: 'activecampaign', status: 'ok', message: `${ac.apiUrl} accepts the API key` },
+      { name: 'activecampaign connection', status: 'ok', message: `connection ${ac.connectionId} exists` },
+    ];
+  }
+  const answer = await acCall(config, 'GET', connectionFilter(config), undefined, options);
+  const problem = acProblem(config, answer);
+  if (problem) return [problem];
+  const found = (answer.body?.connections as { id?: string }[] | undefined)?.[0];
+  return [
+    { name: 'activecampaign', status: 'ok', message: `${ac.apiUrl} accepts the API key` },
+    found
+      ? { name: 'activecampaign connection', status: 'ok', message: `connection ${found.id} exists: set ACTIVECAMPAIGN_CONNECTION_ID=${found.id} to skip its lookup` }
+      : {
+          name: 'activecampaign connection',
+          status: 'fail',
+          message: 'no funnelbeacon connection in this account yet: run `funnelbeacon connect` and put the id it prints in ACTIVECAMPAIGN_CONNECTION_ID.',
+        },
+  ];
+}
+
+/** On the `konnektive` route Konnektive holds the connection: it must have been created. */
+export async function checkKonnektiveConnection(api: KonnektiveApi): Promise<Check> {
+  const answer = await api.call('activeCampaign', { type: 'QUERY', queryType: 'CONNECTION' });
+  if (!answer.ok) {
+    return { name: 'activecampaign connection', status: 'fail', message: `Konnektive's ActiveCampaign route refused a connection query ("${answer.message.slice(0, 120)}"): enable the ActiveCampaign plugin in Konnektive.` };
+  }
+  const data = answer.message.data;
+  return Array.isArray(data) && data.length > 0
+    ? { name: 'activecampaign connection', status: 'ok', message: "Konnektive's ActiveCampaign route has a connection" }
+    : { name: 'activecampaign connection', status: 'fail', message: "Konnektive's ActiveCampaign route has no connection yet: run `funnelbeacon connect`." };
+}
+
+/** `PUBLIC_URL/healthz` answers, from here, as a collector. */
+export async function checkPublicUrl(config: Config, { fetch: doFetch = fetch, timeoutMs = 5_000 }: DoctorOptions = {}): Promise<Check> {
+  const url = `${config.publicUrl}/healthz`;
+  const unreachable = config.sandbox ? 'warn' : 'fail';
+  try {
+    const response = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await response.json().catch(() => undefined)) as { status?: unknown } | undefined;
+    if (body && typeof body.status === 'string') return { name: 'public url', status: 'ok', message: `${config.publicUrl} reaches a funnelbeacon collector` };
+    return {
+      name: 'public url',
+      status: unreachable,
+      message: `${url} answered HTTP ${response.status}, but not as a funnelbeacon collector: PUBLIC_URL must be the origin browsers use to reach this collector (check the reverse proxy).`,
+    };
+  } catch {
+    return {
+      name: 'public url',
+      status: unreachable,
+      message: `${config.publicUrl} is not reachable from here: start the collector, and set PUBLIC_URL to the origin browsers reach it at (recovery links and the snippet use it).`,
+    };
+  }
+}
+
+/** Every check, in order. */
+export async function runChecks(result: ConfigResult, options: DoctorOptions = {}): Promise<Check[]> {
+  if (!result.ok) return result.problems.map((problem) => ({ name: 'config', status: 'fail' as const, message: problem }));
+  const config = result.config;
+  const checks: Check[] = [
+    { name: 'config', status: 'ok', message: `${config.sandbox ? 'sandbox mode (no upstream credentials)' : 'live mode'}, emitting via ${config.emitVia}` },
+  ];
+  if (!config.sandbox && !config.dashboardToken) {
+    checks.push({ name: 'dashboard', status: 'warn', message: 'DASHBOARD_TOKEN is not set: the dashboard is closed outside sandbox mode. Set it to a long random string.' });
+  }
+  checks.push(await checkStore(config, options));
+  const now = options.now ?? Date.now();
+  const konnektive = config.konnektive ? konnektiveClient({ ...config.konnektive, timeoutMs: options.timeoutMs ?? 10_000, ...(options.fetch ? { fetch: options.fetch } : {}) }) : undefined;
+  if (konnektive) checks.push(...(await checkKonnektive(config, konnektive, now)));
+  else checks.push({ name: 'konnektive', status: 'ok', message: 'not configured; calls are recorded in sandbox mode' });
+  if (config.emitVia === 'activecampaign' && config.activeCampaign) checks.push(...(await checkActiveCampaign(config, options)));
+  else if (config.emitVia === 'konnektive' && konnektive && checks.every((c) => c.name !== 'konnektive' || c.status === 'ok')) {
+    checks.push(await checkKonnektiveConnection(konnektive));
+  }
+  checks.push(await checkPublicUrl(config, options));
+  return checks;
+}

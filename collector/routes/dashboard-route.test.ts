@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DeliveryResponse,
+  OverviewResponse,
+  ReplayResponse,
+  SessionDetailResponse,
+  SessionListResponse,
+  SourcesResponse,
+} from '../dashboard/api-schema.js';
+import { konnektiveEnv, startTestCollector, testEnv, type TestCollector } from '../../test/support/test-collector.js';
+
+const TOKEN = 'dashboard-token-0123456789abcdef';
+let collector: TestCollector;
+afterEach(async () => {
+  await collector.close();
+});
+
+const live = () => startTestCollector(konnektiveEnv('http://127.0.0.1:9', { DASHBOARD_TOKEN: TOKEN }), { runWorker: false });
+const bearer = { authorization: `Bearer ${TOKEN}` };
+const now = Date.now();
+const range = `from=${now - 86_400_000}&to=${now + 60_000}`;
+
+const READS = ['/overview?' + range, `/sources?dim=affId&${range}`, '/sessions', '/sessions/nope', '/delivery', '/session'];
+const CHANGES = ['/delivery/replay', '/delivery/replay-all', '/doctor', '/logout'];
+
+async function login(): Promise<string> {
+  const res = await fetch(`${collector.url}/dashboard/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ token: TOKEN }),
+    redirect: 'manual',
+  });
+  expect(res.status).toBe(303);
+  const cookie = res.headers.get('set-cookie') ?? '';
+  expect(cookie).toMatch(/HttpOnly/i);
+  expect(cookie).toMatch(/SameSite=Strict/i);
+  expect(cookie).not.toContain(TOKEN);
+  return cookie.split(';')[0]!;
+}
+
+/** Stores one session with a lead, a cart and a dead Konnektive job. */
+async function seed(): Promise<{ sessionId: string; jobId: number }> {
+  const sessionId = `s${randomUUID().replace(/-/g, '')}`;
+  await collector.store.transaction(async (tx) => {
+    await tx.insertSession({ id: sessionId, campaignId: '12', createdAt: now, lastSeenAt: now, landingUrl: 'https://offer.example/?affId=A7&utm_source=fb', referrer: undefined, userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile', ip: '203.0.113.9', isBot: false });
+    await tx.updateSession(sessionId, { lead: { emailAddress: 'ada@example.com', phoneNumber: '+14155550101', firstName: 'Ada' }, cart: { items: [{ id: '41', name: 'Bottle', price: 39.95, qty: 1 }], currency: 'USD' } });
+    await tx.markPageClicked(sessionId, 'presell');
+    await tx.enqueue({ sessionId, upstream: 'konnektive', kind: 'konnektive.click', payload: {}, runAt: now });
+  });
+  const [job] = await collector.store.listJobs({ sessionId });
+  await collector.store.sql().run("UPDATE outbox SET state = 'dead', last_error = 'HTTP 500' WHERE id = ?", [job!.id]);
+  return { sessionId, jobId: job!.id };
+}
+
+describe('dashboard API outside sandbox mode', () => {
+  it('answers 401 on every endpoint without the token, and with a wrong one', async () => {
+    collector = await live();
+    for (const path of READS) expect((await fetch(`${collector.url}/dashboard/api${path}`)).status, path).toBe(401);
+    for (const path of CHANGES) expect((await fetch(`${collector.url}/dashboard/api${path}`, { method: 'POST' })).status, path).toBe(401);
+    expect((await fetch(`${collector.url}/dashboard/api/delivery`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+  });
+
+  it('answers 403 to a cookie session changing something without the CSRF token, and changes nothing', async () => {
+    collector = await live();
+    const { jobId } = await seed();
+    const cookie = await login();
+    for (const path of CHANGES) {
+      const res = await fetch(`${collector.url}/dashboard/api${path}`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ id: jobId }) });
+      expect(res.status, path).toBe(403);
+      expect((await res.json()).error.code).toBe('csrf');
+    }
+    expect((await collector.store.listJobs({ state: 'dead' })).map((j) => j.id)).toEqual([jobId]);
+    // With the token the session API hands out, the same change goes through.
+    const { csrf } = await (await fetch(`${collector.url}/dashboard/api/session`, { headers: { cookie } })).json();
+    const res = await fetch(`${collector.url}/dashboard/api/delivery/replay`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ id: jobId }) });
+    expect(ReplayResponse.parse(await res.json())).toEqual({ replayed: 1 });
+  });
+
+  it('answers each read with a body its schema accepts; lists mask email and phone, the session page shows them', async () => {
+    collector = await live();
+    const { sessionId } = await seed();
+    const get = async (path: string) => {
+      const res = await fetch(`${collector.url}/dashboard/api${path}`, { headers: bearer });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+      return res.json();
+    };
+    const overview = OverviewResponse.parse(await get(`/overview?${range}`));
+    expect(overview.current.figures.visitors).toBe(1);
+    expect(overview.current.figures.leads).toBe(1);
+    expect(overview.current.funnel[0]).toMatchObject({ step: 'presell', visitors: 1 });
+    const sources = SourcesResponse.parse(await get(`/sources?dim=device&${range}`));
+    expect(sources.rows).toEqual([expect.objectContaining({ value: 'mobile' })]);
+    const list = SessionListResponse.parse(await get('/sessions'));
+    expect(list.sessions[0]).toMatchObject({ id: sessionId, email: 'a***@e***.com', phone: '***01', affId: 'A7', device: 'mobile' });
+    expect(JSON.stringify(list)).not.toContain('ada@example.com');
+    for (const q of ['ADA@example.com', 'A7', sessionId]) {
+      expect(SessionListResponse.parse(await get(`/sessions?q=${encodeURIComponent(q)}`)).sessions.map((s) => s.id), q).toEqual([sessionId]);
+    }
+    const detail = SessionDetailResponse.parse(await get(`/sessions/${sessionId}`));
+    expect(detail.session.lead.emailAddress).toBe('ada@example.com');
+    const delivery = DeliveryResponse.parse(await get('/delivery'));
+    expect(delivery.dead).toHaveLength(1);
+  });
+
+  it('refuses bad input with a 400 that changes nothing', async () => {
+    collector = await live();
+    const { jobId } = await seed();
+    const bad = ['/overview?from=10&to=5', '/overview?from=x', `/sources?dim=email&${range}`, '/sessions?limit=100000', '/sessions/..%2Fetc'];
+    for (const path of bad) expect((await fetch(`${collector.url}/dashboard/api${path}`, { headers: bearer })).status, path).toBe(400);
+    for (const body of ['{"id":"1"}', '{"id":1,"extra":true}', 'not json']) {
+      const res = await fetch(`${collector.url}/dashboard/api/delivery/replay`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body });
+      expect(res.status, body).toBe(400);
+    }
+    expect((await collector.store.listJobs({ state: 'dead' })).map((j) => j.id)).toEqual([jobId]);
+  });
+
+  it('replays a dead letter once: replaying it again, or all, changes nothing more', async () => {
+    collector = await live();
+    const { jobId } = await seed();
+    const post = async (path: string, body: unknown) =>
+      ReplayResponse.parse(await (await fetch(`${collector.url}/dashboard/api${path}`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json());
+    expect(await post('/delivery/replay', { id: jobId })).toEqual({ replayed: 1 });
+    expect(await post('/delivery/replay', { id: jobId })).toEqual({ replayed: 0 });
+    expect(await post('/delivery/replay-all', {})).toEqual({ replayed: 0 });
+    expect(await collector.store.listJobs({})).toEqual([expect.objectContaining({ id: jobId, state: 'pending', attempts: 0 })]);
+  });
+
+  it('rate-limits failed sign-ins per address', async () => {
+    collector = await live();
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      statuses.push((await fetch(`${collector.url}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: 'guess' }), redirect: 'manual' })).status);
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    // Even the right token waits now.
+    expect((await fetch(`${collector.url}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' })).status).toBe(429);
+  });
+
+  it('is closed without DASHBOARD_TOKEN', async () => {
+    collector = await startTestCollector(konnektiveEnv('http://127.0.0.1:9'), { runWorker: false });
+    expect((await fetch(`${collector.url}/dashboard/api/delivery`, { headers: bearer })).status).toBe(503);
+  });
+});
+
+describe('dashboard in sandbox mode', () => {
+  it('is open to loopback clients, and still wants the CSRF token for changes', async () => {
+    collector = await startTestCollector(testEnv(), { runWorker: false });
+    expect((await fetch(`${collector.url}/dashboard/api/delivery`)).status).toBe(200);
+    expect((await fetch(`${collector.url}/dashboard/api/delivery/replay-all`, { method: 'POST' })).status).toBe(403);
+    const { csrf } = await (await fetch(`${collector.url}/dashboard/api/session`)).json();
+    expect((await fetch(`${collector.url}/dashboard/api/delivery/replay-all`, { method: 'POST', headers: { 'x-csrf-token': csrf } })).status).toBe(200);
+  });
+});
