@@ -56,15 +56,12 @@ function toListItem(row: Row): SessionListItem {
  */
 export async function listSessions(sql: SqlAccess, { q, before, limit }: { q?: string; before?: number; limit: number }): Promise<SessionListItem[]> {
   const email = sql.dialect === 'sqlite' ? "lower(json_extract(lead, '$.emailAddress'))" : "lower(lead::json ->> 'emailAddress')";
-  // The partial index sessions_by_email holds only leads with an email: SQLite uses it only when
-  // the query repeats its condition word for word (without it, a search scanned every session).
-  const hasEmail = sql.dialect === 'sqlite' ? "json_extract(lead, '$.emailAddress') IS NOT NULL" : "(lead::json ->> 'emailAddress') IS NOT NULL";
   const crmOrder = sql.dialect === 'sqlite' ? "json_extract(konnektive, '$.orderId')" : "(konnektive::json ->> 'orderId')";
   let rows: Row[];
   if (q) {
     const term = q.trim();
     rows = term.includes('@')
-      ? await sql.all<Row>(`SELECT * FROM sessions WHERE ${email} = lower(?) AND ${hasEmail} ORDER BY created_at DESC LIMIT ?`, [term, limit])
+      ? await sql.all<Row>(`SELECT * FROM sessions WHERE ${email} = lower(?) ORDER BY created_at DESC LIMIT ?`, [term, limit])
       : await sql.all<Row>(
           `SELECT * FROM sessions WHERE id IN (
              SELECT id FROM sessions WHERE id = ?
