@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-for (const bench of ['bench/ingest/run.mjs', 'dist/bench/delivery.js', 'dist/bench/sweeper.js', 'dist/bench/retention.js']) {
+for (const bench of ['bench/ingest/run.mjs', 'dist/bench/delivery.js', 'dist/bench/sweeper.js', 'dist/bench/retention.js', 'dist/bench/dashboard.js']) {
   if (!existsSync(bench)) continue;
   console.log(`\n== ${bench}`);
   const { status } = spawnSync('node', [bench], { stdio: 'inherit' });

@@ -126,6 +126,18 @@ describe('dashboard API outside sandbox mode', () => {
     expect(await collector.store.listJobs({})).toEqual([expect.objectContaining({ id: jobId, state: 'pending', attempts: 0 })]);
   });
 
+  it('signs in from its own form, whose Origin is null under no-referrer, and refuses another site', async () => {
+    collector = await live();
+    const post = (headers: Record<string, string>) =>
+      fetch(`${collector.url}/dashboard/login`, { method: 'POST', headers, body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' });
+    // What Chromium sends for the dashboard's own login form.
+    expect((await post({ origin: 'null', 'sec-fetch-site': 'same-origin' })).status).toBe(303);
+    expect((await post({ origin: collector.url })).status).toBe(303);
+    expect((await post({ origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post({ origin: 'null', 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
+  });
+
   it('rate-limits failed sign-ins per address', async () => {
     collector = await live();
     const statuses: number[] = [];

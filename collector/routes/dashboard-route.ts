@@ -137,8 +137,13 @@ export function dashboardRoute({ config, secret, store, health, now = Date.now, 
 
   app.get('/dashboard/login', (c) => (config.sandbox ? c.redirect('/dashboard/') : c.html(LOGIN_PAGE(''))));
   app.post('/dashboard/login', async (c) => {
+    // Browsers say where a form came from in Sec-Fetch-Site. Under the dashboard's no-referrer
+    // policy Chromium sends `Origin: null` even for its own form, so Origin is only the fallback
+    // for clients that send no Sec-Fetch-Site.
+    const site = c.req.header('sec-fetch-site');
     const origin = c.req.header('origin');
-    if (origin && origin !== new URL(c.req.url).origin && origin !== config.publicUrl) fail(403, 'csrf', 'Sign in from the dashboard itself.');
+    const sameOrigin = site ? site === 'same-origin' : !origin || origin === new URL(c.req.url).origin || origin === config.publicUrl;
+    if (!sameOrigin) fail(403, 'csrf', 'Sign in from the dashboard itself.');
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const given = typeof form.token === 'string' ? form.token.slice(0, 512) : '';
     let cookie: string;
