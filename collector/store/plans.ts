@@ -13,9 +13,6 @@ export const LOCK_MIGRATE = 0x4642_0001;
 export const LOCK_SESSION_OUTBOX = 0x4642_0002;
 export const LOCK_RATE_SENDS = 0x4642_0003;
 
-/** How many event ids one `eventsSession` lookup takes. */
-export const EVENT_IDS_PER_LOOKUP = 8;
-
 /** Sessions the retention purge may take: finished, and nothing left to send or look at. */
 const purgeable = `s.created_at < ? AND (s.created_at, s.id) > (CAST(? AS BIGINT), CAST(? AS TEXT))
     AND s.last_seen_at < ? AND s.state_changed_at < ? AND s.due_at IS NULL
@@ -76,8 +73,11 @@ function build(d: Dialect) {
 
     // --- events and clicks -------------------------------------------------------------------
     insertEvent: q('INSERT INTO events (id, session_id, type, received_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
-    /** Up to {@link EVENT_IDS_PER_LOOKUP} ids (unused places NULL): a list parameter costs SQLite a JSON parse. */
-    eventsSession: q(`SELECT session_id FROM events WHERE id IN (${Array(EVENT_IDS_PER_LOOKUP).fill('?').join(', ')}) LIMIT 1`),
+    /**
+     * One text per number of ids (a batch holds a few): SQLite reads `IN (?)` as `id = ?`, where a
+     * list parameter would cost it a JSON parse and a padded list an ephemeral table.
+     */
+    eventsSession: memo((count) => q(`SELECT session_id FROM events WHERE id IN (${Array(Number(count)).fill('?').join(', ')}) LIMIT 1`)),
     listEvents: q(`SELECT * FROM events WHERE session_id = ? ORDER BY ${d.eventOrder}`),
     markPageClicked: q('INSERT INTO session_clicks (session_id, page) VALUES (?, ?) ON CONFLICT DO NOTHING'),
 

@@ -8,7 +8,7 @@ import type { Clock } from '../clock.js';
 import { rollupsOf, splitRollupKey, type PurgedSession } from '../retention/rollups.js';
 import type { Dialect } from './dialect.js';
 import { foldReport } from './funnel-report.js';
-import { EVENT_IDS_PER_LOOKUP, LOCK_MIGRATE, LOCK_RATE_SENDS, LOCK_SESSION_OUTBOX, type Plans } from './plans.js';
+import { LOCK_MIGRATE, LOCK_RATE_SENDS, LOCK_SESSION_OUTBOX, type Plans } from './plans.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToEvent, rowToJob, rowToSession, type Row } from './rows.js';
 import {
   RATE_SEND_HORIZON_MS,
@@ -119,12 +119,8 @@ export abstract class SqlStore implements Store {
       insertEvent: async (event) =>
         (await x.run(p.insertEvent, [event.id, event.sessionId, event.type, event.receivedAt, JSON.stringify(event.payload)])) === 1,
       findEventsSession: async (eventIds) => {
-        for (let i = 0; i < eventIds.length; i += EVENT_IDS_PER_LOOKUP) {
-          const ids = Array.from({ length: EVENT_IDS_PER_LOOKUP }, (_, j) => eventIds[i + j] ?? null);
-          const [row] = await x.rows(p.eventsSession, ids);
-          if (row) return String(row.session_id);
-        }
-        return undefined;
+        if (eventIds.length === 0) return undefined;
+        return first(await x.rows(p.eventsSession(String(eventIds.length)), eventIds), (row) => String(row.session_id));
       },
       markPageClicked: async (sessionId, page) => (await x.run(p.markPageClicked, [sessionId, page])) === 1,
       enqueue: async (job) => {
