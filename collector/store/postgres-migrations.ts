@@ -193,8 +193,9 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
     `,
   },
   {
-    version: 8,
+    version: 9,
     sql: `
+      -- (Version 8 is the dashboard's, on the dashboard branch.)
       -- Booleans are BOOLEAN, as is_bot already was.
       ALTER TABLE sessions ALTER COLUMN funnel_done DROP DEFAULT;
       ALTER TABLE sessions ALTER COLUMN funnel_done TYPE BOOLEAN USING funnel_done <> 0;

@@ -4,6 +4,7 @@
  * tables, columns (normalised types, NOT NULL, primary key) and indexes (name, columns, partial).
  * Types are compared as families: SQLite's INTEGER stands for PostgreSQL's INTEGER and BIGINT,
  * and, for the columns `BOOLEAN_COLUMNS` names, for BOOLEAN (SQLite has no boolean type).
+ * Also: a store of migration 7 upgrades to that schema with its rows intact.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testPostgres } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres-store.js';
 import { BOOLEAN_COLUMNS } from './rows.js';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
 
 interface Schema {
   /** `table.column` -> `type [not null] [pk]` */
@@ -107,9 +111,9 @@ async function postgresSchema(url: string, schemaName: string): Promise<Schema> 
 
 const postgres = await testPostgres();
 
-describe.skipIf(postgres.skip !== undefined)('schema parity', () => {
-  afterAll(() => postgres.dropSchemas());
+afterAll(() => postgres.dropSchemas());
 
+describe.skipIf(postgres.skip !== undefined)('schema parity', () => {
   it('migrates SQLite and PostgreSQL to the same tables, columns, types and indexes', async () => {
     const [sqlite, postgresql] = await Promise.all([sqliteSchema(), postgresSchema(postgres.url, postgres.newSchema())]);
     expect(Object.keys(sqlite.columns).length).toBeGreaterThan(50);
@@ -117,5 +121,58 @@ describe.skipIf(postgres.skip !== undefined)('schema parity', () => {
     expect(sqlite.columns['sessions.funnel_done']).toBe('boolean not null');
     expect(sqlite.indexes.sessions_abandoned_by_email).toBe('sessions ((expression)) partial');
     expect(postgresql).toEqual(sqlite);
+  });
+});
+
+/** Rows written by a collector of migration 7, before the state history had its own order. */
+const BEFORE = [
+  'INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, user_agent, ip, funnel_done) VALUES (\'s1\', \'1\', 5, 5, \'x\', \'1\', 1)',
+  ...['open', 'ordered', 'open', 'complete'].map((state) => `INSERT INTO session_states (session_id, state, at) VALUES ('s1', '${state}', 5)`),
+];
+
+async function expectUpgraded(store: Store): Promise<void> {
+  await store.migrate();
+  expect((await store.getSession('s1'))?.funnelDone).toBe(true);
+  expect((await store.listStateChanges('s1')).map((change) => change.state)).toEqual(['open', 'ordered', 'open', 'complete']);
+  await store.updateSession('s1', { state: 'expired', stateChangedAt: 5, funnelDone: false });
+  expect((await store.listStateChanges('s1')).at(-1)).toEqual({ state: 'expired', at: 5 });
+  expect((await store.getSession('s1'))?.funnelDone).toBe(false);
+  await store.close();
+}
+
+describe('upgrading a store of migration 7', () => {
+  it('SQLite keeps the state history in its order and the funnel flags', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-upgrade-'));
+    try {
+      const db = new Database(join(dir, 'store.db'));
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+      for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version <= 7)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(migration.version);
+      }
+      for (const sql of BEFORE) db.exec(sql);
+      db.close();
+      await expectUpgraded(new SqliteStore(join(dir, 'store.db')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(postgres.skip !== undefined)('PostgreSQL turns funnel_done into a BOOLEAN and numbers the state history', async () => {
+    const schema = postgres.newSchema();
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
+      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version <= 7)) {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations VALUES ($1, 0)', [migration.version]);
+      }
+      for (const sql of BEFORE) await client.query(sql);
+    } finally {
+      await client.end();
+    }
+    await expectUpgraded(PostgresStore.fromUrl(postgres.url, { schema }));
   });
 });

@@ -180,8 +180,9 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
-    version: 8,
+    version: 9,
     sql: `
+      -- (Version 8 is the dashboard's, on the dashboard branch.)
       -- The state history's insertion order as a column of its own (the tie-break between two
       -- states of one millisecond), the same in both stores: rowid is not kept by VACUUM unless a
       -- column names it. Existing rows keep their rowid as their place.
