@@ -1,8 +1,9 @@
 /**
  * @module sqlite-store
- * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous; every operation runs under
- * one {@link AsyncMutex} so that a transaction spanning `await`s never interleaves with another
- * caller's writes.
+ * The embedded store: one SQLite file in WAL mode. The operations and their statements are shared
+ * with PostgreSQL (sql-store.ts, plans.ts); this file runs them. better-sqlite3 is synchronous;
+ * every statement runs under one {@link AsyncMutex} per database file, so that a transaction
+ * spanning `await`s never interleaves with another caller's writes. Statements stay prepared.
  *
  * Durability without blocking: SQLite runs with `synchronous=NORMAL` (a commit is written to the
  * WAL but not fsynced), and writes that must survive a power cut (ingest transactions, an emission
