@@ -74,7 +74,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, { clock });
   await store.migrate();
   const secret = await resolveSecret(config, store);
   const metrics = createMetrics(store);

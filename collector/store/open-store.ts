@@ -2,11 +2,17 @@
  * @module open-store
  * Chooses the store implementation once, from `DATABASE_URL`.
  */
+import type { Clock } from '../clock.js';
 import type { Store } from './store.js';
 import { SqliteStore } from './sqlite-store.js';
 
-export async function openStore(databaseUrl: string): Promise<Store> {
-  if (databaseUrl.startsWith('file:')) return SqliteStore.fromUrl(databaseUrl);
+export interface OpenStoreOptions {
+  /** The time the store writes; the wall clock by default. */
+  clock?: Clock;
+}
+
+export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (databaseUrl.startsWith('file:')) return SqliteStore.fromUrl(databaseUrl, options);
   const { PostgresStore } = await import('./postgres-store.js');
-  return PostgresStore.fromUrl(databaseUrl);
+  return PostgresStore.fromUrl(databaseUrl, options);
 }

@@ -10,6 +10,7 @@
  *   reject the `\u0000` escape that a visitor-supplied string can produce, and nothing queries
  *   inside these columns (cast to jsonb for ad-hoc inspection).
  * - `events.seq` gives the insertion order that SQLite's implicit rowid provides there.
+ * - Booleans are BOOLEAN (SQLite: INTEGER 0/1); `rows.ts` lists them in `BOOLEAN_COLUMNS`.
  */
 export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
@@ -269,6 +270,19 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX sessions_by_lower_email ON sessions (lower(lead::json ->> 'emailAddress'));
       DROP INDEX sessions_by_email;
       ANALYZE sessions;
+    `,
+  },
+  {
+    version: 10,
+    sql: `
+      -- Booleans are BOOLEAN, as is_bot already was.
+      ALTER TABLE sessions ALTER COLUMN funnel_done DROP DEFAULT;
+      ALTER TABLE sessions ALTER COLUMN funnel_done TYPE BOOLEAN USING funnel_done <> 0;
+      ALTER TABLE sessions ALTER COLUMN funnel_done SET DEFAULT FALSE;
+      -- The state history's insertion order (the tie-break between two states of one
+      -- millisecond), as in SQLite; ctid is a physical place, not an order. Existing rows are
+      -- numbered in the order the table is read, the best order they have.
+      ALTER TABLE session_states ADD COLUMN seq BIGSERIAL PRIMARY KEY;
     `,
   },
 ];

@@ -2,10 +2,16 @@
  * @module rows
  * Row <-> object mapping shared by both store implementations (the column names are the same).
  */
-import type { DeliveryAttempt, Emission, EmissionKind, EmissionStatus, Job, JobState, Session, SessionPatch, SessionState, Upstream } from './store.js';
+import type { DeliveryAttempt, Emission, EmissionKind, EmissionStatus, Job, JobState, Session, SessionPatch, SessionState, StoredEvent, Upstream } from './store.js';
 import type { PageName } from '../wire-schema.js';
 
 export type Row = Record<string, unknown>;
+
+/**
+ * The boolean columns: BOOLEAN in PostgreSQL, INTEGER 0/1 in SQLite (which has no boolean type).
+ * Read with `Boolean()` from either; written through the dialect's `bool`.
+ */
+export const BOOLEAN_COLUMNS: Readonly<Record<string, readonly string[]>> = { sessions: ['is_bot', 'funnel_done'] };
 
 const optional = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value));
 const json = <T>(value: unknown, fallback: T): T =>
@@ -32,7 +38,7 @@ export function rowToSession(row: Row): Session {
     state: (optional(row.state) ?? 'open') as SessionState,
     stateChangedAt: Number(row.state_changed_at ?? 0),
     dueAt: row.due_at === null || row.due_at === undefined ? undefined : Number(row.due_at),
-    funnelDone: Boolean(Number(row.funnel_done ?? 0)),
+    funnelDone: Boolean(row.funnel_done),
     orderCheck: json(row.order_check, undefined),
   };
 }
@@ -49,8 +55,8 @@ export function rowToEmission(row: Row): Emission {
   };
 }
 
-/** Column/value pairs for an UPDATE; JSON columns are serialised here. */
-export function patchToColumns(patch: SessionPatch): [string, unknown][] {
+/** Column/value pairs for an UPDATE; JSON columns are serialised here, booleans by the dialect's `bool`. */
+export function patchToColumns(patch: SessionPatch, bool: (value: boolean) => unknown): [string, unknown][] {
   const columns: [string, unknown][] = [];
   if (patch.lastSeenAt !== undefined) columns.push(['last_seen_at', patch.lastSeenAt]);
   if (patch.lastPage !== undefined) columns.push(['last_page', patch.lastPage]);
@@ -65,7 +71,7 @@ export function patchToColumns(patch: SessionPatch): [string, unknown][] {
   if (patch.state !== undefined) columns.push(['state', patch.state]);
   if (patch.stateChangedAt !== undefined) columns.push(['state_changed_at', patch.stateChangedAt]);
   if (patch.dueAt !== undefined) columns.push(['due_at', patch.dueAt]);
-  if (patch.funnelDone !== undefined) columns.push(['funnel_done', patch.funnelDone ? 1 : 0]);
+  if (patch.funnelDone !== undefined) columns.push(['funnel_done', bool(patch.funnelDone)]);
   if (patch.orderCheck !== undefined) columns.push(['order_check', JSON.stringify(patch.orderCheck)]);
   return columns;
 }
@@ -96,5 +102,15 @@ export function rowToAttempt(row: Row): DeliveryAttempt {
     httpStatus: row.http_status === null || row.http_status === undefined ? undefined : Number(row.http_status),
     latencyMs: Number(row.latency_ms),
     createdAt: Number(row.created_at),
+  };
+}
+
+export function rowToEvent(row: Row): StoredEvent {
+  return {
+    id: String(row.id),
+    sessionId: String(row.session_id),
+    type: String(row.type),
+    receivedAt: Number(row.received_at),
+    payload: JSON.parse(String(row.payload)),
   };
 }

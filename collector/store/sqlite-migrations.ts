@@ -253,4 +253,17 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       DROP INDEX sessions_by_email;
     `,
   },
+  {
+    version: 10,
+    sql: `
+      -- The state history's insertion order as a column of its own (the tie-break between two
+      -- states of one millisecond), the same in both stores: rowid is not kept by VACUUM unless a
+      -- column names it. Existing rows keep their rowid as their place.
+      CREATE TABLE session_states_v8 (seq INTEGER PRIMARY KEY, session_id TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL);
+      INSERT INTO session_states_v8 (seq, session_id, state, at) SELECT rowid, session_id, state, at FROM session_states ORDER BY rowid;
+      DROP TABLE session_states;
+      ALTER TABLE session_states_v8 RENAME TO session_states;
+      CREATE INDEX session_states_by_session ON session_states (session_id, at);
+    `,
+  },
 ];

@@ -17,9 +17,11 @@ import { randomUUID } from 'node:crypto';
 import { applyBatch } from '../ingest/apply-batch.js';
 import { GroupCommitter } from '../ingest/group-commit.js';
 import { testPostgres } from '../../test/support/postgres.js';
+import { VirtualClock } from '../../test/support/virtual-clock.js';
+import type { Clock } from '../clock.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { DeliveryAttempt, Job, JobCompletion, NewJob, NewSession, PurgeCursor, Store } from './store.js';
+import { newSessionDefaults, type DeliveryAttempt, type Job, type JobCompletion, type NewJob, type NewSession, type PurgeCursor, type Store } from './store.js';
 
 interface Backend {
   name: 'sqlite' | 'postgres';
@@ -29,7 +31,7 @@ interface Backend {
    * A fresh, empty, unmigrated store, plus a way to open a second store on the same database.
    * `viaUrl`: name the PostgreSQL schema in the URL (`?schema=`) instead of the options.
    */
-  open(how?: { viaUrl?: boolean }): { store: Store; openPeer: () => Store };
+  open(how?: { viaUrl?: boolean; clock?: Clock }): { store: Store; openPeer: () => Store };
   cleanup(): Promise<void>;
 }
 
@@ -38,11 +40,11 @@ function sqliteBackend(): Backend {
   return {
     name: 'sqlite',
     skip: undefined,
-    open() {
+    open(how = {}) {
       const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-store-'));
       dirs.push(dir);
       const path = join(dir, 'store.db');
-      return { store: new SqliteStore(path), openPeer: () => new SqliteStore(path) };
+      return { store: new SqliteStore(path, { clock: how.clock }), openPeer: () => new SqliteStore(path) };
     },
     async cleanup() {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -58,7 +60,9 @@ async function postgresBackend(): Promise<Backend> {
     open(how = {}) {
       const schema = postgres.newSchema();
       return {
-        store: how.viaUrl ? PostgresStore.fromUrl(`${postgres.url}${postgres.url.includes('?') ? '&' : '?'}schema=${schema}`) : PostgresStore.fromUrl(postgres.url, { schema }),
+        store: how.viaUrl
+          ? PostgresStore.fromUrl(`${postgres.url}${postgres.url.includes('?') ? '&' : '?'}schema=${schema}`)
+          : PostgresStore.fromUrl(postgres.url, { schema, clock: how.clock }),
         openPeer: () => PostgresStore.fromUrl(postgres.url, { schema }),
       };
     },
@@ -154,30 +158,11 @@ for (const backend of backends) {
     describe('sessions', () => {
       it('inserts and reads a session with defaults for the fields not given', async () => {
         expect(await store.getSession('missing')).toBeUndefined();
-        await store.transaction((tx) => tx.insertSession(newSession('s1', { isBot: true })));
-        expect(await store.getSession('s1')).toEqual({
-          id: 's1',
-          campaignId: '42',
-          createdAt: T0,
-          lastSeenAt: T0,
-          landingUrl: 'https://shop.example/s1',
-          referrer: undefined,
-          userAgent: 'Mozilla/5.0 (test)',
-          ip: '203.0.113.7',
-          isBot: true,
-          lastPage: undefined,
-          lead: {},
-          leadVersion: 0,
-          leadSyncedVersion: 0,
-          cart: undefined,
-          claimedOrderId: undefined,
-          konnektive: {},
-          state: 'open',
-          stateChangedAt: T0,
-          dueAt: undefined,
-          funnelDone: false,
-          orderCheck: undefined,
-        });
+        const session = newSession('s1', { isBot: true });
+        await store.transaction((tx) => tx.insertSession(session));
+        // newSessionDefaults is what ingest assumes it inserted; the store must read back exactly that.
+        expect(await store.getSession('s1')).toEqual(newSessionDefaults(session));
+        expect(await store.getSession('s1')).toMatchObject({ isBot: true, funnelDone: false, state: 'open', stateChangedAt: T0, dueAt: undefined });
         expect(await store.countSessions()).toBe(1);
       });
 
@@ -209,6 +194,39 @@ for (const backend of backends) {
           { state: 'ordered', at: T0 + 10 },
           { state: 'complete', at: T0 + 30 },
         ]);
+      });
+
+      it('hands out the due sessions of one claim oldest due first, whatever their last activity', async () => {
+        await store.transaction(async (tx) => {
+          for (const [id, lastSeenAt, dueAt] of [['a', T0 + 3, T0 + 20], ['b', T0 + 1, T0 + 30], ['c', T0 + 2, T0 + 10]] as const) {
+            await tx.insertSession(newSession(id, { lastSeenAt }));
+            await tx.updateSession(id, { dueAt });
+          }
+        });
+        const claimed = await store.transaction((tx) => tx.claimDueSessions(T0 + 100, 10));
+        expect(claimed.map((s) => s.id)).toEqual(['c', 'a', 'b']);
+      });
+
+      it('keeps states of one millisecond in the order they were written', async () => {
+        await store.transaction((tx) => tx.insertSession(newSession('s1')));
+        for (const state of ['ordered', 'open', 'abandoned', 'closed'] as const) {
+          await store.updateSession('s1', { state, stateChangedAt: T0 });
+        }
+        expect((await store.listStateChanges('s1')).map((change) => change.state)).toEqual(['open', 'ordered', 'open', 'abandoned', 'closed']);
+      });
+
+      it('stamps the times it writes itself from its clock', async () => {
+        const clock = new VirtualClock(T0 + 5_000);
+        ({ store } = backend.open({ clock }));
+        opened.push(store);
+        await store.migrate();
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1'));
+          await tx.enqueue(newJob('s1'));
+          await tx.updateSession('s1', { state: 'ordered' });
+        });
+        expect((await store.listJobs({}))[0]?.createdAt).toBe(T0 + 5_000);
+        expect((await store.listStateChanges('s1')).at(-1)).toEqual({ state: 'ordered', at: T0 + 5_000 });
       });
 
       it('keeps at most one emission of each kind per session, and its status and remote id', async () => {

@@ -1,0 +1,178 @@
+/**
+ * @module schema-parity.test
+ * Both stores run the same statements (plans.ts), so their migrated schemas must agree: the same
+ * tables, columns (normalised types, NOT NULL, primary key) and indexes (name, columns, partial).
+ * Types are compared as families: SQLite's INTEGER stands for PostgreSQL's INTEGER and BIGINT,
+ * and, for the columns `BOOLEAN_COLUMNS` names, for BOOLEAN (SQLite has no boolean type).
+ * Also: a store of migration 7 upgrades to that schema with its rows intact.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testPostgres } from '../../test/support/postgres.js';
+import { PostgresStore } from './postgres-store.js';
+import { BOOLEAN_COLUMNS } from './rows.js';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+interface Schema {
+  /** `table.column` -> `type [not null] [pk]` */
+  columns: Record<string, string>;
+  /** `index` -> `table (columns) [partial]` */
+  indexes: Record<string, string>;
+}
+
+/**
+ * The one deliberate difference: `events.seq` (and its index) is PostgreSQL's stand-in for the
+ * implicit rowid every SQLite table has, which `listEvents` orders by (dialect.ts `eventOrder`).
+ */
+const POSTGRES_ONLY = { columns: ['events.seq'], indexes: ['events_by_session_seq'] };
+
+const family = (table: string, column: string, type: string): string => {
+  const t = type.toLowerCase();
+  if (t === 'boolean' || (BOOLEAN_COLUMNS[table]?.includes(column) && t === 'integer')) return 'boolean';
+  if (t === 'integer' || t === 'bigint') return 'integer';
+  return t;
+};
+
+const column = (table: string, name: string, type: string, notNull: boolean, pk: boolean) =>
+  `${family(table, name, type)}${notNull || pk ? ' not null' : ''}${pk ? ' pk' : ''}`;
+
+async function sqliteSchema(): Promise<Schema> {
+  const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-parity-'));
+  try {
+    const store = new SqliteStore(join(dir, 'store.db'));
+    await store.migrate();
+    await store.close();
+    const db = new Database(join(dir, 'store.db'), { readonly: true });
+    const schema: Schema = { columns: {}, indexes: {} };
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").pluck().all() as string[];
+    for (const table of tables) {
+      for (const c of db.prepare('SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?)').all(table) as Record<string, unknown>[]) {
+        schema.columns[`${table}.${String(c.name)}`] = column(table, String(c.name), String(c.type), c.nn === 1, Number(c.pk) > 0);
+      }
+    }
+    const indexes = db.prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").all() as Record<string, string>[];
+    for (const index of indexes) {
+      const columns = db.prepare('SELECT name FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno').pluck().all(index.name) as (string | null)[];
+      schema.indexes[index.name!] = `${index.tbl_name} (${columns.map((name) => name ?? '(expression)').join(', ')})${/\bWHERE\b/i.test(index.sql!) ? ' partial' : ''}`;
+    }
+    db.close();
+    return schema;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function postgresSchema(url: string, schemaName: string): Promise<Schema> {
+  const store = PostgresStore.fromUrl(url, { schema: schemaName });
+  await store.migrate();
+  await store.close();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const schema: Schema = { columns: {}, indexes: {} };
+    const columns = await client.query(
+      `SELECT c.table_name, c.column_name, c.data_type, c.is_nullable = 'NO' AS not_null,
+              EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                       WHERE i.indisprimary AND i.indrelid = format('%I.%I', c.table_schema, c.table_name)::regclass
+                         AND a.attname = c.column_name) AS pk
+         FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+        WHERE c.table_schema = $1 AND t.table_type = 'BASE TABLE'`,
+      [schemaName],
+    );
+    for (const c of columns.rows) {
+      schema.columns[`${c.table_name}.${c.column_name}`] = column(c.table_name, c.column_name, c.data_type, c.not_null, c.pk);
+    }
+    const indexes = await client.query(
+      `SELECT ic.relname AS name, tc.relname AS table, ix.indpred IS NOT NULL AS partial,
+              array_to_string(ARRAY(SELECT COALESCE(a.attname::text, '(expression)') FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+                      LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum ORDER BY k.n), ', ') AS columns
+         FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid JOIN pg_class tc ON tc.oid = ix.indrelid
+         JOIN pg_namespace n ON n.oid = tc.relnamespace
+        WHERE n.nspname = $1 AND NOT ix.indisprimary`,
+      [schemaName],
+    );
+    for (const index of indexes.rows) {
+      schema.indexes[index.name] = `${index.table} (${index.columns})${index.partial ? ' partial' : ''}`;
+    }
+    for (const name of POSTGRES_ONLY.columns) delete schema.columns[name];
+    for (const name of POSTGRES_ONLY.indexes) delete schema.indexes[name];
+    return schema;
+  } finally {
+    await client.end();
+  }
+}
+
+const postgres = await testPostgres();
+
+afterAll(() => postgres.dropSchemas());
+
+describe.skipIf(postgres.skip !== undefined)('schema parity', () => {
+  it('migrates SQLite and PostgreSQL to the same tables, columns, types and indexes', async () => {
+    const [sqlite, postgresql] = await Promise.all([sqliteSchema(), postgresSchema(postgres.url, postgres.newSchema())]);
+    expect(Object.keys(sqlite.columns).length).toBeGreaterThan(50);
+    expect(Object.keys(sqlite.indexes).length).toBeGreaterThan(15);
+    expect(sqlite.columns['sessions.funnel_done']).toBe('boolean not null');
+    expect(sqlite.indexes.sessions_abandoned_by_email).toBe('sessions ((expression)) partial');
+    expect(postgresql).toEqual(sqlite);
+  });
+});
+
+/** Rows written by a collector of migration 7, before the state history had its own order. */
+const BEFORE = [
+  'INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, user_agent, ip, funnel_done) VALUES (\'s1\', \'1\', 5, 5, \'x\', \'1\', 1)',
+  ...['open', 'ordered', 'open', 'complete'].map((state) => `INSERT INTO session_states (session_id, state, at) VALUES ('s1', '${state}', 5)`),
+];
+
+async function expectUpgraded(store: Store): Promise<void> {
+  await store.migrate();
+  expect((await store.getSession('s1'))?.funnelDone).toBe(true);
+  expect((await store.listStateChanges('s1')).map((change) => change.state)).toEqual(['open', 'ordered', 'open', 'complete']);
+  await store.updateSession('s1', { state: 'expired', stateChangedAt: 5, funnelDone: false });
+  expect((await store.listStateChanges('s1')).at(-1)).toEqual({ state: 'expired', at: 5 });
+  expect((await store.getSession('s1'))?.funnelDone).toBe(false);
+  await store.close();
+}
+
+describe('upgrading a store of migration 7', () => {
+  it('SQLite keeps the state history in its order and the funnel flags', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-upgrade-'));
+    try {
+      const db = new Database(join(dir, 'store.db'));
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+      for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version <= 7)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(migration.version);
+      }
+      for (const sql of BEFORE) db.exec(sql);
+      db.close();
+      await expectUpgraded(new SqliteStore(join(dir, 'store.db')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(postgres.skip !== undefined)('PostgreSQL turns funnel_done into a BOOLEAN and numbers the state history', async () => {
+    const schema = postgres.newSchema();
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
+      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version <= 7)) {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations VALUES ($1, 0)', [migration.version]);
+      }
+      for (const sql of BEFORE) await client.query(sql);
+    } finally {
+      await client.end();
+    }
+    await expectUpgraded(PostgresStore.fromUrl(postgres.url, { schema }));
+  });
+});
