@@ -100,7 +100,6 @@ async function main(argv: string[]): Promise<number> {
         config,
         clock: systemClock,
         logger: createLogger(config.logLevel),
-        emitUpstream: config.emitVia === 'konnektive' ? 'konnektive' : 'activecampaign',
       });
       const seen = await sweeper.sweepOnce();
       await store.close();

@@ -25,11 +25,13 @@ import { sandboxKonnektive } from './konnektive/sandbox-konnektive.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { BackoffPolicy } from './outbox/backoff.js';
+import { emissionUpstream, type JobKind } from './outbox/job-kinds.js';
+import type { JobHandler } from './outbox/job-outcome.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { Retention } from './retention/retention.js';
 import { openStore } from './store/open-store.js';
 import { recoveryLinks } from './recovery/recovery-token.js';
-import type { Store, Upstream } from './store/store.js';
+import type { Store } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
 
 export interface CollectorOptions {
@@ -89,18 +91,18 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const konnektive: KonnektiveApi = config.konnektive
     ? konnektiveClient({ ...config.konnektive, ...(options.konnektiveTimeoutMs ? { timeoutMs: options.konnektiveTimeoutMs } : {}) })
     : sandboxKonnektive();
-  const emitUpstream: Upstream = config.emitVia === 'konnektive' ? 'konnektive' : 'activecampaign';
   const emitter = createEmitter({ config, konnektive, store, clock, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const handlers: Record<JobKind, JobHandler> = {
+    ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, clock }),
+    ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock }),
+    ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emissionUpstream(config.emitVia), recovery: recoveryLinks(config, secret) }),
+  };
   const worker = new OutboxWorker({
     store,
-    handlers: {
-      ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
-      ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock, emitUpstream }),
-      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream, recovery: recoveryLinks(config, secret) }),
-    },
+    handlers,
     health,
     logger,
-    now,
+    clock,
     leaseMs: config.outboxLeaseMs,
     ...options.worker,
   });
@@ -113,7 +115,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     now,
   });
 
-  const sweeper = new Sweeper({ store, config, clock, logger, emitUpstream, onQueued: () => worker.notify() });
+  const sweeper = new Sweeper({ store, config, clock, logger, onQueued: () => worker.notify() });
   const retention = new Retention({ store, clock, logger, retentionDays: config.retentionDays, everyMs: config.retentionEveryMs });
   const committer = new GroupCommitter(store, {
     onCommitted: () => worker.notify(),

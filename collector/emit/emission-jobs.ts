@@ -10,16 +10,13 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { EMIT_JOB_KIND } from '../outbox/job-kinds.js';
+import { EMIT_JOB_KIND, type EmitJobKind } from '../outbox/job-kinds.js';
 import type { JobHandler, JobOutcome } from '../outbox/job-outcome.js';
-import { redactMessage } from '../redact.js';
+import { failureOutcome, recordCall } from '../outbox/upstream-call.js';
 import type { EmissionKind, Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import type { RecoveryLinks } from '../recovery/recovery-token.js';
-import type { Emission, Emitter, EmitResult } from './emission.js';
-
-/** How long ActiveCampaign emissions wait after it refused the API key. */
-const AUTH_PAUSE_MS = 5 * 60_000;
+import type { Emission, Emitter } from './emission.js';
 
 export interface EmissionJobDeps {
   store: Store;
@@ -34,7 +31,7 @@ export interface EmissionJobDeps {
   recovery?: RecoveryLinks;
 }
 
-export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandler> {
+export function emissionHandlers(deps: EmissionJobDeps): Record<EmitJobKind, JobHandler> {
   const { store, emitter, clock, upstream } = deps;
 
   const handler =
@@ -66,11 +63,7 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       const result = await emitter.emit(emission, {
         mayAlreadyExist,
         lookupOnly,
-        record: (call) => {
-          deps.metrics.upstreamCalls.inc({ upstream, endpoint: call.endpoint, outcome: call.outcome });
-          if (call.outcome !== 'sandbox') deps.metrics.upstreamLatency.observe({ upstream, endpoint: call.endpoint }, call.latencyMs / 1000);
-          effects.recordAttempt({ jobId: job.id, upstream, createdAt: clock.now(), httpStatus: call.httpStatus, ...call });
-        },
+        record: (call) => recordCall(deps, upstream, job, effects, call),
       });
       if (!result.ok && result.failure === 'absent') return cancel(job.sessionId);
       if (result.ok) {
@@ -79,7 +72,7 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
         await recordOutcome(emission, record.createdAt, link?.expiresAt);
         return { type: 'done' };
       }
-      return failure(result);
+      return failureOutcome(deps, upstream, result);
     };
 
   /** The recovery facts of a delivered CART or ORDER, for the report and /metrics. */
@@ -123,30 +116,6 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
     const check = session.orderCheck;
     if (check && !check.verified && check.checkedAt > session.lastSeenAt) return false;
     return session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined;
-  }
-
-  function failure(result: Extract<EmitResult, { ok: false }>): JobOutcome {
-    const error = redactMessage(result.message);
-    switch (result.failure) {
-      case 'rate_limited':
-        // Not the job's fault: wait for the account to be free again without spending an attempt.
-        return { type: 'paused', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
-      case 'auth': {
-        // Konnektive's probe lifts its own pause; ActiveCampaign has none, so its pause ends after
-        // a while and the next emission tries again (a one-off 403 must not stop emissions forever).
-        const until = upstream === 'konnektive' ? undefined : clock.now() + AUTH_PAUSE_MS;
-        if (deps.health.get(upstream).state !== 'paused') {
-          deps.logger.error({ upstream }, `${upstream} refused the credentials; emissions paused`);
-        }
-        deps.health.pause(upstream, `${upstream} refused the credentials`, until);
-        return { type: 'paused', error, ...(until ? { notBeforeMs: until } : {}) };
-      }
-      case 'transient':
-        return { type: 'retry', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
-      case 'rejected':
-      case 'absent':
-        return { type: 'dead', error };
-    }
   }
 
   return {

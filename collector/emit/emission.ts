@@ -4,6 +4,7 @@
  * CUSTOMER (a lead with an email), CART (an abandoned cart) and ORDER (a verified purchase).
  * Amounts are integer cents and dates ISO 8601 with an offset, as ActiveCampaign wants them.
  */
+import type { CallRecord } from '../outbox/upstream-call.js';
 
 export interface EmissionItem {
   /** The product id in Konnektive: ActiveCampaign's `orderProducts[].externalid`. */
@@ -123,7 +124,7 @@ export interface EmitContext {
    */
   lookupOnly?: boolean;
   /** Log of each HTTP call the route makes (redacted summaries), for the delivery-attempt table. */
-  record(call: { endpoint: string; request: string; response: string; outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox'; httpStatus?: number; latencyMs: number }): void;
+  record(call: CallRecord): void;
 }
 
 /** One emission route: `konnektive`, `activecampaign` or `sandbox`. */

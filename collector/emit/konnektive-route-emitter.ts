@@ -33,7 +33,8 @@
  *   went through (Konnektive relays ActiveCampaign's errors).
  */
 import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
-import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
+import { konnektiveCallRecord } from '../outbox/upstream-call.js';
+import { redactMessage } from '../redact.js';
 import { acDate } from './activecampaign-emitter.js';
 import {
   productDetails,
@@ -143,30 +144,12 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
             ? konnektiveCartParams(emission, connectionId)
             : konnektiveOrderParams(emission, connectionId);
       const result = await api.call('activeCampaign', params);
-      const request = summariseParams(params);
-
+      context.record(konnektiveCallRecord(ENDPOINT, params, result));
       if (result.ok) {
-        context.record({
-          endpoint: ENDPOINT,
-          request,
-          response: summariseMessage(result.message),
-          outcome: 'ok',
-          httpStatus: result.httpStatus,
-          latencyMs: Math.round(result.latencyMs),
-        });
         const id = result.message.id;
         return typeof id === 'string' || typeof id === 'number' ? { ok: true, remoteId: String(id) } : { ok: true };
       }
-
       const message = redactMessage(result.message);
-      context.record({
-        endpoint: ENDPOINT,
-        request,
-        response: message,
-        outcome: result.failure,
-        ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
-        latencyMs: Math.round(result.latencyMs),
-      });
       if (result.failure === 'rejected' && context.mayAlreadyExist && ALREADY_THERE.test(result.message)) return { ok: true };
       return { ok: false, failure: result.failure, message: `Konnektive ${params.type}: ${message}` };
     },
@@ -180,14 +163,7 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
 async function alreadyStored(api: KonnektiveApi, emission: Emission, context: EmitContext): Promise<boolean | EmitResult> {
   const params = { type: 'QUERY', queryType: emission.kind === 'customer' ? 'CUSTOMER' : 'ORDER' };
   const result = await api.call('activeCampaign', params);
-  context.record({
-    endpoint: ENDPOINT,
-    request: summariseParams(params),
-    response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
-    outcome: result.ok ? 'ok' : result.failure,
-    ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
-    latencyMs: Math.round(result.latencyMs),
-  });
+  context.record(konnektiveCallRecord(ENDPOINT, params, result));
   if (!result.ok) return { ok: false, failure: result.failure, message: `Konnektive QUERY: ${redactMessage(result.message)}` };
   if (!Array.isArray(result.message.data)) return { ok: false, failure: 'transient', message: 'Konnektive QUERY answered without a list' };
   const records = result.message.data as Record<string, unknown>[];
