@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { errorBody, RequestAborted } from './http/errors.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
@@ -25,7 +26,8 @@ export interface AppDeps {
   metrics: Metrics;
   health: UpstreamHealth;
   logger: Logger;
-  now?: () => number;
+  /** Time of requests: when events were received, whether a link has expired. */
+  clock?: Clock;
 }
 
 export function createApp(deps: AppDeps): Hono {

@@ -75,17 +75,16 @@ export async function resolveSecret(config: Config, store: Store): Promise<strin
 export async function startCollector(config: Config, options: CollectorOptions = {}): Promise<RunningCollector> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
-  const now = () => clock.now();
   const store = await openStore(config.databaseUrl);
   await store.migrate();
   const secret = await resolveSecret(config, store);
-  const metrics = createMetrics(store);
+  const metrics = createMetrics(store, { clock });
   const health = new UpstreamHealth(
     {
       konnektive: config.konnektive ? 'ok' : 'sandbox',
       activecampaign: config.activeCampaign ? 'ok' : config.emitVia === 'sandbox' ? 'sandbox' : 'off',
     },
-    now,
+    clock,
   );
 
   const konnektive: KonnektiveApi = config.konnektive
@@ -112,7 +111,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     logger,
     everyMs: config.konnektiveProbeEveryMs,
     onResume: () => worker.notify(),
-    now,
+    clock,
   });
 
   const sweeper = new Sweeper({ store, config, clock, logger, onQueued: () => worker.notify() });
@@ -124,7 +123,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       ...abandonmentPolicy(config),
     },
   });
-  const app = createApp({ config, secret, store, committer, metrics, health, logger, now });
+  const app = createApp({ config, secret, store, committer, metrics, health, logger, clock });
 
   const server: ServerType = await new Promise((resolve) => {
     const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started));

@@ -21,6 +21,8 @@ import type { JobEffects, JobOutcome } from './job-outcome.js';
 /** How long ActiveCampaign calls wait after it refused the API key. */
 export const AUTH_PAUSE_MS = 5 * 60_000;
 
+const UPSTREAM_NAME: Record<Upstream, string> = { konnektive: 'Konnektive', activecampaign: 'ActiveCampaign' };
+
 /** One HTTP call as the delivery log keeps it: redacted summaries only. */
 export interface CallRecord {
   endpoint: string;
@@ -95,9 +97,12 @@ export function failureOutcome(deps: Pick<UpstreamCallDeps, 'health' | 'logger' 
     case 'auth': {
       const until = upstream === 'konnektive' ? undefined : deps.clock.now() + AUTH_PAUSE_MS;
       if (deps.health.get(upstream).state !== 'paused') {
-        deps.logger.error({ upstream }, until ? `${upstream} refused the credentials; paused for a while` : `${upstream} refused the credentials; paused until its probe succeeds`);
+        deps.logger.error(
+          { upstream },
+          until ? `${UPSTREAM_NAME[upstream]} refused the API credentials; relay paused for ${AUTH_PAUSE_MS / 60_000} minutes` : `${UPSTREAM_NAME[upstream]} refused the API credentials; relay paused until they work again`,
+        );
       }
-      deps.health.pause(upstream, `${upstream} refused the API credentials`, until);
+      deps.health.pause(upstream, `${UPSTREAM_NAME[upstream]} refused the API credentials`, until);
       return { type: 'paused', error, ...(until ? { notBeforeMs: until } : {}) };
     }
     case 'transient':
