@@ -1,6 +1,6 @@
 /**
  * @module activecampaign-client
- * A small client for ActiveCampaign's v3 REST API (shared/reference/upstream-apis.md, 2.1-2.2):
+ * A small client for ActiveCampaign's v3 REST API (docs/upstreams.md, "ActiveCampaign"):
  * JSON bodies, the `Api-Token` header, and every request through the account's {@link RateGate}
  * first, so that no worker or collector pushes the account past its 5 requests per second.
  *

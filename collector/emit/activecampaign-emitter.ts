@@ -1,7 +1,7 @@
 /**
  * @module activecampaign-emitter
  * `EMIT_VIA=activecampaign`: CUSTOMER, CART and ORDER written straight to ActiveCampaign's v3
- * Deep Data API (shared/reference/upstream-apis.md, 2.3-2.6 and 3.1).
+ * Deep Data API (docs/upstreams.md, "Resources" and "Carts, orders and recovery").
  *
  * - The connection (AC's "store") is `ACTIVECAMPAIGN_CONNECTION_ID` when set; otherwise it is
  *   looked up by service `funnelbeacon` and the host of `PUBLIC_URL`, and created if missing, once

@@ -1,7 +1,7 @@
 /**
  * @module konnektive-route-emitter
  * `EMIT_VIA=konnektive`: CUSTOMER, CART and ORDER sent through Konnektive's "Active Campaign Deep
- * Integration" route, `POST /cart/activecampaign/` (shared/reference/upstream-apis.md, 1.9).
+ * Integration" route, `POST /cart/activecampaign/` (docs/upstreams.md, "The ActiveCampaign route").
  * Konnektive holds the ActiveCampaign credentials and connection (set up under its plugins,
  * "Deep Route"), so the collector needs only its Konnektive API user.
  *

@@ -15,7 +15,7 @@ import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
 import type { Job, Session, Store } from '../store/store.js';
 import { queryDateRange } from './konnektive-probe.js';
 import type { UpstreamHealth } from '../upstream-health.js';
-import type { LeadFields, PageName } from '../wire-schema.js';
+import { KONNEKTIVE_LEAD_MAX, type LeadFields, type PageName } from '../wire-schema.js';
 import type { KonnektiveApi } from './konnektive-client.js';
 import { KONNEKTIVE_PAGE_TYPE } from './page-types.js';
 import { konnektivePhoneNumber } from './phone-number.js';
@@ -30,20 +30,8 @@ export interface KonnektiveRelayDeps {
   clock: Clock;
 }
 
-/** Konnektive's maximum lengths (Import Click / Import Lead validation). */
+/** Konnektive's maximum lengths for Import Click (see docs/upstreams.md, Import Click). */
 const MAX = { requestUri: 500, userAgent: 300, sessionId: 32 } as const;
-const LEAD_MAX: Record<keyof LeadFields, number> = {
-  firstName: 50,
-  lastName: 50,
-  emailAddress: 255,
-  phoneNumber: 32,
-  address1: 255,
-  address2: 255,
-  city: 100,
-  state: 100,
-  postalCode: 20,
-  country: 2,
-};
 
 export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB_KINDS.konnektiveClick | typeof JOB_KINDS.konnektiveLead, JobHandler> {
   const call = konnektiveCaller(deps);
@@ -104,7 +92,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
     const params: Record<string, string> = { campaignId: session.campaignId, ipAddress: session.ip };
     for (const [field, value] of Object.entries(session.lead) as [keyof LeadFields, string][]) {
       if (field === 'country' && !/^[A-Za-z]{2}$/.test(value)) continue;
-      params[field] = (field === 'phoneNumber' ? konnektivePhoneNumber(value) : value).slice(0, LEAD_MAX[field]);
+      params[field] = (field === 'phoneNumber' ? konnektivePhoneNumber(value) : value).slice(0, KONNEKTIVE_LEAD_MAX[field]);
     }
     if (session.konnektive.sessionId) params.sessionId = session.konnektive.sessionId;
     let orderId = session.konnektive.orderId;

@@ -5,7 +5,7 @@
  * integration tests exercise the real client, its throttle and its timeouts.
  *
  * It rejects what the real API rejects, as far as public sources show
- * (shared/reference/upstream-apis.md, sections 2.1-2.6): a missing or wrong `Api-Token` (403),
+ * (docs/upstreams.md, "ActiveCampaign"): a missing or wrong `Api-Token` (403),
  * more than 5 requests in any one second (429 with `Retry-After`), bodies not wrapped in the
  * singular resource key, missing or malformed fields (422 in AC's `errors[]` shape), ids of
  * connections or customers that do not exist, money that is not integer cents, dates without a

@@ -4,7 +4,7 @@
  * funnelbeacon's integration tests exercise the real client code, sockets and timeouts included.
  *
  * It rejects what the real API would reject, as far as public sources show
- * (shared/reference/upstream-apis.md, sections 1.1-1.9): credentials on every call, required
+ * (docs/upstreams.md, "Konnektive"): credentials on every call, required
  * parameters and their maximum lengths, page types, campaign ids, session and order ids it never
  * handed out, JSON bodies. Like Konnektive it answers errors with HTTP 200 and
  * `{"result":"ERROR","message":"<string>"}`, so a client that only looks at the status code
