@@ -4,7 +4,7 @@
  * the Konnektive probe; and stops it cleanly (stop accepting, finish in-flight writes, give back
  * claimed jobs).
  */
-import { abandonmentPolicy } from './abandonment/session-rules.js';
+import { abandonmentPolicy } from './session/session-rules.js';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEmitter } from '../emit/create-emitter.js';
-import type { Emission } from '../emit/emission.js';
+import type { EmissionMessage } from '../emit/emission.js';
 import { konnektiveClient } from '../konnektive/konnektive-client.js';
 import { DEFAULT_BACKOFF } from '../outbox/backoff.js';
 import type { IngestResponse } from '../wire-schema.js';
@@ -436,7 +436,7 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       await collector.store.updateEmission(id, 'cart', { status: 'sending', now: clock.now() });
       const konnektive = konnektiveClient({ ...collector.config.konnektive! });
       const emitter = createEmitter({ config: collector.config, konnektive, store: collector.store, clock, fetch: clock.fetch });
-      expect(await emitter.emit(queued!.payload as unknown as Emission, { mayAlreadyExist: false, record: () => {} })).toMatchObject({ ok: true });
+      expect(await emitter.emit(queued!.payload as unknown as EmissionMessage, { mayAlreadyExist: false, record: () => {} })).toMatchObject({ ok: true });
       expect(sentCarts()).toHaveLength(1);
 
       collector.worker.start();

@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { hasEmail } from '../ingest/lead-merge.js';
+import { hasEmail } from '../session/lead-merge.js';
 import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -22,7 +22,7 @@ import type { Job, OrderCheck, Session, Store, StoreTx } from '../store/store.js
 import type { UpstreamHealth } from '../upstream-health.js';
 import { cartPayload, closePayload, orderPayload } from './emission-payloads.js';
 import { checkOrder, sandboxOrderAnswer, type AskKonnektive } from './order-check.js';
-import { abandonmentPolicy, hasCart, nextDueAt, sweepAction } from './session-rules.js';
+import { abandonmentPolicy, hasCart, nextDueAt, sweepAction } from '../session/session-rules.js';
 
 export interface PurchaseJobDeps {
   config: Config;

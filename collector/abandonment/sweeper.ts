@@ -15,7 +15,7 @@ import { JOB_KINDS } from '../outbox/job-kinds.js';
 import { queueJob } from '../outbox/queue-job.js';
 import type { Session, StoreTx, Store } from '../store/store.js';
 import { customerPayload } from './emission-payloads.js';
-import { abandonmentPolicy, sweepAction, type AbandonmentPolicy } from './session-rules.js';
+import { abandonmentPolicy, sweepAction, type AbandonmentPolicy } from '../session/session-rules.js';
 
 export interface SweeperOptions {
   store: Store;

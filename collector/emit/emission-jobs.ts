@@ -16,7 +16,8 @@ import { failureOutcome, recordCall } from '../outbox/upstream-call.js';
 import type { EmissionKind, Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import type { RecoveryLinks } from '../recovery/recovery-token.js';
-import type { Emission, Emitter } from './emission.js';
+import { orderReported } from '../session/session-rules.js';
+import type { EmissionMessage, Emitter } from './emission.js';
 
 export interface EmissionJobDeps {
   store: Store;
@@ -43,9 +44,10 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<EmitJobKind, Job
       // A CART that waited (ActiveCampaign down, a replayed dead letter) while the buyer reported
       // an order: an abandoned-cart email now would go to someone who paid. It is cancelled, unless
       // an earlier attempt already reached the upstream (then it is recorded as sent).
-      const lookupOnly = kind === 'cart' && (await orderReported(job.sessionId));
+      const session = kind === 'cart' ? await store.getSession(job.sessionId) : undefined;
+      const lookupOnly = session !== undefined && orderReported(session);
       if (lookupOnly && !mayAlreadyExist) return cancel(job.sessionId);
-      const emission = { ...record.payload } as unknown as Emission;
+      const emission = { ...record.payload } as unknown as EmissionMessage;
       // Every CART carries the session's recovery link, on every route (the sandbox included).
       const link = emission.kind === 'cart' ? deps.recovery?.linkFor(job.sessionId, record.createdAt) : undefined;
       if (emission.kind === 'cart' && link) emission.orderUrl = link.url;
@@ -76,7 +78,7 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<EmitJobKind, Job
     };
 
   /** The recovery facts of a delivered CART or ORDER, for the report and /metrics. */
-  async function recordOutcome(emission: Emission, queuedAt: number, linkExpiresAt: number | undefined): Promise<void> {
+  async function recordOutcome(emission: EmissionMessage, queuedAt: number, linkExpiresAt: number | undefined): Promise<void> {
     try {
       if (emission.kind === 'cart') {
         await store.recordCartOutcome({
@@ -105,17 +107,6 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<EmitJobKind, Job
     await store.updateEmission(sessionId, 'cart', { status: 'cancelled', now: clock.now() });
     deps.logger.info({ sessionId }, 'CART cancelled: the buyer reported an order before it went out');
     return { type: 'done' };
-  }
-
-  /** The buyer reported an order, and Konnektive has not since said it is not one. */
-  async function orderReported(sessionId: string): Promise<boolean> {
-    const session = await store.getSession(sessionId);
-    if (!session) return false;
-    // Complete, or closed: paid with another order.
-    if (session.state === 'complete' || session.state === 'closed') return true;
-    const check = session.orderCheck;
-    if (check && !check.verified && check.checkedAt > session.lastSeenAt) return false;
-    return session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined;
   }
 
   return {

@@ -35,18 +35,18 @@
 import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
 import { konnektiveCallRecord } from '../outbox/upstream-call.js';
 import { redactMessage } from '../redact.js';
-import { acDate } from './activecampaign-emitter.js';
 import {
-  productDetails,
+  orderProducts,
   type CartEmission,
   type CustomerEmission,
   type EmissionItem,
   type EmitContext,
   type EmitResult,
-  type Emission,
+  type EmissionMessage,
   type Emitter,
   type OrderEmission,
 } from './emission.js';
+import { isoDate } from './iso-date.js';
 
 type Params = Record<string, string>;
 
@@ -71,8 +71,8 @@ export function konnektiveCartParams(cart: CartEmission, connectionId?: string):
     email: cart.email,
     totalPrice: String(cart.totalCents),
     currency: cart.currency,
-    abandonedDate: acDate(cart.abandonedAt),
-    externalCreatedDate: acDate(cart.createdAt),
+    abandonedDate: isoDate(cart.abandonedAt),
+    externalCreatedDate: isoDate(cart.createdAt),
     orderProducts: products(cart.items),
     ...(cart.orderUrl ? { orderUrl: cart.orderUrl } : {}),
     ...person(cart),
@@ -90,7 +90,7 @@ export function konnektiveOrderParams(order: OrderEmission, connectionId?: strin
     email: order.email,
     totalPrice: String(order.totalCents),
     currency: order.currency,
-    externalCreatedDate: acDate(order.orderedAt),
+    externalCreatedDate: isoDate(order.orderedAt),
     orderProducts: products(order.items),
     ...person(order),
     ...(connectionId ? { connectionid: connectionId } : {}),
@@ -98,9 +98,7 @@ export function konnektiveOrderParams(order: OrderEmission, connectionId?: strin
 }
 
 function products(items: EmissionItem[]): string {
-  return JSON.stringify(
-    items.map((item) => ({ externalid: item.id, name: item.name, price: item.priceCents, quantity: item.quantity, ...productDetails(item) })),
-  );
+  return JSON.stringify(orderProducts(items));
 }
 
 function person(emission: { firstName?: string; lastName?: string; customerExternalId: string }): Params {
@@ -160,7 +158,7 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
  * Looks for the record an earlier attempt may have created (`type=QUERY`): `true` when found,
  * `false` when the route listed its records and this one is not among them, else the failure.
  */
-async function alreadyStored(api: KonnektiveApi, emission: Emission, context: EmitContext): Promise<boolean | EmitResult> {
+async function alreadyStored(api: KonnektiveApi, emission: EmissionMessage, context: EmitContext): Promise<boolean | EmitResult> {
   const params = { type: 'QUERY', queryType: emission.kind === 'customer' ? 'CUSTOMER' : 'ORDER' };
   const result = await api.call('activeCampaign', params);
   context.record(konnektiveCallRecord(ENDPOINT, params, result));

@@ -9,8 +9,8 @@ import { JOB_KINDS } from '../outbox/job-kinds.js';
 import { queueJob } from '../outbox/queue-job.js';
 import { newSessionDefaults, type NewSession, type Session, type SessionPatch, type StoreTx } from '../store/store.js';
 import { newSessionId } from '../tokens.js';
-import { nextDueAt, type AbandonmentPolicy } from '../abandonment/session-rules.js';
-import { canImportLead, mergeLead } from './lead-merge.js';
+import { nextDueAt, type AbandonmentPolicy } from '../session/session-rules.js';
+import { canImportLead, mergeLead } from '../session/lead-merge.js';
 
 export interface IngestRequest {
   /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token, minted anew if unknown here. */

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { canImportLead } from '../ingest/lead-merge.js';
+import { canImportLead } from '../session/lead-merge.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { JOB_KINDS, type ClickJobPayload } from '../outbox/job-kinds.js';
