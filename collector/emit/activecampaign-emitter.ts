@@ -52,6 +52,8 @@ export interface ActiveCampaignEmitterOptions {
 
 type Failure = Extract<EmitResult, { ok: false }>;
 type Step<T> = { ok: true; value: T } | Failure;
+/** Where a record is found again: a list resource and its filters. */
+type Lookup = { resource: string; filters: Record<string, string> };
 
 function failed(response: Extract<AcResponse, { ok: false }>): Failure {
   return {
@@ -106,23 +108,13 @@ export function activeCampaignEmitter(options: ActiveCampaignEmitterOptions): Em
    * Creates a record. A 422 `duplicate` means it is there already (a racing worker, or an earlier
    * attempt whose answer was lost), so it is looked up and its id used.
    */
-  async function create(
-    path: string,
-    body: Record<string, unknown>,
-    lookup: { resource: string; filters: Record<string, string> },
-    record: CallRecorder,
-  ): Promise<Step<string>> {
+  async function create(path: string, body: Record<string, unknown>, lookup: Lookup, record: CallRecorder): Promise<Step<string>> {
     const response = await client.request('POST', path, body, record);
     return settle(response, body, lookup, record);
   }
 
   /** The id of what was written, or, for a `duplicate`, of the record that holds it already. */
-  async function settle(
-    response: AcResponse,
-    body: Record<string, unknown>,
-    lookup: { resource: string; filters: Record<string, string> },
-    record: CallRecorder,
-  ): Promise<Step<string>> {
+  async function settle(response: AcResponse, body: Record<string, unknown>, lookup: Lookup, record: CallRecorder): Promise<Step<string>> {
     if (response.ok) {
       const id = idIn(response.body, Object.keys(body)[0]);
       return id === undefined ? { ok: false, failure: 'transient', message: 'ActiveCampaign answered without an id' } : { ok: true, value: id };
