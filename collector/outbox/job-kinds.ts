@@ -30,9 +30,6 @@ export const EMIT_JOB_KIND = {
 } as const satisfies Record<EmissionKind, JobKind>;
 export type EmitJobKind = (typeof EMIT_JOB_KIND)[keyof typeof EMIT_JOB_KIND];
 
-/** Jobs that always call Konnektive, whatever the emission route. */
-export type KonnektiveJobKind = Exclude<JobKind, EmitJobKind>;
-
 const EMIT_KINDS: ReadonlySet<string> = new Set(Object.values(EMIT_JOB_KIND));
 
 export function isJobKind(kind: string): kind is JobKind {
