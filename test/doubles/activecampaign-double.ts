@@ -13,6 +13,8 @@
  * and record so tests can assert the final state, reports the busiest second it admitted
  * (`maxRequestsInAnyWindow()`), and can fail on purpose (`fail()`).
  */
+import { FailureSwitch } from './failure-switch.js';
+import { EMAIL, isBlank, isHttpUrl, isInt, isIsoDateWithOffset, productProblems } from './wire-checks.js';
 import type http from 'node:http';
 import { startHttpDouble } from './http-double.js';
 
@@ -161,7 +163,6 @@ interface Reply {
 }
 
 const WINDOW_MS = 1000;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 function acError(code: ErrorCode, field: string, title: string, detail = ''): AcError {
   return { title, detail, code, source: { pointer: `/data/attributes/${field}` } };
@@ -175,25 +176,8 @@ function invalid(field: string, detail: string): AcError {
   return acError('field_invalid', field, `The ${field} field is invalid`, detail);
 }
 
-function isBlank(value: unknown): boolean {
-  return value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
-}
-
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** ISO 8601 with seconds and an explicit offset (`Z` or `±hh:mm`), calendar-checked. */
-function isIsoDateWithOffset(text: unknown): boolean {
-  if (typeof text !== 'string') return false;
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):?(\d{2}))$/.exec(text);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
-  if (year === undefined || month === undefined || day === undefined) return false;
-  if (month < 1 || month > 12 || (hour ?? 99) > 23 || (minute ?? 99) > 59 || (second ?? 99) > 59) return false;
-  if (day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return false;
-  if (m[8] !== 'Z' && (Number(m[9]) > 14 || Number(m[10]) > 59)) return false;
-  return true;
 }
 
 /** AC prints dates as ISO 8601 with an offset; the double uses UTC. */
@@ -212,20 +196,6 @@ function externalIdOf(value: unknown): string | undefined {
   if (typeof value === 'string' && value.trim() !== '') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
-}
-
-/** Money and counts must be JSON integers; "3995" and 39.95 are both rejected. */
-function isInt(value: unknown, min: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min;
-}
-
-function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  try {
-    return /^https?:$/.test(new URL(value).protocol) && /^https?:\/\//i.test(value);
-  } catch {
-    return false;
-  }
 }
 
 function stringField(body: Json, errors: AcError[], field: string, required: boolean): void {
@@ -251,7 +221,7 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
   /** Arrival times of every admitted request, oldest first. */
   const admitted: number[] = [];
   const ids = { connection: 0, customer: 0, order: 0, product: 0, discount: 0 };
-  let failure: { mode: AcFailureMode; remaining: number | undefined; retryAfter: number | null } | undefined;
+  const failure = new FailureSwitch<AcFailureMode, { retryAfter: number | null }>('activecampaign');
 
   const hanging = new Set<http.ServerResponse>();
 
@@ -263,16 +233,6 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       if (t <= at) count += 1;
     }
     return count;
-  }
-
-  function takeFailure(): { mode: AcFailureMode; retryAfter: number | null } | undefined {
-    if (!failure) return undefined;
-    const taken = { mode: failure.mode, retryAfter: failure.retryAfter };
-    if (failure.remaining !== undefined) {
-      failure.remaining -= 1;
-      if (failure.remaining <= 0) failure = undefined;
-    }
-    return taken;
   }
 
   /** A cart whose abandonedDate has passed leaves "pending"; re-evaluated on every request. */
@@ -564,17 +524,8 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
             errors.push(invalid(at, 'each order product must be an object'));
             return;
           }
-          if (isBlank(product.externalid)) errors.push(missing(`${at}/externalid`));
-          if (isBlank(product.name)) errors.push(missing(`${at}/name`));
-          if (product.price === undefined || product.price === null) errors.push(missing(`${at}/price`));
-          else if (!isInt(product.price, 0)) errors.push(invalid(`${at}/price`, 'price must be an integer number of cents, >= 0'));
-          if (product.quantity === undefined || product.quantity === null) errors.push(missing(`${at}/quantity`));
-          else if (!isInt(product.quantity, 1)) errors.push(invalid(`${at}/quantity`, 'quantity must be an integer >= 1'));
-          for (const field of ['category', 'sku', 'description', 'imageUrl', 'productUrl']) {
-            if (!isBlank(product[field]) && typeof product[field] !== 'string') errors.push(invalid(`${at}/${field}`, `${field} must be a string`));
-          }
-          for (const field of ['imageUrl', 'productUrl']) {
-            if (!isBlank(product[field]) && !isHttpUrl(product[field])) errors.push(invalid(`${at}/${field}`, `${field} must be an absolute http(s) URL`));
+          for (const problem of productProblems(product)) {
+            errors.push(problem.kind === 'missing' ? missing(`${at}/${problem.field}`) : invalid(`${at}/${problem.field}`, problem.message));
           }
         });
       }
@@ -813,8 +764,8 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
     };
 
     // A refused connection never reaches AC's rate limiter, so `down` comes first.
-    if (failure?.mode === 'down') {
-      takeFailure();
+    if (failure.current?.mode === 'down') {
+      failure.take();
       entry.failure = 'down';
       count(0);
       res.socket?.destroy();
@@ -836,7 +787,7 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
     admitted.push(at);
     const rateHeaders = { 'ratelimit-limit': String(limit), 'ratelimit-remaining': String(limit - used - 1) };
 
-    const failing = takeFailure();
+    const failing = failure.take();
     if (failing) {
       entry.failure = failing.mode;
       if (failing.mode === 'hang') {
@@ -894,17 +845,14 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       return best;
     },
     fail(mode, failOptions = {}) {
-      const { times, retryAfterSeconds } = failOptions;
-      if (times !== undefined && (!Number.isInteger(times) || times < 1)) {
-        throw new Error('activecampaign double: times must be a positive integer');
-      }
+      const { retryAfterSeconds } = failOptions;
       if (retryAfterSeconds !== undefined && retryAfterSeconds !== null && (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0)) {
         throw new Error('activecampaign double: retryAfterSeconds must be a non-negative integer or null');
       }
-      failure = { mode, remaining: times, retryAfter: retryAfterSeconds === undefined ? 1 : retryAfterSeconds };
+      failure.set(mode, failOptions, { retryAfter: retryAfterSeconds === undefined ? 1 : retryAfterSeconds });
     },
     recover() {
-      failure = undefined;
+      failure.clear();
     },
     setApiKey(key) {
       apiKey = key;
@@ -919,7 +867,7 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       stats.rateLimited = 0;
       for (const key of Object.keys(stats.byStatus)) delete stats.byStatus[Number(key)];
       Object.assign(ids, { connection: 0, customer: 0, order: 0, product: 0, discount: 0 });
-      failure = undefined;
+      failure.clear();
       apiKey = initialKey;
       for (const res of hanging) res.socket?.destroy();
       hanging.clear();
