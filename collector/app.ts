@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { errorBody, RequestAborted } from './http/errors.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
@@ -26,7 +27,8 @@ export interface AppDeps {
   metrics: Metrics;
   health: UpstreamHealth;
   logger: Logger;
-  now?: () => number;
+  /** Time of requests: when events were received, whether a link has expired. */
+  clock?: Clock;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -37,7 +39,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', snippetRoute());
   app.route('/', recoveryRoute(deps));
   if (deps.config.sandbox) app.route('/', demoRoute(deps));
-  app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, linkTtlMs: deps.config.recovery.linkTtlMs, ...(deps.now ? { now: deps.now } : {}) }));
+  app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, linkTtlMs: deps.config.recovery.linkTtlMs, ...(deps.clock ? { clock: deps.clock } : {}) }));
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {

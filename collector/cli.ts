@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
       const config = configOrExit();
       const store = await openStore(config.databaseUrl);
       await store.migrate();
-      const count = await store.replayDeadJobs(Date.now());
+      const count = await store.replayDeadJobs(systemClock.now());
       await store.close();
       console.log(`${count} dead-lettered job(s) put back into the outbox`);
       return 0;
@@ -104,7 +104,6 @@ async function main(argv: string[]): Promise<number> {
         config,
         clock: systemClock,
         logger: createLogger(config.logLevel),
-        emitUpstream: config.emitVia === 'konnektive' ? 'konnektive' : 'activecampaign',
       });
       const seen = await sweeper.sweepOnce();
       await store.close();
@@ -145,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
       const config = configOrExit();
       const store = await openStore(config.databaseUrl);
       await store.migrate();
-      const report = await buildReport(store, { sinceMs: args.sinceMs, now: Date.now(), linkTtlMs: config.recovery.linkTtlMs });
+      const report = await buildReport(store, { sinceMs: args.sinceMs, now: systemClock.now(), linkTtlMs: config.recovery.linkTtlMs });
       await store.close();
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, args.sinceMs));
       return 0;

@@ -42,27 +42,21 @@ const optionalText = z
   .optional()
   .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()));
 
-const origin = z.string().transform((text, ctx) => {
-  try {
-    const url = new URL(text);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-    return url.origin;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not an http(s) origin` });
-    return z.NEVER;
-  }
-});
+/** An http(s) URL, kept as `part` of it; anything else is refused as not being `what`. */
+const httpUrl = (part: 'origin' | 'href', what: string) =>
+  z.string().transform((text, ctx) => {
+    try {
+      const url = new URL(text);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+      return url[part];
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not ${what}` });
+      return z.NEVER;
+    }
+  });
 
-const absoluteUrl = z.string().transform((text, ctx) => {
-  try {
-    const url = new URL(text);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-    return url.href;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not an absolute http(s) URL` });
-    return z.NEVER;
-  }
-});
+const origin = httpUrl('origin', 'an http(s) origin');
+const absoluteUrl = httpUrl('href', 'an absolute http(s) URL');
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),

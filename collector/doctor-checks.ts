@@ -7,7 +7,7 @@
 import type { Config, ConfigResult } from './config.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { usDate } from './konnektive/konnektive-probe.js';
-import { AC_SERVICE, acConnectionBody } from './emit/activecampaign-emitter.js';
+import { AC_SERVICE, acConnectionBody } from './emit/activecampaign-bodies.js';
 import { openStore } from './store/open-store.js';
 import { POSTGRES_MIGRATIONS } from './store/postgres-migrations.js';
 import { SQLITE_MIGRATIONS } from './store/sqlite-migrations.js';

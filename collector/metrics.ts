@@ -2,6 +2,7 @@
  * @module metrics
  * Prometheus metrics, one registry per collector instance (so tests can run several).
  */
+import { systemClock, type Clock } from './clock.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from './store/store.js';
 import { recoveryMetrics } from './recovery/recovery-metrics.js';
@@ -18,7 +19,7 @@ export interface Metrics {
   readonly recoveryClicks: Counter<'outcome'>;
 }
 
-export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
+export function createMetrics(store: Store, { defaults = true, clock = systemClock }: { defaults?: boolean; clock?: Clock } = {}): Metrics {
   const registry = new Registry();
   if (defaults) collectDefaultMetrics({ register: registry, prefix: 'funnelbeacon_' });
   new Gauge({
@@ -33,7 +34,7 @@ export function createMetrics(store: Store, { defaults = true } = {}): Metrics {
   });
   return {
     registry,
-    ...recoveryMetrics(registry, store),
+    ...recoveryMetrics(registry, store, clock),
     eventsAccepted: new Counter({
       name: 'funnelbeacon_events_accepted_total',
       help: 'Events stored, by event type (resends are not counted).',

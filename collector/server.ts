@@ -4,7 +4,7 @@
  * the Konnektive probe; and stops it cleanly (stop accepting, finish in-flight writes, give back
  * claimed jobs).
  */
-import { abandonmentPolicy } from './abandonment/session-rules.js';
+import { abandonmentPolicy } from './session/session-rules.js';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -25,11 +25,13 @@ import { sandboxKonnektive } from './konnektive/sandbox-konnektive.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { BackoffPolicy } from './outbox/backoff.js';
+import { emissionUpstream, type JobKind } from './outbox/job-kinds.js';
+import type { JobHandler } from './outbox/job-outcome.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { Retention } from './retention/retention.js';
 import { openStore } from './store/open-store.js';
 import { recoveryLinks } from './recovery/recovery-token.js';
-import type { Store, Upstream } from './store/store.js';
+import type { Store } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
 
 export interface CollectorOptions {
@@ -73,34 +75,33 @@ export async function resolveSecret(config: Config, store: Store): Promise<strin
 export async function startCollector(config: Config, options: CollectorOptions = {}): Promise<RunningCollector> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
-  const now = () => clock.now();
   const store = await openStore(config.databaseUrl, { clock });
   await store.migrate();
   const secret = await resolveSecret(config, store);
-  const metrics = createMetrics(store);
+  const metrics = createMetrics(store, { clock });
   const health = new UpstreamHealth(
     {
       konnektive: config.konnektive ? 'ok' : 'sandbox',
       activecampaign: config.activeCampaign ? 'ok' : config.emitVia === 'sandbox' ? 'sandbox' : 'off',
     },
-    now,
+    clock,
   );
 
   const konnektive: KonnektiveApi = config.konnektive
     ? konnektiveClient({ ...config.konnektive, ...(options.konnektiveTimeoutMs ? { timeoutMs: options.konnektiveTimeoutMs } : {}) })
     : sandboxKonnektive();
-  const emitUpstream: Upstream = config.emitVia === 'konnektive' ? 'konnektive' : 'activecampaign';
   const emitter = createEmitter({ config, konnektive, store, clock, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const handlers: Record<JobKind, JobHandler> = {
+    ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, clock }),
+    ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock }),
+    ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emissionUpstream(config.emitVia), recovery: recoveryLinks(config, secret) }),
+  };
   const worker = new OutboxWorker({
     store,
-    handlers: {
-      ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, now }),
-      ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock, emitUpstream }),
-      ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emitUpstream, recovery: recoveryLinks(config, secret) }),
-    },
+    handlers,
     health,
     logger,
-    now,
+    clock,
     leaseMs: config.outboxLeaseMs,
     ...options.worker,
   });
@@ -110,10 +111,10 @@ export async function startCollector(config: Config, options: CollectorOptions =
     logger,
     everyMs: config.konnektiveProbeEveryMs,
     onResume: () => worker.notify(),
-    now,
+    clock,
   });
 
-  const sweeper = new Sweeper({ store, config, clock, logger, emitUpstream, onQueued: () => worker.notify() });
+  const sweeper = new Sweeper({ store, config, clock, logger, onQueued: () => worker.notify() });
   const retention = new Retention({ store, clock, logger, retentionDays: config.retentionDays, everyMs: config.retentionEveryMs });
   const committer = new GroupCommitter(store, {
     onCommitted: () => worker.notify(),
@@ -122,7 +123,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       ...abandonmentPolicy(config),
     },
   });
-  const app = createApp({ config, secret, store, committer, metrics, health, logger, now });
+  const app = createApp({ config, secret, store, committer, metrics, health, logger, clock });
 
   const server: ServerType = await new Promise((resolve) => {
     const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started));

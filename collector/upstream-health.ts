@@ -4,6 +4,7 @@
  * does not claim jobs for a paused upstream). A relay pauses itself on an authentication
  * failure instead of burning its retries, and resumes when a probe call succeeds.
  */
+import { systemClock, type Clock } from './clock.js';
 import type { Upstream } from './store/store.js';
 
 export type UpstreamState = 'ok' | 'paused' | 'sandbox' | 'off';
@@ -19,19 +20,19 @@ export interface UpstreamStatus {
 
 export class UpstreamHealth {
   readonly #status = new Map<Upstream, UpstreamStatus>();
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #listeners = new Set<(upstream: Upstream, status: UpstreamStatus) => void>();
 
-  constructor(initial: Record<Upstream, UpstreamState>, now: () => number = Date.now) {
-    this.#now = now;
+  constructor(initial: Record<Upstream, UpstreamState>, clock: Clock = systemClock) {
+    this.#clock = clock;
     for (const [upstream, state] of Object.entries(initial) as [Upstream, UpstreamState][]) {
-      this.#status.set(upstream, { state, since: now() });
+      this.#status.set(upstream, { state, since: clock.now() });
     }
   }
 
   get(upstream: Upstream): UpstreamStatus {
     const status = this.#status.get(upstream) ?? { state: 'off', since: 0 };
-    if (status.state === 'paused' && status.until !== undefined && this.#now() >= status.until) {
+    if (status.state === 'paused' && status.until !== undefined && this.#clock.now() >= status.until) {
       this.resume(upstream);
       return this.#status.get(upstream)!;
     }
@@ -49,12 +50,12 @@ export class UpstreamHealth {
   /** Pauses an upstream, until a probe resumes it or, with `until`, until then. */
   pause(upstream: Upstream, reason: string, until?: number): void {
     if (this.#status.get(upstream)?.state === 'paused') return;
-    this.#set(upstream, { state: 'paused', reason, since: this.#now(), ...(until !== undefined ? { until } : {}) });
+    this.#set(upstream, { state: 'paused', reason, since: this.#clock.now(), ...(until !== undefined ? { until } : {}) });
   }
 
   resume(upstream: Upstream): void {
     if (this.#status.get(upstream)?.state !== 'paused') return;
-    this.#set(upstream, { state: 'ok', since: this.#now() });
+    this.#set(upstream, { state: 'ok', since: this.#clock.now() });
   }
 
   onChange(listener: (upstream: Upstream, status: UpstreamStatus) => void): () => void {

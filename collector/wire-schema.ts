@@ -54,7 +54,8 @@ export const PageViewEvent = z.object({
   referrer: url.optional(),
 });
 
-const leadValueMax: Record<LeadField, number> = {
+/** Konnektive's maximum length of each Import Lead field (see docs/upstreams.md, Import Lead). */
+export const KONNEKTIVE_LEAD_MAX: Readonly<Record<LeadField, number>> = Object.freeze({
   firstName: 50,
   lastName: 50,
   emailAddress: 255,
@@ -64,8 +65,16 @@ const leadValueMax: Record<LeadField, number> = {
   city: 100,
   state: 100,
   postalCode: 20,
-  country: 64,
-};
+  /** A 2-letter code. */
+  country: 2,
+});
+
+/**
+ * What the collector keeps of each lead value. Konnektive takes a 2-letter country code, but a
+ * page may give a country's name: it is kept whole (the recovery prefill selects it again) and
+ * only a 2-letter code is sent to Konnektive; a name cut to 2 letters would be a wrong code.
+ */
+const leadValueMax: Record<LeadField, number> = { ...KONNEKTIVE_LEAD_MAX, country: 64 };
 
 /**
  * A lead value longer than Konnektive keeps is cut to its length rather than refused: refusing

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { Sweeper } from '../../collector/abandonment/sweeper.js';
+import { systemClock } from '../../collector/clock.js';
 import { parseConfig } from '../../collector/config.js';
 import { createLogger } from '../../collector/logger.js';
 import { SqliteStore } from '../../collector/store/sqlite-store.js';
@@ -61,7 +62,7 @@ async function timeSweep(path: string): Promise<number[]> {
     db.prepare('DELETE FROM outbox').run();
     db.close();
     const store = new SqliteStore(path);
-    const sweeper = new Sweeper({ store, config, clock: { now: () => NOW, sleep: async () => {} }, logger: createLogger('silent'), emitUpstream: 'activecampaign' });
+    const sweeper = new Sweeper({ store, config, clock: { ...systemClock, now: () => NOW }, logger: createLogger('silent') });
     const started = performance.now();
     const seen = await sweeper.sweepOnce();
     times.push(performance.now() - started);

@@ -4,16 +4,17 @@
  * virtual clock: half an hour of idle time passes in one line, and the rate gate's waits cost
  * nothing.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEmitter } from '../emit/create-emitter.js';
-import type { Emission } from '../emit/emission.js';
+import type { EmissionMessage } from '../emit/emission.js';
 import { konnektiveClient } from '../konnektive/konnektive-client.js';
 import { DEFAULT_BACKOFF } from '../outbox/backoff.js';
 import type { IngestResponse } from '../wire-schema.js';
-import { startActiveCampaignDouble, type ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
-import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
-import { ev, eventually, konnektiveEnv, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
-import { VirtualClock } from '../../test/support/virtual-clock.js';
+import type { ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
+import type { KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
+import { ev, idleFor, konnektiveEnv, settleJobs, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
+import { withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
+import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import type { CollectorOptions } from '../server.js';
 
 const MINUTE = 60_000;
@@ -41,16 +42,10 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
     let ac: ActiveCampaignDouble;
     let collector: TestCollector;
 
-    beforeEach(async () => {
-      clock = new VirtualClock();
-      crm = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'], now: clock.now });
-      ac = await startActiveCampaignDouble({ apiKey: 'ac-test-key', now: clock.now });
-    });
-    afterEach(async () => {
-      await collector?.close();
-      await crm.close();
-      await ac.close();
-    });
+    withUpstreamDoubles(
+      (doubles) => ({ clock, crm, ac } = doubles),
+      () => collector,
+    );
 
     async function start(options: CollectorOptions = {}) {
       collector = await startTestCollector(
@@ -71,20 +66,8 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       return (await res.json()) as IngestResponse;
     }
 
-    /** Waits until no job is running or due on the virtual clock. */
-    async function settle(): Promise<void> {
-      collector.worker.notify();
-      await eventually(async () => {
-        const jobs = await collector.store.listJobs({});
-        return !jobs.some((job) => job.state === 'running' || (job.state === 'pending' && job.runAt <= clock.now()));
-      }, { timeoutMs: 20_000 });
-    }
-
-    async function idle(ms: number): Promise<void> {
-      clock.advance(ms);
-      await collector.sweeper.sweepOnce();
-      await settle();
-    }
+    const settle = () => settleJobs(collector, clock);
+    const idle = (ms: number) => idleFor(collector, clock, ms);
 
     /** Buyer reaches checkout with a lead and a one-bottle cart; the CRM holds the partial. */
     async function reachCheckout(): Promise<{ session: string; id: string; orderId: string }> {
@@ -436,7 +419,7 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       await collector.store.updateEmission(id, 'cart', { status: 'sending', now: clock.now() });
       const konnektive = konnektiveClient({ ...collector.config.konnektive! });
       const emitter = createEmitter({ config: collector.config, konnektive, store: collector.store, clock, fetch: clock.fetch });
-      expect(await emitter.emit(queued!.payload as unknown as Emission, { mayAlreadyExist: false, record: () => {} })).toMatchObject({ ok: true });
+      expect(await emitter.emit(queued!.payload as unknown as EmissionMessage, { mayAlreadyExist: false, record: () => {} })).toMatchObject({ ok: true });
       expect(sentCarts()).toHaveLength(1);
 
       collector.worker.start();

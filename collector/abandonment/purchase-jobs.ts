@@ -10,19 +10,19 @@
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { hasEmail } from '../ingest/lead-merge.js';
+import { hasEmail } from '../session/lead-merge.js';
 import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
-import { failureOutcome } from '../konnektive/konnektive-relay.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { EMIT_JOB_KIND, JOB_KINDS } from '../outbox/job-kinds.js';
 import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.js';
-import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
-import type { Job, OrderCheck, Session, Store, StoreTx, Upstream } from '../store/store.js';
+import { queueJob } from '../outbox/queue-job.js';
+import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
+import type { Job, OrderCheck, Session, Store, StoreTx } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { cartPayload, closePayload, orderPayload } from './emission-payloads.js';
 import { checkOrder, sandboxOrderAnswer, type AskKonnektive } from './order-check.js';
-import { abandonmentPolicy, hasCart, nextDueAt, sweepAction } from './session-rules.js';
+import { abandonmentPolicy, hasCart, nextDueAt, sweepAction } from '../session/session-rules.js';
 
 export interface PurchaseJobDeps {
   config: Config;
@@ -32,17 +32,16 @@ export interface PurchaseJobDeps {
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
-  /** Where emission jobs go: `konnektive` for EMIT_VIA=konnektive, else `activecampaign`. */
-  emitUpstream: Upstream;
 }
 
-export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandler> {
+export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS.purchaseRecheck | typeof JOB_KINDS.orderFinalize, JobHandler> {
   const { store, clock, config } = deps;
   const policy = abandonmentPolicy(config);
+  const call = konnektiveCaller({ ...deps, api: deps.konnektive });
 
   async function queueEmission(tx: StoreTx, session: Session, kind: 'cart' | 'order' | 'close', payload: object, now: number): Promise<void> {
     if (!(await tx.insertEmission({ sessionId: session.id, kind, payload: { ...payload }, now }))) return;
-    await tx.enqueue({ sessionId: session.id, upstream: deps.emitUpstream, kind: EMIT_JOB_KIND[kind], payload: {}, runAt: now });
+    await queueJob(tx, EMIT_JOB_KIND[kind], { sessionId: session.id, runAt: now, emitVia: config.emitVia });
   }
 
   /**
@@ -69,29 +68,13 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
     const cart = await tx.getEmission(session.id, 'cart');
     if (!cart || cart.status === 'cancelled') return;
     deps.logger.info({ sessionId: session.id }, 'cart paid with another order; closing it');
-    if (deps.emitUpstream === 'konnektive' && deps.config.emitVia === 'konnektive') return;
+    if (config.emitVia === 'konnektive') return;
     await queueEmission(tx, session, 'close', closePayload(session, paidWith), now);
   }
 
   /** Query Order through the delivery log and metrics; sandbox mode answers from the session. */
   function ask(job: Job, effects: JobEffects, session: Session): AskKonnektive {
-    return async (params) => {
-      const result = deps.konnektive.sandbox ? sandboxOrderAnswer(session) : await deps.konnektive.call('queryOrder', params);
-      const recorded = deps.konnektive.sandbox ? 'sandbox' : result.ok ? 'ok' : result.failure;
-      deps.metrics.upstreamCalls.inc({ upstream: 'konnektive', endpoint: 'queryOrder', outcome: recorded });
-      effects.recordAttempt({
-        jobId: job.id,
-        upstream: 'konnektive',
-        endpoint: 'queryOrder',
-        request: summariseParams(params),
-        response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
-        outcome: recorded,
-        httpStatus: result.httpStatus,
-        latencyMs: result.latencyMs,
-        createdAt: clock.now(),
-      });
-      return result;
-    };
+    return (params) => call(job, effects, 'queryOrder', params, () => sandboxOrderAnswer(session));
   }
 
   /** Runs Query Order for the job; `undefined` when there is nothing to ask about. */
@@ -102,7 +85,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<string, JobHandl
   ): Promise<{ check: OrderCheck; paidElsewhere?: { orderId: string } } | { outcome: JobOutcome } | undefined> {
     const outcome = await checkOrder(ask(job, effects, session), session, clock.now());
     if (!outcome) return undefined;
-    if (!outcome.ok) return { outcome: failureOutcome(deps, { ok: false, failure: outcome.failure, message: outcome.message, latencyMs: 0 }) };
+    if (!outcome.ok) return { outcome: failureOutcome(deps, 'konnektive', outcome) };
     return outcome;
   }
 

@@ -11,17 +11,17 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { EMIT_JOB_KIND, JOB_KINDS } from '../outbox/job-kinds.js';
-import type { Session, StoreTx, Store, Upstream } from '../store/store.js';
+import { JOB_KINDS } from '../outbox/job-kinds.js';
+import { queueJob } from '../outbox/queue-job.js';
+import type { Session, StoreTx, Store } from '../store/store.js';
 import { customerPayload } from './emission-payloads.js';
-import { abandonmentPolicy, sweepAction, type AbandonmentPolicy } from './session-rules.js';
+import { abandonmentPolicy, sweepAction, type AbandonmentPolicy } from '../session/session-rules.js';
 
 export interface SweeperOptions {
   store: Store;
   config: Config;
   clock: Clock;
   logger: Logger;
-  emitUpstream: Upstream;
   /** Called when a sweep queued jobs, to wake the outbox worker. */
   onQueued?: () => void;
   /** Sessions taken per transaction. */
@@ -79,25 +79,21 @@ export class Sweeper {
   /** Applies the session's sweep action; `true` when it queued a job. */
   async #apply(tx: StoreTx, session: Session, now: number): Promise<boolean> {
     const action = sweepAction(session, now, this.#policy);
-    const queue = async (kind: string, upstream: Upstream): Promise<boolean> => {
-      if (await tx.findPendingJob(session.id, kind)) return false;
-      await tx.enqueue({ sessionId: session.id, upstream, kind, payload: {}, runAt: now });
-      return true;
-    };
+    const job = { sessionId: session.id, runAt: now, unlessPending: true };
     switch (action.type) {
       case 'wait':
         await tx.updateSession(session.id, { dueAt: action.dueAt });
         return false;
       case 'finalize-order':
-        return queue(JOB_KINDS.orderFinalize, 'konnektive');
+        return queueJob(tx, JOB_KINDS.orderFinalize, job);
       case 'recheck-purchase':
-        return queue(JOB_KINDS.purchaseRecheck, 'konnektive');
+        return queueJob(tx, JOB_KINDS.purchaseRecheck, job);
       case 'send-customer': {
         await tx.updateSession(session.id, { state: 'expired', stateChangedAt: now });
         // The Konnektive route creates the AC customer from the CRM's own customer record.
         if (this.#o.config.emitVia === 'konnektive' && !session.konnektive.customerId) return false;
         if (!(await tx.insertEmission({ sessionId: session.id, kind: 'customer', payload: { ...customerPayload(session) }, now }))) return false;
-        return queue(EMIT_JOB_KIND.customer, this.#o.emitUpstream);
+        return queueJob(tx, JOB_KINDS.emitCustomer, { ...job, emitVia: this.#o.config.emitVia });
       }
       case 'expire':
         await tx.updateSession(session.id, { state: 'expired', stateChangedAt: now });

@@ -9,7 +9,7 @@
  */
 import type { Config } from '../config.js';
 import { acCall, connectionFilter, type DoctorOptions } from '../doctor-checks.js';
-import { acConnectionBody } from '../emit/activecampaign-emitter.js';
+import { acConnectionBody } from '../emit/activecampaign-bodies.js';
 import { konnektiveClient, type KonnektiveApi } from '../konnektive/konnektive-client.js';
 
 export interface ConnectResult {

@@ -1,6 +1,6 @@
 /**
  * @module activecampaign-client
- * A small client for ActiveCampaign's v3 REST API (shared/reference/upstream-apis.md, 2.1-2.2):
+ * A small client for ActiveCampaign's v3 REST API (docs/upstreams.md, "ActiveCampaign"):
  * JSON bodies, the `Api-Token` header, and every request through the account's {@link RateGate}
  * first, so that no worker or collector pushes the account past its 5 requests per second.
  *
@@ -138,7 +138,7 @@ export function activeCampaignClient({
       }
 
       if (status === 429 || status === 503) {
-        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now());
         // A 429 always means "too fast"; without a header, one second is AC's own window.
         if (retryAfterMs !== undefined || status === 429) {
           const retryAt = clock.now() + (retryAfterMs ?? 1000);
@@ -192,12 +192,12 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 }
 
 /** `Retry-After` is seconds or an HTTP date; undefined when absent or unreadable. */
-function parseRetryAfter(header: string | null): number | undefined {
+function parseRetryAfter(header: string | null, now: number): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function parseErrors(json: Record<string, unknown> | undefined): AcError[] {

@@ -7,6 +7,7 @@ import { activeCampaignEmitter, activeCampaignRateKey } from './activecampaign-e
 import { createEmitter } from './create-emitter.js';
 import type { CartEmission, CustomerEmission, EmitContext, Emitter, OrderEmission } from './emission.js';
 import { RateGate, slotSpacingMs } from './rate-gate.js';
+import { sampleOrder } from '../../test/support/emissions.js';
 import { VirtualClock } from '../../test/support/virtual-clock.js';
 import { sandboxEmitter } from './sandbox-emitter.js';
 
@@ -76,25 +77,7 @@ function cart(n = 1, email = EMAIL): CartEmission {
 }
 
 function order(n = 1, extra: Partial<OrderEmission> = {}): OrderEmission {
-  return {
-    kind: 'order',
-    sessionId: `s${n}`,
-    cartId: `cart-${n}`,
-    orderId: `ORD${n}`,
-    email: EMAIL,
-    customerExternalId: `10${n}`,
-    firstName: 'Ann',
-    lastName: 'Lee',
-    items: [
-      { id: '41', name: 'Bottle', priceCents: 3995, quantity: 2 },
-      { id: '77', name: 'Upsell pack', priceCents: 1900, quantity: 1 },
-    ],
-    totalCents: 9890,
-    currency: 'USD',
-    orderedAt: iso(T0 - 30_000),
-    recoversCart: false,
-    ...extra,
-  };
+  return sampleOrder({ sessionId: `s${n}`, cartId: `cart-${n}`, orderId: `ORD${n}`, email: EMAIL, customerExternalId: `10${n}`, orderedAt: iso(T0 - 30_000), ...extra });
 }
 
 const customer: CustomerEmission = {

@@ -1,7 +1,7 @@
 /**
  * @module activecampaign-emitter
  * `EMIT_VIA=activecampaign`: CUSTOMER, CART and ORDER written straight to ActiveCampaign's v3
- * Deep Data API (shared/reference/upstream-apis.md, 2.3-2.6 and 3.1).
+ * Deep Data API (docs/upstreams.md, "Resources" and "Carts, orders and recovery").
  *
  * - The connection (AC's "store") is `ACTIVECAMPAIGN_CONNECTION_ID` when set; otherwise it is
  *   looked up by service `funnelbeacon` and the host of `PUBLIC_URL`, and created if missing, once
@@ -13,13 +13,13 @@
  *   the cart recovered. An ORDER without a CART is created with `externalid` only: AC requires
  *   `abandonedDate` whenever `externalcheckoutid` is sent, and there is no cart to link.
  *
- * AC has no idempotency key and creating an order is not idempotent (reference 2.1), so
+ * AC has no idempotency key and creating an order is not idempotent (docs/upstreams.md), so
  * duplicates are avoided the way AC's WooCommerce plugin does it: when an earlier attempt may have
  * reached AC (`mayAlreadyExist`), the record is looked up before anything is created, and a 422
  * `duplicate` on create is answered by looking the record up and carrying on with its id.
  *
- * The request bodies are built by the exported `ac*Body` functions, which the sandbox route uses
- * too, so that what the sandbox shows is what this route sends.
+ * The request bodies are built in activecampaign-bodies.ts, which the sandbox route uses too, so
+ * that what the sandbox shows is what this route sends.
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -27,128 +27,18 @@ import type { Store } from '../store/store.js';
 import {
   activeCampaignClient,
   withFilters,
-  type AcMethod,
   type AcResponse,
   type ActiveCampaignClient,
   type CallRecorder,
 } from './activecampaign-client.js';
-import { productDetails, type CartEmission, type CloseEmission, type CustomerEmission, type Emission, type EmitResult, type Emitter, type OrderEmission } from './emission.js';
+import { AC_SERVICE, acCartBody, acConnectionBody, acCustomerBody, acOrderBody } from './activecampaign-bodies.js';
+import type { CartEmission, CloseEmission, CustomerEmission, EmitResult, Emitter, OrderEmission } from './emission.js';
 import { RateGate } from './rate-gate.js';
-
-/** The `service` of the connection funnelbeacon creates in AC. */
-export const AC_SERVICE = 'funnelbeacon';
-
-// ---- request bodies (shared with the sandbox route) ----
-
-export interface AcIds {
-  connectionid: string;
-  customerid: string;
-}
-
-/** AC prints and reads ISO 8601 with an offset; sent as UTC `+00:00` without milliseconds. */
-export function acDate(iso: string): string {
-  // Without an offset the instant is unknown: send it as is and let AC refuse it, never guess.
-  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(iso)) return iso;
-  const ms = Date.parse(iso);
-  return Number.isNaN(ms) ? iso : new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
-}
-
-export function acConnectionBody(publicUrl: string): { connection: Record<string, string> } {
-  const url = new URL(publicUrl);
-  return {
-    connection: {
-      service: AC_SERVICE,
-      externalid: url.host,
-      name: `funnelbeacon (${url.host})`,
-      logoUrl: `${url.origin}/logo.svg`,
-      linkUrl: `${url.origin}/dashboard`,
-    },
-  };
-}
-
-/**
- * `acceptsMarketing` is left out: the funnel does not tell us whether the buyer opted in, and AC
- * keeps its own default rather than a guess of ours.
- */
-export function acCustomerBody(emission: CustomerEmission | CartEmission | OrderEmission, connectionid: string): { ecomCustomer: Record<string, string> } {
-  return { ecomCustomer: { connectionid, externalid: emission.customerExternalId, email: emission.email } };
-}
-
-function orderProducts(emission: CartEmission | OrderEmission): Array<Record<string, string | number>> {
-  return emission.items.map((item) => ({
-    externalid: item.id,
-    name: item.name,
-    price: item.priceCents,
-    quantity: item.quantity,
-    ...productDetails(item),
-  }));
-}
-
-export function acCartBody(cart: CartEmission, ids: AcIds): { ecomOrder: Record<string, unknown> } {
-  return {
-    ecomOrder: {
-      externalcheckoutid: cart.cartId,
-      source: 1,
-      email: cart.email,
-      orderProducts: orderProducts(cart),
-      totalPrice: cart.totalCents,
-      currency: cart.currency,
-      connectionid: ids.connectionid,
-      customerid: ids.customerid,
-      externalCreatedDate: acDate(cart.createdAt),
-      externalUpdatedDate: acDate(cart.abandonedAt),
-      abandonedDate: acDate(cart.abandonedAt),
-      ...(cart.orderUrl === undefined ? {} : { orderUrl: cart.orderUrl }),
-    },
-  };
-}
-
-/**
- * The same body creates an order (POST) and turns an abandoned cart into a recovered order (PUT):
- * setting `externalid` is what AC's guide calls the recovery, and the items and total replace the
- * cart's with what was actually bought (upsells included).
- */
-export function acOrderBody(order: OrderEmission, ids: AcIds): { ecomOrder: Record<string, unknown> } {
-  return {
-    ecomOrder: {
-      externalid: order.orderId,
-      source: 1,
-      email: order.email,
-      orderProducts: orderProducts(order),
-      totalPrice: order.totalCents,
-      currency: order.currency,
-      connectionid: ids.connectionid,
-      customerid: ids.customerid,
-      externalCreatedDate: acDate(order.orderedAt),
-      externalUpdatedDate: acDate(order.orderedAt),
-    },
-  };
-}
-
-/** The request that delivers an emission once the connection and customer are known. */
-export function acRequestFor(emission: Emission, ids: AcIds): { method: AcMethod; path: string; body: unknown } {
-  switch (emission.kind) {
-    case 'customer':
-      return { method: 'POST', path: '/ecomCustomers', body: acCustomerBody(emission, ids.connectionid) };
-    case 'cart':
-      return { method: 'POST', path: '/ecomOrders', body: acCartBody(emission, ids) };
-    case 'order':
-      return emission.cartRemoteId === undefined
-        ? { method: 'POST', path: '/ecomOrders', body: acOrderBody(emission, ids) }
-        : { method: 'PUT', path: `/ecomOrders/${encodeURIComponent(emission.cartRemoteId)}`, body: acOrderBody(emission, ids) };
-    case 'close':
-      // Deleting the abandoned cart stops its automation's emails; no revenue is written for
-      // it (the order that paid counts its own, once).
-      return { method: 'DELETE', path: `/ecomOrders/${encodeURIComponent(emission.cartRemoteId ?? '{cart id}')}`, body: undefined };
-  }
-}
 
 /** One rate limit per AC account: the account is the API host. */
 export function activeCampaignRateKey(apiUrl: string): string {
   return `activecampaign:${new URL(apiUrl).host}`;
 }
-
-// ---- the route ----
 
 export interface ActiveCampaignEmitterOptions {
   config: Pick<Config, 'activeCampaign' | 'activeCampaignRatePerSecond' | 'publicUrl'>;
@@ -162,6 +52,8 @@ export interface ActiveCampaignEmitterOptions {
 
 type Failure = Extract<EmitResult, { ok: false }>;
 type Step<T> = { ok: true; value: T } | Failure;
+/** Where a record is found again: a list resource and its filters. */
+type Lookup = { resource: string; filters: Record<string, string> };
 
 function failed(response: Extract<AcResponse, { ok: false }>): Failure {
   return {
@@ -216,23 +108,13 @@ export function activeCampaignEmitter(options: ActiveCampaignEmitterOptions): Em
    * Creates a record. A 422 `duplicate` means it is there already (a racing worker, or an earlier
    * attempt whose answer was lost), so it is looked up and its id used.
    */
-  async function create(
-    path: string,
-    body: Record<string, unknown>,
-    lookup: { resource: string; filters: Record<string, string> },
-    record: CallRecorder,
-  ): Promise<Step<string>> {
+  async function create(path: string, body: Record<string, unknown>, lookup: Lookup, record: CallRecorder): Promise<Step<string>> {
     const response = await client.request('POST', path, body, record);
     return settle(response, body, lookup, record);
   }
 
   /** The id of what was written, or, for a `duplicate`, of the record that holds it already. */
-  async function settle(
-    response: AcResponse,
-    body: Record<string, unknown>,
-    lookup: { resource: string; filters: Record<string, string> },
-    record: CallRecorder,
-  ): Promise<Step<string>> {
+  async function settle(response: AcResponse, body: Record<string, unknown>, lookup: Lookup, record: CallRecorder): Promise<Step<string>> {
     if (response.ok) {
       const id = idIn(response.body, Object.keys(body)[0]);
       return id === undefined ? { ok: false, failure: 'transient', message: 'ActiveCampaign answered without an id' } : { ok: true, value: id };

@@ -10,16 +10,14 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { EMIT_JOB_KIND } from '../outbox/job-kinds.js';
+import { EMIT_JOB_KIND, type EmitJobKind } from '../outbox/job-kinds.js';
 import type { JobHandler, JobOutcome } from '../outbox/job-outcome.js';
-import { redactMessage } from '../redact.js';
+import { failureOutcome, recordCall } from '../outbox/upstream-call.js';
 import type { EmissionKind, Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import type { RecoveryLinks } from '../recovery/recovery-token.js';
-import type { Emission, Emitter, EmitResult } from './emission.js';
-
-/** How long ActiveCampaign emissions wait after it refused the API key. */
-const AUTH_PAUSE_MS = 5 * 60_000;
+import { orderReported } from '../session/session-rules.js';
+import type { EmissionMessage, Emitter } from './emission.js';
 
 export interface EmissionJobDeps {
   store: Store;
@@ -34,7 +32,7 @@ export interface EmissionJobDeps {
   recovery?: RecoveryLinks;
 }
 
-export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandler> {
+export function emissionHandlers(deps: EmissionJobDeps): Record<EmitJobKind, JobHandler> {
   const { store, emitter, clock, upstream } = deps;
 
   const handler =
@@ -46,9 +44,10 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       // A CART that waited (ActiveCampaign down, a replayed dead letter) while the buyer reported
       // an order: an abandoned-cart email now would go to someone who paid. It is cancelled, unless
       // an earlier attempt already reached the upstream (then it is recorded as sent).
-      const lookupOnly = kind === 'cart' && (await orderReported(job.sessionId));
+      const session = kind === 'cart' ? await store.getSession(job.sessionId) : undefined;
+      const lookupOnly = session !== undefined && orderReported(session);
       if (lookupOnly && !mayAlreadyExist) return cancel(job.sessionId);
-      const emission = { ...record.payload } as unknown as Emission;
+      const emission = { ...record.payload } as unknown as EmissionMessage;
       // Every CART carries the session's recovery link, on every route (the sandbox included).
       const link = emission.kind === 'cart' ? deps.recovery?.linkFor(job.sessionId, record.createdAt) : undefined;
       if (emission.kind === 'cart' && link) emission.orderUrl = link.url;
@@ -66,11 +65,7 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
       const result = await emitter.emit(emission, {
         mayAlreadyExist,
         lookupOnly,
-        record: (call) => {
-          deps.metrics.upstreamCalls.inc({ upstream, endpoint: call.endpoint, outcome: call.outcome });
-          if (call.outcome !== 'sandbox') deps.metrics.upstreamLatency.observe({ upstream, endpoint: call.endpoint }, call.latencyMs / 1000);
-          effects.recordAttempt({ jobId: job.id, upstream, createdAt: clock.now(), httpStatus: call.httpStatus, ...call });
-        },
+        record: (call) => recordCall(deps, upstream, job, effects, call),
       });
       if (!result.ok && result.failure === 'absent') return cancel(job.sessionId);
       if (result.ok) {
@@ -79,11 +74,11 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
         await recordOutcome(emission, record.createdAt, link?.expiresAt);
         return { type: 'done' };
       }
-      return failure(result);
+      return failureOutcome(deps, upstream, result);
     };
 
   /** The recovery facts of a delivered CART or ORDER, for the report and /metrics. */
-  async function recordOutcome(emission: Emission, queuedAt: number, linkExpiresAt: number | undefined): Promise<void> {
+  async function recordOutcome(emission: EmissionMessage, queuedAt: number, linkExpiresAt: number | undefined): Promise<void> {
     try {
       if (emission.kind === 'cart') {
         await store.recordCartOutcome({
@@ -112,41 +107,6 @@ export function emissionHandlers(deps: EmissionJobDeps): Record<string, JobHandl
     await store.updateEmission(sessionId, 'cart', { status: 'cancelled', now: clock.now() });
     deps.logger.info({ sessionId }, 'CART cancelled: the buyer reported an order before it went out');
     return { type: 'done' };
-  }
-
-  /** The buyer reported an order, and Konnektive has not since said it is not one. */
-  async function orderReported(sessionId: string): Promise<boolean> {
-    const session = await store.getSession(sessionId);
-    if (!session) return false;
-    // Complete, or closed: paid with another order.
-    if (session.state === 'complete' || session.state === 'closed') return true;
-    const check = session.orderCheck;
-    if (check && !check.verified && check.checkedAt > session.lastSeenAt) return false;
-    return session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined;
-  }
-
-  function failure(result: Extract<EmitResult, { ok: false }>): JobOutcome {
-    const error = redactMessage(result.message);
-    switch (result.failure) {
-      case 'rate_limited':
-        // Not the job's fault: wait for the account to be free again without spending an attempt.
-        return { type: 'paused', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
-      case 'auth': {
-        // Konnektive's probe lifts its own pause; ActiveCampaign has none, so its pause ends after
-        // a while and the next emission tries again (a one-off 403 must not stop emissions forever).
-        const until = upstream === 'konnektive' ? undefined : clock.now() + AUTH_PAUSE_MS;
-        if (deps.health.get(upstream).state !== 'paused') {
-          deps.logger.error({ upstream }, `${upstream} refused the credentials; emissions paused`);
-        }
-        deps.health.pause(upstream, `${upstream} refused the credentials`, until);
-        return { type: 'paused', error, ...(until ? { notBeforeMs: until } : {}) };
-      }
-      case 'transient':
-        return { type: 'retry', error, ...(result.retryAt ? { notBeforeMs: result.retryAt } : {}) };
-      case 'rejected':
-      case 'absent':
-        return { type: 'dead', error };
-    }
   }
 
   return {

@@ -4,6 +4,7 @@
  * CUSTOMER (a lead with an email), CART (an abandoned cart) and ORDER (a verified purchase).
  * Amounts are integer cents and dates ISO 8601 with an offset, as ActiveCampaign wants them.
  */
+import type { CallRecord } from '../outbox/upstream-call.js';
 
 export interface EmissionItem {
   /** The product id in Konnektive: ActiveCampaign's `orderProducts[].externalid`. */
@@ -20,38 +21,46 @@ export interface EmissionItem {
 }
 
 /** The optional product fields, in the order they are sent. */
-export const PRODUCT_DETAILS = ['imageUrl', 'productUrl', 'sku', 'category', 'description'] as const;
+const PRODUCT_DETAILS = ['imageUrl', 'productUrl', 'sku', 'category', 'description'] as const;
 
-/** The product fields an item has, for an upstream's product entry. */
-export function productDetails(item: EmissionItem): Partial<Pick<EmissionItem, (typeof PRODUCT_DETAILS)[number]>> {
-  const details: Record<string, string> = {};
-  for (const key of PRODUCT_DETAILS) if (item[key] !== undefined && item[key] !== '') details[key] = item[key];
-  return details;
+/**
+ * ActiveCampaign's `orderProducts[]` entries for the items, on either route: prices in cents,
+ * and the product details the page gave (ActiveCampaign's abandoned-cart email shows them).
+ */
+export function orderProducts(items: readonly EmissionItem[]): Array<Record<string, string | number>> {
+  return items.map((item) => {
+    const product: Record<string, string | number> = { externalid: item.id, name: item.name, price: item.priceCents, quantity: item.quantity };
+    for (const key of PRODUCT_DETAILS) if (item[key] !== undefined && item[key] !== '') product[key] = item[key];
+    return product;
+  });
 }
 
-export interface CustomerEmission {
-  kind: 'customer';
+/** Who the CUSTOMER, CART or ORDER is about. */
+interface Buyer {
   sessionId: string;
   email: string;
   /** Konnektive's customerId when Import Lead returned one, else the session id. */
   customerExternalId: string;
   firstName?: string;
   lastName?: string;
-  phone?: string;
 }
 
-export interface CartEmission {
-  kind: 'cart';
-  sessionId: string;
-  /** `externalcheckoutid`: the session's cart id, shared with a later ORDER. */
+/** What a CART or ORDER holds. */
+interface Basket {
+  /** `externalcheckoutid`: the session's cart id, shared by its CART and its ORDER. */
   cartId: string;
-  email: string;
-  customerExternalId: string;
-  firstName?: string;
-  lastName?: string;
   items: EmissionItem[];
   totalCents: number;
   currency: string;
+}
+
+export interface CustomerEmission extends Buyer {
+  kind: 'customer';
+  phone?: string;
+}
+
+export interface CartEmission extends Buyer, Basket {
+  kind: 'cart';
   /** The session's last activity: ISO 8601 with offset. */
   abandonedAt: string;
   createdAt: string;
@@ -62,20 +71,10 @@ export interface CartEmission {
   orderUrl?: string;
 }
 
-export interface OrderEmission {
+export interface OrderEmission extends Buyer, Basket {
   kind: 'order';
-  sessionId: string;
-  /** Same as the CART's, so ActiveCampaign marks that cart recovered. */
-  cartId: string;
   /** Konnektive's order id: `externalid`. */
   orderId: string;
-  email: string;
-  customerExternalId: string;
-  firstName?: string;
-  lastName?: string;
-  items: EmissionItem[];
-  totalCents: number;
-  currency: string;
   orderedAt: string;
   /** ActiveCampaign's id of the CART sent earlier for this session (direct route: PUT to it). */
   cartRemoteId?: string;
@@ -99,7 +98,8 @@ export interface CloseEmission {
   cartRemoteId?: string;
 }
 
-export type Emission = CustomerEmission | CartEmission | OrderEmission | CloseEmission;
+/** What one route delivers (the store's `Emission` is the record of it, with its status). */
+export type EmissionMessage = CustomerEmission | CartEmission | OrderEmission | CloseEmission;
 
 /**
  * How a delivery attempt went. `transient` and `rate_limited` are retried (after `retryAt` when
@@ -123,11 +123,11 @@ export interface EmitContext {
    */
   lookupOnly?: boolean;
   /** Log of each HTTP call the route makes (redacted summaries), for the delivery-attempt table. */
-  record(call: { endpoint: string; request: string; response: string; outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox'; httpStatus?: number; latencyMs: number }): void;
+  record(call: CallRecord): void;
 }
 
 /** One emission route: `konnektive`, `activecampaign` or `sandbox`. */
 export interface Emitter {
   readonly route: 'konnektive' | 'activecampaign' | 'sandbox';
-  emit(emission: Emission, context: EmitContext): Promise<EmitResult>;
+  emit(emission: EmissionMessage, context: EmitContext): Promise<EmitResult>;
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { konnektiveClient, type KonnektiveApi } from '../konnektive/konnektive-client.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
+import { sampleOrder } from '../../test/support/emissions.js';
 import type { CartEmission, CustomerEmission, EmitContext, OrderEmission } from './emission.js';
 import { konnektiveRouteEmitter } from './konnektive-route-emitter.js';
 
@@ -38,24 +39,15 @@ const cart: CartEmission = {
   abandonedAt: '2025-05-01T12:00:00-04:00',
 };
 
-const order: OrderEmission = {
-  kind: 'order',
+const order: OrderEmission = sampleOrder({
   sessionId: 's1',
   cartId: 'cart-1',
   orderId: 'A1B2C3',
   email: EMAIL,
   customerExternalId: '5501',
-  firstName: 'Ann',
-  lastName: 'Lee',
-  items: [
-    { id: '41', name: 'Bottle', priceCents: 3995, quantity: 2 },
-    { id: '77', name: 'Upsell pack', priceCents: 1900, quantity: 1 },
-  ],
-  totalCents: 9890,
-  currency: 'USD',
   orderedAt: '2025-05-01T12:30:00Z',
   recoversCart: true,
-};
+});
 
 const customer: CustomerEmission = {
   kind: 'customer',

@@ -1,7 +1,7 @@
 /**
  * @module konnektive-route-emitter
  * `EMIT_VIA=konnektive`: CUSTOMER, CART and ORDER sent through Konnektive's "Active Campaign Deep
- * Integration" route, `POST /cart/activecampaign/` (shared/reference/upstream-apis.md, 1.9).
+ * Integration" route, `POST /cart/activecampaign/` (docs/upstreams.md, "The ActiveCampaign route").
  * Konnektive holds the ActiveCampaign credentials and connection (set up under its plugins,
  * "Deep Route"), so the collector needs only its Konnektive API user.
  *
@@ -33,19 +33,20 @@
  *   went through (Konnektive relays ActiveCampaign's errors).
  */
 import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
-import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
-import { acDate } from './activecampaign-emitter.js';
+import { konnektiveCallRecord } from '../outbox/upstream-call.js';
+import { redactMessage } from '../redact.js';
 import {
-  productDetails,
+  orderProducts,
   type CartEmission,
   type CustomerEmission,
   type EmissionItem,
   type EmitContext,
   type EmitResult,
-  type Emission,
+  type EmissionMessage,
   type Emitter,
   type OrderEmission,
 } from './emission.js';
+import { isoDate } from './iso-date.js';
 
 type Params = Record<string, string>;
 
@@ -70,8 +71,8 @@ export function konnektiveCartParams(cart: CartEmission, connectionId?: string):
     email: cart.email,
     totalPrice: String(cart.totalCents),
     currency: cart.currency,
-    abandonedDate: acDate(cart.abandonedAt),
-    externalCreatedDate: acDate(cart.createdAt),
+    abandonedDate: isoDate(cart.abandonedAt),
+    externalCreatedDate: isoDate(cart.createdAt),
     orderProducts: products(cart.items),
     ...(cart.orderUrl ? { orderUrl: cart.orderUrl } : {}),
     ...person(cart),
@@ -89,7 +90,7 @@ export function konnektiveOrderParams(order: OrderEmission, connectionId?: strin
     email: order.email,
     totalPrice: String(order.totalCents),
     currency: order.currency,
-    externalCreatedDate: acDate(order.orderedAt),
+    externalCreatedDate: isoDate(order.orderedAt),
     orderProducts: products(order.items),
     ...person(order),
     ...(connectionId ? { connectionid: connectionId } : {}),
@@ -97,9 +98,7 @@ export function konnektiveOrderParams(order: OrderEmission, connectionId?: strin
 }
 
 function products(items: EmissionItem[]): string {
-  return JSON.stringify(
-    items.map((item) => ({ externalid: item.id, name: item.name, price: item.priceCents, quantity: item.quantity, ...productDetails(item) })),
-  );
+  return JSON.stringify(orderProducts(items));
 }
 
 function person(emission: { firstName?: string; lastName?: string; customerExternalId: string }): Params {
@@ -143,30 +142,12 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
             ? konnektiveCartParams(emission, connectionId)
             : konnektiveOrderParams(emission, connectionId);
       const result = await api.call('activeCampaign', params);
-      const request = summariseParams(params);
-
+      context.record(konnektiveCallRecord(ENDPOINT, params, result));
       if (result.ok) {
-        context.record({
-          endpoint: ENDPOINT,
-          request,
-          response: summariseMessage(result.message),
-          outcome: 'ok',
-          httpStatus: result.httpStatus,
-          latencyMs: Math.round(result.latencyMs),
-        });
         const id = result.message.id;
         return typeof id === 'string' || typeof id === 'number' ? { ok: true, remoteId: String(id) } : { ok: true };
       }
-
       const message = redactMessage(result.message);
-      context.record({
-        endpoint: ENDPOINT,
-        request,
-        response: message,
-        outcome: result.failure,
-        ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
-        latencyMs: Math.round(result.latencyMs),
-      });
       if (result.failure === 'rejected' && context.mayAlreadyExist && ALREADY_THERE.test(result.message)) return { ok: true };
       return { ok: false, failure: result.failure, message: `Konnektive ${params.type}: ${message}` };
     },
@@ -177,17 +158,10 @@ export function konnektiveRouteEmitter({ api, connectionId }: KonnektiveRouteEmi
  * Looks for the record an earlier attempt may have created (`type=QUERY`): `true` when found,
  * `false` when the route listed its records and this one is not among them, else the failure.
  */
-async function alreadyStored(api: KonnektiveApi, emission: Emission, context: EmitContext): Promise<boolean | EmitResult> {
+async function alreadyStored(api: KonnektiveApi, emission: EmissionMessage, context: EmitContext): Promise<boolean | EmitResult> {
   const params = { type: 'QUERY', queryType: emission.kind === 'customer' ? 'CUSTOMER' : 'ORDER' };
   const result = await api.call('activeCampaign', params);
-  context.record({
-    endpoint: ENDPOINT,
-    request: summariseParams(params),
-    response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
-    outcome: result.ok ? 'ok' : result.failure,
-    ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
-    latencyMs: Math.round(result.latencyMs),
-  });
+  context.record(konnektiveCallRecord(ENDPOINT, params, result));
   if (!result.ok) return { ok: false, failure: result.failure, message: `Konnektive QUERY: ${redactMessage(result.message)}` };
   if (!Array.isArray(result.message.data)) return { ok: false, failure: 'transient', message: 'Konnektive QUERY answered without a list' };
   const records = result.message.data as Record<string, unknown>[];

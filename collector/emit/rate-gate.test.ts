@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { VirtualClock } from '../../test/support/virtual-clock.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { startActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
@@ -95,7 +95,7 @@ describe('RateGate after a stall', () => {
   it('sends callers that woke long after their slots to new slots instead of letting them burst', async () => {
     let t = T0;
     const sleepers: { at: number; wake: () => void }[] = [];
-    const clock: Clock = { now: () => t, sleep: (ms) => new Promise<void>((wake) => sleepers.push({ at: t + ms, wake })) };
+    const clock: Clock = { ...systemClock, now: () => t, sleep: (ms) => new Promise<void>((wake) => sleepers.push({ at: t + ms, wake })) };
     const gate = new RateGate({ store, clock, key: 'ac:stall', perSecond: 5 });
     const wentAt: number[] = [];
     const go = () => gate.acquire().then(() => wentAt.push(t));
@@ -149,7 +149,7 @@ function busiestWindow(times: number[], windowMs = 1000): number {
  * `sleep` overshoots by the next value of `lateness` (ms).
  */
 function lateClock(clock: VirtualClock, lateness: () => number): Clock {
-  return { now: clock.now, sleep: (ms) => clock.sleep(ms + lateness()) };
+  return { ...clock, sleep: (ms) => clock.sleep(ms + lateness()) };
 }
 
 /** Lateness as seen in the field: mostly on time, sometimes tens of ms late, now and then more. */
@@ -164,7 +164,7 @@ describe('RateGate when requests leave late', () => {
     const clock = new VirtualClock(T0);
     // The second caller's timer fires 51 ms late; every other timer is on time.
     let sleeps = 0;
-    const gateClock: Clock = { now: clock.now, sleep: (ms) => clock.sleep(ms + (++sleeps === 1 ? 51 : 0)) };
+    const gateClock: Clock = { ...clock, sleep: (ms) => clock.sleep(ms + (++sleeps === 1 ? 51 : 0)) };
     const gate = new RateGate({ store, clock: gateClock, key: 'ac:late', perSecond: 5 });
     const times = await Promise.all(Array.from({ length: 12 }, () => goAt(gate, gateClock)));
     expect(times.sort((a, b) => a - b)[1]! - T0).toBe(SLOT + 51);

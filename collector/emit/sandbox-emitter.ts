@@ -14,12 +14,12 @@
  * routes keep only `/r/[token]` in their delivery attempts.
  */
 import { summariseAcBody } from './activecampaign-client.js';
-import { acRequestFor } from './activecampaign-emitter.js';
-import type { Emission, Emitter } from './emission.js';
+import { acRequestFor } from './activecampaign-bodies.js';
+import type { EmissionMessage, Emitter } from './emission.js';
 
 const PLACEHOLDER_IDS = { connectionid: '{connectionid}', customerid: '{customerid}' };
 
-function syntheticId(emission: Emission): string {
+function syntheticId(emission: EmissionMessage): string {
   switch (emission.kind) {
     case 'customer':
       return `sandbox-customer-${emission.sessionId}`;

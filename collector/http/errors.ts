@@ -5,7 +5,6 @@
  * and logged at debug level, since nobody is there to answer. Anything else reaching the top is a
  * 500 that says nothing.
  */
-import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorResponse } from '../wire-schema.js';
@@ -22,10 +21,6 @@ export function fail(status: ContentfulStatusCode, code: string, message: string
       headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
     }),
   });
-}
-
-export function errorJson(c: Context, status: ContentfulStatusCode, code: string, message: string) {
-  return c.json(errorBody(code, message), status);
 }
 
 /**

@@ -5,11 +5,12 @@
  * called here; the outbox worker does that after the commit.
  */
 import type { FunnelEvent, PageName } from '../wire-schema.js';
-import { JOB_KINDS, JOB_UPSTREAM, type ClickJobPayload } from '../outbox/job-kinds.js';
+import { JOB_KINDS } from '../outbox/job-kinds.js';
+import { queueJob } from '../outbox/queue-job.js';
 import { newSessionDefaults, type NewSession, type Session, type SessionPatch, type StoreTx } from '../store/store.js';
 import { newSessionId } from '../tokens.js';
-import { nextDueAt, type AbandonmentPolicy } from '../abandonment/session-rules.js';
-import { canImportLead, mergeLead } from './lead-merge.js';
+import { nextDueAt, type AbandonmentPolicy } from '../session/session-rules.js';
+import { canImportLead, mergeLead } from '../session/lead-merge.js';
 
 export interface IngestRequest {
   /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token, minted anew if unknown here. */
@@ -183,15 +184,8 @@ async function queueClick(
   now: number,
 ): Promise<boolean> {
   if (!(await tx.markPageClicked(sessionId, event.page))) return false;
-  const payload: ClickJobPayload = { page: event.page, url: event.url, ...(event.referrer ? { referrer: event.referrer } : {}) };
-  await tx.enqueue({
-    sessionId,
-    upstream: JOB_UPSTREAM[JOB_KINDS.konnektiveClick],
-    kind: JOB_KINDS.konnektiveClick,
-    payload: { ...payload },
-    runAt: now,
-  });
-  return true;
+  const payload = { page: event.page, url: event.url, ...(event.referrer ? { referrer: event.referrer } : {}) };
+  return queueJob(tx, JOB_KINDS.konnektiveClick, { sessionId, runAt: now, payload });
 }
 
 /**
@@ -199,14 +193,6 @@ async function queueClick(
  * number of changes: while one waits unclaimed, further changes queue nothing. A change made while
  * a call is in flight queues exactly one more.
  */
-async function queueLeadSync(tx: StoreTx, sessionId: string, runAt: number): Promise<boolean> {
-  if (await tx.findPendingJob(sessionId, JOB_KINDS.konnektiveLead)) return false;
-  await tx.enqueue({
-    sessionId,
-    upstream: JOB_UPSTREAM[JOB_KINDS.konnektiveLead],
-    kind: JOB_KINDS.konnektiveLead,
-    payload: {},
-    runAt,
-  });
-  return true;
+function queueLeadSync(tx: StoreTx, sessionId: string, runAt: number): Promise<boolean> {
+  return queueJob(tx, JOB_KINDS.konnektiveLead, { sessionId, runAt, unlessPending: true });
 }

@@ -3,6 +3,7 @@
  * While the Konnektive relay is paused for bad credentials, a harmless read (Query Order for
  * today, one result) tells when the credentials work again; then the relay resumes by itself.
  */
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import type { KonnektiveApi } from './konnektive-client.js';
@@ -36,16 +37,16 @@ export interface ProbeLoopOptions {
   logger: Logger;
   everyMs: number;
   onResume: () => void;
-  now?: () => number;
+  clock: Clock;
 }
 
 /** Starts probing whenever the relay is paused; returns a function that stops it. */
-export function startKonnektiveProbe({ api, health, logger, everyMs, onResume, now = Date.now }: ProbeLoopOptions): () => void {
-  let timer: NodeJS.Timeout | undefined;
+export function startKonnektiveProbe({ api, health, logger, everyMs, onResume, clock }: ProbeLoopOptions): () => void {
+  let timer: (() => void) | undefined;
   const tick = async () => {
     timer = undefined;
     if (health.get('konnektive').state !== 'paused') return;
-    const works = await probeKonnektive(api, now()).catch(() => false);
+    const works = await probeKonnektive(api, clock.now()).catch(() => false);
     if (works) {
       logger.info({ upstream: 'konnektive' }, 'Konnektive accepts the credentials again; relay resumed');
       health.resume('konnektive');
@@ -55,13 +56,13 @@ export function startKonnektiveProbe({ api, health, logger, everyMs, onResume, n
     }
   };
   const schedule = () => {
-    if (!timer) timer = setTimeout(() => void tick(), everyMs);
+    if (!timer) timer = clock.setTimer(() => void tick(), everyMs);
   };
   const unsubscribe = health.onChange((upstream, status) => {
     if (upstream === 'konnektive' && status.state === 'paused') schedule();
   });
   return () => {
     unsubscribe();
-    if (timer) clearTimeout(timer);
+    timer?.();
   };
 }

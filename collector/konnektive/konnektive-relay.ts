@@ -4,18 +4,19 @@
  * answered, read the session as it is now, call Konnektive, and keep the ids it returns
  * (`sessionId`, `orderId`, `customerId`, `pixel`, `affVals`) on the session.
  */
+import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { canImportLead } from '../ingest/lead-merge.js';
+import { canImportLead } from '../session/lead-merge.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { JOB_KINDS, type ClickJobPayload } from '../outbox/job-kinds.js';
 import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.js';
-import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
+import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
 import type { Job, Session, Store } from '../store/store.js';
 import { queryDateRange } from './konnektive-probe.js';
 import type { UpstreamHealth } from '../upstream-health.js';
-import type { LeadFields, PageName } from '../wire-schema.js';
-import type { KonnektiveApi, KonnektiveEndpoint, KonnektiveResult } from './konnektive-client.js';
+import { KONNEKTIVE_LEAD_MAX, type LeadFields, type PageName } from '../wire-schema.js';
+import type { KonnektiveApi } from './konnektive-client.js';
 import { KONNEKTIVE_PAGE_TYPE } from './page-types.js';
 import { konnektivePhoneNumber } from './phone-number.js';
 
@@ -26,27 +27,16 @@ export interface KonnektiveRelayDeps {
   health: UpstreamHealth;
   metrics: Metrics;
   logger: Logger;
-  now?: () => number;
+  clock: Clock;
 }
 
-/** Konnektive's maximum lengths (Import Click / Import Lead validation). */
+/** Konnektive's maximum lengths for Import Click (see docs/upstreams.md, Import Click). */
 const MAX = { requestUri: 500, userAgent: 300, sessionId: 32 } as const;
-const LEAD_MAX: Record<keyof LeadFields, number> = {
-  firstName: 50,
-  lastName: 50,
-  emailAddress: 255,
-  phoneNumber: 32,
-  address1: 255,
-  address2: 255,
-  city: 100,
-  state: 100,
-  postalCode: 20,
-  country: 2,
-};
 
-export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, JobHandler> {
-  const call = recordedCall(deps);
-  const now = deps.now ?? Date.now;
+export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB_KINDS.konnektiveClick | typeof JOB_KINDS.konnektiveLead, JobHandler> {
+  const call = konnektiveCaller(deps);
+  const now = () => deps.clock.now();
+  const failed = (result: { failure: 'auth' | 'rejected' | 'transient'; message: string }) => failureOutcome(deps, 'konnektive', result);
 
   const importClick: JobHandler = async (job, effects) => {
     const session = await deps.store.getSession(job.sessionId);
@@ -81,7 +71,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
     // Any recorded answer, success or failure, ends the uncertainty; the retry of a failure is
     // an ordinary resend.
     if (known) effects.patchSession({ konnektive: { clickInFlight: null } });
-    if (!result.ok) return failureOutcome(deps, result);
+    if (!result.ok) return failed(result);
     const message = result.message;
     const sessionId = typeof message.sessionId === 'string' ? message.sessionId : undefined;
     effects.patchSession({
@@ -102,7 +92,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
     const params: Record<string, string> = { campaignId: session.campaignId, ipAddress: session.ip };
     for (const [field, value] of Object.entries(session.lead) as [keyof LeadFields, string][]) {
       if (field === 'country' && !/^[A-Za-z]{2}$/.test(value)) continue;
-      params[field] = (field === 'phoneNumber' ? konnektivePhoneNumber(value) : value).slice(0, LEAD_MAX[field]);
+      params[field] = (field === 'phoneNumber' ? konnektivePhoneNumber(value) : value).slice(0, KONNEKTIVE_LEAD_MAX[field]);
     }
     if (session.konnektive.sessionId) params.sessionId = session.konnektive.sessionId;
     let orderId = session.konnektive.orderId;
@@ -125,7 +115,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
     if (orderId) params.orderId = orderId;
     else await deps.store.updateSession(session.id, { konnektive: { leadCreateStartedAt: now() } });
     const result = await call(job, effects, 'importLead', params);
-    if (!result.ok) return failureOutcome(deps, result);
+    if (!result.ok) return failed(result);
     const { orderId: returnedOrderId, customerId } = result.message;
     effects.patchSession({
       leadSyncedVersion: version,
@@ -157,7 +147,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
     const result = await call(job, effects, 'queryOrder', params);
     if (!result.ok) {
       if (result.failure === 'rejected' && /no result/i.test(result.message)) return { ok: true, order: undefined };
-      return { ok: false, outcome: failureOutcome(deps, result) };
+      return { ok: false, outcome: failed(result) };
     }
     const orders = (Array.isArray(result.message.data) ? (result.message.data as Record<string, unknown>[]) : []).filter((order) => order.orderId !== undefined && order.orderId !== null);
     orders.sort((a, b) => String(b.dateCreated ?? '').localeCompare(String(a.dateCreated ?? '')));
@@ -174,46 +164,6 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<string, Jo
   }
 
   return { [JOB_KINDS.konnektiveClick]: importClick, [JOB_KINDS.konnektiveLead]: importLead };
-}
-
-/** A Konnektive call whose request and outcome are written to the delivery log and metrics. */
-export function recordedCall({ api, metrics, logger, now = Date.now }: KonnektiveRelayDeps) {
-  return async (job: Job, effects: JobEffects, endpoint: KonnektiveEndpoint, params: Record<string, string>): Promise<KonnektiveResult> => {
-    const result = await api.call(endpoint, params);
-    const outcome = api.sandbox ? 'sandbox' : result.ok ? 'ok' : result.failure;
-    metrics.upstreamCalls.inc({ upstream: 'konnektive', endpoint, outcome });
-    if (!api.sandbox) metrics.upstreamLatency.observe({ upstream: 'konnektive', endpoint }, result.latencyMs / 1000);
-    effects.recordAttempt({
-      jobId: job.id,
-      upstream: 'konnektive',
-      endpoint,
-      request: summariseParams(params),
-      response: result.ok ? summariseMessage(result.message) : redactMessage(result.message),
-      outcome,
-      httpStatus: result.httpStatus,
-      latencyMs: result.latencyMs,
-      createdAt: now(),
-    });
-    if (!result.ok) logger.warn({ jobId: job.id, endpoint, failure: result.failure, error: redactMessage(result.message) }, 'konnektive call failed');
-    return result;
-  };
-}
-
-/** Maps a failed call to the job's fate; bad credentials pause the whole relay. */
-export function failureOutcome(deps: Pick<KonnektiveRelayDeps, 'health' | 'logger'>, result: Extract<KonnektiveResult, { ok: false }>): JobOutcome {
-  const error = redactMessage(result.message);
-  switch (result.failure) {
-    case 'auth':
-      if (deps.health.get('konnektive').state !== 'paused') {
-        deps.logger.error({ upstream: 'konnektive' }, 'Konnektive refused the API credentials; relay paused until they work again');
-      }
-      deps.health.pause('konnektive', 'Konnektive could not authenticate the API credentials');
-      return { type: 'paused', error };
-    case 'transient':
-      return { type: 'retry', error };
-    case 'rejected':
-      return { type: 'dead', error };
-  }
 }
 
 /** Konnektive keeps 500 characters of `requestUri`: drop the fragment first, then cut. */

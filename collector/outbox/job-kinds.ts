@@ -3,7 +3,8 @@
  * Every kind of outbox job, and the upstream it calls. A job's payload is what the call needs
  * that is not in the session row at the time it runs.
  */
-import type { Upstream } from '../store/store.js';
+import type { EmitVia } from '../config.js';
+import type { EmissionKind, Upstream } from '../store/store.js';
 
 export const JOB_KINDS = Object.freeze({
   konnektiveClick: 'konnektive.click',
@@ -20,20 +21,30 @@ export const JOB_KINDS = Object.freeze({
 } as const);
 export type JobKind = (typeof JOB_KINDS)[keyof typeof JOB_KINDS];
 
-/** Upstream of the jobs that always call Konnektive; emissions go where `EMIT_VIA` says. */
-export const JOB_UPSTREAM: Record<'konnektive.click' | 'konnektive.lead' | 'purchase.recheck' | 'order.finalize', Upstream> = {
-  'konnektive.click': 'konnektive',
-  'konnektive.lead': 'konnektive',
-  'purchase.recheck': 'konnektive',
-  'order.finalize': 'konnektive',
-};
-
+/** The job that delivers each kind of emission. */
 export const EMIT_JOB_KIND = {
   customer: JOB_KINDS.emitCustomer,
   cart: JOB_KINDS.emitCart,
   order: JOB_KINDS.emitOrder,
   close: JOB_KINDS.emitClose,
-} as const;
+} as const satisfies Record<EmissionKind, JobKind>;
+export type EmitJobKind = (typeof EMIT_JOB_KIND)[keyof typeof EMIT_JOB_KIND];
+
+const EMIT_KINDS: ReadonlySet<string> = new Set(Object.values(EMIT_JOB_KIND));
+
+export function isJobKind(kind: string): kind is JobKind {
+  return (Object.values(JOB_KINDS) as string[]).includes(kind);
+}
+
+/** The upstream emissions go to: Konnektive's ActiveCampaign route, else ActiveCampaign (or the sandbox's record of it). */
+export function emissionUpstream(emitVia: EmitVia): Upstream {
+  return emitVia === 'konnektive' ? 'konnektive' : 'activecampaign';
+}
+
+/** The upstream a job of this kind calls. */
+export function jobUpstream(kind: JobKind, emitVia: EmitVia): Upstream {
+  return EMIT_KINDS.has(kind) ? emissionUpstream(emitVia) : 'konnektive';
+}
 
 /** Payload of a click job: the request as the browser made it, kept for the Import Click call. */
 export interface ClickJobPayload {

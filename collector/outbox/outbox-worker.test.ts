@@ -1,16 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../test/support/virtual-clock.js';
 import { createLogger } from '../logger.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { UpstreamHealth } from '../upstream-health.js';
+import { JOB_KINDS, type JobKind } from './job-kinds.js';
 import type { JobHandler } from './job-outcome.js';
 import { OutboxWorker } from './outbox-worker.js';
 
 let store: SqliteStore;
+let clock: VirtualClock;
 const health = () => new UpstreamHealth({ konnektive: 'ok', activecampaign: 'ok' });
 const logger = createLogger('silent');
 const policy = { baseMs: 1, capMs: 5, maxAttempts: 3 };
 
 beforeEach(async () => {
+  clock = new VirtualClock();
   store = SqliteStore.fromUrl('file::memory:');
   await store.migrate();
 });
@@ -18,34 +22,49 @@ afterEach(async () => {
   await store.close();
 });
 
+/** Test handlers stand in for real job kinds; the kinds they leave out must not run. */
+const FLAKY = JOB_KINDS.konnektiveClick;
+const BROKEN = JOB_KINDS.konnektiveLead;
+const SLOW = JOB_KINDS.purchaseRecheck;
+const FAST = JOB_KINDS.orderFinalize;
+
 async function enqueue(kind: string, sessionId = 's1'): Promise<number> {
   return store.transaction((tx) => tx.enqueue({ sessionId, upstream: 'konnektive', kind, payload: {}, runAt: 0 }));
 }
 
-const worker = (handlers: Record<string, JobHandler>, owner = 'w1', leaseMs = 60_000) =>
-  new OutboxWorker({ store, handlers, health: health(), logger, owner, leaseMs, backoff: policy });
+const unexpected: JobHandler = async (job) => {
+  throw new Error(`unexpected job ${job.kind}`);
+};
+const allKinds = (handlers: Partial<Record<JobKind, JobHandler>>): Record<JobKind, JobHandler> =>
+  Object.fromEntries(Object.values(JOB_KINDS).map((kind) => [kind, handlers[kind] ?? unexpected])) as Record<JobKind, JobHandler>;
+
+const worker = (handlers: Partial<Record<JobKind, JobHandler>>, owner = 'w1', leaseMs = 60_000) =>
+  new OutboxWorker({ store, handlers: allKinds(handlers), health: health(), logger, owner, leaseMs, backoff: policy, clock });
+
+/** Lets timers' async work (a lease renewal's write) reach the store. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('OutboxWorker', () => {
   it('retries a failing job with backoff and dead-letters it after its last attempt, with the error', async () => {
     let calls = 0;
-    const w = worker({ flaky: async () => (calls++, { type: 'retry', error: 'HTTP 503' }) });
-    const id = await enqueue('flaky');
+    const w = worker({ [FLAKY]: async () => (calls++, { type: 'retry', error: 'HTTP 503' }) });
+    const id = await enqueue(FLAKY);
     for (let round = 0; round < 50 && (await store.listJobs({ state: 'dead' })).length === 0; round++) {
       await w.runOnce();
-      await new Promise((resolve) => setTimeout(resolve, 6));
+      clock.advance(6);
     }
     expect(calls).toBe(3);
     expect((await store.listJobs({}))[0]).toMatchObject({ id, state: 'dead', attempts: 3, lastError: 'HTTP 503' });
   });
 
   it('treats a handler that throws as a transient failure, and a job of no known kind as dead', async () => {
-    const w = worker({ broken: async () => { throw new Error('bug'); } });
-    await enqueue('broken', 's1');
+    const w = worker({ [BROKEN]: async () => { throw new Error('bug'); } });
+    await enqueue(BROKEN, 's1');
     await enqueue('nobody-handles-this', 's2');
     await w.runOnce();
     const jobs = await store.listJobs({});
     expect(jobs.map((job) => [job.kind, job.state, job.lastError])).toEqual([
-      ['broken', 'pending', 'handler error: bug'],
+      [BROKEN, 'pending', 'handler error: bug'],
       ['nobody-handles-this', 'dead', 'no handler for job kind nobody-handles-this'],
     ]);
   });
@@ -58,13 +77,15 @@ describe('OutboxWorker', () => {
       await new Promise<void>((resolve) => (release = resolve));
       return { type: 'done' };
     };
-    await enqueue('slow');
-    const first = worker({ slow }, 'w1', 1_000);
-    const second = worker({ slow }, 'w2', 1_000);
+    await enqueue(SLOW);
+    const first = worker({ [SLOW]: slow }, 'w1', 1_000);
+    const second = worker({ [SLOW]: slow }, 'w2', 1_000);
     const round = first.runOnce();
-    // Checks over three seconds: three times the lease.
+    await settle();
+    // Checks over three seconds of the worker's clock: three times the lease.
     for (let i = 0; i < 10; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      clock.advance(300);
+      await settle();
       expect(await second.runOnce()).toBe(0);
     }
     release();
@@ -84,9 +105,9 @@ describe('OutboxWorker', () => {
       return { type: 'done' };
     };
     await store.transaction((tx) => tx.insertSession({ id: 's2', campaignId: '12', createdAt: 0, lastSeenAt: 0, landingUrl: undefined, referrer: undefined, userAgent: 'UA', ip: '203.0.113.7', isBot: false }));
-    await enqueue('slow', 's1');
-    await enqueue('fast', 's2');
-    const round = worker({ slow, fast }).runOnce();
+    await enqueue(SLOW, 's1');
+    await enqueue(FAST, 's2');
+    const round = worker({ [SLOW]: slow, [FAST]: fast }).runOnce();
     // The fast job's answer (an order id Konnektive returned) is durable while the slow job still runs.
     for (let i = 0; i < 100 && (await store.getSession('s2'))?.konnektive.orderId === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 5));
     expect((await store.getSession('s2'))?.konnektive.orderId).toBe('P1');
@@ -98,8 +119,8 @@ describe('OutboxWorker', () => {
   });
 
   it('gives back what it holds when stopped', async () => {
-    await enqueue('x');
-    await store.claimJobs({ now: Date.now(), limit: 1, leaseMs: 60_000, owner: 'w1', skipUpstreams: [] });
+    await enqueue(SLOW);
+    await store.claimJobs({ now: clock.now(), limit: 1, leaseMs: 60_000, owner: 'w1', skipUpstreams: [] });
     await worker({}, 'w1').stop();
     expect((await store.listJobs({}))[0]?.state).toBe('pending');
   });

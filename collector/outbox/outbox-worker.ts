@@ -11,15 +11,18 @@
  * round in flight, then gives back any claim it still holds.
  */
 import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Job, JobFinish, Store } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { JobEffects, type JobHandler, type JobOutcome } from './job-outcome.js';
+import { isJobKind, type JobKind } from './job-kinds.js';
 
 export interface OutboxWorkerOptions {
   store: Store;
-  handlers: Readonly<Record<string, JobHandler>>;
+  /** One handler per job kind: a kind without one does not compile. */
+  handlers: Readonly<Record<JobKind, JobHandler>>;
   health: UpstreamHealth;
   logger: Logger;
   owner?: string;
@@ -28,7 +31,8 @@ export interface OutboxWorkerOptions {
   leaseMs?: number;
   pollMs?: number;
   backoff?: BackoffPolicy;
-  now?: () => number;
+  /** Time for run-at and lease times, the idle poll and lease renewal. */
+  clock?: Clock;
   random?: () => number;
 }
 
@@ -47,7 +51,7 @@ export class OutboxWorker {
       leaseMs: 60_000,
       pollMs: 1_000,
       backoff: DEFAULT_BACKOFF,
-      now: Date.now,
+      clock: systemClock,
       random: Math.random,
       ...options,
     };
@@ -75,7 +79,8 @@ export class OutboxWorker {
 
   /** One round: claim, deliver, record. Returns how many jobs it handled. */
   async runOnce(): Promise<number> {
-    const { store, health, concurrency, leaseMs, now } = this.#o;
+    const { store, health, concurrency, leaseMs, clock } = this.#o;
+    const now = () => clock.now();
     const jobs = await store.claimJobs({
       now: now(),
       limit: concurrency,
@@ -87,11 +92,14 @@ export class OutboxWorker {
     // A round can outlast a lease (a rate limit's wait, a long Retry-After): while it runs, its
     // leases are renewed, so no other worker takes a job that is still being delivered.
     const ids = jobs.map((job) => job.id);
-    const renewal = setInterval(() => {
+    const every = Math.max(10, leaseMs / 3);
+    const renew = () => {
+      cancelRenewal = clock.setTimer(renew, every);
       store.renewLeases(this.owner, ids, now() + leaseMs).catch((error: unknown) => {
         this.#o.logger.error({ err: describe(error), owner: this.owner }, 'lease renewal failed');
       });
-    }, Math.max(10, leaseMs / 3));
+    };
+    let cancelRenewal = clock.setTimer(renew, every);
     try {
       // Each job's result is stored the moment its upstream answers, never batched with the
       // round: a job waiting on ActiveCampaign's rate gate must not hold back the order id
@@ -106,7 +114,7 @@ export class OutboxWorker {
       const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
       if (failed) throw failed.reason;
     } finally {
-      clearInterval(renewal);
+      cancelRenewal();
     }
     return jobs.length;
   }
@@ -126,9 +134,9 @@ export class OutboxWorker {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const cancel = this.#o.clock.setTimer(done, ms);
       function done() {
-        clearTimeout(timer);
+        cancel();
         resolve();
       }
       this.#wake = () => {
@@ -140,8 +148,9 @@ export class OutboxWorker {
 
   /** Runs one job's handler and decides its next state; the caller writes it. */
   async #deliver(job: Job): Promise<JobFinish> {
-    const { handlers, logger, now, backoff, random } = this.#o;
-    const handler = handlers[job.kind];
+    const { handlers, logger, clock, backoff, random } = this.#o;
+    const now = () => clock.now();
+    const handler = isJobKind(job.kind) ? handlers[job.kind] : undefined;
     const effects = new JobEffects();
     let outcome: JobOutcome;
     if (!handler) {

@@ -5,13 +5,14 @@
  * and the clicks on recovery links (counted by this process).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Clock } from '../clock.js';
 import type { FunnelReport, Store } from '../store/store.js';
 
-export function recoveryMetrics(registry: Registry, store: Store): { recoveryClicks: Counter<'outcome'> } {
+export function recoveryMetrics(registry: Registry, store: Store, clock: Clock): { recoveryClicks: Counter<'outcome'> } {
   // One store query per scrape feeds every gauge below.
   let pending: { at: number; report: Promise<FunnelReport> } | undefined;
   const report = (): Promise<FunnelReport> => {
-    const now = Date.now();
+    const now = clock.now();
     if (!pending || now - pending.at > 1_000) pending = { at: now, report: store.funnelReport(0, now + 1) };
     return pending.report;
   };

@@ -5,13 +5,14 @@
  * fields to prefill, the ORDER recovers the cart, and the facts reach the report and /metrics.
  */
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { newSessionId, signRecovery } from '../tokens.js';
 import type { IngestResponse } from '../wire-schema.js';
-import { startActiveCampaignDouble, type ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
-import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
-import { ev, eventually, konnektiveEnv, LANDER_ORIGIN, startTestCollector, TEST_SECRET, testEnv, type TestCollector } from '../../test/support/test-collector.js';
-import { VirtualClock } from '../../test/support/virtual-clock.js';
+import type { ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
+import type { KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
+import { ev, idleFor, konnektiveEnv, LANDER_ORIGIN, settleJobs, startTestCollector, TEST_SECRET, testEnv, type TestCollector } from '../../test/support/test-collector.js';
+import { withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
+import type { VirtualClock } from '../../test/support/virtual-clock.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -38,16 +39,10 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
     let collector: TestCollector;
     let dbPath: string;
 
-    beforeEach(async () => {
-      clock = new VirtualClock();
-      crm = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'], now: clock.now });
-      ac = await startActiveCampaignDouble({ apiKey: 'ac-test-key', now: clock.now });
-    });
-    afterEach(async () => {
-      await collector?.close();
-      await crm.close();
-      await ac.close();
-    });
+    withUpstreamDoubles(
+      (doubles) => ({ clock, crm, ac } = doubles),
+      () => collector,
+    );
 
     async function start(extra: Record<string, string> = {}) {
       const env =
@@ -71,19 +66,8 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       return (await res.json()) as IngestResponse;
     }
 
-    async function settle(): Promise<void> {
-      collector.worker.notify();
-      await eventually(async () => {
-        const jobs = await collector.store.listJobs({});
-        return !jobs.some((job) => job.state === 'running' || (job.state === 'pending' && job.runAt <= clock.now()));
-      }, { timeoutMs: 20_000 });
-    }
-
-    async function idle(ms: number): Promise<void> {
-      clock.advance(ms);
-      await collector.sweeper.sweepOnce();
-      await settle();
-    }
+    const settle = () => settleJobs(collector, clock);
+    const idle = (ms: number) => idleFor(collector, clock, ms);
 
     /** Lead, checkout with a cart, then gone: the CART goes out. Returns the session and the CART's orderUrl. */
     async function abandon(): Promise<{ session: string; id: string; orderUrl: string; orderId: string | undefined }> {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.js';
+import { systemClock } from '../clock.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { DAY_MS, Retention } from './retention.js';
 import { rollupsOf, utcDay } from './rollups.js';
@@ -36,7 +37,7 @@ describe('retention', () => {
   it('purges what is older than RETENTION_DAYS in small batches, and keeps the figures', async () => {
     const store = await seeded(25);
     stores.push(store);
-    const clock = { now: () => T0 + 31 * DAY_MS, sleep: async () => {} };
+    const clock = { now: () => T0 + 31 * DAY_MS, sleep: async () => {}, setTimer: systemClock.setTimer };
     const retention = new Retention({ store, clock, logger: createLogger('silent'), retentionDays: 30, everyMs: 3_600_000, sessionBatch: 10, pauseMs: 0 });
     const report = await retention.purgeOnce();
     // Per session: the row, one event, two states (open, expired).
@@ -48,7 +49,7 @@ describe('retention', () => {
     // Inside the window: nothing goes.
     const fresh = await seeded(3);
     stores.push(fresh);
-    const early = new Retention({ store: fresh, clock: { now: () => T0 + 29 * DAY_MS, sleep: async () => {} }, logger: createLogger('silent'), retentionDays: 30, everyMs: 1000 });
+    const early = new Retention({ store: fresh, clock: { now: () => T0 + 29 * DAY_MS, sleep: async () => {}, setTimer: systemClock.setTimer }, logger: createLogger('silent'), retentionDays: 30, everyMs: 1000 });
     expect((await early.purgeOnce()).sessions).toBe(0);
     expect(await fresh.countSessions()).toBe(3);
   });
@@ -56,7 +57,7 @@ describe('retention', () => {
   it('stops between two batches when the collector stops', async () => {
     const store = await seeded(50);
     stores.push(store);
-    const clock = { now: () => T0 + 31 * DAY_MS, sleep: async () => {} };
+    const clock = { now: () => T0 + 31 * DAY_MS, sleep: async () => {}, setTimer: systemClock.setTimer };
     const retention = new Retention({ store, clock, logger: createLogger('silent'), retentionDays: 30, everyMs: 3_600_000, sessionBatch: 5, pauseMs: 20, firstRunMs: 0 });
     retention.start();
     await new Promise((resolve) => setTimeout(resolve, 50));

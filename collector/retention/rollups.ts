@@ -1,7 +1,7 @@
 /**
  * @module rollups
  * What a purged session still counts for. Retention deletes old sessions with their events; the
- * figures the reports need (docs: shared reference "the figures funnel owners expect") are added
+ * figures the reports need (the funnel report: carts, recovered carts and revenue) are added
  * to per-day totals first, in the same transaction, so a day's report reads the same before and
  * after its rows are gone: rollups for what was purged, plus the rows still stored.
  *

@@ -4,6 +4,7 @@
  * Content-Security-Policy, its login form, and its JSON API under `/dashboard/api/`. Every
  * answer is checked against its zod schema (collector/dashboard/api-schema.ts) before it leaves.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
@@ -42,7 +43,8 @@ export interface DashboardRouteDeps {
   secret: string;
   store: Store;
   health: UpstreamHealth;
-  now?: () => number;
+  /** Time of sign-ins, figures and replays. */
+  clock?: Clock;
   /** Where the built UI lives (default dist/dashboard). */
   assetsDir?: string;
   /** Doctor checks, replaceable in tests. */
@@ -91,7 +93,8 @@ ${message ? `<p class="error" role="alert">${message}</p>` : ''}
     false,
   );
 
-export function dashboardRoute({ config, secret, store, health, now = Date.now, assetsDir = 'dist/dashboard', checks, linkTtlMs = DEFAULT_LINK_TTL_MS }: DashboardRouteDeps): Hono {
+export function dashboardRoute({ config, secret, store, health, clock = systemClock, assetsDir = 'dist/dashboard', checks, linkTtlMs = DEFAULT_LINK_TTL_MS }: DashboardRouteDeps): Hono {
+  const now = () => clock.now();
   const app = new Hono();
   const auth = dashboardAuth({ config, secret, now });
   const sql = store.sql();

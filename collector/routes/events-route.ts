@@ -4,6 +4,7 @@
  * campaign, session token; then scrubs card numbers and hands the batch to the group committer.
  * Every rejection answers `{error:{code,message}}` and stores nothing.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { Hono } from 'hono';
 import { cardDropLabeller, scrubEvent } from '../card-filter.js';
 import { isAllowedOrigin, type Config } from '../config.js';
@@ -29,10 +30,10 @@ export interface EventsRouteDeps {
   metrics: Metrics;
   store: Store;
   logger: Logger;
-  now?: () => number;
+  clock?: Clock;
 }
 
-export function eventsRoute({ config, secret, committer, metrics, store, logger, now = Date.now }: EventsRouteDeps): Hono {
+export function eventsRoute({ config, secret, committer, metrics, store, logger, clock = systemClock }: EventsRouteDeps): Hono {
   const app = new Hono();
   const reject = (reason: string) => metrics.eventsRejected.inc({ reason });
   const isKnownBot = botDetector();
@@ -95,7 +96,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       fail(403, 'campaign_not_allowed', `Campaign ${campaignId} is not one this collector serves.`);
     }
 
-    const receivedAt = now();
+    const receivedAt = clock.now();
     let mode: IngestRequest['mode'] = 'new';
     let sessionId = '';
     let linkRefused = false;

@@ -12,6 +12,7 @@
  * buyer's return. A `GET` is counted as a click (first and latest time, and in `/metrics`); a
  * `HEAD` is not. Never a 5xx, and never personal data in an answer.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { Hono, type Context } from 'hono';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -25,7 +26,7 @@ export interface RecoveryRouteDeps {
   store: Store;
   metrics: Metrics;
   logger: Logger;
-  now?: () => number;
+  clock?: Clock;
 }
 
 const NO_STORE = {
@@ -53,14 +54,14 @@ const page = (title: string, text: string): string => `<!doctype html>
 const DONE_PAGE = page('Your order is complete', 'This order has already been paid. Thank you! There is nothing more to do; check your email for the confirmation.');
 const EXPIRED_PAGE = page('This link has expired', 'This checkout link is no longer valid. Please go back to the shop to place your order.');
 
-export function recoveryRoute({ config, secret, store, metrics, logger, now = Date.now }: RecoveryRouteDeps): Hono {
+export function recoveryRoute({ config, secret, store, metrics, logger, clock = systemClock }: RecoveryRouteDeps): Hono {
   const app = new Hono();
 
   const answer = (c: Context, target: RecoveryTarget) => c.body(null, 302, { Location: target.location, ...NO_STORE });
 
   // Hono answers HEAD with the GET handler, without the body.
   app.get('/r/:token', async (c) => {
-    const at = now();
+    const at = clock.now();
     const isHead = c.req.method === 'HEAD';
     let target: RecoveryTarget;
     try {

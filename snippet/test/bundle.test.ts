@@ -1,22 +1,14 @@
 /**
- * What the built snippet must never contain, checked on the bundle itself (built here the way
- * build.mjs builds it): listeners that cost the back/forward cache, code that a strict
- * Content-Security-Policy forbids, and any global besides `funnelbeacon`.
+ * What the built snippet must never contain, checked on the bundle itself (built in memory from
+ * build.mjs's own options, so it is the bundle that ships): listeners that cost the
+ * back/forward cache, code that a strict Content-Security-Policy forbids, and any global besides
+ * `funnelbeacon`.
  */
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { SNIPPET_BUILD } from '../../build.mjs';
 
-const bundle = build({
-  entryPoints: ['snippet/src/index.ts'],
-  bundle: true,
-  minify: true,
-  format: 'iife',
-  target: ['es2019'],
-  platform: 'browser',
-  write: false,
-  tsconfigRaw: {},
-  supported: { 'dynamic-import': true },
-}).then((result) => result.outputFiles[0]!.text);
+const bundle = build({ ...SNIPPET_BUILD, write: false }).then((result) => result.outputFiles[0]!.text);
 
 describe('the snippet bundle', () => {
   it('never listens to unload or beforeunload', async () => {

@@ -4,13 +4,15 @@
  * funnelbeacon's integration tests exercise the real client code, sockets and timeouts included.
  *
  * It rejects what the real API would reject, as far as public sources show
- * (shared/reference/upstream-apis.md, sections 1.1-1.9): credentials on every call, required
+ * (docs/upstreams.md, "Konnektive"): credentials on every call, required
  * parameters and their maximum lengths, page types, campaign ids, session and order ids it never
  * handed out, JSON bodies. Like Konnektive it answers errors with HTTP 200 and
  * `{"result":"ERROR","message":"<string>"}`, so a client that only looks at the status code
  * fails these tests. It keeps every call, session and lead so tests can assert the final CRM
  * state, and it can fail on purpose (`fail()`) to drive the collector's retry and timeout paths.
  */
+import { FailureSwitch } from './failure-switch.js';
+import { EMAIL, isHttpUrl, isIsoDateWithOffset, productProblems } from './wire-checks.js';
 import type http from 'node:http';
 import { startHttpDouble } from './http-double.js';
 import { isIP } from 'node:net';
@@ -174,7 +176,6 @@ type Outcome = { ok: true; message: Record<string, unknown> } | { ok: false; mes
 
 /** Konnektive publishes no limit for most optional fields; this only stops absurd values. */
 const DEFAULT_MAX = 255;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const INT = /^\d+$/;
 
 const LEAD_FIELDS: Record<string, number> = {
@@ -260,26 +261,6 @@ function parseUsDate(text: string): number | undefined {
   return Date.UTC(year, month - 1, day);
 }
 
-/** ISO 8601 with seconds and an explicit offset (`Z` or `±hh:mm`), calendar-checked. */
-function isIsoDateWithOffset(text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):?(\d{2}))$/.exec(text);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
-  if (month === undefined || day === undefined || year === undefined) return false;
-  if (month < 1 || month > 12 || (hour ?? 99) > 23 || (minute ?? 99) > 59 || (second ?? 99) > 59) return false;
-  if (day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return false;
-  if (m[8] !== 'Z' && (Number(m[9]) > 14 || Number(m[10]) > 59)) return false;
-  return true;
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    return /^https?:$/.test(new URL(text).protocol) && /^https?:\/\//i.test(text);
-  } catch {
-    return false;
-  }
-}
-
 /** `orderProducts` travels as a JSON string inside the form; each entry mirrors AC's product. */
 function checkOrderProducts(text: string): string[] {
   let parsed: unknown;
@@ -295,28 +276,7 @@ function checkOrderProducts(text: string): string[] {
       errors.push(`orderProducts[${i}] must be an object`);
       return;
     }
-    const p = product as Record<string, unknown>;
-    for (const field of ['externalid', 'name']) {
-      const value = p[field];
-      if (value === undefined || value === null || String(value).trim() === '') {
-        errors.push(`orderProducts[${i}].${field} is required`);
-      }
-    }
-    if (p.price === undefined || p.price === null) errors.push(`orderProducts[${i}].price is required`);
-    else if (typeof p.price !== 'number' || !Number.isInteger(p.price) || p.price < 0) {
-      errors.push(`orderProducts[${i}].price must be an integer amount in cents`);
-    }
-    if (p.quantity === undefined || p.quantity === null) errors.push(`orderProducts[${i}].quantity is required`);
-    else if (typeof p.quantity !== 'number' || !Number.isInteger(p.quantity) || p.quantity < 1) {
-      errors.push(`orderProducts[${i}].quantity must be an integer >= 1`);
-    }
-    // What ActiveCampaign takes behind the route: strings, and absolute http(s) URLs.
-    for (const field of ['category', 'sku', 'description', 'imageUrl', 'productUrl']) {
-      if (p[field] !== undefined && typeof p[field] !== 'string') errors.push(`orderProducts[${i}].${field} must be a string`);
-    }
-    for (const field of ['imageUrl', 'productUrl']) {
-      if (typeof p[field] === 'string' && !isHttpUrl(p[field])) errors.push(`orderProducts[${i}].${field} must be an absolute http(s) URL`);
-    }
+    for (const problem of productProblems(product as Record<string, unknown>)) errors.push(`orderProducts[${i}].${problem.message}`);
   });
   return errors;
 }
@@ -364,7 +324,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
 
   let loginId = initialLoginId;
   let password = initialPassword;
-  let failure: { mode: KonnektiveFailureMode; remaining: number | undefined } | undefined;
+  const failure = new FailureSwitch<KonnektiveFailureMode>('konnektive');
   let nextCustomerId = 1001;
 
   const calls: KonnektiveCall[] = [];
@@ -373,16 +333,6 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
   const acRoute: KonnektiveAcRouteCall[] = [];
   const customersByEmail = new Map<string, number>();
   const hanging = new Set<http.ServerResponse>();
-
-  function takeFailure(): KonnektiveFailureMode | undefined {
-    if (!failure) return undefined;
-    const { mode } = failure;
-    if (failure.remaining !== undefined) {
-      failure.remaining -= 1;
-      if (failure.remaining <= 0) failure = undefined;
-    }
-    return mode;
-  }
 
   function customerIdFor(email: string | undefined, dedup: boolean): number {
     const key = email?.toLowerCase();
@@ -709,7 +659,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       }
     }
 
-    const mode = takeFailure();
+    const mode = failure.take()?.mode;
     if (mode === 'hang') {
       record(req, path, params, 'HANG', null);
       hanging.add(res);
@@ -773,14 +723,10 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     leads,
     acRoute,
     fail(mode, failOptions = {}) {
-      const { times } = failOptions;
-      if (times !== undefined && (!Number.isInteger(times) || times < 1)) {
-        throw new Error('konnektive double: times must be a positive integer');
-      }
-      failure = { mode, remaining: times };
+      failure.set(mode, failOptions, {});
     },
     recover() {
-      failure = undefined;
+      failure.clear();
     },
     setCredentials(newLoginId, newPassword) {
       loginId = newLoginId;
@@ -854,7 +800,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       leads.clear();
       customersByEmail.clear();
       nextCustomerId = 1001;
-      failure = undefined;
+      failure.clear();
       loginId = initialLoginId;
       password = initialPassword;
       for (const res of hanging) res.socket?.destroy();

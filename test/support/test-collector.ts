@@ -98,3 +98,22 @@ export async function outboxSettled(collector: RunningCollector, timeoutMs = 5_0
     return counts.pending === 0 && counts.running === 0;
   }, { timeoutMs });
 }
+
+/**
+ * Waits until no job is running or due on the collector's clock: every call the events so far
+ * cause has been made (or is waiting for time to pass).
+ */
+export async function settleJobs(collector: Pick<TestCollector, 'worker' | 'store'>, clock: { now(): number }): Promise<void> {
+  collector.worker.notify();
+  await eventually(async () => {
+    const jobs = await collector.store.listJobs({});
+    return !jobs.some((job) => job.state === 'running' || (job.state === 'pending' && job.runAt <= clock.now()));
+  }, { timeoutMs: 20_000 });
+}
+
+/** Idle time passes on the virtual clock: one sweep, then every job it caused. */
+export async function idleFor(collector: Pick<TestCollector, 'worker' | 'store' | 'sweeper'>, clock: { now(): number; advance(ms: number): void }, ms: number): Promise<void> {
+  clock.advance(ms);
+  await collector.sweeper.sweepOnce();
+  await settleJobs(collector, clock);
+}

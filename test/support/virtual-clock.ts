@@ -1,7 +1,8 @@
 /**
  * Virtual time for tests of abandonment and rate limits, shared by the collector (its sweeper,
  * outbox and rate gate) and the upstream doubles. Tests move it with `advance()`; the rate gate's
- * `sleep` parks the caller until time reaches its target. Sleepers wake one at a time in target
+ * `sleep` parks the caller until time reaches its target. Timers (the outbox's poll and lease
+ * renewal) fire whenever time moves past them, and never move time themselves. Sleepers wake one at a time in target
  * order, and time moves only once every request sent through `fetch` has been answered, so a
  * request reaches a double at exactly the virtual time its slot allowed.
  */
@@ -13,6 +14,7 @@ export class VirtualClock implements Clock {
   #pumping = false;
   readonly #sleepers: { at: number; seq: number; wake: () => void }[] = [];
   readonly #inflight = new Set<Promise<unknown>>();
+  readonly #timers = new Set<{ at: number; seq: number; fire: () => void }>();
 
   constructor(start = Date.UTC(2026, 10, 23, 12, 0, 0)) {
     this.#now = start;
@@ -26,9 +28,28 @@ export class VirtualClock implements Clock {
       void this.#pump();
     });
 
+  setTimer = (fire: () => void, ms: number): (() => void) => {
+    const timer = { at: this.#now + Math.max(0, ms), seq: ++this.#seq, fire };
+    this.#timers.add(timer);
+    return () => void this.#timers.delete(timer);
+  };
+
   /** Idle time passing: the visitor is away, the sweeper's interval goes by. */
   advance(ms: number): void {
-    this.#now += ms;
+    this.#moveTo(this.#now + ms);
+  }
+
+  /** Moves time to `at`, firing every timer due by then in time order, each at its own time. */
+  #moveTo(at: number): void {
+    for (;;) {
+      let next: { at: number; seq: number; fire: () => void } | undefined;
+      for (const timer of this.#timers) if (timer.at <= at && (!next || timer.at < next.at || (timer.at === next.at && timer.seq < next.seq))) next = timer;
+      if (!next) break;
+      this.#timers.delete(next);
+      this.#now = Math.max(this.#now, next.at);
+      next.fire();
+    }
+    this.#now = Math.max(this.#now, at);
   }
 
   /** `fetch` whose requests the clock waits for before moving time. */
@@ -58,7 +79,7 @@ export class VirtualClock implements Clock {
         this.#sleepers.sort((a, b) => a.at - b.at || a.seq - b.seq);
         const next = this.#sleepers.shift();
         if (!next) return;
-        this.#now = Math.max(this.#now, next.at);
+        this.#moveTo(next.at);
         next.wake();
       }
     } finally {

@@ -14,7 +14,7 @@
  *   open ── ABANDON_AFTER idle, email, no cart ──> expired (CUSTOMER)
  *   open ── ABANDON_AFTER idle, no email ──> expired (nothing sent)
  */
-import { hasEmail } from '../ingest/lead-merge.js';
+import { hasEmail } from './lead-merge.js';
 import type { Config } from '../config.js';
 import type { Session } from '../store/store.js';
 
@@ -54,9 +54,14 @@ function nextCartRecheck(session: Session, policy: AbandonmentPolicy): number | 
   return null;
 }
 
-/** An order is known: reported by the browser, or (after a recheck) found in Konnektive. */
+/**
+ * The buyer reported an order (an order id, the thank-you page) or paid with another one, and
+ * Konnektive has not since said it is not one: an abandoned-cart email now would go to a buyer.
+ */
 export function orderReported(session: Session): boolean {
-  return session.claimedOrderId !== undefined;
+  if (session.state === 'complete' || session.state === 'closed') return true;
+  if (orderFailedSinceLastSeen(session)) return false;
+  return session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined;
 }
 
 export function hasCart(session: Session): boolean {
