@@ -128,13 +128,19 @@ export abstract class SqlStore implements Store {
       getSession: async (id) => first(await x.rows(p.getSessionForUpdate, [id]), rowToSession),
       insertSession: (session) => this.#insertSession(x, session),
       updateSession: (id, patch) => this.#updateSession(x, id, patch),
-      insertEvent: async (event) =>
-        (await x.run(p.insertEvent, [event.id, event.sessionId, event.type, event.receivedAt, JSON.stringify(event.payload)])) === 1,
+      insertEvent: async (event) => {
+        const changed = x.run(p.insertEvent, [event.id, event.sessionId, event.type, event.receivedAt, JSON.stringify(event.payload)]);
+        return (isPromise(changed) ? await changed : changed) === 1;
+      },
       findEventsSession: async (eventIds) => {
         if (eventIds.length === 0) return undefined;
-        return first(await x.rows(p.eventsSession(String(eventIds.length)), eventIds), (row) => String(row.session_id));
+        const rows = x.rows(p.eventsSession(String(eventIds.length)), eventIds);
+        return first(isPromise(rows) ? await rows : rows, (row) => String(row.session_id));
       },
-      markPageClicked: async (sessionId, page) => (await x.run(p.markPageClicked, [sessionId, page])) === 1,
+      markPageClicked: async (sessionId, page) => {
+        const changed = x.run(p.markPageClicked, [sessionId, page]);
+        return (isPromise(changed) ? await changed : changed) === 1;
+      },
       enqueue: async (job) => {
         // PostgreSQL: serialise enqueues per session until commit. Otherwise two transactions
         // could take ids 10 and 11 for one session and commit 11 first; a claimer would run 11,
@@ -157,10 +163,12 @@ export abstract class SqlStore implements Store {
         // On PostgreSQL a failed statement aborts the whole transaction; rolling back to the
         // savepoint is what makes it usable again. On SQLite it undoes the failed part's writes.
         const name = `sp${++savepoints}`;
-        await x.script(`SAVEPOINT ${name}`);
+        const begun = x.script(`SAVEPOINT ${name}`);
+        if (isPromise(begun)) await begun;
         try {
           const result = await fn();
-          await x.script(`RELEASE SAVEPOINT ${name}`);
+          const released = x.script(`RELEASE SAVEPOINT ${name}`);
+          if (isPromise(released)) await released;
           return result;
         } catch (error) {
           await x.script(`ROLLBACK TO SAVEPOINT ${name}`);
@@ -197,7 +205,7 @@ export abstract class SqlStore implements Store {
 
   async #insertSession(x: Exec, session: NewSession): Promise<void> {
     const p = this.plans;
-    await x.run(p.insertSession, [
+    const inserted = x.run(p.insertSession, [
       session.id,
       session.campaignId,
       session.createdAt,
@@ -209,7 +217,9 @@ export abstract class SqlStore implements Store {
       session.ip,
       this.dialect.bool(session.isBot),
     ]);
-    await x.run(p.recordState, [session.id, 'open', session.createdAt]);
+    if (isPromise(inserted)) await inserted;
+    const recorded = x.run(p.recordState, [session.id, 'open', session.createdAt]);
+    if (isPromise(recorded)) await recorded;
   }
 
   /** Inside a transaction when `patch.konnektive` is set (the merge reads, then writes). */
@@ -225,7 +235,8 @@ export abstract class SqlStore implements Store {
       const incoming = Object.fromEntries(Object.entries(patch.konnektive).filter(([, value]) => value !== undefined));
       columns[columns.findIndex(([name]) => name === 'konnektive')] = ['konnektive', JSON.stringify({ ...known, ...incoming })];
     }
-    await x.run(p.updateSession(columns.map(([name]) => name).join(',')), [...columns.map(([, value]) => value), id]);
+    const updated = x.run(p.updateSession(columns.map(([name]) => name).join(',')), [...columns.map(([, value]) => value), id]);
+    if (isPromise(updated)) await updated;
     if (patch.state !== undefined) await x.run(p.recordState, [id, patch.state, patch.stateChangedAt ?? this.clock.now()]);
   }
 
@@ -475,6 +486,15 @@ export abstract class SqlStore implements Store {
   protected async lockMigrations(x: Exec, schema: string): Promise<void> {
     if (this.plans.advisoryLock) await x.rows(this.plans.advisoryLock, [LOCK_MIGRATE, schema]);
   }
+}
+
+/**
+ * Ingest runs many small statements per request; on SQLite each answers at once, and an `await`
+ * of that answer would still suspend the caller (measured: a few µs per request). The hot
+ * operations therefore await only a promise.
+ */
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise;
 }
 
 function first<T>(rows: Row[], map: (row: Row) => T): T | undefined {
