@@ -2,6 +2,7 @@
  * @module rows
  * Row <-> object mapping shared by both store implementations (the column names are the same).
  */
+import type { JobKind } from '../outbox/job-kinds.js';
 import type { DeliveryAttempt, Emission, EmissionKind, EmissionStatus, Job, JobState, Session, SessionPatch, SessionState, StoredEvent, Upstream } from './store.js';
 import type { PageName } from '../wire-schema.js';
 
@@ -81,7 +82,7 @@ export function rowToJob(row: Row): Job {
     id: Number(row.id),
     sessionId: String(row.session_id),
     upstream: String(row.upstream) as Upstream,
-    kind: String(row.kind),
+    kind: String(row.kind) as JobKind,
     payload: json(row.payload, {}),
     state: String(row.state) as JobState,
     attempts: Number(row.attempts),

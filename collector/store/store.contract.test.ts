@@ -508,9 +508,9 @@ for (const backend of backends) {
       it('skips paused upstreams, and a paused head still blocks its session', async () => {
         const [k1, ac1, , ac2] = await enqueueAll([
           newJob('s1'),
-          newJob('s2', { upstream: 'activecampaign', kind: 'ac.contact' }),
+          newJob('s2', { upstream: 'activecampaign', kind: 'emit.customer' }),
           newJob('s3'),
-          newJob('s3', { upstream: 'activecampaign', kind: 'ac.contact' }),
+          newJob('s3', { upstream: 'activecampaign', kind: 'emit.customer' }),
         ]);
         expect(ids(await claim(store, T0, 'w1', { skip: ['konnektive'] }))).toEqual([ac1]);
         expect(ids(await claim(store, T0, 'w1', { skip: ['konnektive', 'activecampaign'] }))).toEqual([]);

@@ -6,6 +6,7 @@
  * Domain rules (what an event causes) live outside the store, in code that runs against a
  * {@link StoreTx}; the store only knows how to read and write rows.
  */
+import type { JobKind } from '../outbox/job-kinds.js';
 import type { CartItem, LeadFields, PageName } from '../wire-schema.js';
 
 export const JOB_STATES = Object.freeze({
@@ -179,7 +180,8 @@ export interface Job {
   id: number;
   sessionId: string;
   upstream: Upstream;
-  kind: string;
+  /** Read back as stored: the worker still checks it is a kind it knows (an older version's job). */
+  kind: JobKind;
   payload: Record<string, unknown>;
   state: JobState;
   attempts: number;
@@ -191,7 +193,7 @@ export interface Job {
 export interface NewJob {
   sessionId: string;
   upstream: Upstream;
-  kind: string;
+  kind: JobKind;
   payload: Record<string, unknown>;
   runAt: number;
 }
@@ -257,7 +259,7 @@ export interface StoreTx {
   markPageClicked(sessionId: string, page: PageName): Promise<boolean>;
   enqueue(job: NewJob): Promise<number>;
   /** A job of this kind for the session that has not been claimed yet. */
-  findPendingJob(sessionId: string, kind: string): Promise<Job | undefined>;
+  findPendingJob(sessionId: string, kind: JobKind): Promise<Job | undefined>;
   /** Runs `fn` so that a failure undoes only its own writes (a savepoint). */
   nested<T>(fn: () => Promise<T>): Promise<T>;
   /**
