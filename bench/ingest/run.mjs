@@ -92,6 +92,18 @@ function start(command, args, env) {
   });
 }
 
+/** CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat. */
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+/** A load run, with the server's CPU time per answered request: steadier than req/s on a shared machine. */
+async function measure(server, body) {
+  const before = cpuSeconds(server.child.pid);
+  const result = await load(server.port, body);
+  result.cpuUsPerRequest = ((cpuSeconds(server.child.pid) - before) * 1e6) / Math.max(1, result.requests.total);
+  return result;
+}
 const rssMb = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 function load(port, body) {
@@ -136,6 +148,7 @@ const row = (name, result, events) => ({
   'req/s': Math.round(result.requests.average),
   'p50 ms': result.latency.p50,
   'p99 ms': result.latency.p99,
+  'CPU µs/req': Math.round(result.cpuUsPerRequest),
   '2xx': result['2xx'],
   non2xx: result.non2xx,
   errors: result.errors,
@@ -144,7 +157,9 @@ const row = (name, result, events) => ({
 const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-bench-'));
 const databaseUrl = values.store === 'postgres' ? values['database-url'] : `file:${join(dir, 'bench.db')}`;
 const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
-const collector = await start('node', ['dist/cli.js', 'serve'], {
+// FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
+const nodeArgs = (process.env.FUNNELBEACON_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
   PORT: '0',
   HOST: '127.0.0.1',
   DATABASE_URL: databaseUrl,
@@ -164,8 +179,8 @@ for (const name of caseNames) {
   const spec = CASES[name];
   const tokens = name === 'lead' ? await openSessions(collector.port, 1000) : [];
   const body = () => spec.body(tokens);
-  const bareResult = await load(bare.port, body);
-  const collectorResult = await load(collector.port, body);
+  const bareResult = await measure(bare, body);
+  const collectorResult = await measure(collector, body);
   console.log(`\ningest case "${name}": ${spec.title}; ${connections} connections, ${seconds} s each, ${values.store}`);
   console.table([row('bare Hono 204 (baseline)', bareResult, spec.events), row('funnelbeacon POST /v1/events', collectorResult, spec.events)]);
   const throughput = collectorResult.requests.average / bareResult.requests.average;
@@ -173,7 +188,9 @@ for (const name of caseNames) {
   if (values.rate) console.log(`fixed rate of ${values.rate} req/s: throughput is capped for both, compare latency and memory`);
   else console.log(`throughput ratio (funnelbeacon / baseline): ${throughput.toFixed(2)} (goal >= 0.5)`);
   console.log(`p99 ratio (funnelbeacon / baseline): ${p99.toFixed(2)}`);
-  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
+  const cpu = bareResult.cpuUsPerRequest / collectorResult.cpuUsPerRequest;
+  console.log(`CPU time per request, baseline / funnelbeacon: ${cpu.toFixed(2)} (the throughput ratio a collector bound only by its CPU would reach)`);
+  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), 'CPU ratio': Number(cpu.toFixed(2)), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
 }
 clearInterval(sampler);
 const peak = rssMb(collector.child.pid, 'VmHWM');
