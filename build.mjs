@@ -6,13 +6,15 @@
 //   dist/bench/  the TypeScript benchmarks (bench/*/run.ts), for `npm run bench`
 // Usage: node build.mjs [--watch]
 import { build, context } from 'esbuild';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { gzipSync, brotliCompressSync, constants as zlib } from 'node:zlib';
 
 const SNIPPET_GZIP_BUDGET = 2500;
 const SNIPPET_GZIP_GOAL = 2000;
 const PREFILL_GZIP_BUDGET = 1200;
 const isWatch = process.argv.includes('--watch');
+// The V8 flags `serve` needs for its memory budget (collector/node-flags.ts), in the CLI's shebang.
+const SERVE_NODE_FLAGS = [...readFileSync('collector/node-flags.ts', 'utf8').match(/SERVE_NODE_FLAGS = \[(.*)\] as const/)[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
 
 const configs = [];
 
@@ -58,7 +60,7 @@ configs.push({
   format: 'esm',
   packages: 'external',
   sourcemap: true,
-  banner: { js: '#!/usr/bin/env node' },
+  banner: { js: `#!/usr/bin/env -S node ${SERVE_NODE_FLAGS.join(' ')}` },
 });
 
 // Benchmarks written in TypeScript import collector modules directly; bundle them for node.
@@ -85,6 +87,8 @@ async function runBuild(config) {
 }
 
 await Promise.all(configs.map(runBuild));
+// `funnelbeacon serve` and `./dist/cli.js serve` run it through its shebang, with the flags.
+if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
 
 function sizes(file) {
   const code = readFileSync(file);

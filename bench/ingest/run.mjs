@@ -12,8 +12,8 @@
 //     [--connections 50] [--rate N] [--store sqlite|postgres] [--database-url postgres://...]
 //
 // `--rate N` sends the `new` case at a steady N requests/s instead of as fast as possible (for
-// memory under a steady load). The collector runs in its own process as `node dist/cli.js serve`
-// (so with whatever flags the CLI applies to itself), one process for every case; its peak RSS
+// memory under a steady load). The collector runs in its own process as `funnelbeacon serve` runs it
+// (node with the flags of dist/cli.js's shebang), one process for every case; its peak RSS
 // is read from /proc/<pid>/status (VmHWM), and its RSS is sampled every 100 ms.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -158,7 +158,9 @@ const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-bench-'));
 const databaseUrl = values.store === 'postgres' ? values['database-url'] : `file:${join(dir, 'bench.db')}`;
 const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
 // FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
-const nodeArgs = (process.env.FUNNELBEACON_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// The collector runs with the node flags of its shebang, as `funnelbeacon serve` does.
+const shebangFlags = readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0].split(' ').filter((word) => word.startsWith('--'));
+const nodeArgs = [...shebangFlags, ...(process.env.FUNNELBEACON_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 const collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
   PORT: '0',
   HOST: '127.0.0.1',
