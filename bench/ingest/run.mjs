@@ -155,7 +155,26 @@ const row = (name, result, events) => ({
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-bench-'));
-const databaseUrl = values.store === 'postgres' ? values['database-url'] : `file:${join(dir, 'bench.db')}`;
+// PostgreSQL: a database of its own, created for this run and dropped after it (the server given
+// by --database-url may hold test databases that others use).
+const pgDatabase = `funnelbeacon_bench_${process.pid}`;
+async function adminQuery(sql) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: values['database-url'] });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+let databaseUrl = `file:${join(dir, 'bench.db')}`;
+if (values.store === 'postgres') {
+  await adminQuery(`CREATE DATABASE ${pgDatabase}`);
+  const url = new URL(values['database-url']);
+  url.pathname = `/${pgDatabase}`;
+  databaseUrl = url.href;
+}
 const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
 // FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
 // The collector runs with the node flags of its shebang, as `funnelbeacon serve` does.
@@ -199,6 +218,7 @@ const peak = rssMb(collector.child.pid, 'VmHWM');
 await stop(collector.child);
 await stop(bare.child);
 rmSync(dir, { recursive: true, force: true });
+if (values.store === 'postgres') await adminQuery(`DROP DATABASE IF EXISTS ${pgDatabase}`);
 
 console.log('\nsummary');
 console.table(summary);
