@@ -5,6 +5,8 @@
 //   dist/c.js    the lead capture (field recognition, card-data exclusions), an ES module the
 //                snippet imports only on a page that has form fields (served at /c.js), with its
 //                own budget
+//   dist/d.js    the cross-domain link decoration, an ES module the snippet imports only on a
+//                page with `data-domains` (served at /d.js), with its own budget
 //   dist/cli.js  the collector and its CLI, for `node dist/cli.js serve`
 //   dist/bench/  the TypeScript benchmarks (bench/*/run.ts), for `npm run bench`
 // Usage: node build.mjs [--watch]
@@ -16,6 +18,7 @@ const SNIPPET_GZIP_BUDGET = 2200;
 const SNIPPET_GZIP_GOAL = 2000;
 const PREFILL_GZIP_BUDGET = 1200;
 const CAPTURE_GZIP_BUDGET = 900;
+const CROSS_DOMAIN_GZIP_BUDGET = 400;
 const isWatch = process.argv.includes('--watch');
 // The V8 flags `serve` needs for its memory budget (collector/node-flags.ts), in the CLI's shebang.
 const SERVE_NODE_FLAGS = [...readFileSync('collector/node-flags.ts', 'utf8').match(/SERVE_NODE_FLAGS = \[(.*)\] as const/)[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
@@ -41,10 +44,12 @@ if (existsSync('snippet/src/index.ts')) {
   });
 }
 
-if (existsSync('snippet/src/lead-capture.ts')) {
+// The files the snippet loads on demand: ES modules, beside it.
+for (const [entry, outfile] of [['snippet/src/lead-capture.ts', 'dist/c.js'], ['snippet/src/cross-domain.ts', 'dist/d.js']]) {
+  if (!existsSync(entry)) continue;
   configs.push({
-    entryPoints: ['snippet/src/lead-capture.ts'],
-    outfile: 'dist/c.js',
+    entryPoints: [entry],
+    outfile,
     bundle: true,
     minify: true,
     format: 'esm',
@@ -129,12 +134,16 @@ if (!isWatch && existsSync('dist/f.js')) {
   }
 }
 
-if (!isWatch && existsSync('dist/c.js')) {
-  // Loaded only on a page with form fields, never on presell, upsell or thank-you pages: counted apart.
-  const { raw, gzip, brotli } = sizes('dist/c.js');
-  console.log(`lead capture dist/c.js (pages with form fields): ${raw} B raw, ${gzip} B gzip, ${brotli} B brotli (budget ${CAPTURE_GZIP_BUDGET} B gzip)`);
-  if (gzip > CAPTURE_GZIP_BUDGET) {
-    console.error(`lead capture is ${gzip} B gzip, over the ${CAPTURE_GZIP_BUDGET} B budget`);
+// Loaded only where needed (c.js on a page with form fields, d.js on a page with data-domains): counted apart.
+for (const [file, what, budget] of [
+  ['dist/c.js', 'lead capture dist/c.js (pages with form fields)', CAPTURE_GZIP_BUDGET],
+  ['dist/d.js', 'cross-domain links dist/d.js (pages with data-domains)', CROSS_DOMAIN_GZIP_BUDGET],
+]) {
+  if (isWatch || !existsSync(file)) continue;
+  const { raw, gzip, brotli } = sizes(file);
+  console.log(`${what}: ${raw} B raw, ${gzip} B gzip, ${brotli} B brotli (budget ${budget} B gzip)`);
+  if (gzip > budget) {
+    console.error(`${file} is ${gzip} B gzip, over the ${budget} B budget`);
     process.exit(1);
   }
 }
