@@ -13,6 +13,7 @@ import { runDoctor } from './doctor.js';
 import { BackupError, backupSqlite } from './store/backup.js';
 import { loadConfig } from './load-env.js';
 import { createLogger } from './logger.js';
+import { missingNodeFlags } from './node-flags.js';
 import { startCollector } from './server.js';
 import { openStore } from './store/open-store.js';
 import { buildReport, formatReport, parseReportArgs } from './recovery/recovery-report.js';
@@ -53,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
       const config = configOrExit();
       const logger = createLogger(config.logLevel);
       const collector = await startCollector(config, { logger });
+      const missing = missingNodeFlags();
+      if (missing.length > 0) {
+        logger.warn({ missing }, `node was started without ${missing.join(' ')}: memory may exceed its budget under load (run funnelbeacon serve, ./dist/cli.js serve or npm start, which pass them)`);
+      }
       if (config.sandbox) {
         logger.info({ url: config.publicUrl }, 'sandbox mode: no credentials set; upstream calls are recorded, not sent');
       }

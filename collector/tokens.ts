@@ -16,9 +16,24 @@ export const LINK_TOKEN_TTL_MS = 10 * 60_000;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
-/** A new random session id: 128 bits, base64url. */
+/** Random bytes drawn 4 KiB at a time: one call into OpenSSL per 256 ids instead of per id. */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let taken = POOL_BYTES;
+
+/**
+ * A new random session id: 128 bits from the CSPRNG, base64url. The bytes come from a pool that
+ * is refilled (with fresh bytes, never reused) when it runs out; drawing them one id at a time
+ * was 4% of the collector's CPU under load.
+ */
 export function newSessionId(): string {
-  return randomBytes(16).toString('base64url');
+  if (taken + 16 > POOL_BYTES) {
+    pool = randomBytes(POOL_BYTES);
+    taken = 0;
+  }
+  const id = pool.toString('base64url', taken, taken + 16);
+  taken += 16;
+  return id;
 }
 
 function mac(secret: string, body: string): string {

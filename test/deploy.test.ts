@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SERVE_NODE_FLAGS } from '../collector/node-flags.js';
 
 const UNIT = 'deploy/funnelbeacon.service';
 const NGINX = 'deploy/nginx.conf';
@@ -43,7 +44,7 @@ describe('deployment files', () => {
     const unit = readFileSync(UNIT, 'utf8');
     const key = (name: string) => [...unit.matchAll(new RegExp(`^${name}=(.*)$`, 'gm'))].map((match) => match[1]);
     expect(key('ExecStartPre')).toEqual(['/usr/bin/node /opt/funnelbeacon/dist/cli.js migrate']);
-    expect(key('ExecStart')).toEqual(['/usr/bin/node /opt/funnelbeacon/dist/cli.js serve']);
+    expect(key('ExecStart')).toEqual([`/usr/bin/node ${SERVE_NODE_FLAGS.join(' ')} /opt/funnelbeacon/dist/cli.js serve`]);
     expect(key('KillSignal')).toEqual(['SIGTERM']);
     expect(key('Restart')).toEqual(['on-failure']);
     expect(key('EnvironmentFile')).toEqual(['/etc/funnelbeacon/env']);

@@ -1,13 +1,20 @@
-// bench/ingest: events per second and latency of POST /v1/events with durable writes, against a
-// bare Hono endpoint answering 204, both measured in this run at the same concurrency.
+// bench/ingest: requests and events per second, and latency, of POST /v1/events with durable
+// writes, against a bare Hono endpoint answering 204, both measured in this run at the same
+// concurrency with the same request bodies. Three cases, each printed with its own ratio:
 //
-//   npm run build && node bench/ingest/run.mjs [--seconds 10] [--connections 50] [--events 1] [--rate N]
+//   new     a new visitor's first batch: one page view (mints a session, appends the event,
+//           queues an Import Click)
+//   lead    a returning visitor's lead update on an existing session (the session token in the
+//           body, changed lead fields: the most common request on a lead or checkout page)
+//   batch4  a new visitor's four-event batch: page view, lead, cart, exit (also an Import Lead)
 //
-// Each request is a new visitor's first batch (the heaviest case: it mints a session, appends
-// the events and queues an Import Click, and with --events 4 also a lead, a cart and an exit, and
-// an Import Lead), so the sandbox worker relays while the load runs. The collector runs in its
-// own process, as in production; its peak RSS is read from /proc. Events per second count the
-// events the requests carried, for the baseline too.
+//   npm run build && node bench/ingest/run.mjs [--case all|new|lead|batch4] [--seconds 10]
+//     [--connections 50] [--rate N] [--store sqlite|postgres] [--database-url postgres://...]
+//
+// `--rate N` sends the `new` case at a steady N requests/s instead of as fast as possible (for
+// memory under a steady load). The collector runs in its own process as `funnelbeacon serve` runs it
+// (node with the flags of dist/cli.js's shebang), one process for every case; its peak RSS
+// is read from /proc/<pid>/status (VmHWM), and its RSS is sampled every 100 ms.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,29 +25,53 @@ import autocannon from 'autocannon';
 
 const { values } = parseArgs({
   options: {
+    case: { type: 'string', default: 'all' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
-    events: { type: 'string', default: '1' },
-    // A fixed request rate instead of as fast as possible (for memory under a steady load).
+    // Kept for older command lines: --events 4 is the batch4 case.
+    events: { type: 'string' },
     rate: { type: 'string' },
+    store: { type: 'string', default: 'sqlite' },
+    'database-url': { type: 'string', default: process.env.FUNNELBEACON_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
-const perRequest = Math.min(4, Math.max(1, Number(values.events)));
+const caseNames = values.events === '4' ? ['batch4'] : values.rate ? ['new'] : values.case === 'all' ? ['new', 'lead', 'batch4'] : values.case.split(',');
 
-/** A new visitor's first batch: the landing page view, then what the snippet sends next on it. */
-function batch() {
-  const all = [
-    { id: randomUUID(), type: 'page', page: 'presell', url: 'https://offer.example/?affId=A1&utm_source=fb' },
-    { id: randomUUID(), type: 'lead', fields: { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com' } },
-    { id: randomUUID(), type: 'cart', items: [{ id: '41', name: 'Bottle', price: 39.95, qty: 1 }], currency: 'USD' },
-    { id: randomUUID(), type: 'exit', page: 'presell' },
-  ];
-  return JSON.stringify({ campaign: '12', events: all.slice(0, perRequest) });
-}
 const ORIGIN = 'http://localhost:5173';
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const HEADERS = { 'content-type': 'text/plain', origin: ORIGIN, 'user-agent': UA };
+
+const pageView = () => ({ id: randomUUID(), type: 'page', page: 'presell', url: 'https://offer.example/?affId=A1&utm_source=fb' });
+let serial = 0;
+/** The request bodies of each case; `lead` needs the session tokens of sessions that exist. */
+const CASES = {
+  new: { title: "a new visitor's first batch (1 page view)", events: 1, body: () => JSON.stringify({ campaign: '12', events: [pageView()] }) },
+  lead: {
+    title: "a returning visitor's lead update on an existing session",
+    events: 1,
+    body: (tokens) => {
+      const n = serial++;
+      const fields = { firstName: 'Ann', lastName: `Lee${n}`, emailAddress: `ann${n}@example.com`, phoneNumber: '5551234567' };
+      return JSON.stringify({ campaign: '12', session: tokens[n % tokens.length], events: [{ id: randomUUID(), type: 'lead', fields }] });
+    },
+  },
+  batch4: {
+    title: "a new visitor's four-event batch (page, lead, cart, exit)",
+    events: 4,
+    body: () =>
+      JSON.stringify({
+        campaign: '12',
+        events: [
+          pageView(),
+          { id: randomUUID(), type: 'lead', fields: { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com' } },
+          { id: randomUUID(), type: 'cart', items: [{ id: '41', name: 'Bottle', price: 39.95, qty: 1 }], currency: 'USD' },
+          { id: randomUUID(), type: 'exit', page: 'presell' },
+        ],
+      }),
+  },
+};
 
 function start(command, args, env) {
   return new Promise((resolve, reject) => {
@@ -61,12 +92,21 @@ function start(command, args, env) {
   });
 }
 
-function peakRssMb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+/** CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat. */
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+/** A load run, with the server's CPU time per answered request: steadier than req/s on a shared machine. */
+async function measure(server, body) {
+  const before = cpuSeconds(server.child.pid);
+  const result = await load(server.port, body);
+  result.cpuUsPerRequest = ((cpuSeconds(server.child.pid) - before) * 1e6) / Math.max(1, result.requests.total);
+  return result;
 }
+const rssMb = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
-function load(port) {
+function load(port, body) {
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -74,16 +114,7 @@ function load(port) {
         connections,
         duration: seconds,
         ...(values.rate ? { overallRate: Number(values.rate) } : {}),
-        requests: [
-          {
-            method: 'POST',
-            setupRequest: (request) => ({
-              ...request,
-              headers: { 'content-type': 'text/plain', origin: ORIGIN, 'user-agent': UA },
-              body: batch(),
-            }),
-          },
-        ],
+        requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, headers: HEADERS, body: body() }) }],
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
@@ -97,38 +128,99 @@ function stop(child) {
   });
 }
 
-const report = (name, result) => ({
+/** Opens `count` sessions on the collector and returns their session tokens. */
+async function openSessions(port, count) {
+  const tokens = [];
+  for (let i = 0; i < count; i += 50) {
+    const answers = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, () =>
+        fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', headers: HEADERS, body: CASES.new.body() }).then((r) => r.json()),
+      ),
+    );
+    for (const answer of answers) tokens.push(answer.session);
+  }
+  return tokens;
+}
+
+const row = (name, result, events) => ({
   target: name,
-  'events/s': Math.round(result.requests.average * perRequest),
+  'events/s': Math.round(result.requests.average * events),
   'req/s': Math.round(result.requests.average),
   'p50 ms': result.latency.p50,
   'p99 ms': result.latency.p99,
+  'CPU µs/req': Math.round(result.cpuUsPerRequest),
   '2xx': result['2xx'],
   non2xx: result.non2xx,
   errors: result.errors,
 });
 
-const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
-const bareResult = await load(bare.port);
-await stop(bare.child);
-
 const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-bench-'));
-const collector = await start('node', ['dist/cli.js', 'serve'], {
+// PostgreSQL: a database of its own, created for this run and dropped after it (the server given
+// by --database-url may hold test databases that others use).
+const pgDatabase = `funnelbeacon_bench_${process.pid}`;
+async function adminQuery(sql) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: values['database-url'] });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+let databaseUrl = `file:${join(dir, 'bench.db')}`;
+if (values.store === 'postgres') {
+  await adminQuery(`CREATE DATABASE ${pgDatabase}`);
+  const url = new URL(values['database-url']);
+  url.pathname = `/${pgDatabase}`;
+  databaseUrl = url.href;
+}
+const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
+// FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
+// The collector runs with the node flags of its shebang, as `funnelbeacon serve` does.
+const shebangFlags = readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0].split(' ').filter((word) => word.startsWith('--'));
+const nodeArgs = [...shebangFlags, ...(process.env.FUNNELBEACON_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+const collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
   PORT: '0',
   HOST: '127.0.0.1',
-  DATABASE_URL: `file:${join(dir, 'bench.db')}`,
+  DATABASE_URL: databaseUrl,
   KONNEKTIVE_CAMPAIGNS: '12',
   RATE_LIMIT_PER_MINUTE: '100000000',
   LOG_LEVEL: 'info',
 });
-const collectorResult = await load(collector.port);
-const rss = peakRssMb(collector.child.pid);
-await stop(collector.child);
-rmSync(dir, { recursive: true, force: true });
+let rssMax = 0;
+const sampler = setInterval(() => {
+  try {
+    rssMax = Math.max(rssMax, rssMb(collector.child.pid, 'VmRSS'));
+  } catch {}
+}, 100);
 
-console.log(`ingest benchmark: ${connections} connections, ${seconds} s each, ${perRequest} event(s) per request, each request a new visitor`);
-console.table([report('bare Hono 204 (baseline)', bareResult), report('funnelbeacon POST /v1/events', collectorResult)]);
-if (values.rate) console.log(`fixed rate of ${values.rate} req/s: throughput is capped for both, compare latency and memory`);
-else console.log(`throughput ratio (funnelbeacon / baseline): ${(collectorResult.requests.average / bareResult.requests.average).toFixed(2)} (goal >= 0.5)`);
-console.log(`p99 ratio (funnelbeacon / baseline): ${(collectorResult.latency.p99 / Math.max(1, bareResult.latency.p99)).toFixed(2)}`);
-console.log(`collector peak RSS: ${rss.toFixed(0)} MB (budget 150 MB)`);
+const summary = [];
+for (const name of caseNames) {
+  const spec = CASES[name];
+  const tokens = name === 'lead' ? await openSessions(collector.port, 1000) : [];
+  const body = () => spec.body(tokens);
+  const bareResult = await measure(bare, body);
+  const collectorResult = await measure(collector, body);
+  console.log(`\ningest case "${name}": ${spec.title}; ${connections} connections, ${seconds} s each, ${values.store}`);
+  console.table([row('bare Hono 204 (baseline)', bareResult, spec.events), row('funnelbeacon POST /v1/events', collectorResult, spec.events)]);
+  const throughput = collectorResult.requests.average / bareResult.requests.average;
+  const p99 = collectorResult.latency.p99 / Math.max(1, bareResult.latency.p99);
+  if (values.rate) console.log(`fixed rate of ${values.rate} req/s: throughput is capped for both, compare latency and memory`);
+  else console.log(`throughput ratio (funnelbeacon / baseline): ${throughput.toFixed(2)} (goal >= 0.5)`);
+  console.log(`p99 ratio (funnelbeacon / baseline): ${p99.toFixed(2)}`);
+  const cpu = bareResult.cpuUsPerRequest / collectorResult.cpuUsPerRequest;
+  console.log(`CPU time per request, baseline / funnelbeacon: ${cpu.toFixed(2)} (the throughput ratio a collector bound only by its CPU would reach)`);
+  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), 'CPU ratio': Number(cpu.toFixed(2)), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
+}
+clearInterval(sampler);
+const peak = rssMb(collector.child.pid, 'VmHWM');
+await stop(collector.child);
+await stop(bare.child);
+rmSync(dir, { recursive: true, force: true });
+if (values.store === 'postgres') await adminQuery(`DROP DATABASE IF EXISTS ${pgDatabase}`);
+
+console.log('\nsummary');
+console.table(summary);
+const budget = values.rate ? 100 : 150;
+console.log(`collector peak RSS: ${peak.toFixed(0)} MB (budget ${budget} MB${values.rate ? ` at ${values.rate} req/s` : ' under saturating load'})`);

@@ -51,7 +51,25 @@ describe('GroupCommitter', () => {
     const twice = request({ sessionId: failing.sessionId });
     const results = await Promise.allSettled([committer.submit(request()), committer.submit(failing), committer.submit(twice), committer.submit(request())]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect(transactions).toBe(1);
+    // Written without savepoints first; the failure voids that transaction, and the group is
+    // written again without the request that broke it.
+    expect(transactions).toBe(2);
+    expect(await store.countSessions()).toBe(3);
+  });
+
+  it('refuses only the failing requests when several in one group fail, in at most two transactions', async () => {
+    const committer = new GroupCommitter(store);
+    const a = request();
+    const b = request();
+    const results = await Promise.allSettled([
+      committer.submit(a),
+      committer.submit(request({ sessionId: a.sessionId })),
+      committer.submit(request()),
+      committer.submit(b),
+      committer.submit(request({ sessionId: b.sessionId })),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
+    expect(transactions).toBe(2);
     expect(await store.countSessions()).toBe(3);
   });
 

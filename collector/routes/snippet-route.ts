@@ -1,7 +1,10 @@
 /**
  * @module snippet-route
  * `GET /f.js`: the browser snippet built by `node build.mjs` into `dist/f.js`; and `GET /p.js`,
- * the recovery prefill (`dist/p.js`), an ES module the snippet imports only on a recovery landing.
+ * the recovery prefill (`dist/p.js`), an ES module the snippet imports only on a recovery landing;
+ * `GET /c.js`, the lead capture (`dist/c.js`), an ES module it imports only on a page with form
+ * fields; and `GET /d.js`, the cross-domain link decoration (`dist/d.js`), imported only on a page
+ * that names other funnel domains.
  * Each file is read and compressed once at start-up (gzip and brotli at their highest levels: the work is done
  * once, every visitor benefits), then served from memory with a strong ETag so that a revisit
  * costs a 304.
@@ -17,6 +20,10 @@ export interface SnippetRouteOptions {
   file?: string;
   /** Path of the built recovery prefill; default `dist/p.js`. */
   prefillFile?: string;
+  /** Path of the built lead capture; default `dist/c.js`. */
+  captureFile?: string;
+  /** Path of the built cross-domain link decoration; default `dist/d.js`. */
+  crossDomainFile?: string;
 }
 
 interface Prepared {
@@ -64,11 +71,13 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
-export function snippetRoute({ file = 'dist/f.js', prefillFile = 'dist/p.js' }: SnippetRouteOptions = {}): Hono {
+export function snippetRoute({ file = 'dist/f.js', prefillFile = 'dist/p.js', captureFile = 'dist/c.js', crossDomainFile = 'dist/d.js' }: SnippetRouteOptions = {}): Hono {
   const app = new Hono();
   for (const [path, prepared] of [
     ['/f.js', prepare(file)],
     ['/p.js', prepare(prefillFile)],
+    ['/c.js', prepare(captureFile)],
+    ['/d.js', prepare(crossDomainFile)],
   ] as const) {
     app.get(path, (c) => {
       if (!prepared) {
@@ -82,7 +91,7 @@ export function snippetRoute({ file = 'dist/f.js', prefillFile = 'dist/p.js' }: 
         ETag: prepared.etag,
         Vary: 'Accept-Encoding',
         // Landers load the script from another origin; let them use it with `crossorigin` or SRI
-        // (and the prefill, an ES module imported across origins, needs it).
+        // (and the files it imports on demand, ES modules imported across origins, need it).
         'Access-Control-Allow-Origin': '*',
         'X-Content-Type-Options': 'nosniff',
       };

@@ -1,60 +1,43 @@
 /**
  * @module capture
- * Lead capture: the contact fields of the lead form, read as the visitor types (debounced), and
- * sent as only the values that changed since the last send.
+ * Lead capture, as every page carries it: when to read the lead form (as the visitor types,
+ * debounced; at once when a field is finished; on leaving), and loading the code that reads it.
+ * That code, the field recognition with its card-data exclusions, is a second file (`/c.js`,
+ * lead-capture.ts) imported only on a page that has form fields: at start, once the document is
+ * parsed, or at the first focus, so it is in place long before the visitor has typed anything.
+ * Pages without fields never load it.
  */
 import type { LeadFields } from '../../collector/wire-schema.js';
-import { formSelector } from './config.js';
-import { classify, FIELDS } from './fields.js';
+import { formSelector, src } from './config.js';
+import type * as LeadCapture from './lead-capture.js';
 import { consented, track } from './transport.js';
-import { on, soon } from './util.js';
+import { log, on, soon } from './util.js';
 
-type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
-
-/** What the collector has been sent for each field from this page. */
-const sent: LeadFields = {};
+let code: typeof LeadCapture | undefined;
+let loading: Promise<unknown> | undefined;
 let timer: ReturnType<typeof setTimeout>;
 
-export const watchForms = (): void =>
-  on('input change focusout', (event) => {
-    clearTimeout(timer);
-    // While typing, wait for a pause; a finished field (change, blur) goes at once.
-    timer = soon(collect, event.type == 'input' ? 1e3 : 0);
-  });
-
-/** Sends the fields (from the page or the `lead` command) whose value changed since last sent. */
-export const lead = (values: Record<string, unknown>): void => {
-  const changed: LeadFields = {};
-  let any = false;
-  for (const [field] of FIELDS) {
-    const value = values[field];
-    if (typeof value == 'string') {
-      const clean = value.trim();
-      if (clean != (sent[field] || '')) {
-        changed[field] = sent[field] = clean;
-        any = true;
-      }
-    }
-  }
-  if (any) track({ type: 'lead', fields: changed });
-};
+const send = (fields: LeadFields): void => track({ type: 'lead', fields });
 
 /**
- * Reads the lead fields of the page: those inside `data-form`, or by default those of every form
- * (and of the formless rest of the page) that has an email or phone field.
+ * Runs `fn` with the capture code: at once when it is in place (so that on leaving the beacon
+ * goes right after), else once `c.js`, beside the snippet's own file, has loaded.
  */
-export const collect = (): void => {
-  if (!consented) return;
-  const elements = [...document.querySelectorAll<Field>('input,select,textarea')];
-  const fields = (elements as HTMLInputElement[]).map(classify);
-  const leadForms = elements.filter((_, i) => /^(em|ph)/.test(fields[i]!)).map((element) => element.form);
-  const values: Record<string, string> = {};
-  elements.forEach((element, i) => {
-    const field = fields[i];
-    if (field && (formSelector ? element.closest(formSelector) : leadForms.includes(element.form))) {
-      // Where two inputs hold one field (shipping and billing address), the first one filled wins.
-      values[field] ||= element.value;
-    }
+const withCode = (fn: (code: typeof LeadCapture) => void): unknown =>
+  code ? fn(code) : (loading ||= import(new URL('c.js', src).href)).then((module) => fn((code = module)), log);
+
+export const watchForms = (): void => {
+  // Once the document is parsed (or now, when it is already), and again at each focus, change,
+  // input (after a pause in typing) and blur. The first of these on a page with fields loads the code.
+  timer = soon(collect);
+  on('DOMContentLoaded focusin input change focusout', ({ type }) => {
+    clearTimeout(timer);
+    timer = soon(collect, type == 'input' ? 1e3 : 0);
   });
-  lead(values);
 };
+
+/** Sends the fields of the `lead` command whose value changed since last sent. */
+export const lead = (values: Record<string, unknown>): unknown => withCode((code) => code.lead(values, send));
+
+/** Reads the lead fields of the page, when it has any, and sends what changed. */
+export const collect = (): unknown => consented && document.querySelector('input,select,textarea') && withCode((code) => code.collect(formSelector, send));

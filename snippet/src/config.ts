@@ -15,6 +15,8 @@ export let domains: string[];
 export let formSelector: string | undefined;
 /** `data-debug`: log the errors the snippet catches to the console. */
 export let debug = false;
+/** The snippet's own URL: the files it loads on demand sit beside it. */
+export let src: string;
 /** This page's URL as it was loaded. */
 export let url: URL;
 
@@ -30,7 +32,8 @@ export const readConfig = (script: HTMLScriptElement | null): DOMStringMap | und
   const data = script && script.dataset;
   if (data && setPage(data.page)) {
     url = new URL(location.href);
-    endpoint = new URL('/v1/events', data.collector || script.src).href;
+    src = script.src;
+    endpoint = new URL('/v1/events', data.collector || src).href;
     campaign = data.campaign;
     domains = (data.domains || '').toLowerCase().match(/[^\s,]+/g) || [];
     formSelector = data.form;

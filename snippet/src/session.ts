@@ -4,10 +4,13 @@
  * storage. To reach the next domain, links and form actions that point to `data-domains` carry
  * a signed link token in the `_fb` query parameter; it expires within minutes, so that a shared
  * URL cannot merge a stranger into the session. The page on the next domain sends the link
- * token instead of a session, and keeps the session the collector answers with.
+ * token instead of a session, and keeps the session the collector answers with. Putting the
+ * token on links is the work of cross-domain.ts (`d.js`), loaded only on a page that names other
+ * domains.
  */
 import type { IngestResponse } from '../../collector/wire-schema.js';
-import { domains, url } from './config.js';
+import { domains, src, url } from './config.js';
+import type * as CrossDomain from './cross-domain.js';
 import { readSession, writeSession } from './storage.js';
 import { log } from './util.js';
 
@@ -42,6 +45,8 @@ export const startSession = (): void => {
     // fields to prefill.)
     if (sessionIdOf(arriving) == sessionIdOf(session)) arriving = '';
   }
+  // The cross-domain code, in place before the first link token arrives.
+  withCode(() => 0);
 };
 
 /** How a request names its session: by the arriving link, else by the stored session, else not (a new session). */
@@ -63,37 +68,22 @@ export const remember = (answer: IngestResponse): void => {
 /** The collector does not know our session (forged, or purged since): the next request starts a new one. */
 export const forget = (): void => writeSession((session = ''));
 
-/**
- * `href` with the current link token in its query (replacing an older one) when it leads to one
- * of the funnel's other domains or their subdomains; `undefined` for any other URL.
- */
-export const withLink = (href: string): string | undefined => {
-  try {
-    const target = new URL(href, document.baseURI);
-    const host = target.hostname;
-    if (host != location.hostname && domains.some((domain) => ('.' + host).endsWith('.' + domain))) {
-      target.searchParams.set(PARAM, link);
-      return target.href;
-    }
-  } catch {
-    // Not a URL (a broken href): leave it alone.
-  }
-};
+let code: typeof CrossDomain | undefined;
+let loading: Promise<unknown> | undefined;
 
 /**
- * Puts the link token on every link and form action leading to another funnel domain. (A GET
- * form replaces the query of its action with its fields: forms that leave the domain POST.)
+ * Runs `fn` with the cross-domain code (cross-domain.ts, `d.js` beside the snippet): at once when
+ * it is in place, else once it has loaded; never on a page that names no other domain.
  */
-export const decorate = (): void => {
-  if (!link) return;
-  for (const anchor of document.links) {
-    const href = withLink(anchor.href);
-    if (href) anchor.href = href;
-  }
-  for (const form of document.forms) {
-    // getAttribute, not form.action: an input named "action" shadows the property. No action
-    // means this page's URL, never another domain.
-    const action = withLink(form.getAttribute('action') || '');
-    if (action) form.setAttribute('action', action);
-  }
-};
+const withCode = (fn: (code: typeof CrossDomain) => unknown): unknown =>
+  code ? fn(code) : domains[0] && (loading ||= import(new URL('d.js', src).href)).then((module) => fn((code = module)), log);
+
+/**
+ * `href` carrying the current link token when it leads to another funnel domain; `undefined` for
+ * any other URL, and until the cross-domain code has loaded (it loads at start, and the first
+ * link token comes only with the collector's first answer).
+ */
+export const withLink = (href: string): string | undefined => code && code.withLink(href, link, domains);
+
+/** Puts the link token on the links and form actions leading to another funnel domain. */
+export const decorate = (): unknown => link && withCode((code) => code.decorate(link, domains));
