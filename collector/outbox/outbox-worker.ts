@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import type { Job, JobFinish, Store } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { CompletionWriter } from './completion-writer.js';
 import { JobEffects, type JobHandler, type JobOutcome } from './job-outcome.js';
 import { isJobKind, type JobKind } from './job-kinds.js';
 
@@ -43,6 +44,7 @@ export class OutboxWorker {
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #pendingWake = false;
+  readonly #completions: CompletionWriter;
 
   constructor(options: OutboxWorkerOptions) {
     this.owner = options.owner ?? `worker-${randomUUID().slice(0, 8)}`;
@@ -55,6 +57,7 @@ export class OutboxWorker {
       random: Math.random,
       ...options,
     };
+    this.#completions = new CompletionWriter(this.#o.store, this.owner);
   }
 
   start(): void {
@@ -101,14 +104,14 @@ export class OutboxWorker {
     };
     let cancelRenewal = clock.setTimer(renew, every);
     try {
-      // Each job's result is stored the moment its upstream answers, never batched with the
-      // round: a job waiting on ActiveCampaign's rate gate must not hold back the order id
-      // Konnektive just returned, or a crash in between would repeat a call that is not
-      // idempotent (a second partial, a second click).
+      // Each job's result is stored the moment its upstream answers (with the others that finish
+      // at the same time, see completion-writer.ts), never held for the rest of the round: a job
+      // waiting on ActiveCampaign's rate gate must not hold back the order id Konnektive just
+      // returned, or a crash in between would repeat a call that is not idempotent.
       const results = await Promise.allSettled(
         jobs.map(async (job) => {
           const finished = await this.#deliver(job);
-          await store.completeJobs(this.owner, [finished]);
+          await this.#completions.write(finished);
         }),
       );
       const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
