@@ -3,6 +3,7 @@
  * process (built by `npm test` before vitest), on a fresh SQLite file or PostgreSQL schema, with
  * load from this process. Shared here: starting it, the two backends, and the generated bodies.
  */
+import { SERVE_NODE_FLAGS } from '../../collector/node-flags.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -26,7 +27,8 @@ export interface SpawnedCollector {
 /** Starts `node dist/cli.js serve` on `databaseUrl` and resolves once it listens. */
 export async function spawnCollector(databaseUrl: string, env: Record<string, string> = {}): Promise<SpawnedCollector> {
   if (!existsSync('dist/cli.js')) throw new Error('run `npm run build` first (npm test does)');
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
+  // With the flags `funnelbeacon serve` runs with (dist/cli.js's shebang), so RSS is measured as deployed.
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, 'dist/cli.js', 'serve'], {
     env: {
       PATH: process.env.PATH,
       PORT: '0',
