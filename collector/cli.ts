@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
       const config = configOrExit();
       const logger = createLogger(config.logLevel);
       const collector = await startCollector(config, { logger });
-      const missing = missingNodeFlags();
+      const missing = missingNodeFlags(process.execArgv, config.nodeOptions);
       if (missing.length > 0) {
         logger.warn({ missing }, `node was started without ${missing.join(' ')}: memory may exceed its budget under load (run funnelbeacon serve, ./dist/cli.js serve or npm start, which pass them)`);
       }

@@ -98,6 +98,8 @@ const EnvSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   KONNEKTIVE_PROBE_EVERY: duration('60s'),
   OUTBOX_LEASE: duration('60s'),
+  /** Read only to tell whether `serve` got its memory flags (collector/node-flags.ts). */
+  NODE_OPTIONS: optionalText,
   RECOVERY_LINK_TTL: duration('7d'),
   RECOVERY_DONE_URL: optionalText.pipe(absoluteUrl.optional()),
   RECOVERY_FALLBACK_URL: optionalText.pipe(absoluteUrl.optional()),
@@ -143,6 +145,8 @@ export interface Config {
    * dead collector's jobs wait. Long enough for the slowest upstream call (running rounds renew it).
    */
   readonly outboxLeaseMs: number;
+  /** Node's own NODE_OPTIONS, as the process was started with it. */
+  readonly nodeOptions: string | undefined;
   /** Recovery links (a CART's `orderUrl`): their lifetime, and where they lead once paid or invalid. */
   readonly recovery: {
     readonly linkTtlMs: number;
@@ -240,6 +244,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
     outboxLeaseMs: e.OUTBOX_LEASE,
+    nodeOptions: e.NODE_OPTIONS,
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
   };
   return { ok: true, config: Object.freeze(config) };

@@ -15,7 +15,7 @@
 export const SERVE_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=128'] as const;
 
 /** The flags of {@link SERVE_NODE_FLAGS} this process was not started with. */
-export function missingNodeFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((flag) => flag.split('=')[0]!.replaceAll('_', '-'));
+export function missingNodeFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map((flag) => flag.split('=')[0]!.replaceAll('_', '-'));
   return SERVE_NODE_FLAGS.filter((flag) => !given.includes(flag.split('=')[0]!));
 }
