@@ -131,8 +131,14 @@ export function DeliveryView() {
                           <strong>
                             {NAMES[r.upstream]} {r.endpoint}
                           </strong>{' '}
-                          · {dateTime(r.createdAt)} {r.sessionId ? <a href={`#/sessions/${encodeURIComponent(r.sessionId)}`}>session</a> : null}
+                          · {dateTime(r.createdAt)}
                         </summary>
+                        {/* Outside the summary: a link inside it would take the click meant to open the request. */}
+                        {r.sessionId ? (
+                          <p>
+                            <a href={`#/sessions/${encodeURIComponent(r.sessionId)}`}>Open the session</a>
+                          </p>
+                        ) : null}
                         <pre>{pretty(r.request) || '(no body)'}</pre>
                       </details>
                     </li>
