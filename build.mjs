@@ -52,26 +52,17 @@ if (existsSync('snippet/src/index.ts')) {
   configs.push({ ...SNIPPET_BUILD });
 }
 
-// The files the snippet loads on demand: ES modules, beside it.
-for (const [entry, outfile] of [['snippet/src/lead-capture.ts', 'dist/c.js'], ['snippet/src/cross-domain.ts', 'dist/d.js']]) {
+// The files the snippet loads on demand: ES modules, beside it (capture, cross-domain links, and
+// the recovery prefill that only a page reached by a recovery link imports).
+for (const [entry, outfile] of [
+  ['snippet/src/lead-capture.ts', 'dist/c.js'],
+  ['snippet/src/cross-domain.ts', 'dist/d.js'],
+  ['snippet/src/prefill.ts', 'dist/p.js'],
+]) {
   if (!existsSync(entry)) continue;
   configs.push({
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: ['es2019'],
-    platform: 'browser',
-    legalComments: 'none',
-    tsconfigRaw: {},
-  });
-}
-
-if (existsSync('snippet/src/prefill.ts')) {
-  configs.push({
-    entryPoints: ['snippet/src/prefill.ts'],
-    outfile: 'dist/p.js',
     bundle: true,
     minify: true,
     format: 'esm',

@@ -94,19 +94,16 @@ export const SourcesResponse = z.object({
   rows: z.array(z.object({ value: z.string(), figures: FiguresSchema, derived: DerivedSchema })),
 });
 
+/** What both the sessions list and one session's page say of a session. */
+const sessionBase = z.object({ id: z.string(), createdAt: z.number(), lastSeenAt: z.number(), state: z.string(), lastPage: z.string().nullable(), device: z.string() });
+
 export const SessionListResponse = z.object({
   sessions: z.array(
-    z.object({
-      id: z.string(),
-      createdAt: z.number(),
-      lastSeenAt: z.number(),
-      state: z.string(),
-      lastPage: z.string().nullable(),
+    sessionBase.extend({
       email: z.string().nullable(),
       phone: z.string().nullable(),
       orderId: z.string().nullable(),
       affId: z.string().nullable(),
-      device: z.string(),
       cartCents: z.number().nullable(),
       currency: z.string().nullable(),
     }),
@@ -139,16 +136,10 @@ export const TimelineEntrySchema = z.discriminatedUnion('kind', [
 ]);
 
 export const SessionDetailResponse = z.object({
-  session: z.object({
-    id: z.string(),
+  session: sessionBase.extend({
     campaignId: z.string(),
-    createdAt: z.number(),
-    lastSeenAt: z.number(),
-    state: z.string(),
-    lastPage: z.string().nullable(),
     landingUrl: z.string().nullable(),
     referrer: z.string().nullable(),
-    device: z.string(),
     userAgent: z.string(),
     lead: z.record(z.string(), z.string()),
     cart: z.object({ items: z.array(item), currency: z.string() }).nullable(),

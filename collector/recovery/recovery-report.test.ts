@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/sqlite-store.js';
-import { formatReport, money, parseReportArgs, type ReportJson } from './recovery-report.js';
+import { buildReport, formatReport, money, parseReportArgs, type ReportJson } from './recovery-report.js';
 
 const DAY = 86_400_000;
 
@@ -71,33 +71,16 @@ describe('funnelbeacon report', () => {
     expect(cli(['report', '--since', 'lately'], `file:${path}`)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--since/) });
   });
 
-  it('formats amounts by currency and reads its arguments', () => {
+  it('formats amounts by currency and reads its arguments', async () => {
     expect(money({ USD: 3995, EUR: 100 })).toBe('EUR 1.00, USD 39.95');
     expect(money({})).toBe('-');
     expect(parseReportArgs({})).toEqual({ ok: true, sinceMs: 7 * DAY, json: false });
     expect(parseReportArgs({ since: '24h', json: true })).toEqual({ ok: true, sinceMs: DAY, json: true });
-    const empty = formatReport(
-      {
-        since: '2026-01-01T00:00:00.000Z',
-        until: '2026-01-08T00:00:00.000Z',
-        sessions: 0,
-        leads: 0,
-        cartsAbandoned: 0,
-        recoverableRevenue: {},
-        cartsRecovered: 0,
-        recoveredRevenue: {},
-        cartsRecoveredByLink: 0,
-        recoveredByLinkRevenue: {},
-        cartsLost: 0,
-        orders: 0,
-        revenue: {},
-        recoveryClicks: 0,
-        recoveryReturns: 0,
-        recoveryRate: null,
-        linkLifetimeMs: 7 * DAY,
-      },
-      7 * DAY,
-    );
+    // An empty store: no cart abandoned, so no recovery rate to print.
+    const store = new SqliteStore(':memory:');
+    await store.migrate();
+    const empty = formatReport(await buildReport(store, { sinceMs: 7 * DAY, now: Date.now(), linkTtlMs: 7 * DAY }), 7 * DAY);
+    await store.close();
     expect(empty).toMatch(/recovery rate\s+-/);
   });
 });

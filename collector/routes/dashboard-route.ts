@@ -32,6 +32,7 @@ import { runChecks, type Check } from '../doctor-checks.js';
 import { fail } from '../http/errors.js';
 import type { Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
+import { htmlPage } from '../http/html-page.js';
 
 export const DASHBOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -61,21 +62,12 @@ function readAsset(dir: string, name: string): string | undefined {
   }
 }
 
-const page = (title: string, body: string, script = true) => `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title}</title>
-<link rel="stylesheet" href="/dashboard/app.css">
-${script ? '<script type="module" src="/dashboard/app.js"></script>' : ''}
-</head>
-<body>
-${body}
-</body>
-</html>
-`;
+const page = (title: string, body: string, script = true) =>
+  htmlPage({
+    title,
+    head: `<link rel="stylesheet" href="/dashboard/app.css">${script ? '\n<script type="module" src="/dashboard/app.js"></script>' : ''}`,
+    body,
+  });
 
 const LOGIN_PAGE = (message: string) =>
   page(

@@ -19,6 +19,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { DONE_PATH, EXPIRED_PATH, recoveryTarget, type RecoveryTarget } from '../recovery/recovery-target.js';
 import type { Store } from '../store/store.js';
+import { htmlPage } from '../http/html-page.js';
 
 export interface RecoveryRouteDeps {
   config: Config;
@@ -36,20 +37,13 @@ const NO_STORE = {
   'X-Robots-Tag': 'noindex, nofollow',
 };
 
-const page = (title: string, text: string): string => `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${title}</title>
-</head>
-<body style="font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222">
-<h1>${title}</h1>
-<p>${text}</p>
-</body>
-</html>
-`;
+const page = (title: string, text: string): string =>
+  htmlPage({
+    title,
+    head: '<meta name="robots" content="noindex">',
+    bodyAttributes: 'style="font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222"',
+    body: `<h1>${title}</h1>\n<p>${text}</p>`,
+  });
 
 const DONE_PAGE = page('Your order is complete', 'This order has already been paid. Thank you! There is nothing more to do; check your email for the confirmation.');
 const EXPIRED_PAGE = page('This link has expired', 'This checkout link is no longer valid. Please go back to the shop to place your order.');

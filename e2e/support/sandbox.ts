@@ -5,11 +5,10 @@
  * wants the collector to look at idle sessions, so nothing is abandoned while the test types.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../collector/config.js';
-import { startCollector, type RunningCollector } from '../../collector/server.js';
+import type { RunningCollector } from '../../collector/server.js';
+import { freePort, startCollectorFromEnv } from './local-collector.js';
 
 export interface SandboxCollector {
   collector: RunningCollector;
@@ -20,28 +19,21 @@ export interface SandboxCollector {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 export async function startSandboxCollector(env: Record<string, string> = {}): Promise<SandboxCollector> {
   const dir = await mkdtemp(join(tmpdir(), 'funnelbeacon-sandbox-'));
   const port = await freePort();
-  const parsed = parseConfig({
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATABASE_URL: `file:${join(dir, 'collector.db')}`,
-    LOG_LEVEL: 'silent',
-    ...env,
-  });
-  if (!parsed.ok) throw new Error(`collector configuration: ${parsed.problems.join('; ')}`);
-  if (!parsed.config.sandbox) throw new Error('expected sandbox mode');
-  const collector = await startCollector(parsed.config, { worker: { pollMs: 25 }, runSweeper: false });
+  const collector = await startCollectorFromEnv(
+    {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      DATABASE_URL: `file:${join(dir, 'collector.db')}`,
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    { worker: { pollMs: 25 }, runSweeper: false },
+    (config) => (config.sandbox ? undefined : 'expected sandbox mode'),
+  );
   return {
     collector,
     url: collector.url,

@@ -4,13 +4,12 @@
  * `http://127.0.0.1:B`), which the collector allows.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../collector/config.js';
-import { startCollector, type RunningCollector } from '../../collector/server.js';
+import type { RunningCollector } from '../../collector/server.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
 import { startFixtureServer, type FixtureVars } from './fixture-server.js';
+import { freePort, startCollectorFromEnv } from './local-collector.js';
 import { startRecorder, type Recorder } from './recorder.js';
 
 export const SECRET = 'e2e-secret-e2e-secret-e2e-secret-0123456789';
@@ -30,15 +29,6 @@ export interface Stack {
   /** The collector's environment, for running the CLI against the same store. */
   env: Record<string, string>;
   close(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (for a collector whose PUBLIC_URL must be known before it starts). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
@@ -67,9 +57,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     LOG_LEVEL: 'silent',
     ...env,
   };
-  const parsed = parseConfig(collectorEnv);
-  if (!parsed.ok) throw new Error(`collector configuration: ${parsed.problems.join('; ')}`);
-  const collector = await startCollector(parsed.config, { worker: { pollMs: 25 } });
+  const collector = await startCollectorFromEnv(collectorEnv, { worker: { pollMs: 25 } });
   const recorder = await startRecorder(collector.url);
   Object.assign(vars, { COLLECTOR: collector.url, EVENTS: recorder.origin, A: siteA.origin, B: siteB.origin });
 

@@ -8,6 +8,36 @@ import type { PeriodData } from '../api-schema.js';
 import type { ApiError } from './api.js';
 import { change, count, percent, STEP_LABELS } from './format.js';
 
+/**
+ * A table of rows with a caption for screen readers and one header per column, in a wrapper that
+ * scrolls sideways at phone width. Every list of the dashboard is one of these.
+ */
+export function DataTable({ caption, columns, class: className = '', scroll = true, children }: {
+  caption: string;
+  /** Column headers; an object gives a header read only by screen readers. */
+  columns: readonly (string | { srOnly: string })[];
+  class?: string;
+  scroll?: boolean;
+  children: ComponentChildren;
+}) {
+  const table = (
+    <table class={`data ${className}`.trim()}>
+      <caption class="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((column) => (
+            <th scope="col" key={typeof column === 'string' ? column : column.srOnly}>
+              {typeof column === 'string' ? column : <span class="sr-only">{column.srOnly}</span>}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+  return scroll ? <div class="scroll">{table}</div> : table;
+}
+
 export function Stat({ label, value, previous, now, before, hint, invert = false }: {
   label: string;
   value: string;

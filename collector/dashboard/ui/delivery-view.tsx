@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { DeliveryData, DoctorData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
-import { Badge, Problem, Section } from './components.js';
+import { Badge, DataTable, Problem, Section } from './components.js';
 import { ago, count, dateTime } from './format.js';
 import { usePoll } from './hooks.js';
 
@@ -78,43 +78,28 @@ export function DeliveryView() {
             {data.dead.length === 0 ? (
               <p class="empty">None: every job was delivered or is still being tried.</p>
             ) : (
-              <div class="scroll">
-                <table class="data">
-                  <caption class="sr-only">Jobs that failed their last attempt</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Job</th>
-                      <th scope="col">Upstream</th>
-                      <th scope="col">Kind</th>
-                      <th scope="col">Attempts</th>
-                      <th scope="col">Error</th>
-                      <th scope="col">Session</th>
-                      <th scope="col">
-                        <span class="sr-only">Action</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.dead.map((job) => (
-                      <tr key={job.id}>
-                        <td>#{job.id}</td>
-                        <td>{NAMES[job.upstream]}</td>
-                        <td>{job.kind}</td>
-                        <td>{job.attempts}</td>
-                        <td class="wrap">{job.lastError ?? '–'}</td>
-                        <td>
-                          <a href={`#/sessions/${encodeURIComponent(job.sessionId)}`}>open</a>
-                        </td>
-                        <td>
-                          <button type="button" onClick={() => void replay('/delivery/replay', { id: job.id })} aria-label={`Replay job ${job.id}`}>
-                            Replay
-                          </button>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                caption="Jobs that failed their last attempt"
+                columns={['Job', 'Upstream', 'Kind', 'Attempts', 'Error', 'Session', { srOnly: 'Action' }]}
+              >
+                {data.dead.map((job) => (
+                  <tr key={job.id}>
+                    <td>#{job.id}</td>
+                    <td>{NAMES[job.upstream]}</td>
+                    <td>{job.kind}</td>
+                    <td>{job.attempts}</td>
+                    <td class="wrap">{job.lastError ?? '–'}</td>
+                    <td>
+                      <a href={`#/sessions/${encodeURIComponent(job.sessionId)}`}>open</a>
+                    </td>
+                    <td>
+                      <button type="button" onClick={() => void replay('/delivery/replay', { id: job.id })} aria-label={`Replay job ${job.id}`}>
+                        Replay
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </DataTable>
             )}
           </Section>
           <Doctor />
@@ -157,27 +142,16 @@ function JobCounts({ data }: { data: DeliveryData }) {
   const upstreams = ['konnektive', 'activecampaign'] as const;
   const n = (state: string, upstream: string) => data.jobs.find((j) => j.state === state && j.upstream === upstream)?.count ?? 0;
   return (
-    <table class="data compact">
-      <caption class="sr-only">Outbox jobs by state and upstream</caption>
-      <thead>
-        <tr>
-          <th scope="col">Upstream</th>
-          <th scope="col">Waiting</th>
-          <th scope="col">Running</th>
-          <th scope="col">Dead</th>
+    <DataTable caption="Outbox jobs by state and upstream" columns={['Upstream', 'Waiting', 'Running', 'Dead']} class="compact" scroll={false}>
+      {upstreams.map((u) => (
+        <tr key={u}>
+          <th scope="row">{NAMES[u]}</th>
+          <td>{count(n('pending', u))}</td>
+          <td>{count(n('running', u))}</td>
+          <td>{count(n('dead', u))}</td>
         </tr>
-      </thead>
-      <tbody>
-        {upstreams.map((u) => (
-          <tr key={u}>
-            <th scope="row">{NAMES[u]}</th>
-            <td>{count(n('pending', u))}</td>
-            <td>{count(n('running', u))}</td>
-            <td>{count(n('dead', u))}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }
 

@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import type { SessionListData } from '../api-schema.js';
-import { Badge, Problem, Section } from './components.js';
+import { Badge, DataTable, Problem, Section } from './components.js';
 import { ago, money, STEP_LABELS } from './format.js';
 import { go, usePoll, type Route } from './hooks.js';
 
@@ -39,45 +39,31 @@ export function SessionsView({ route }: { route: Route }) {
         ) : data.sessions.length === 0 ? (
           <p class="empty">{q ? 'No session matches.' : 'No sessions yet: open the demo funnel at /demo/.'}</p>
         ) : (
-          <div class="scroll">
-            <table class="data sessions">
-              <caption class="sr-only">Sessions, newest first; select one to see its timeline</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Last step</th>
-                  <th scope="col">Email</th>
-                  <th scope="col">Phone</th>
-                  <th scope="col">Cart</th>
-                  <th scope="col">Order</th>
-                  <th scope="col">Affiliate</th>
-                  <th scope="col">Device</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.sessions.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      <a href={`#/sessions/${encodeURIComponent(s.id)}`} aria-label={`Session started ${ago(s.createdAt)}, ${s.state}`}>
-                        {ago(s.createdAt)}
-                      </a>
-                    </td>
-                    <td>
-                      <Badge value={s.state} />
-                    </td>
-                    <td>{s.lastPage ? STEP_LABELS[s.lastPage] ?? s.lastPage : '–'}</td>
-                    <td>{s.email ?? '–'}</td>
-                    <td>{s.phone ?? '–'}</td>
-                    <td>{s.cartCents === null ? '–' : money(s.cartCents, s.currency ?? 'USD')}</td>
-                    <td>{s.orderId ?? '–'}</td>
-                    <td>{s.affId ?? '–'}</td>
-                    <td>{s.device}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            caption="Sessions, newest first; select one to see its timeline"
+            columns={['Started', 'State', 'Last step', 'Email', 'Phone', 'Cart', 'Order', 'Affiliate', 'Device']}
+            class="sessions"
+          >
+            {data.sessions.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  <a href={`#/sessions/${encodeURIComponent(s.id)}`} aria-label={`Session started ${ago(s.createdAt)}, ${s.state}`}>
+                    {ago(s.createdAt)}
+                  </a>
+                </td>
+                <td>
+                  <Badge value={s.state} />
+                </td>
+                <td>{s.lastPage ? STEP_LABELS[s.lastPage] ?? s.lastPage : '–'}</td>
+                <td>{s.email ?? '–'}</td>
+                <td>{s.phone ?? '–'}</td>
+                <td>{s.cartCents === null ? '–' : money(s.cartCents, s.currency ?? 'USD')}</td>
+                <td>{s.orderId ?? '–'}</td>
+                <td>{s.affId ?? '–'}</td>
+                <td>{s.device}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </Section>
     </>

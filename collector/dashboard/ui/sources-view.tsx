@@ -3,7 +3,7 @@
  * The same figures broken down by affiliate, sub-ids, UTM source and campaign, or device.
  */
 import type { SourcesData } from '../api-schema.js';
-import { Problem, Section } from './components.js';
+import { DataTable, Problem, Section } from './components.js';
 import { count, money, percent } from './format.js';
 import { go, usePoll, type Route } from './hooks.js';
 import { RangePicker, rangeOf } from './range.js';
@@ -46,39 +46,24 @@ export function SourcesView({ route }: { route: Route }) {
         ) : data.rows.length === 0 ? (
           <p class="empty">No visitors in this period.</p>
         ) : (
-          <div class="scroll">
-            <table class="data">
-              <caption class="sr-only">Figures by {label} for the chosen period</caption>
-              <thead>
-                <tr>
-                  <th scope="col">{label}</th>
-                  <th scope="col">Visitors</th>
-                  <th scope="col">Leads</th>
-                  <th scope="col">Orders</th>
-                  <th scope="col">Revenue</th>
-                  <th scope="col">Conversion</th>
-                  <th scope="col">Rev. / visitor</th>
-                  <th scope="col">Carts</th>
-                  <th scope="col">Recovered</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.rows.map((row) => (
-                  <tr key={row.value}>
-                    <th scope="row">{row.value}</th>
-                    <td>{count(row.figures.visitors)}</td>
-                    <td>{count(row.figures.leads)}</td>
-                    <td>{count(row.figures.orders)}</td>
-                    <td>{money(row.figures.orderCents, data.currency)}</td>
-                    <td>{percent(row.derived.salesConversion)}</td>
-                    <td>{money(row.derived.revenuePerVisitorCents === null ? null : Math.round(row.derived.revenuePerVisitorCents), data.currency)}</td>
-                    <td>{count(row.figures.carts)}</td>
-                    <td>{count(row.figures.recovered)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            caption={`Figures by ${label} for the chosen period`}
+            columns={[label, 'Visitors', 'Leads', 'Orders', 'Revenue', 'Conversion', 'Rev. / visitor', 'Carts', 'Recovered']}
+          >
+            {data.rows.map((row) => (
+              <tr key={row.value}>
+                <th scope="row">{row.value}</th>
+                <td>{count(row.figures.visitors)}</td>
+                <td>{count(row.figures.leads)}</td>
+                <td>{count(row.figures.orders)}</td>
+                <td>{money(row.figures.orderCents, data.currency)}</td>
+                <td>{percent(row.derived.salesConversion)}</td>
+                <td>{money(row.derived.revenuePerVisitorCents === null ? null : Math.round(row.derived.revenuePerVisitorCents), data.currency)}</td>
+                <td>{count(row.figures.carts)}</td>
+                <td>{count(row.figures.recovered)}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </Section>
     </>
