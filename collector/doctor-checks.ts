@@ -4,6 +4,7 @@
  * the store, each configured upstream (with harmless reads only), and `PUBLIC_URL`. Each check
  * says ok, or what is wrong and what to do about it. Nothing here writes upstream.
  */
+import { systemClock, type Clock } from './clock.js';
 import type { Config, ConfigResult } from './config.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { usDate } from './konnektive/konnektive-probe.js';
@@ -28,8 +29,8 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** A store already open (the running collector's); otherwise the check opens its own. */
   store?: Store;
-  /** The time, for Konnektive's date-bounded Query Order. */
-  now?: number;
+  /** Time, for Konnektive's date-bounded Query Order. */
+  clock?: Clock;
 }
 
 /** Konnektive's refusal of a caller missing from the API user's IP whitelist (checked before credentials). */
@@ -266,7 +267,7 @@ export async function runChecks(result: ConfigResult, options: DoctorOptions = {
     checks.push({ name: 'dashboard', status: 'warn', message: 'DASHBOARD_TOKEN is not set: the dashboard is closed outside sandbox mode. Set it to a long random string.' });
   }
   checks.push(await checkStore(config, options));
-  const now = options.now ?? Date.now();
+  const now = (options.clock ?? systemClock).now();
   const konnektive = config.konnektive ? konnektiveClient({ ...config.konnektive, timeoutMs: options.timeoutMs ?? 10_000, ...(options.fetch ? { fetch: options.fetch } : {}) }) : undefined;
   if (konnektive) checks.push(...(await checkKonnektive(config, konnektive, now)));
   else checks.push({ name: 'konnektive', status: 'ok', message: 'not configured; calls are recorded in sandbox mode' });

@@ -15,6 +15,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { clientIp } from '../http/client-ip.js';
 import { fail } from '../http/errors.js';
@@ -27,7 +28,7 @@ export type DashboardAuth = { kind: 'sandbox' | 'bearer' } | { kind: 'cookie'; n
 export interface DashboardAuthOptions {
   config: Config;
   secret: string;
-  now?: () => number;
+  clock?: Clock;
   /** Failed attempts allowed per address per 15 minutes. */
   failuresPer15Min?: number;
 }
@@ -43,7 +44,7 @@ export function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function dashboardAuth({ config, secret, now = Date.now, failuresPer15Min = 10 }: DashboardAuthOptions) {
+export function dashboardAuth({ config, secret, clock = systemClock, failuresPer15Min = 10 }: DashboardAuthOptions) {
   const token = config.dashboardToken;
   // Changing DASHBOARD_TOKEN or SECRET ends every cookie session.
   const key = createHmac('sha256', secret).update(`dashboard-session\u0000${token ?? 'sandbox'}`).digest();
@@ -72,7 +73,7 @@ export function dashboardAuth({ config, secret, now = Date.now, failuresPer15Min
   }
 
   function newCookie(): string {
-    const value = `${now() + SESSION_MS}.${randomBytes(16).toString('base64url')}`;
+    const value = `${clock.now() + SESSION_MS}.${randomBytes(16).toString('base64url')}`;
     return `${value}.${sign(value)}`;
   }
 
@@ -82,7 +83,7 @@ export function dashboardAuth({ config, secret, now = Date.now, failuresPer15Min
     if (!parts || parts.length !== 3) return undefined;
     const [expires, nonce, signature] = parts as [string, string, string];
     if (!sameSecret(signature, sign(`${expires}.${nonce}`))) return undefined;
-    if (!(Number(expires) > now())) return undefined;
+    if (!(Number(expires) > clock.now())) return undefined;
     return { kind: 'cookie', nonce };
   }
 

@@ -12,13 +12,14 @@
  * addresses costs bounded memory, at worst forgetting the count of its oldest address.
  */
 import type { MiddlewareHandler } from 'hono';
+import { systemClock, type Clock } from '../clock.js';
 import { fail } from './errors.js';
 
 export interface RateLimitOptions {
   perMinute: number;
   keyOf: (c: Parameters<MiddlewareHandler>[0]) => string;
   onLimited?: () => void;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /** Addresses counted at once (about 100 B each). */
@@ -31,13 +32,13 @@ interface Window {
   count: number;
 }
 
-export function rateLimit({ perMinute, keyOf, onLimited = () => {}, now = Date.now }: RateLimitOptions): MiddlewareHandler {
+export function rateLimit({ perMinute, keyOf, onLimited = () => {}, clock = systemClock }: RateLimitOptions): MiddlewareHandler {
   // Insertion order is window start order (a key is deleted before it is set again), so the
   // first entries are always the oldest windows.
   const windows = new Map<string, Window>();
   let nextSweep = 0;
   return async function rateLimitByIp(c, next) {
-    const at = now();
+    const at = clock.now();
     if (at >= nextSweep) {
       nextSweep = at + WINDOW_MS;
       for (const [key, window] of windows) {

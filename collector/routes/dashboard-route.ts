@@ -88,10 +88,10 @@ ${message ? `<p class="error" role="alert">${message}</p>` : ''}
 export function dashboardRoute({ config, secret, store, health, clock = systemClock, assetsDir = 'dist/dashboard', checks, linkTtlMs = DEFAULT_LINK_TTL_MS }: DashboardRouteDeps): Hono {
   const now = () => clock.now();
   const app = new Hono();
-  const auth = dashboardAuth({ config, secret, now });
+  const auth = dashboardAuth({ config, secret, clock });
   const sql = store.sql();
   const assets = { js: readAsset(assetsDir, 'app.js'), css: readAsset(assetsDir, 'app.css') };
-  const runDoctor = checks ?? (() => runChecks({ ok: true, config }, { store }));
+  const runDoctor = checks ?? (() => runChecks({ ok: true, config }, { store, clock }));
   let lastDoctor: { at: number; checks: Check[] } | undefined;
 
   const send = <S extends z.ZodType>(c: Context, schema: S, value: z.input<S>) => c.json(schema.parse(value) as never);

@@ -58,6 +58,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       perMinute: config.rateLimitPerMinute,
       keyOf: (c) => clientIp(c, config.trustProxy),
       onLimited: () => reject('rate_limited'),
+      clock,
     }),
     async function requireAllowedOrigin(c, next) {
       const origin = c.req.header('origin');
