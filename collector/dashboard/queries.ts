@@ -67,9 +67,11 @@ export async function listSessions(sql: SqlAccess, { q, before, limit }: { q?: s
              SELECT id FROM sessions WHERE id = ?
              UNION SELECT id FROM sessions WHERE claimed_order_id = ?
              UNION SELECT id FROM sessions WHERE ${crmOrder} = ?
-             UNION SELECT session_id FROM dashboard_sources WHERE aff_id = ?)
+             UNION SELECT session_id FROM (SELECT session_id FROM dashboard_sources WHERE aff_id = ? ORDER BY created_at DESC LIMIT ?) AS by_affiliate)
            ORDER BY created_at DESC LIMIT ?`,
-          [term, term, term, term, limit],
+          // An affiliate may have sent a hundred thousand sessions: only its newest `limit` are
+          // read, from the (aff_id, created_at) index.
+          [term, term, term, term, limit, limit],
         );
   } else {
     rows = await sql.all<Row>('SELECT * FROM sessions WHERE created_at < ? ORDER BY created_at DESC LIMIT ?', [before ?? Number.MAX_SAFE_INTEGER, limit]);

@@ -67,7 +67,7 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
 
   // Visitors of the hour: their steps, lead, and whether they ended in an order.
   const visitors = await sql.all<Row>(
-    `SELECT s.id, s.landing_url, s.user_agent, s.lead,
+    `SELECT s.id, s.created_at, s.landing_url, s.user_agent, s.lead,
             (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
             (SELECT COUNT(*) FROM session_outcomes o WHERE o.session_id = s.id AND o.order_at IS NOT NULL) AS orders
        FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND ${notBot(sql)}`,
@@ -87,9 +87,9 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
     });
     await sql.run(
       sql.dialect === 'sqlite'
-        ? 'INSERT OR REPLACE INTO dashboard_sources (session_id, aff_id, device) VALUES (?, ?, ?)'
-        : 'INSERT INTO dashboard_sources (session_id, aff_id, device) VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET aff_id = excluded.aff_id, device = excluded.device',
-      [row.id, sources.affId === '(none)' ? null : sources.affId, sources.device],
+        ? 'INSERT OR REPLACE INTO dashboard_sources (session_id, aff_id, device, created_at) VALUES (?, ?, ?, ?)'
+        : 'INSERT INTO dashboard_sources (session_id, aff_id, device, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET aff_id = excluded.aff_id, device = excluded.device, created_at = excluded.created_at',
+      [row.id, sources.affId === '(none)' ? null : sources.affId, sources.device, Number(row.created_at)],
     );
   }
 

@@ -103,6 +103,30 @@ describe('dashboard API outside sandbox mode', () => {
     expect(delivery.dead).toHaveLength(1);
   });
 
+  it('finds an affiliate\'s newest sessions first, however many it sent', async () => {
+    collector = await live();
+    const ids: string[] = [];
+    await collector.store.transaction(async (tx) => {
+      for (let i = 0; i < 30; i++) {
+        const id = `aff${String(i).padStart(2, '0')}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+        ids.push(id);
+        const at = now - 3_600_000 + i * 1_000;
+        await tx.insertSession({ id, campaignId: '12', createdAt: at, lastSeenAt: at, landingUrl: `https://offer.example/?affId=${i % 3 === 0 ? 'B2' : 'A1'}`, referrer: undefined, userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0', ip: '203.0.113.9', isBot: false });
+      }
+    });
+    // The overview rolls the hours up; the affiliate of each session is read from there.
+    expect((await fetch(`${collector.url}/dashboard/api/overview?${range}`, { headers: bearer })).status).toBe(200);
+    const search = async (q: string, limit: number) => {
+      const res = await fetch(`${collector.url}/dashboard/api/sessions?q=${q}&limit=${limit}`, { headers: bearer });
+      expect(res.status).toBe(200);
+      return SessionListResponse.parse(await res.json()).sessions.map((s) => s.id);
+    };
+    const a1 = ids.filter((_, i) => i % 3 !== 0).reverse();
+    expect(await search('A1', 5)).toEqual(a1.slice(0, 5));
+    expect(await search('A1', 50)).toEqual(a1);
+    expect(await search('B2', 50)).toEqual(ids.filter((_, i) => i % 3 === 0).reverse());
+  });
+
   it('refuses bad input with a 400 that changes nothing', async () => {
     collector = await live();
     const { jobId } = await seed();

@@ -285,4 +285,16 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       ALTER TABLE session_states ADD COLUMN seq BIGSERIAL PRIMARY KEY;
     `,
   },
+  {
+    version: 11,
+    sql: `
+      -- The dashboard's search by affiliate shows the newest sessions first: with the session's
+      -- creation time beside its affiliate, a common affiliate's newest 50 are read from the
+      -- index instead of sorting all of its sessions.
+      ALTER TABLE dashboard_sources ADD COLUMN created_at BIGINT;
+      UPDATE dashboard_sources d SET created_at = s.created_at FROM sessions s WHERE s.id = d.session_id;
+      DROP INDEX dashboard_sources_by_aff;
+      CREATE INDEX dashboard_sources_by_aff ON dashboard_sources (aff_id, created_at) WHERE aff_id IS NOT NULL;
+    `,
+  },
 ];

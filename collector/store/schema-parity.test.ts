@@ -176,3 +176,51 @@ describe('upgrading a store of migration 7', () => {
     await expectUpgraded(PostgresStore.fromUrl(postgres.url, { schema }));
   });
 });
+
+describe('upgrading a store of migration 10', () => {
+  const rows = [
+    "INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, user_agent, ip) VALUES ('s1', '1', 1000, 1000, 'x', '1'), ('s2', '1', 2000, 2000, 'x', '1')",
+    "INSERT INTO dashboard_sources (session_id, aff_id, device) VALUES ('s1', 'A1', 'desktop'), ('s2', 'A1', 'mobile')",
+  ];
+  const expectCreationTimes = async (store: Store) => {
+    await store.migrate();
+    const found = await store.sql().all<{ session_id: string; created_at: number | string }>('SELECT session_id, created_at FROM dashboard_sources ORDER BY session_id');
+    expect(found.map((row) => [row.session_id, Number(row.created_at)])).toEqual([['s1', 1000], ['s2', 2000]]);
+    await store.close();
+  };
+
+  it('SQLite gives each affiliate row its session\'s creation time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-upgrade-'));
+    try {
+      const db = new Database(join(dir, 'store.db'));
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+      for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version <= 10)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(migration.version);
+      }
+      for (const sql of rows) db.exec(sql);
+      db.close();
+      await expectCreationTimes(new SqliteStore(join(dir, 'store.db')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(postgres.skip !== undefined)('PostgreSQL gives each affiliate row its session\'s creation time', async () => {
+    const schema = postgres.newSchema();
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
+      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version <= 10)) {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations VALUES ($1, 0)', [migration.version]);
+      }
+      for (const sql of rows) await client.query(sql);
+    } finally {
+      await client.end();
+    }
+    await expectCreationTimes(PostgresStore.fromUrl(postgres.url, { schema }));
+  });
+});

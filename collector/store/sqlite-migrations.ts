@@ -266,4 +266,16 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX session_states_by_session ON session_states (session_id, at);
     `,
   },
+  {
+    version: 11,
+    sql: `
+      -- The dashboard's search by affiliate shows the newest sessions first: with the session's
+      -- creation time beside its affiliate, a common affiliate's newest 50 are read from the
+      -- index instead of sorting all of its sessions.
+      ALTER TABLE dashboard_sources ADD COLUMN created_at INTEGER;
+      UPDATE dashboard_sources SET created_at = (SELECT s.created_at FROM sessions s WHERE s.id = dashboard_sources.session_id);
+      DROP INDEX dashboard_sources_by_aff;
+      CREATE INDEX dashboard_sources_by_aff ON dashboard_sources (aff_id, created_at) WHERE aff_id IS NOT NULL;
+    `,
+  },
 ];
