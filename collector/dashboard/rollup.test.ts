@@ -1,0 +1,57 @@
+/**
+ * The hourly rollup on both stores: the figures of an hour with more visitors than one statement
+ * writes, and each visitor's affiliate for the session search.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { testPostgres } from '../../test/support/postgres.js';
+import { HOUR_MS, readBreakdown, readTotals, refreshRollup } from './rollup.js';
+
+const postgres = await testPostgres();
+afterAll(() => postgres.dropSchemas());
+
+const HOUR = Date.UTC(2026, 10, 23, 12) / HOUR_MS;
+const VISITORS = 1_234;
+
+const stores: [string, () => Promise<Store>, string | undefined][] = [
+  ['SQLite', () => openStore('file::memory:'), undefined],
+  ['PostgreSQL', () => openStore(postgres.newSchemaUrl()), postgres.skip],
+];
+
+for (const [name, open, skip] of stores) {
+  describe.skipIf(skip !== undefined)(`the hourly rollup on ${name}`, () => {
+    it(`counts ${VISITORS} visitors of one hour by affiliate, and files each for the search`, async () => {
+      const store = await open();
+      try {
+        await store.migrate();
+        await store.transaction(async (tx) => {
+          for (let i = 0; i < VISITORS; i++) {
+            const at = HOUR * HOUR_MS + i * 1_000;
+            await tx.insertSession({ id: `v${i}`, campaignId: '12', createdAt: at, lastSeenAt: at, landingUrl: `https://offer.example/?affId=${i % 4 === 0 ? 'A1' : 'B2'}`, referrer: undefined, userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0', ip: '203.0.113.9', isBot: false });
+          }
+        });
+        const sql = store.sql();
+        expect(await refreshRollup(sql, { budgetMs: Number.POSITIVE_INFINITY })).toMatchObject({ pending: 0 });
+        const from = HOUR * HOUR_MS;
+        expect((await readTotals(sql, from, from + HOUR_MS, { now: from + HOUR_MS, linkTtlMs: 7 * 86_400_000 })).visitors).toBe(VISITORS);
+        const byAffiliate = await readBreakdown(sql, 'affId', from, from + HOUR_MS, 10);
+        expect(byAffiliate.map((row) => [row.value, row.figures.visitors])).toEqual([['B2', 925], ['A1', 309]]);
+        const filed = await sql.all<{ aff_id: string; n: number | string; newest: number | string }>(
+          'SELECT aff_id, COUNT(*) AS n, MAX(created_at) AS newest FROM dashboard_sources GROUP BY aff_id ORDER BY aff_id',
+        );
+        expect(filed.map((row) => [row.aff_id, Number(row.n), Number(row.newest)])).toEqual([
+          ['A1', 309, HOUR * HOUR_MS + 1_232_000],
+          ['B2', 925, HOUR * HOUR_MS + 1_233_000],
+        ]);
+        // Recomputing the hour again replaces its rows: nothing is counted twice.
+        await sql.run('INSERT INTO dashboard_dirty (bucket) VALUES (?)', [HOUR]);
+        await refreshRollup(sql, { budgetMs: Number.POSITIVE_INFINITY });
+        expect((await readTotals(sql, from, from + HOUR_MS, { now: from + HOUR_MS, linkTtlMs: 7 * 86_400_000 })).visitors).toBe(VISITORS);
+        expect(Number((await sql.all<{ n: number | string }>('SELECT COUNT(*) AS n FROM dashboard_sources'))[0]!.n)).toBe(VISITORS);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
