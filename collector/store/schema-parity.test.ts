@@ -140,40 +140,52 @@ async function expectUpgraded(store: Store): Promise<void> {
   await store.close();
 }
 
-describe('upgrading a store of migration 7', () => {
-  it('SQLite keeps the state history in its order and the funnel flags', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-upgrade-'));
-    try {
-      const db = new Database(join(dir, 'store.db'));
-      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-      for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version <= 7)) {
-        db.exec(migration.sql);
-        db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(migration.version);
-      }
-      for (const sql of BEFORE) db.exec(sql);
-      db.close();
-      await expectUpgraded(new SqliteStore(join(dir, 'store.db')));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+/** A SQLite store left at migration `version` by an older collector, holding `rows`. */
+async function sqliteStoreAt(dir: string, version: number, rows: readonly string[]): Promise<Store> {
+  const db = new Database(join(dir, 'store.db'));
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version <= version)) {
+    db.exec(migration.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(migration.version);
+  }
+  for (const sql of rows) db.exec(sql);
+  db.close();
+  return new SqliteStore(join(dir, 'store.db'));
+}
+
+/** The same on PostgreSQL, in a fresh schema. */
+async function postgresStoreAt(version: number, rows: readonly string[]): Promise<Store> {
+  const schema = postgres.newSchema();
+  const client = new pg.Client({ connectionString: postgres.url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
+    await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version <= version)) {
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations VALUES ($1, 0)', [migration.version]);
     }
-  });
+    for (const sql of rows) await client.query(sql);
+  } finally {
+    await client.end();
+  }
+  return PostgresStore.fromUrl(postgres.url, { schema });
+}
+
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-upgrade-'));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('upgrading a store of migration 7', () => {
+  it('SQLite keeps the state history in its order and the funnel flags', () => inTempDir(async (dir) => expectUpgraded(await sqliteStoreAt(dir, 7, BEFORE))));
 
   it.skipIf(postgres.skip !== undefined)('PostgreSQL turns funnel_done into a BOOLEAN and numbers the state history', async () => {
-    const schema = postgres.newSchema();
-    const client = new pg.Client({ connectionString: postgres.url });
-    await client.connect();
-    try {
-      await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
-      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-      for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version <= 7)) {
-        await client.query(migration.sql);
-        await client.query('INSERT INTO schema_migrations VALUES ($1, 0)', [migration.version]);
-      }
-      for (const sql of BEFORE) await client.query(sql);
-    } finally {
-      await client.end();
-    }
-    await expectUpgraded(PostgresStore.fromUrl(postgres.url, { schema }));
+    await expectUpgraded(await postgresStoreAt(7, BEFORE));
   });
 });
 
@@ -189,38 +201,9 @@ describe('upgrading a store of migration 10', () => {
     await store.close();
   };
 
-  it('SQLite gives each affiliate row its session\'s creation time', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-upgrade-'));
-    try {
-      const db = new Database(join(dir, 'store.db'));
-      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-      for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version <= 10)) {
-        db.exec(migration.sql);
-        db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(migration.version);
-      }
-      for (const sql of rows) db.exec(sql);
-      db.close();
-      await expectCreationTimes(new SqliteStore(join(dir, 'store.db')));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it("SQLite gives each affiliate row its session's creation time", () => inTempDir(async (dir) => expectCreationTimes(await sqliteStoreAt(dir, 10, rows))));
 
-  it.skipIf(postgres.skip !== undefined)('PostgreSQL gives each affiliate row its session\'s creation time', async () => {
-    const schema = postgres.newSchema();
-    const client = new pg.Client({ connectionString: postgres.url });
-    await client.connect();
-    try {
-      await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
-      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-      for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version <= 10)) {
-        await client.query(migration.sql);
-        await client.query('INSERT INTO schema_migrations VALUES ($1, 0)', [migration.version]);
-      }
-      for (const sql of rows) await client.query(sql);
-    } finally {
-      await client.end();
-    }
-    await expectCreationTimes(PostgresStore.fromUrl(postgres.url, { schema }));
+  it.skipIf(postgres.skip !== undefined)("PostgreSQL gives each affiliate row its session's creation time", async () => {
+    await expectCreationTimes(await postgresStoreAt(10, rows));
   });
 });
