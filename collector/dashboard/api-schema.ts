@@ -79,8 +79,12 @@ export const PeriodSchema = z.object({
   funnel: z.array(FunnelStepSchema),
 });
 
+/** The currencies of the carts and orders of the period(s) shown; more than one means amounts were added across currencies. */
+const currencies = z.array(z.string());
+
 export const OverviewResponse = z.object({
   currency: z.string().length(3),
+  currencies,
   /** Hours whose figures are still being recomputed (the numbers may be a little behind). */
   pendingHours: count,
   generatedAt: z.number(),
@@ -91,6 +95,7 @@ export const OverviewResponse = z.object({
 export const SourcesResponse = z.object({
   dim: z.enum(SOURCE_DIMENSIONS),
   currency: z.string().length(3),
+  currencies,
   rows: z.array(z.object({ value: z.string(), figures: FiguresSchema, derived: DerivedSchema })),
 });
 

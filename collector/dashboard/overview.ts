@@ -43,6 +43,20 @@ export async function mainCurrency(sql: SqlAccess): Promise<string> {
   return 'USD';
 }
 
+/**
+ * The currencies of the carts and orders of [from, to). The rollup adds amounts as they are, so
+ * with more than one the dashboard says so instead of showing a sum of dollars and euros as one
+ * figure (`funnelbeacon report` gives each currency apart).
+ */
+export async function periodCurrencies(sql: SqlAccess, from: number, to: number): Promise<string[]> {
+  const rows = await sql.all<{ currency: string }>(
+    `SELECT cart_currency AS currency FROM session_outcomes WHERE cart_at >= ? AND cart_at < ? AND cart_currency IS NOT NULL
+     UNION SELECT order_currency AS currency FROM session_outcomes WHERE order_at >= ? AND order_at < ? AND order_currency IS NOT NULL`,
+    [from, to, from, to],
+  );
+  return rows.map((row) => String(row.currency)).sort();
+}
+
 export interface OverviewOptions {
   now: number;
   linkTtlMs: number;
@@ -63,6 +77,7 @@ export async function overview(sql: SqlAccess, from: number, to: number, { now, 
   });
   return {
     currency: await mainCurrency(sql),
+    currencies: await periodCurrencies(sql, from - span, to),
     pendingHours: pending,
     generatedAt: now,
     current: period(current, from, to),
@@ -73,5 +88,5 @@ export async function overview(sql: SqlAccess, from: number, to: number, { now, 
 export async function sources(sql: SqlAccess, dim: SourceDimension, from: number, to: number, refreshBudgetMs = 1_000): Promise<SourcesData> {
   await refreshRollup(sql, { budgetMs: refreshBudgetMs });
   const rows = await readBreakdown(sql, dim, from, to, 50);
-  return { dim, currency: await mainCurrency(sql), rows: rows.map(({ value, figures }) => ({ value, figures, derived: deriveFigures(figures) })) };
+  return { dim, currency: await mainCurrency(sql), currencies: await periodCurrencies(sql, from, to), rows: rows.map(({ value, figures }) => ({ value, figures, derived: deriveFigures(figures) })) };
 }

@@ -127,6 +127,24 @@ describe('dashboard API outside sandbox mode', () => {
     expect(await search('B2', 50)).toEqual(ids.filter((_, i) => i % 3 === 0).reverse());
   });
 
+  it('says when the amounts of a period mix currencies', async () => {
+    collector = await live();
+    const { sessionId } = await seed();
+    const outcome = (id: string, currency: string) =>
+      collector.store.sql().run('INSERT INTO session_outcomes (session_id, cart_at, cart_cents, cart_currency, link_expires_at, clicks) VALUES (?, ?, 3995, ?, ?, 0)', [id, now, currency, now + 86_400_000]);
+    await outcome(sessionId, 'USD');
+    const currencies = async () => {
+      const res = await fetch(`${collector.url}/dashboard/api/overview?${range}`, { headers: bearer });
+      const sourcesRes = await fetch(`${collector.url}/dashboard/api/sources?dim=affId&${range}`, { headers: bearer });
+      return [OverviewResponse.parse(await res.json()).currencies, SourcesResponse.parse(await sourcesRes.json()).currencies];
+    };
+    expect(await currencies()).toEqual([['USD'], ['USD']]);
+    const other = `s${randomUUID().replace(/-/g, '')}`;
+    await collector.store.transaction((tx) => tx.insertSession({ id: other, campaignId: '12', createdAt: now, lastSeenAt: now, landingUrl: undefined, referrer: undefined, userAgent: 'Mozilla/5.0', ip: '203.0.113.9', isBot: false }));
+    await outcome(other, 'EUR');
+    expect(await currencies()).toEqual([['EUR', 'USD'], ['EUR', 'USD']]);
+  });
+
   it('refuses bad input with a 400 that changes nothing', async () => {
     collector = await live();
     const { jobId } = await seed();

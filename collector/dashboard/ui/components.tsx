@@ -38,6 +38,17 @@ export function DataTable({ caption, columns, class: className = '', scroll = tr
   return scroll ? <div class="scroll">{table}</div> : table;
 }
 
+/** Said where amounts of several currencies were added together (the rollup keeps no currency apart). */
+export function MixedCurrencies({ currencies }: { currencies: readonly string[] }) {
+  if (currencies.length < 2) return null;
+  return (
+    <p class="note" role="note">
+      Carts and orders in this period are in {currencies.join(', ')}: the amounts below add them as if they were one currency.{' '}
+      <code>funnelbeacon report</code> gives each currency apart.
+    </p>
+  );
+}
+
 export function Stat({ label, value, previous, now, before, hint, invert = false }: {
   label: string;
   value: string;

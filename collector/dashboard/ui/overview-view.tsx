@@ -4,7 +4,7 @@
  * the previous period's.
  */
 import type { OverviewData } from '../api-schema.js';
-import { FunnelChart, Problem, Section, Stat } from './components.js';
+import { FunnelChart, MixedCurrencies, Problem, Section, Stat } from './components.js';
 import { count, money, percent } from './format.js';
 import { usePoll, type Route } from './hooks.js';
 import { RangePicker, rangeOf } from './range.js';
@@ -32,6 +32,7 @@ function Overview({ data }: { data: OverviewData }) {
   return (
     <>
       {data.pendingHours > 0 ? <p class="note">Some recent hours are still being counted; figures catch up within seconds.</p> : null}
+      <MixedCurrencies currencies={data.currencies} />
       <Section title="Sales">
         <dl class="stats">
           <Stat label="Revenue" value={m(c.figures.orderCents)} previous={m(p.figures.orderCents)} now={c.figures.orderCents} before={p.figures.orderCents} />

@@ -3,7 +3,7 @@
  * The same figures broken down by affiliate, sub-ids, UTM source and campaign, or device.
  */
 import type { SourcesData } from '../api-schema.js';
-import { DataTable, Problem, Section } from './components.js';
+import { DataTable, MixedCurrencies, Problem, Section } from './components.js';
 import { count, money, percent } from './format.js';
 import { go, usePoll, type Route } from './hooks.js';
 import { RangePicker, rangeOf } from './range.js';
@@ -40,6 +40,7 @@ export function SourcesView({ route }: { route: Route }) {
         </select>
       </label>
       <Problem error={error} />
+      {data ? <MixedCurrencies currencies={data.currencies} /> : null}
       <Section title={`By ${label}`}>
         {!data ? (
           <p class="loading">Loading…</p>
