@@ -14,8 +14,8 @@ for (let i = 0; i < prof.samples.length; i++) {
 }
 let total = 0, idle = 0;
 const byFn = new Map(), byMod = new Map(), incl = new Map();
-const key = (n) => `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\//, 'nm:').replace(/.*wt-perf2\//, '')}:${n.callFrame.lineNumber}`;
-const mod = (n) => { const u = n.callFrame.url; if (!u) return n.callFrame.functionName; const m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(u); return m ? m[1] : u.replace(/.*wt-perf2\//, '').replace(/^node:/, 'node:'); };
+const key = (n) => `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\//, 'nm:').replace(`file://${process.cwd()}/`, '')}:${n.callFrame.lineNumber}`;
+const mod = (n) => { const u = n.callFrame.url; if (!u) return n.callFrame.functionName; const m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(u); return m ? m[1] : u.replace(`file://${process.cwd()}/`, '').replace(/^node:/, 'node:'); };
 for (const [id, t] of self) {
   const n = nodes.get(id);
   if (n.callFrame.functionName === '(idle)') { idle += t; continue; }
