@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { cardBrands, cardDropLabeller, containsCardNumber, isWholeCardNumber, passesLuhn, scrubEvent, scrubUrl } from './card-filter.js';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { cardBrands, cardDropLabeller, containsCardNumber, isValidPhone, isWholeCardNumber, passesLuhn, scrubEvent, scrubUrl } from './card-filter.js';
 import { FunnelEvent, LEAD_FIELDS, type LeadField } from './wire-schema.js';
 import {
   anyCard,
@@ -212,6 +213,31 @@ describe('properties', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('judges a phone number as libphonenumber does, also without parsing one that has no plus sign', () => {
+    const library = (value: string): boolean => {
+      try {
+        return parsePhoneNumberFromString(value)?.isValid() ?? false;
+      } catch {
+        return false;
+      }
+    };
+    const phoneLike = fc.oneof(
+      internationalPhone,
+      internationalPhone.map((phone) => phone.replace(/^\+/, '')),
+      internationalPhone.map((phone) => phone.replace(/^\+/, '00')),
+      fc.stringMatching(/^(tel:)?[0-9 ()\uFF0B.-]{4,20}$/),
+    );
+    fc.assert(
+      fc.property(phoneLike, (value) => {
+        expect(isValidPhone(value)).toBe(library(value));
+      }),
+      { numRuns: 2000 },
+    );
+    for (const value of ['5551234567', '(415) 555-2671', '0049 1512 3456787', '011 49 1512 3456787', '+1 415 555 2671']) {
+      expect(isValidPhone(value)).toBe(library(value));
+    }
   });
 
   it('emails with digit runs are kept unchanged', () => {

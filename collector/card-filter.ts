@@ -117,6 +117,11 @@ export function isWholeCardNumber(text: string): boolean {
  * need no help: they start with a trunk prefix 0, which no card brand does, or are too short.
  */
 export function isValidPhone(value: string): boolean {
+  // Without a plus sign (or the full-width one, or a `phone-context=+…`) there is no country
+  // calling code and, with no default country, no valid number. Said here before parsing: on a
+  // national number the library throws and catches a ParseError, which was 8% of the collector's
+  // CPU under a load of lead updates.
+  if (!value.includes('+') && !value.includes('\uFF0B')) return false;
   try {
     return parsePhoneNumberFromString(value)?.isValid() ?? false;
   } catch {

@@ -10,7 +10,10 @@
 //
 //   npm run build && node bench/ingest/run.mjs [--case all|new|lead|batch4] [--seconds 10]
 //     [--connections 50] [--rate N] [--store sqlite|postgres] [--database-url postgres://...]
+//     [--profile DIR]
 //
+// `--profile DIR` writes a V8 CPU profile of the collector process (its whole life; the load
+// dominates it) into DIR, for `node bench/ingest/profile-summary.mjs DIR/<file>.cpuprofile`.
 // `--rate N` sends the `new` case at a steady N requests/s instead of as fast as possible (for
 // memory under a steady load). The collector runs in its own process as `funnelbeacon serve` runs it
 // (node with the flags of dist/cli.js's shebang), one process for every case; its peak RSS
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     events: { type: 'string' },
     rate: { type: 'string' },
     store: { type: 'string', default: 'sqlite' },
+    profile: { type: 'string' },
     'database-url': { type: 'string', default: process.env.FUNNELBEACON_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
@@ -179,7 +183,8 @@ const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
 // FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
 // The collector runs with the node flags of its shebang, as `funnelbeacon serve` does.
 const shebangFlags = readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0].split(' ').filter((word) => word.startsWith('--'));
-const nodeArgs = [...shebangFlags, ...(process.env.FUNNELBEACON_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
+const nodeArgs = [...shebangFlags, ...profileArgs, ...(process.env.FUNNELBEACON_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 const collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
   PORT: '0',
   HOST: '127.0.0.1',

@@ -90,7 +90,16 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     session = newSessionDefaults(fresh);
   }
 
-  const patch: SessionPatch = {};
+  // What the events change, gathered here and written once; the patch is built whole at the end
+  // (no property added later or deleted, which would leave V8 a slow dictionary-mode object).
+  let lastPage: PageName | undefined;
+  let landingUrl = session.landingUrl;
+  let referrer = session.referrer;
+  let landed = false;
+  let cart = session.cart;
+  let claimedOrderId: string | undefined;
+  let state = session.state;
+  let funnelDone = false;
   let lead = session.lead;
   let leadVersion = session.leadVersion;
   let accepted = 0;
@@ -116,14 +125,15 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     acceptedByType[event.type] = (acceptedByType[event.type] ?? 0) + 1;
     switch (event.type) {
       case 'page':
-        patch.lastPage = event.page;
-        if (!session.landingUrl && !patch.landingUrl) {
-          patch.landingUrl = event.url;
-          patch.referrer = event.referrer;
+        lastPage = event.page;
+        if (!landingUrl) {
+          landingUrl = event.url;
+          referrer = event.referrer;
+          landed = true;
         }
         if (quiet) suppressed.click = (suppressed.click ?? 0) + 1;
         else if (await queueClick(tx, session.id, event, request.receivedAt)) jobs++;
-        if (event.page === 'thankyou') patch.funnelDone = true;
+        if (event.page === 'thankyou') funnelDone = true;
         break;
       case 'lead': {
         const merged = mergeLead(lead, event.fields);
@@ -134,40 +144,75 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
         break;
       }
       case 'cart':
-        patch.cart = { items: event.items, currency: event.currency };
+        cart = { items: event.items, currency: event.currency };
         break;
       case 'order':
-        patch.claimedOrderId = event.orderId;
+        claimedOrderId = event.orderId;
         // An order to verify when the upsell window closes (or at once on the thank-you page).
-        if (session.state !== 'complete') patch.state = 'ordered';
+        if (session.state !== 'complete') state = 'ordered';
         break;
       case 'exit':
         break;
     }
   }
 
-  if (leadVersion !== session.leadVersion) {
-    patch.lead = lead;
-    patch.leadVersion = leadVersion;
+  const leadChanged = leadVersion !== session.leadVersion;
+  if (leadChanged) {
     if (quiet && canImportLead(lead)) suppressed.lead = (suppressed.lead ?? 0) + 1;
     else if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
   }
-  if (accepted > 0) {
-    // Only events are activity: a request that only renews the link token (a tab left open)
-    // must not keep postponing the session's abandonment.
-    patch.lastSeenAt = request.receivedAt;
-    // New activity reopens an expired session; an abandoned one stays abandoned (its CART is out).
-    if (session.state === 'expired' && patch.state === undefined) patch.state = 'open';
-    if (patch.state !== undefined && patch.state !== session.state) patch.stateChangedAt = request.receivedAt;
-    else delete patch.state;
-    const merged = { ...session, ...patch, lead, leadVersion } as Session;
-    patch.dueAt = nextDueAt(merged, policy);
-  }
+  // Only events are activity: a request that only renews the link token (a tab left open)
+  // must not keep postponing the session's abandonment.
+  const active = accepted > 0;
+  // New activity reopens an expired session; an abandoned one stays abandoned (its CART is out).
+  if (active && session.state === 'expired' && state === session.state) state = 'open';
+  const stateChanged = active && state !== session.state;
+  const patch: SessionPatch = {
+    lastSeenAt: active ? request.receivedAt : undefined,
+    lastPage,
+    landingUrl: landed ? landingUrl : undefined,
+    referrer: landed ? referrer : undefined,
+    lead: leadChanged ? lead : undefined,
+    leadVersion: leadChanged ? leadVersion : undefined,
+    cart: cart !== session.cart ? cart : undefined,
+    claimedOrderId,
+    state: stateChanged ? state : undefined,
+    stateChangedAt: stateChanged ? request.receivedAt : undefined,
+    funnelDone: funnelDone || undefined,
+    dueAt: undefined,
+  };
+  // The session as it is after this request, written out field by field (a spread of the session
+  // plus changes makes a slow dictionary-mode object, see `newSessionDefaults`).
+  const after: Session = {
+    id: session.id,
+    campaignId: session.campaignId,
+    createdAt: session.createdAt,
+    lastSeenAt: patch.lastSeenAt ?? session.lastSeenAt,
+    landingUrl,
+    referrer,
+    userAgent: session.userAgent,
+    ip: session.ip,
+    isBot: session.isBot,
+    lastPage: lastPage ?? session.lastPage,
+    lead,
+    leadVersion,
+    leadSyncedVersion: session.leadSyncedVersion,
+    cart,
+    claimedOrderId: claimedOrderId ?? session.claimedOrderId,
+    konnektive: session.konnektive,
+    state: stateChanged ? state : session.state,
+    stateChangedAt: patch.stateChangedAt ?? session.stateChangedAt,
+    dueAt: session.dueAt,
+    funnelDone: funnelDone || session.funnelDone,
+    orderCheck: session.orderCheck,
+  };
+  if (active) patch.dueAt = nextDueAt(after, policy);
+  // As the store would read it back when the due time was written; not known here otherwise.
+  after.dueAt = patch.dueAt ?? undefined;
   await tx.updateSession(session.id, patch);
-  const { dueAt, ...rest } = patch;
   return {
     ok: true,
-    session: { ...session, ...rest, lead, leadVersion, dueAt: dueAt ?? undefined } as Session,
+    session: after,
     accepted,
     acceptedByType,
     duplicates,

@@ -10,6 +10,9 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 export function konnektivePhoneNumber(typed: string): string {
+  // No plus sign, no international form: sent as typed without asking the library, which throws
+  // and catches a ParseError for every national number (see `isValidPhone` in card-filter.ts).
+  if (!typed.includes('+') && !typed.includes('\uFF0B')) return typed;
   try {
     const phone = parsePhoneNumberFromString(typed);
     if (phone?.isValid() && phone.ext === undefined) return phone.number;

@@ -54,6 +54,17 @@ describe('POST /v1/events accepts', () => {
     expect(session?.campaignId).toBe('12');
   });
 
+  it("answers a returning visitor with its session's token, and one adopted by link token with the token of the adopted session", async () => {
+    const first = await firstVisit();
+    const again = await collector.post({ session: first.session, events: [ev.page('checkout', 'https://offer.example/checkout')] });
+    expect(again.status).toBe(200);
+    const body = (await again.json()) as IngestResponse;
+    expect(body.session).toBe(first.session);
+    expect(body.session).toBe(signSession(TEST_SECRET, first.ids.session));
+    const adopted = (await (await collector.post({ link: first.link, events: [ev.page('checkout', 'https://other.example/checkout')] })).json()) as IngestResponse;
+    expect(adopted.session).toBe(signSession(TEST_SECRET, first.ids.session));
+  });
+
   it('takes a chunked body under the limit', async () => {
     const body = JSON.stringify({ events: [ev.page('presell', 'https://offer.example/')] });
     const res = await fetch(`${collector.url}/v1/events`, {

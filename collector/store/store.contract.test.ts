@@ -505,6 +505,22 @@ for (const backend of backends) {
         expect(ids(await claim(store, T0 + 100))).toEqual([late]);
       });
 
+      it('takes the oldest claimable jobs of a backlog larger than the limit, expired leases among them', async () => {
+        // Claimed with a short lease before the backlog builds: its lease has expired by then.
+        const [stale] = await enqueueAll([newJob('stale', { runAt: T0 - 50 })]);
+        expect(ids(await claim(store, T0 - 50, 'gone', { leaseMs: 10 }))).toEqual([stale]);
+        // Twenty sessions due in the reverse order of their ids; the first has a second job behind it.
+        const backlog = await enqueueAll(Array.from({ length: 20 }, (_, i) => newJob(`s${i}`, { runAt: T0 + 19 - i })));
+        const [behind] = await enqueueAll([newJob('s0', { runAt: T0 - 100 })]);
+        const oldestFirst = [...backlog].reverse();
+        expect(ids(await claim(store, T0 + 100, 'w1', { limit: 5 }))).toEqual([stale, ...oldestFirst.slice(0, 4)]);
+        expect(ids(await claim(store, T0 + 100, 'w1', { limit: 5 }))).toEqual(oldestFirst.slice(4, 9));
+        const rest = await claim(store, T0 + 100, 'w1', { limit: 50 });
+        // s0's second job waits for its first, however early it is due.
+        expect(ids(rest)).toEqual(oldestFirst.slice(9));
+        expect(ids(rest)).not.toContain(behind);
+      });
+
       it('skips paused upstreams, and a paused head still blocks its session', async () => {
         const [k1, ac1, , ac2] = await enqueueAll([
           newJob('s1'),
