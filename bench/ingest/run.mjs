@@ -185,14 +185,28 @@ const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
 const shebangFlags = readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0].split(' ').filter((word) => word.startsWith('--'));
 const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
 const nodeArgs = [...shebangFlags, ...profileArgs, ...(process.env.FUNNELBEACON_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-const collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
-  PORT: '0',
-  HOST: '127.0.0.1',
-  DATABASE_URL: databaseUrl,
-  KONNEKTIVE_CAMPAIGNS: '12',
-  RATE_LIMIT_PER_MINUTE: '100000000',
-  LOG_LEVEL: 'info',
-});
+/** Stops what this run started and removes what it created; the bench leaves nothing behind. */
+async function cleanUp() {
+  rmSync(dir, { recursive: true, force: true });
+  if (values.store === 'postgres') await adminQuery(`DROP DATABASE IF EXISTS ${pgDatabase}`);
+}
+let collector;
+try {
+  collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    KONNEKTIVE_CAMPAIGNS: '12',
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    LOG_LEVEL: 'info',
+  });
+} catch (error) {
+  // A collector that cannot start (a bad DATABASE_URL, a build missing) must not leave the
+  // baseline server running: this script would never exit.
+  await stop(bare.child);
+  await cleanUp();
+  throw error;
+}
 let rssMax = 0;
 const sampler = setInterval(() => {
   try {
@@ -222,8 +236,7 @@ clearInterval(sampler);
 const peak = rssMb(collector.child.pid, 'VmHWM');
 await stop(collector.child);
 await stop(bare.child);
-rmSync(dir, { recursive: true, force: true });
-if (values.store === 'postgres') await adminQuery(`DROP DATABASE IF EXISTS ${pgDatabase}`);
+await cleanUp();
 
 console.log('\nsummary');
 console.table(summary);
