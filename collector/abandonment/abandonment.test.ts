@@ -12,7 +12,7 @@ import { DEFAULT_BACKOFF } from '../outbox/backoff.js';
 import type { IngestResponse } from '../wire-schema.js';
 import type { ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
 import type { KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
-import { ev, idleFor, konnektiveEnv, settleJobs, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
+import { ev, eventually, idleFor, konnektiveEnv, settleJobs, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
 import { withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import type { CollectorOptions } from '../server.js';
@@ -129,6 +129,25 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
 
     const sentCustomers = (): string[] =>
       route === 'konnektive' ? crm.acRoute.filter((call) => call.type === 'CUSTOMER').map((call) => call.params.email!) : [...ac.customers.values()].map((c) => c.email);
+
+    it("the sweeper's schedule runs on the collector's clock: idle time alone sends the CART", async () => {
+      await start({ runSweeper: true });
+      const { id } = await reachCheckout();
+      // Only virtual time passes, one SWEEP_EVERY (30 s) at a time: no test calls sweepOnce.
+      clock.advance(29 * MINUTE);
+      await settle();
+      expect(sentCarts()).toEqual([]);
+      const sent = await eventually(
+        async () => {
+          clock.advance(30_000);
+          await settle();
+          return sentCarts().length > 0 ? sentCarts() : undefined;
+        },
+        { timeoutMs: 4_000, everyMs: 20 },
+      );
+      expect(sent.map((cart) => cart.cartId)).toEqual([id]);
+      expect(clock.now() - (await collector.store.getSession(id))!.lastSeenAt).toBeLessThan(33 * MINUTE);
+    });
 
     it('abandoned at checkout: exactly one CART, only after ABANDON_AFTER', async () => {
       await start();

@@ -31,7 +31,8 @@ export interface SweeperOptions {
 export class Sweeper {
   readonly #o: Required<SweeperOptions>;
   readonly #policy: AbandonmentPolicy;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the next tick; undefined once stopped. */
+  #cancel: (() => void) | undefined;
   #sweeping: Promise<unknown> = Promise.resolve();
 
   constructor(options: SweeperOptions) {
@@ -44,15 +45,15 @@ export class Sweeper {
       this.#sweeping = this.sweepOnce()
         .catch((error: unknown) => this.#o.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'sweep failed'))
         .finally(() => {
-          if (this.#timer) this.#timer = setTimeout(tick, this.#o.config.sweepEveryMs);
+          if (this.#cancel) this.#cancel = this.#o.clock.setTimer(tick, this.#o.config.sweepEveryMs);
         });
     };
-    this.#timer = setTimeout(tick, this.#o.config.sweepEveryMs);
+    this.#cancel = this.#o.clock.setTimer(tick, this.#o.config.sweepEveryMs);
   }
 
   async stop(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     await this.#sweeping;
   }
 

@@ -11,6 +11,8 @@ import { systemClock } from '../clock.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { DAY_MS, Retention } from './retention.js';
 import { rollupsOf, utcDay } from './rollups.js';
+import { eventually } from '../../test/support/test-collector.js';
+import { VirtualClock } from '../../test/support/virtual-clock.js';
 
 const T0 = Date.UTC(2026, 0, 10, 12);
 
@@ -54,10 +56,34 @@ describe('retention', () => {
     expect(await fresh.countSessions()).toBe(3);
   });
 
+  it("runs every RETENTION_EVERY on the collector's clock", async () => {
+    const store = await seeded(8);
+    stores.push(store);
+    const clock = new VirtualClock(T0 + 29 * DAY_MS);
+    const retention = new Retention({ store, clock, logger: createLogger('silent'), retentionDays: 30, everyMs: DAY_MS, sessionBatch: 3, pauseMs: 5, firstRunMs: 60_000 });
+    retention.start();
+    try {
+      // Only virtual time passes, an hour at a time. The first run (at one minute) finds nothing
+      // past the window yet; the next, a day later on the same clock, purges everything.
+      clock.advance(60_000);
+      await eventually(
+        async () => {
+          clock.advance(3_600_000);
+          return (await store.countSessions()) === 0;
+        },
+        { timeoutMs: 4_000 },
+      );
+      expect(clock.now()).toBeGreaterThan(T0 + 30 * DAY_MS + 60_000);
+    } finally {
+      await retention.stop();
+    }
+  });
+
   it('stops between two batches when the collector stops', async () => {
     const store = await seeded(50);
     stores.push(store);
-    const clock = { now: () => T0 + 31 * DAY_MS, sleep: async () => {}, setTimer: systemClock.setTimer };
+    // Real pauses between batches: the run is stopped while it waits in one.
+    const clock = { ...systemClock, now: () => T0 + 31 * DAY_MS };
     const retention = new Retention({ store, clock, logger: createLogger('silent'), retentionDays: 30, everyMs: 3_600_000, sessionBatch: 5, pauseMs: 20, firstRunMs: 0 });
     retention.start();
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -50,7 +50,8 @@ export interface PurgeReport {
 
 export class Retention {
   readonly #o: Required<RetentionOptions>;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the next run; undefined once stopped. */
+  #cancel: (() => void) | undefined;
   #running: Promise<unknown> = Promise.resolve();
   #stopping = false;
 
@@ -70,17 +71,17 @@ export class Retention {
       this.#running = this.purgeOnce()
         .catch((error: unknown) => this.#o.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'retention purge failed'))
         .finally(() => {
-          if (this.#timer) this.#timer = setTimeout(tick, this.#o.everyMs);
+          if (this.#cancel) this.#cancel = this.#o.clock.setTimer(tick, this.#o.everyMs);
         });
     };
-    this.#timer = setTimeout(tick, this.#o.firstRunMs);
+    this.#cancel = this.#o.clock.setTimer(tick, this.#o.firstRunMs);
   }
 
   /** Stops the timer and a run in progress (between two batches), and waits for it. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     await this.#running;
   }
 
@@ -97,7 +98,7 @@ export class Retention {
       report.longestBatchMs = Math.max(report.longestBatchMs, performance.now() - at);
       return result;
     };
-    const pause = () => new Promise<void>((resolve) => setTimeout(resolve, pauseMs));
+    const pause = () => clock.sleep(pauseMs);
 
     let after: PurgeCursor | undefined;
     do {
