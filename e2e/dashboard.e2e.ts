@@ -10,8 +10,10 @@
  * 2. Live mode with the strict Konnektive double and a DASHBOARD_TOKEN: the double refuses an
  *    Import Click, which becomes a dead letter; the owner signs in and replays it from Delivery.
  *
- * Each view is saved at 1280x800 and at phone width (390x844) into docs/screenshots/ (the README
- * shows the overview). Nothing here sleeps: every wait polls the store or the page.
+ * Each view is saved at 1280x800 and at phone width (390x844), into test-results/screenshots/, or
+ * into the directory FUNNELBEACON_SCREENSHOTS_DIR names: `docs/screenshots` refreshes the images
+ * the README shows (a test run leaves the repository's files alone). Nothing here sleeps: every
+ * wait polls the store or the page.
  */
 import { mkdir } from 'node:fs/promises';
 import type { Browser, Locator, Page } from '@playwright/test';
@@ -23,7 +25,7 @@ import { startSandboxCollector, type SandboxCollector } from './support/sandbox.
 const DESKTOP_CHROME =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const TOKEN = 'e2e-dashboard-token-0123456789';
-const SHOTS = 'docs/screenshots';
+const SHOTS = process.env.FUNNELBEACON_SCREENSHOTS_DIR || 'test-results/screenshots';
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 
 test.use({ stackEnv: { DASHBOARD_TOKEN: TOKEN } });
