@@ -17,8 +17,9 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { PurgeCursor, Store } from '../store/store.js';
+import { DAY_MS } from './rollups.js';
 
-export const DAY_MS = 24 * 60 * 60_000;
+export { DAY_MS };
 
 export interface RetentionOptions {
   store: Store;

@@ -33,6 +33,8 @@ export interface PurgedSession {
 /** `day|metric|currency` -> amount to add. */
 export type RollupIncrements = Map<string, number>;
 
+export const DAY_MS = 24 * 60 * 60_000;
+
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 export function rollupKey(day: string, metric: string, currency = ''): string {

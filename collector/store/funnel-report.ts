@@ -14,13 +14,14 @@ const add = (into: CentsByCurrency, currency: unknown, cents: unknown): void => 
 export function foldReport(
   since: number,
   until: number,
-  rows: { sessions: Row; carts: Row[]; recovered: Row[]; orders: Row[] },
+  rows: { sessions: Row; rolledUp: Row[]; carts: Row[]; recovered: Row[]; orders: Row[] },
 ): FunnelReport {
+  const purged = (metric: string) => Number(rows.rolledUp.find((row) => row.metric === metric)?.value ?? 0);
   const report: FunnelReport = {
     since,
     until,
-    sessions: Number(rows.sessions.sessions ?? 0),
-    leads: Number(rows.sessions.leads ?? 0),
+    sessions: Number(rows.sessions.sessions ?? 0) + purged('sessions'),
+    leads: Number(rows.sessions.leads ?? 0) + purged('leads'),
     cartsAbandoned: 0,
     recoverableRevenue: {},
     cartsRecovered: 0,

@@ -153,8 +153,12 @@ function build(d: Dialect) {
     emissionsOf: q(`SELECT session_id, kind, status, payload FROM emissions WHERE ${d.inList('session_id', 'text')}`),
     addRollup: q(`INSERT INTO daily_rollups (day, metric, currency, value) VALUES (?, ?, ?, ?)
       ON CONFLICT (day, metric, currency) DO UPDATE SET value = daily_rollups.value + excluded.value`),
-    /** Children first, then the sessions (events and clicks would cascade, states and emissions do not). */
-    deleteSessions: ['events', 'session_clicks', 'session_states', 'emissions']
+    /**
+     * Children first, then the sessions (events and clicks would cascade, states and emissions do
+     * not). The dashboard's source row goes too: its hourly figures are already rolled up, and its
+     * search must not list a session that is gone.
+     */
+    deleteSessions: ['events', 'session_clicks', 'session_states', 'emissions', 'dashboard_sources']
       .map((table) => q(`DELETE FROM ${table} WHERE ${d.inList('session_id', 'text')}`))
       .concat(q(`DELETE FROM sessions WHERE ${d.inList('id', 'text')}`)),
     /** Attempts of jobs not done (pending, running, dead letters) are kept with their job. */
@@ -193,6 +197,9 @@ function build(d: Dialect) {
           WHEN excluded.recovered = 1 AND session_outcomes.returned_at IS NOT NULL
             AND session_outcomes.returned_at <= COALESCE(session_outcomes.order_at, excluded.order_at) THEN 1
           ELSE 0 END`),
+    /** Sessions and leads of purged sessions, per day (fromDay, toDay inclusive): see funnelReport. */
+    reportRolledUp: q(`SELECT metric, COALESCE(SUM(value), 0) AS value FROM daily_rollups
+      WHERE day >= ? AND day <= ? AND metric IN ('sessions', 'leads') AND currency = '' GROUP BY metric`),
     /** Sessions and leads (a session with an email) begun in the period (since, until); bots left out. */
     reportSessions: q(`SELECT COUNT(*) AS sessions,
         COALESCE(SUM(CASE WHEN lead LIKE '{"emailAddress":%' OR lead LIKE '%,"emailAddress":%' THEN 1 ELSE 0 END), 0) AS leads

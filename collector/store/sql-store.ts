@@ -5,7 +5,7 @@
  * transaction (with SQLite's fsync or PostgreSQL's deadlock retry), and in a savepoint.
  */
 import type { Clock } from '../clock.js';
-import { rollupsOf, splitRollupKey, type PurgedSession } from '../retention/rollups.js';
+import { DAY_MS, rollupsOf, splitRollupKey, utcDay, type PurgedSession } from '../retention/rollups.js';
 import type { Dialect } from './dialect.js';
 import { foldReport } from './funnel-report.js';
 import { LOCK_MIGRATE, LOCK_RATE_SENDS, LOCK_SESSION_OUTBOX, type Plans } from './plans.js';
@@ -456,15 +456,21 @@ export abstract class SqlStore implements Store {
     await this.db.run(this.plans.orderOutcome, [order.sessionId, order.at, order.totalCents, order.currency, order.recoversCart ? 1 : 0]);
   }
 
+  /**
+   * Carts and orders come from `session_outcomes`, which the retention purge keeps. Sessions and
+   * leads come from the sessions still stored plus the daily rollups of purged ones (a session is
+   * in one or the other, never both), counting a rolled-up day when it begins inside the period.
+   */
   async funnelReport(since: number, until: number): Promise<FunnelReport> {
     const p = this.plans;
-    const [sessions, carts, recovered, orders] = await Promise.all([
+    const [sessions, rolledUp, carts, recovered, orders] = await Promise.all([
       this.db.rows(p.reportSessions, [since, until]),
+      this.db.rows(p.reportRolledUp, [utcDay(since + DAY_MS - 1), utcDay(until - 1)]),
       this.db.rows(p.reportCarts, [until, since, until]),
       this.db.rows(p.reportRecovered, [since, until]),
       this.db.rows(p.reportOrders, [since, until]),
     ]);
-    return foldReport(since, until, { sessions: sessions[0] ?? {}, carts, recovered, orders });
+    return foldReport(since, until, { sessions: sessions[0] ?? {}, rolledUp, carts, recovered, orders });
   }
 
   // --- meta ------------------------------------------------------------------------------------

@@ -810,6 +810,28 @@ for (const backend of backends) {
         expect(rollups.find((r) => r.metric === 'reached_presell' && r.day === day)?.value).toBe(7);
       });
 
+      it('a report over purged days still counts their sessions and leads; the dashboard forgets their sources', async () => {
+        const dayStart = Date.parse(`${day}T00:00:00Z`);
+        await finished('a', 'expired', { email: true });
+        await finished('b', 'expired');
+        await finished('c', 'complete', { createdAt: T0 + DAY, email: true });
+        for (const id of ['a', 'b', 'c']) {
+          await store.sql().run('INSERT INTO dashboard_sources (session_id, aff_id, device, created_at) VALUES (?, ?, ?, ?)', [id, 'A1', 'desktop', T0]);
+        }
+        const whole = () => store.funnelReport(dayStart, dayStart + 3 * DAY);
+        // From the middle of the first day: a day counts whole once purged, so only if it begins in the period.
+        const fromMidDay = () => store.funnelReport(T0, dayStart + 3 * DAY);
+        expect(await whole()).toMatchObject({ sessions: 3, leads: 2 });
+        expect(await fromMidDay()).toMatchObject({ sessions: 3, leads: 2 });
+
+        expect((await store.purgeSessions({ cutoff, limit: 100, after: undefined })).sessions).toBe(3);
+        expect(await store.countSessions()).toBe(0);
+        expect(await whole()).toMatchObject({ sessions: 3, leads: 2 });
+        expect(await fromMidDay()).toMatchObject({ sessions: 1, leads: 1 });
+        expect(await store.funnelReport(dayStart + 3 * DAY, dayStart + 4 * DAY)).toMatchObject({ sessions: 0, leads: 0 });
+        expect(await store.sql().all('SELECT session_id FROM dashboard_sources')).toEqual([]);
+      });
+
       it('never takes a session that got a job, a due time or an event meanwhile', async () => {
         await finished('s1', 'complete');
         await finished('s2', 'complete');
