@@ -4,6 +4,7 @@
  * left, the "order complete" page, or the "link expired" page.
  */
 import { isAllowedOrigin, type Config } from '../config.js';
+import { orderReported } from '../session/session-rules.js';
 import type { Session, Store } from '../store/store.js';
 import { LINK_TOKEN_TTL_MS, signRecoveryLink, verifyRecovery } from '../tokens.js';
 
@@ -19,11 +20,14 @@ export const EXPIRED_PATH = '/recovery/expired';
 const MAX_TOKEN_LENGTH = 200;
 
 /**
- * Paid: a verified order, or an ORDER queued or sent. No abandoned-cart email may lead a buyer who
- * paid into a second purchase.
+ * Paid: a verified order, an ORDER queued or sent, the same email paid in another session
+ * (`closed`), or an order the buyer reported that Konnektive has not turned down (an order id or the
+ * thank-you page, inside `UPSELL_WINDOW` before its ORDER is queued). No abandoned-cart email may
+ * lead a buyer who paid into a second purchase; one whose reported order proves unpaid is led to
+ * the checkout again.
  */
 export async function isPaid(store: Store, session: Session): Promise<boolean> {
-  if (session.state === 'complete' || session.orderCheck?.verified) return true;
+  if (orderReported(session) || session.orderCheck?.verified) return true;
   const order = await store.getEmission(session.id, 'order');
   return order !== undefined && order.status !== 'cancelled';
 }

@@ -268,6 +268,30 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       expect((await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location')).toBe('https://shop.example/thanks');
     });
 
+    it.runIf(route === 'activecampaign')('a cart paid in another session, or an order reported and not yet turned down, leads to the done page and gets no prefill', async () => {
+      await start();
+      const cases = [
+        { state: 'closed' as const },
+        { state: 'ordered' as const },
+        { state: 'abandoned' as const, claimedOrderId: 'ORD1' },
+        { state: 'abandoned' as const, funnelDone: true },
+      ];
+      for (const patch of cases) {
+        const first = await visit({}, [ev.page('checkout', CHECKOUT), ev.lead(ann), { ...ev.cart([]), items: [bottle] }]);
+        const token = signRecovery(TEST_SECRET, first.ids.session, clock.now() + DAY);
+        const checkout = await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' });
+        const location = checkout.headers.get('location')!;
+        expect(location, JSON.stringify(patch)).toContain('_fb=p.');
+        // Paid meanwhile: the link, and the landing it had already led to, offer nothing to buy again.
+        await collector.store.updateSession(first.ids.session, patch);
+        expect((await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location'), JSON.stringify(patch)).toBe('/recovery/done');
+        const landed = await visit({ link: new URL(location).searchParams.get('_fb')! }, [ev.page('checkout', CHECKOUT)]);
+        expect(landed.ids.session).toBe(first.ids.session);
+        expect(landed.ids.fields, JSON.stringify(patch)).toBeUndefined();
+        expect(landed.prefill).toBeUndefined();
+      }
+    });
+
     it.runIf(route === 'activecampaign')('an ordinary link token never gets prefill data; a recovery landing on a purged session starts afresh', async () => {
       await start();
       const first = await visit({}, [ev.page('checkout', CHECKOUT), ev.lead(ann)]);
