@@ -2,7 +2,9 @@
  * @module dashboard-auth
  * Who may use the dashboard, and how a change is proven intended.
  *
- * - Sandbox mode: open, to loopback clients only.
+ * - Sandbox mode: open, to loopback clients only ({@link sandboxAccess}). Loopback is the TCP
+ *   peer's address, never a forwarded header (TRUST_PROXY or not), and the Host must be a
+ *   loopback name, so that a web page cannot reach the open dashboard by DNS rebinding.
  * - Otherwise `DASHBOARD_TOKEN` is required (without it the dashboard is closed). The API takes
  *   `Authorization: Bearer <token>`; the login form sets a session cookie (HttpOnly,
  *   SameSite=Strict, Secure behind HTTPS) holding a signed expiry, never the token itself.
@@ -17,7 +19,7 @@ import { getCookie } from 'hono/cookie';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { clientIp } from '../http/client-ip.js';
+import { clientIp, socketAddress } from '../http/client-ip.js';
 import { fail } from '../http/errors.js';
 
 export const SESSION_COOKIE = 'fb_dashboard';
@@ -34,7 +36,61 @@ export interface DashboardAuthOptions {
 }
 
 export function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip === '::ffff:127.0.0.1';
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+}
+
+/** Host names that always mean this machine; any port. */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** `localhost:8787` -> `localhost`, `[::1]:8787` -> `[::1]`; undefined when not a host. */
+function hostnameOf(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SandboxRequest {
+  /** The TCP peer's address (`undefined`: no socket, as in `app.request()`). */
+  socketAddress: string | undefined;
+  /** The Host header. */
+  host: string | undefined;
+  /** Every client address a proxy said it forwarded for (X-Forwarded-For, X-Real-IP, Forwarded). */
+  forwardedFor: string[];
+  /** PUBLIC_URL: its host is accepted too when it names this machine. */
+  publicUrl: string;
+}
+
+/**
+ * Whether the open sandbox dashboard answers this request: `ok`, `not_loopback` (the peer is
+ * another machine, or a local proxy relays another machine) or `bad_host` (the page was reached
+ * under a name that is not this machine's, as a DNS-rebinding page would be).
+ */
+export function sandboxAccess({ socketAddress, host, forwardedFor, publicUrl }: SandboxRequest): 'ok' | 'not_loopback' | 'bad_host' {
+  if (socketAddress === undefined || !isLoopback(socketAddress)) return 'not_loopback';
+  // A proxy on this machine relaying someone else: the peer is loopback, the client is not.
+  if (forwardedFor.some((ip) => !isLoopback(ip.replace(/^\[|\]$/g, '')))) return 'not_loopback';
+  const name = host === undefined ? undefined : hostnameOf(host);
+  if (name === undefined) return 'bad_host';
+  if (LOOPBACK_HOSTS.has(name)) return 'ok';
+  const publicName = hostnameOf(new URL(publicUrl).host);
+  const publicIsLoopback = publicName !== undefined && (LOOPBACK_HOSTS.has(publicName) || publicName.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(publicName));
+  return publicIsLoopback && name === publicName ? 'ok' : 'bad_host';
+}
+
+/** The client addresses named by a request's forwarding headers (with ports and quotes removed). */
+export function forwardedAddresses(header: (name: string) => string | undefined): string[] {
+  const found: string[] = [];
+  for (const part of (header('x-forwarded-for') ?? '').split(',')) if (part.trim()) found.push(part.trim());
+  const real = header('x-real-ip')?.trim();
+  if (real) found.push(real);
+  for (const match of (header('forwarded') ?? '').matchAll(/for=("[^"]*"|[^;,\s]+)/gi)) {
+    const value = match[1]!.replace(/"/g, '');
+    // `for="[2001:db8::1]:4711"`, `for=192.0.2.60:80`, `for=unknown`, `for=_hidden`.
+    found.push(value.startsWith('[') ? value.slice(0, value.indexOf(']') + 1) : value.replace(/:\d+$/, ''));
+  }
+  return found;
 }
 
 /** Equal strings, in time that does not depend on where they differ (digests have equal length). */
@@ -95,7 +151,14 @@ export function dashboardAuth({ config, secret, clock = systemClock, failuresPer
   /** Who is asking; throws 401/403/429/503 when nobody allowed. */
   async function identify(c: Context): Promise<DashboardAuth> {
     if (config.sandbox) {
-      if (!isLoopback(ipOf(c))) fail(403, 'loopback_only', 'The sandbox dashboard is open to this machine only. Set DASHBOARD_TOKEN and credentials to use it remotely.');
+      const access = sandboxAccess({
+        socketAddress: socketAddress(c),
+        host: c.req.header('host'),
+        forwardedFor: forwardedAddresses((name) => c.req.header(name)),
+        publicUrl: config.publicUrl,
+      });
+      if (access === 'not_loopback') fail(403, 'loopback_only', 'The sandbox dashboard is open to this machine only. Set DASHBOARD_TOKEN and credentials to use it remotely.');
+      if (access === 'bad_host') fail(403, 'host_not_allowed', 'The sandbox dashboard answers only at localhost, 127.0.0.1 or [::1] (or a loopback PUBLIC_URL).');
       return { kind: 'sandbox' };
     }
     if (!token) fail(503, 'dashboard_disabled', 'The dashboard is closed: set DASHBOARD_TOKEN to open it.');

@@ -13,11 +13,19 @@ export function clientIp(c: Context, trustProxy: boolean): string {
     const last = forwarded?.split(',').map((part) => part.trim()).filter(Boolean).pop();
     if (last) return last;
   }
+  return socketAddress(c) ?? '127.0.0.1';
+}
+
+/**
+ * The address of the peer of the request's TCP connection, whatever the headers say (IPv4-mapped
+ * IPv6 addresses as plain IPv4); `undefined` only for `app.request()` in tests, which has no socket.
+ */
+export function socketAddress(c: Context): string | undefined {
+  let address: string;
   try {
-    const address = getConnInfo(c).remote.address ?? '';
-    return address.startsWith('::ffff:') ? address.slice(7) : address || '0.0.0.0';
+    address = getConnInfo(c).remote.address ?? '';
   } catch {
-    // `app.request()` in tests has no socket.
-    return '127.0.0.1';
+    return undefined;
   }
+  return address.startsWith('::ffff:') ? address.slice(7) : address || '0.0.0.0';
 }

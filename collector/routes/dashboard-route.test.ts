@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   DeliveryResponse,
@@ -8,6 +10,7 @@ import {
   SessionListResponse,
   SourcesResponse,
 } from '../dashboard/api-schema.js';
+import { sandboxAccess } from '../dashboard/auth.js';
 import { konnektiveEnv, startTestCollector, testEnv, type TestCollector } from '../../test/support/test-collector.js';
 
 const TOKEN = 'dashboard-token-0123456789abcdef';
@@ -205,5 +208,68 @@ describe('dashboard in sandbox mode', () => {
     expect((await fetch(`${collector.url}/dashboard/api/delivery/replay-all`, { method: 'POST' })).status).toBe(403);
     const { csrf } = await (await fetch(`${collector.url}/dashboard/api/session`)).json();
     expect((await fetch(`${collector.url}/dashboard/api/delivery/replay-all`, { method: 'POST', headers: { 'x-csrf-token': csrf } })).status).toBe(200);
+  });
+});
+
+/** A GET with the Host and headers given as they are (fetch sets Host itself). */
+function rawGet(address: string, port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: address, port, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** This machine's first address that is not loopback, to send from another source than 127.0.0.1. */
+const externalAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((info) => info && info.family === 'IPv4' && !info.internal)?.address;
+
+describe('sandbox dashboard, loopback only', () => {
+  const refused = (answer: { status: number; body: string }, code: string) => {
+    expect(answer.status).toBe(403);
+    expect(JSON.parse(answer.body)).toEqual({ error: { code, message: expect.any(String) } });
+  };
+
+  it.skipIf(externalAddress === undefined)('refuses a peer on another address that says X-Forwarded-For: 127.0.0.1, with TRUST_PROXY on', async () => {
+    collector = await startTestCollector(testEnv({ HOST: '0.0.0.0', TRUST_PROXY: 'true' }), { runWorker: false });
+    const port = collector.port;
+    const host = `localhost:${port}`;
+    for (const forwarded of ['127.0.0.1', '203.0.113.9, 127.0.0.1']) {
+      refused(await rawGet(externalAddress!, port, '/dashboard/api/delivery', { host, 'x-forwarded-for': forwarded }), 'loopback_only');
+    }
+    refused(await rawGet(externalAddress!, port, '/dashboard/', { host }), 'loopback_only');
+    // The same request from this machine is answered.
+    expect((await rawGet('127.0.0.1', port, '/dashboard/api/delivery', { host, 'x-forwarded-for': '127.0.0.1' })).status).toBe(200);
+  });
+
+  it('decides loopback from the socket address, not from forwarding headers', () => {
+    const ask = (socketAddress: string | undefined, forwardedFor: string[] = [], host = 'localhost:8787') =>
+      sandboxAccess({ socketAddress, host, forwardedFor, publicUrl: 'http://localhost:8787' });
+    expect(ask('203.0.113.9', ['127.0.0.1'])).toBe('not_loopback');
+    expect(ask('192.0.2.2')).toBe('not_loopback');
+    expect(ask(undefined)).toBe('not_loopback');
+    // A proxy on this machine relaying another client.
+    expect(ask('127.0.0.1', ['203.0.113.9'])).toBe('not_loopback');
+    expect(ask('127.0.0.1', ['127.0.0.1'])).toBe('ok');
+    expect(ask('::1')).toBe('ok');
+    expect(ask('::ffff:127.0.0.1')).toBe('ok');
+  });
+
+  it('refuses a Host that is not a loopback name (DNS rebinding), through the real server', async () => {
+    collector = await startTestCollector(testEnv({ PUBLIC_URL: 'http://funnel.localhost:8787' }), { runWorker: false });
+    const port = collector.port;
+    for (const host of [`rebind.example:${port}`, 'rebind.example', `192.0.2.2:${port}`, `localhost.rebind.example:${port}`]) {
+      refused(await rawGet('127.0.0.1', port, '/dashboard/api/delivery', { host }), 'host_not_allowed');
+    }
+    refused(await rawGet('127.0.0.1', port, '/dashboard/', { host: `rebind.example:${port}` }), 'host_not_allowed');
+    for (const host of [`localhost:${port}`, 'localhost', `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST:${port}`, 'funnel.localhost:8787']) {
+      expect((await rawGet('127.0.0.1', port, '/dashboard/api/delivery', { host })).status, host).toBe(200);
+    }
   });
 });
