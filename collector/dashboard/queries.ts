@@ -7,6 +7,7 @@
 import { rowToAttempt, rowToJob, rowToSession } from '../store/rows.js';
 import type { JobState, SqlAccess, Store, Upstream } from '../store/store.js';
 import { maskEmail, maskPhone } from './mask.js';
+import { refreshRollup } from './rollup.js';
 import { deviceClass, sourcesOf } from './sources.js';
 
 type Row = Record<string, unknown>;
@@ -53,13 +54,21 @@ function toListItem(row: Row): SessionListItem {
 /**
  * Recent sessions, or those matching `q`: an email (exact, any letter case), an order id (the
  * browser's or Konnektive's), an affiliate id, or a session id.
+ *
+ * Each session's affiliate is filed in `dashboard_sources` by the rollup, so a search that may be
+ * an affiliate first brings the rollup up to date, within the same time budget as the overview:
+ * sessions of the hours it could not reach yet are missing from that answer.
  */
-export async function listSessions(sql: SqlAccess, { q, before, limit }: { q?: string; before?: number; limit: number }): Promise<SessionListItem[]> {
+export async function listSessions(
+  sql: SqlAccess,
+  { q, before, limit, refreshBudgetMs = 1_000 }: { q?: string; before?: number; limit: number; refreshBudgetMs?: number },
+): Promise<SessionListItem[]> {
   const email = sql.dialect === 'sqlite' ? "lower(json_extract(lead, '$.emailAddress'))" : "lower(lead::json ->> 'emailAddress')";
   const crmOrder = sql.dialect === 'sqlite' ? "json_extract(konnektive, '$.orderId')" : "(konnektive::json ->> 'orderId')";
   let rows: Row[];
   if (q) {
     const term = q.trim();
+    if (!term.includes('@')) await refreshRollup(sql, { budgetMs: refreshBudgetMs });
     rows = term.includes('@')
       ? await sql.all<Row>(`SELECT * FROM sessions WHERE ${email} = lower(?) ORDER BY created_at DESC LIMIT ?`, [term, limit])
       : await sql.all<Row>(
