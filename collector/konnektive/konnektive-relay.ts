@@ -19,6 +19,7 @@ import { KONNEKTIVE_LEAD_MAX, type LeadFields, type PageName } from '../wire-sch
 import type { KonnektiveApi } from './konnektive-client.js';
 import { KONNEKTIVE_PAGE_TYPE } from './page-types.js';
 import { konnektivePhoneNumber } from './phone-number.js';
+import { fitRequestUri } from './request-uri.js';
 
 export interface KonnektiveRelayDeps {
   config: Config;
@@ -62,7 +63,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
     } else {
       // The first click opens Konnektive's session: it needs the landing URL (affiliate ids and
       // UTM values ride in it) and the referrer the visitor arrived from.
-      params.requestUri = fitUrl(session.landingUrl ?? payload.url, MAX.requestUri);
+      params.requestUri = fitRequestUri(session.landingUrl ?? payload.url, MAX.requestUri);
       const referrer = session.landingUrl ? session.referrer : payload.referrer;
       if (referrer) params.httpReferer = referrer;
     }
@@ -166,8 +167,3 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
   return { [JOB_KINDS.konnektiveClick]: importClick, [JOB_KINDS.konnektiveLead]: importLead };
 }
 
-/** Konnektive keeps 500 characters of `requestUri`: drop the fragment first, then cut. */
-function fitUrl(url: string, max: number): string {
-  const withoutHash = url.split('#')[0]!;
-  return withoutHash.length <= max ? withoutHash : withoutHash.slice(0, max);
-}
