@@ -102,3 +102,16 @@ test('the link command hands a script the URL that carries the session', async (
   );
   expect(elsewhere).toBe('https://example.org/x');
 });
+
+test('a landing URL longer than the collector takes is sent without its query, never cut mid-value', async ({ page, stack, pageErrors }) => {
+  const long = `${stack.a}/presell.html?affId=A1&fbclid=${'x'.repeat(2100)}&utm_content=120212345678901234`;
+  await page.goto(long);
+  const { session } = await sessionIds(page);
+  const stored = await stack.collector.store.getSession(session);
+  expect(stored?.landingUrl).toBe(`${stack.a}/presell.html`);
+  // A URL that fits is kept as it came.
+  const fits = `${stack.a}/presell.html?affId=A1&utm_content=120212345678901234`;
+  await page.goto(fits);
+  await expect.poll(async () => (await stack.collector.store.listEvents(session)).map((event) => (event.payload as { url?: string }).url).at(-1)).toBe(fits);
+  expect(pageErrors.list).toEqual([]);
+});

@@ -9,10 +9,15 @@ import { track } from './transport.js';
 /** The URL of the last page view: the referrer of the next one in a single-page app. */
 let lastUrl = document.referrer;
 
+/**
+ * A URL as it is; beyond the 2,048 characters the collector takes, without its query, so an
+ * affiliate or UTM value is sent whole or not at all, never cut (only an absurd path is cut).
+ */
+const whole = (href: string): string => (href.length > 2048 ? href.split(/[?#]/)[0]!.slice(0, 2048) : href);
+
 /** A page view with the full URL: affiliate and UTM parameters reach the collector as they are. */
 export const trackPage = (): void => {
-  // 2048: the longest URL the collector takes.
-  track({ type: 'page', page, url: location.href.slice(0, 2048), referrer: lastUrl.slice(0, 2048) });
+  track({ type: 'page', page, url: whole(location.href), referrer: whole(lastUrl) });
   lastUrl = location.href;
 };
 
