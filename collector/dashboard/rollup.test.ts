@@ -6,13 +6,33 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { testPostgres } from '../../test/support/postgres.js';
-import { HOUR_MS, readBreakdown, readTotals, refreshRollup } from './rollup.js';
+import { bucketRange, HOUR_MS, readBreakdown, readTotals, refreshRollup } from './rollup.js';
 
 const postgres = await testPostgres();
 afterAll(() => postgres.dropSchemas());
 
 const HOUR = Date.UTC(2026, 10, 23, 12) / HOUR_MS;
 const VISITORS = 1_234;
+const TTL = 7 * 86_400_000;
+
+describe('the hours of a period', () => {
+  it('gives each hour to one period of two adjacent ones, however their boundary falls', () => {
+    const start = HOUR * HOUR_MS;
+    for (const offset of [0, 1, 30 * 60_000, HOUR_MS - 1]) {
+      const boundary = start + offset;
+      for (const span of [HOUR_MS, 90 * 60_000, 86_400_000 + 17_000]) {
+        const [previousFirst, previousEnd] = bucketRange(boundary - span, boundary);
+        const [currentFirst, currentEnd] = bucketRange(boundary, boundary + span);
+        expect(previousEnd, `${offset} ${span}`).toBe(currentFirst);
+        expect(previousFirst).toBeLessThanOrEqual(previousEnd);
+        expect(currentFirst).toBeLessThan(currentEnd);
+      }
+    }
+    // An hour counts in the period where it starts; a period ending mid-hour counts that hour.
+    expect(bucketRange(start + 30 * 60_000, start + 90 * 60_000)).toEqual([HOUR + 1, HOUR + 2]);
+    expect(bucketRange(start, start + HOUR_MS)).toEqual([HOUR, HOUR + 1]);
+  });
+});
 
 const stores: [string, () => Promise<Store>, string | undefined][] = [
   ['SQLite', () => openStore('file::memory:'), undefined],
@@ -49,6 +69,12 @@ for (const [name, open, skip] of stores) {
         await refreshRollup(sql, { budgetMs: Number.POSITIVE_INFINITY });
         expect((await readTotals(sql, from, from + HOUR_MS, { now: from + HOUR_MS, linkTtlMs: 7 * 86_400_000 })).visitors).toBe(VISITORS);
         expect(Number((await sql.all<{ n: number | string }>('SELECT COUNT(*) AS n FROM dashboard_sources'))[0]!.n)).toBe(VISITORS);
+        // A period that starts at half past and the one before it: the hour's visitors once, not twice.
+        const boundary = from + 30 * 60_000;
+        const previous = await readTotals(sql, boundary - HOUR_MS, boundary, { now: boundary + HOUR_MS, linkTtlMs: TTL });
+        const current = await readTotals(sql, boundary, boundary + HOUR_MS, { now: boundary + HOUR_MS, linkTtlMs: TTL });
+        expect([previous.visitors, current.visitors]).toEqual([VISITORS, 0]);
+        expect((await readBreakdown(sql, 'affId', boundary, boundary + HOUR_MS, 10))).toEqual([]);
       } finally {
         await store.close();
       }

@@ -208,9 +208,16 @@ export async function refreshRollup(sql: SqlAccess, { budgetMs = 2_000, batch = 
   return { hours, pending: Number(left?.n ?? 0) };
 }
 
-/** The hours [from, to) cover, rounded outwards. */
+/**
+ * The hours a period [from, to) counts, as [first, end) bucket numbers: every hour that starts in
+ * it. Figures are kept per hour, so a boundary that is not on the hour cannot split one: the hour
+ * that straddles it counts wholly in the period where it starts (10:30-11:30 counts the hour
+ * 11:00-12:00; 10:00-11:00 falls to the period before). Both ends are rounded the same way (up),
+ * so a period and the one just before it never share an hour, and a period that ends now still
+ * counts the hour in progress.
+ */
 export function bucketRange(from: number, to: number): [number, number] {
-  return [Math.floor(from / HOUR_MS), Math.ceil(to / HOUR_MS)];
+  return [Math.ceil(from / HOUR_MS), Math.ceil(to / HOUR_MS)];
 }
 
 /** Totals of a period, plus carts lost (unrecovered after their link expired, as of `now`). */
