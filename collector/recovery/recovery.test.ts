@@ -225,6 +225,9 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
         otherSecret: signRecovery('another-secret-that-is-long-enough-0123', id, clock.now() + DAY),
         malformed: 'not-a-token',
         tooLong: 'r.' + 'x'.repeat(500),
+        empty: '',
+        trailingSlash: `${token}/`.replace(mac!, mac!.slice(1)),
+        nested: `${token}/more`,
         linkToken: `l.${sid}.${expiry}.${mac}`,
         unknownSession: signRecovery(TEST_SECRET, newSessionId(), clock.now() + DAY),
       };
@@ -237,6 +240,9 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
           expect(text).not.toMatch(PERSONAL);
         }
       }
+      // A slash an email client added after a valid link changes nothing.
+      expect((await fetch(`${collector.url}/r/${token}/`, { redirect: 'manual' })).headers.get('location')).toContain('_fb=p.');
+      expect((await fetch(`${collector.url}/r`, { redirect: 'manual' })).headers.get('location')).toBe('/recovery/expired');
       const page = await fetch(`${collector.url}/recovery/expired`);
       expect(page.status).toBe(200);
       expect(await page.text()).toMatch(/expired/i);

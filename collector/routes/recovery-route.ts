@@ -53,13 +53,16 @@ export function recoveryRoute({ config, secret, store, metrics, logger, clock = 
 
   const answer = (c: Context, target: RecoveryTarget) => c.body(null, 302, { Location: target.location, ...NO_STORE });
 
-  // Hono answers HEAD with the GET handler, without the body.
-  app.get('/r/:token', async (c) => {
+  // Hono answers HEAD with the GET handler, without the body. Every path under /r/ is a link
+  // (an email client may add a slash, a buyer may paste half a link): what is not a valid token
+  // leads to the fallback like any other, never to a 404.
+  const follow = async (c: Context) => {
     const at = clock.now();
     const isHead = c.req.method === 'HEAD';
+    const token = c.req.path.slice('/r/'.length).replace(/\/+$/, '');
     let target: RecoveryTarget;
     try {
-      target = await recoveryTarget({ config, secret, store }, c.req.param('token'), at);
+      target = await recoveryTarget({ config, secret, store }, token, at);
     } catch (error) {
       // The store is down, or anything else: the buyer still gets a page, never a 5xx.
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'recovery link could not be resolved');
@@ -76,7 +79,9 @@ export function recoveryRoute({ config, secret, store, metrics, logger, clock = 
       }
     }
     return answer(c, target);
-  });
+  };
+  app.get('/r', follow);
+  app.get('/r/*', follow);
 
   app.get(DONE_PATH, (c) => c.html(DONE_PAGE, 200, NO_STORE));
   app.get(EXPIRED_PATH, (c) => c.html(EXPIRED_PAGE, 200, NO_STORE));
