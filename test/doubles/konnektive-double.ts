@@ -45,8 +45,8 @@ export const KONNEKTIVE_NO_RESULTS = 'No results found matching those parameters
 export const KONNEKTIVE_GENERIC_ERROR = 'An unexpected error occurred, please try again';
 /**
  * The refusal of a call from an address missing from the API user's IP whitelist. Konnektive's
- * exact wording is not in our references (shared/reference/upstream-apis.md documents only the
- * whitelist itself): this is our stand-in, naming the IP and the whitelist as such errors do.
+ * exact wording is not public (docs/upstreams.md documents only the whitelist itself): this is
+ * our stand-in, naming the IP and the whitelist as such errors do.
  */
 export const KONNEKTIVE_IP_NOT_WHITELISTED = 'IP address 127.0.0.1 is not whitelisted for this API user';
 
