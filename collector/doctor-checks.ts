@@ -7,9 +7,10 @@
 import { systemClock, type Clock } from './clock.js';
 import type { Config, ConfigResult } from './config.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
-import { usDate } from './konnektive/konnektive-probe.js';
+import { probeKonnektive, readKonnektiveAnswer, type KonnektiveProbe } from './konnektive/konnektive-probe.js';
 import { AC_SERVICE, acConnectionBody } from './emit/activecampaign-bodies.js';
 import { openStore } from './store/open-store.js';
+import { POSTGRES_PLANS, SQLITE_PLANS } from './store/plans.js';
 import { POSTGRES_MIGRATIONS } from './store/postgres-migrations.js';
 import { SQLITE_MIGRATIONS } from './store/sqlite-migrations.js';
 import type { Store } from './store/store.js';
@@ -33,9 +34,6 @@ export interface DoctorOptions {
   clock?: Clock;
 }
 
-/** Konnektive's refusal of a caller missing from the API user's IP whitelist (checked before credentials). */
-const IP_REFUSED = /whitelist/i;
-
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -56,7 +54,9 @@ export async function checkStore(config: Config, { store, timeoutMs = 5_000 }: D
     const known = (db.kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).map((m) => m.version);
     let applied = new Set<number>();
     try {
-      applied = new Set((await db.sql().all<{ version: number }>('SELECT version FROM schema_migrations')).map((row) => Number(row.version)));
+      // The store's own statement (it has no method that lists applied migrations).
+      const statement = (db.kind === 'sqlite' ? SQLITE_PLANS : POSTGRES_PLANS).appliedMigrations;
+      applied = new Set((await db.sql().all<{ version: number }>(statement)).map((row) => Number(row.version)));
     } catch {
       // No migrations table yet: every version is pending.
     }
@@ -80,33 +80,43 @@ export async function checkStore(config: Config, { store, timeoutMs = 5_000 }: D
   }
 }
 
-/** Credentials and IP whitelist (a Query Order for today), then each allowed campaign. */
+/**
+ * What to do about a Konnektive answer that is not ok, for `doctor` and `connect`. `unexpected
+ * answer` from Konnektive itself depends on the call, so the caller says it.
+ */
+export function konnektiveAdvice(url: string, probe: Exclude<KonnektiveProbe, { status: 'ok' }>): string {
+  const quoted = `"${probe.message.slice(0, 160)}"`;
+  switch (probe.status) {
+    case 'ip not whitelisted':
+      return `Konnektive refuses this server's IP address (${quoted}): add the collector's public IP to the API user's IP whitelist (Admin → Users), or a provider keyword such as AWS or GOOGLE.`;
+    case 'credentials refused':
+      return 'Konnektive refuses the API credentials: check KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD (an API user, not a CRM login), and that the user may call Import Click, Import Lead, Query Order and Query Campaign.';
+    case 'unreachable':
+      return `${url} is unreachable (${probe.message}): check KONNEKTIVE_API_URL and this server's outbound network.`;
+    case 'unexpected answer':
+      return probe.credentialsAccepted
+        ? `Konnektive accepts the credentials from this IP but refused the call (${quoted}).`
+        : `${url} did not answer like Konnektive's API (${probe.message}): check KONNEKTIVE_API_URL, or try again later if Konnektive is having trouble.`;
+  }
+}
+
+/** Credentials and IP whitelist (the relay's probe: a Query Order for today), then each allowed campaign. */
 export async function checkKonnektive(config: Config, api: KonnektiveApi, now: number): Promise<Check[]> {
   const url = config.konnektive?.apiUrl ?? '';
-  const today = usDate(now);
-  const answer = await api.call('queryOrder', { startDate: today, endDate: today, resultsPerPage: '1' });
-  if (!answer.ok && IP_REFUSED.test(answer.message)) {
-    return [
-      {
-        name: 'konnektive',
-        status: 'fail',
-        message: `Konnektive refuses this server's IP address ("${answer.message.slice(0, 160)}"): add the collector's public IP to the API user's IP whitelist (Admin → Users), or a provider keyword such as AWS or GOOGLE.`,
-      },
-    ];
+  const probe = await probeKonnektive(api, now);
+  const checks: Check[] = [];
+  if (probe.status === 'unexpected answer' && probe.credentialsAccepted) {
+    // The API user and this address pass; Query Order itself (which the relay needs) does not.
+    checks.push({
+      name: 'konnektive',
+      status: 'fail',
+      message: `${url} accepts the API credentials from this IP, but refused a Query Order for today ("${probe.message.slice(0, 160)}"): check that the API user may call Query Order (the collector uses it to find orders).`,
+    });
+  } else if (probe.status !== 'ok') {
+    return [{ name: 'konnektive', status: 'fail', message: konnektiveAdvice(url, probe) }];
+  } else {
+    checks.push({ name: 'konnektive', status: 'ok', message: `${url} accepts the API credentials from this IP` });
   }
-  if (!answer.ok && answer.failure === 'auth') {
-    return [
-      {
-        name: 'konnektive',
-        status: 'fail',
-        message: 'credentials refused: check KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD (an API user, not a CRM login), and that the user may call Import Click, Import Lead, Query Order and Query Campaign.',
-      },
-    ];
-  }
-  if (!answer.ok && answer.failure === 'transient') {
-    return [{ name: 'konnektive', status: 'fail', message: `${url} did not answer properly (${answer.message}): check KONNEKTIVE_API_URL and this server's outbound network.` }];
-  }
-  const checks: Check[] = [{ name: 'konnektive', status: 'ok', message: `${url} accepts the API credentials from this IP` }];
   for (const campaignId of config.campaigns) {
     const found = await api.call('queryCampaign', { campaignId });
     checks.push(
@@ -174,6 +184,9 @@ function acProblem(config: Config, answer: AcAnswer): Check | undefined {
   if (answer.status === 401 || answer.status === 403) {
     return { name: 'activecampaign', status: 'fail', message: 'the API key is refused: copy ACTIVECAMPAIGN_API_KEY again from Settings → Developer.' };
   }
+  if (answer.status === 429) {
+    return { name: 'activecampaign', status: 'warn', message: `${url} is limiting this account's request rate (HTTP 429), so nothing was checked: run the check again in a few seconds.` };
+  }
   if (!answer.ok) {
     return {
       name: 'activecampaign',
@@ -222,11 +235,45 @@ export async function checkActiveCampaign(config: Config, options: DoctorOptions
   ];
 }
 
+/**
+ * ActiveCampaign credentials set while carts and orders do not go to ActiveCampaign directly:
+ * they are checked all the same (the owner set them for a reason), and the check says why they
+ * are not used. On the `konnektive` route `ACTIVECAMPAIGN_CONNECTION_ID` is used (sent as
+ * Konnektive's `connectionid`), so that connection must exist; without it, the route's own
+ * connection is checked apart (`checkKonnektiveConnection`) and ours is not looked for.
+ */
+export async function checkUnusedActiveCampaign(config: Config, options: DoctorOptions = {}): Promise<Check[]> {
+  const ac = config.activeCampaign!;
+  const sendsId = config.emitVia === 'konnektive' && ac.connectionId !== undefined;
+  const why =
+    config.emitVia === 'konnektive'
+      ? sendsId
+        ? "not used to send: EMIT_VIA=konnektive sends carts and orders through Konnektive's ActiveCampaign route, with ACTIVECAMPAIGN_CONNECTION_ID as its connectionid (the URL and key serve only to check that id here); set EMIT_VIA=activecampaign to send directly"
+        : "ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY are set but not used: EMIT_VIA=konnektive sends carts and orders through Konnektive's ActiveCampaign route, which holds its own connection. Set EMIT_VIA=activecampaign to send directly, or remove the two"
+      : 'ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY are set but not used: EMIT_VIA=sandbox records carts and orders and sends nothing. Set EMIT_VIA=activecampaign to send them, or remove the two';
+  const checks = await checkActiveCampaign(config, options);
+  return checks
+    .filter((check) => sendsId || check.name !== 'activecampaign connection')
+    .map((check) =>
+      check.name === 'activecampaign'
+        ? { ...check, status: 'warn', message: `${why}. ${{ ok: 'The key works', warn: 'The key could not be checked', fail: 'The key does not work' }[check.status]}: ${check.message}` }
+        : // The route's own connection check comes next under the plain name.
+          { ...check, name: 'activecampaign connection id' },
+    );
+}
+
 /** On the `konnektive` route Konnektive holds the connection: it must have been created. */
-export async function checkKonnektiveConnection(api: KonnektiveApi): Promise<Check> {
+export async function checkKonnektiveConnection(config: Config, api: KonnektiveApi): Promise<Check> {
   const answer = await api.call('activeCampaign', { type: 'QUERY', queryType: 'CONNECTION' });
   if (!answer.ok) {
-    return { name: 'activecampaign connection', status: 'fail', message: `Konnektive's ActiveCampaign route refused a connection query ("${answer.message.slice(0, 120)}"): enable the ActiveCampaign plugin in Konnektive.` };
+    const read = readKonnektiveAnswer(answer);
+    const message =
+      read.status === 'unexpected answer' && read.credentialsAccepted
+        ? `Konnektive's ActiveCampaign route refused a connection query ("${answer.message.slice(0, 120)}"): enable the ActiveCampaign plugin in Konnektive.`
+        : read.status === 'ok'
+          ? `Konnektive's ActiveCampaign route found no connection ("${answer.message.slice(0, 120)}"): run \`funnelbeacon connect\`.`
+          : `Konnektive's ActiveCampaign route: ${konnektiveAdvice(config.konnektive?.apiUrl ?? '', read)}`;
+    return { name: 'activecampaign connection', status: 'fail', message };
   }
   const data = answer.message.data;
   return Array.isArray(data) && data.length > 0
@@ -271,9 +318,11 @@ export async function runChecks(result: ConfigResult, options: DoctorOptions = {
   const konnektive = config.konnektive ? konnektiveClient({ ...config.konnektive, timeoutMs: options.timeoutMs ?? 10_000, ...(options.fetch ? { fetch: options.fetch } : {}) }) : undefined;
   if (konnektive) checks.push(...(await checkKonnektive(config, konnektive, now)));
   else checks.push({ name: 'konnektive', status: 'ok', message: 'not configured; calls are recorded in sandbox mode' });
-  if (config.emitVia === 'activecampaign' && config.activeCampaign) checks.push(...(await checkActiveCampaign(config, options)));
-  else if (config.emitVia === 'konnektive' && konnektive && checks.every((c) => c.name !== 'konnektive' || c.status === 'ok')) {
-    checks.push(await checkKonnektiveConnection(konnektive));
+  if (config.activeCampaign) {
+    checks.push(...(config.emitVia === 'activecampaign' ? await checkActiveCampaign(config, options) : await checkUnusedActiveCampaign(config, options)));
+  }
+  if (config.emitVia === 'konnektive' && konnektive && checks.every((c) => c.name !== 'konnektive' || c.status === 'ok')) {
+    checks.push(await checkKonnektiveConnection(config, konnektive));
   }
   checks.push(await checkPublicUrl(config, options));
   return checks;

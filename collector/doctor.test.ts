@@ -1,21 +1,32 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from './config.js';
+import { connect } from './cli/connect.js';
+import { parseConfig, type Config } from './config.js';
+import { DoctorResponse } from './dashboard/api-schema.js';
 import { runDoctor } from './doctor.js';
 import { openStore } from './store/open-store.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../test/doubles/konnektive-double.js';
 import { startActiveCampaignDouble, type ActiveCampaignDouble } from '../test/doubles/activecampaign-double.js';
-import { konnektiveEnv } from '../test/support/test-collector.js';
+import { konnektiveEnv, startTestCollector, testEnv, type TestCollector } from '../test/support/test-collector.js';
 
 let double: KonnektiveDouble;
 let ac: ActiveCampaignDouble | undefined;
+let collector: TestCollector | undefined;
 beforeEach(async () => {
   double = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
 });
 afterEach(async () => {
   await double.close();
   await ac?.close();
+  await collector?.close();
   ac = undefined;
+  collector = undefined;
 });
+
+function config(env: Record<string, string>): Config {
+  const result = parseConfig(env);
+  if (!result.ok) throw new Error(result.problems.join('; '));
+  return result.config;
+}
 
 /** A migrated store, so that only what a test breaks fails. */
 async function migrated(env: Record<string, string>): Promise<Record<string, string>> {
@@ -48,7 +59,7 @@ describe('funnelbeacon doctor', () => {
     double.setCredentials('other', 'other');
     const { code, lines } = await doctor(await migrated(konnektiveEnv(double.url)));
     expect(code).toBe(1);
-    expect(line(lines, 'konnektive')).toMatch(/^FAIL +konnektive: credentials refused/);
+    expect(line(lines, 'konnektive')).toMatch(/^FAIL +konnektive: Konnektive refuses the API credentials: check KONNEKTIVE_LOGIN_ID/);
     expect(lines.join('\n')).not.toContain('fb-password');
   });
 
@@ -68,7 +79,22 @@ describe('funnelbeacon doctor', () => {
   it('says when Konnektive cannot be reached at all', async () => {
     const { code, lines } = await doctor(await migrated(konnektiveEnv('http://127.0.0.1:9')));
     expect(code).toBe(1);
-    expect(line(lines, 'konnektive')).toMatch(/^FAIL +konnektive: .*did not answer properly.*KONNEKTIVE_API_URL/);
+    expect(line(lines, 'konnektive')).toMatch(/^FAIL +konnektive: http:\/\/127\.0\.0\.1:9 is unreachable .*KONNEKTIVE_API_URL/);
+  });
+
+  it('says when the Konnektive URL answers, but not as Konnektive', async () => {
+    double.fail('http500');
+    const { code, lines } = await doctor(await migrated(konnektiveEnv(double.url)));
+    expect(code).toBe(1);
+    expect(line(lines, 'konnektive')).toMatch(/^FAIL +konnektive: .* did not answer like Konnektive's API \(HTTP 500\).*KONNEKTIVE_API_URL/);
+  });
+
+  it('says when Konnektive takes the credentials but refuses the Query Order, and still checks the campaigns', async () => {
+    double.fail('error', { times: 1 });
+    const { code, lines } = await doctor(await migrated(konnektiveEnv(double.url)));
+    expect(code).toBe(1);
+    expect(line(lines, 'konnektive')).toMatch(/^FAIL +konnektive: .* accepts the API credentials from this IP, but refused a Query Order .*may call Query Order/);
+    expect(line(lines, 'konnektive campaign 12')).toMatch(/^ok /);
   });
 
   it('reports pending migrations instead of applying them', async () => {
@@ -84,7 +110,8 @@ describe('funnelbeacon doctor', () => {
   });
 
   it('checks ActiveCampaign: wrong key, missing connection, then ok once connected', async () => {
-    ac = await startActiveCampaignDouble();
+    let now = Date.now();
+    ac = await startActiveCampaignDouble({ now: () => now });
     const env = await migrated(
       konnektiveEnv(double.url, { EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: ac.url, ACTIVECAMPAIGN_API_KEY: 'wrong-key' }),
     );
@@ -94,6 +121,84 @@ describe('funnelbeacon doctor', () => {
     expect(line((await doctor(good)).lines, 'activecampaign connection')).toMatch(/^FAIL .*no funnelbeacon connection.*funnelbeacon connect/);
     expect(line((await doctor({ ...good, ACTIVECAMPAIGN_CONNECTION_ID: '77' })).lines, 'activecampaign connection')).toMatch(/^FAIL .*connection 77 .*does not exist/);
     expect(line((await doctor({ ...good, ACTIVECAMPAIGN_API_URL: 'http://127.0.0.1:9' })).lines, 'activecampaign')).toMatch(/^FAIL .*unreachable/);
+
+    now += 1_000; // a new second of ActiveCampaign's rate limit
+    const connected = await connect(config(good));
+    expect(connected).toMatchObject({ ok: true, created: true });
+    const found = (await doctor(good)).lines;
+    expect(line(found, 'activecampaign')).toMatch(/^ok +activecampaign: .* accepts the API key/);
+    expect(line(found, 'activecampaign connection')).toMatch(new RegExp(`^ok +activecampaign connection: connection ${connected.id} exists: set ACTIVECAMPAIGN_CONNECTION_ID=${connected.id}`));
+    const named = (await doctor({ ...good, ACTIVECAMPAIGN_CONNECTION_ID: connected.id! })).lines;
+    expect(line(named, 'activecampaign')).toMatch(/^ok +activecampaign: /);
+    expect(line(named, 'activecampaign connection')).toMatch(new RegExp(`^ok +activecampaign connection: connection ${connected.id} exists$`));
+  });
+
+  it("says ActiveCampaign's rate limit stopped the check, rather than blaming the URL", async () => {
+    ac = await startActiveCampaignDouble({ apiKey: 'key', rateLimitPerSecond: 1, now: () => 0 });
+    const env = await migrated(konnektiveEnv(double.url, { EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: ac.url, ACTIVECAMPAIGN_API_KEY: 'key' }));
+    expect(line((await doctor(env)).lines, 'activecampaign')).toMatch(/^ok +activecampaign: /);
+    expect(line((await doctor(env)).lines, 'activecampaign')).toMatch(/^WARN +activecampaign: .*limiting this account's request rate \(HTTP 429\).*again in a few seconds/);
+  });
+
+  it('says when the ActiveCampaign URL answers, but not as ActiveCampaign', async () => {
+    // The Konnektive double stands in for a wrong host: it answers 404 with an HTML page.
+    const env = await migrated(konnektiveEnv(double.url, { EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: double.url, ACTIVECAMPAIGN_API_KEY: 'key' }));
+    const { code, lines } = await doctor(env);
+    expect(code).toBe(1);
+    expect(line(lines, 'activecampaign')).toMatch(/^FAIL +activecampaign: .* did not answer like ActiveCampaign's API \(HTTP 404, not JSON\): check ACTIVECAMPAIGN_API_URL/);
+    expect(lines.join('\n')).not.toMatch(/activecampaign connection/);
+  });
+
+  it("on the konnektive route checks Konnektive's connection: missing, then ok once connected", async () => {
+    const env = await migrated(konnektiveEnv(double.url, { EMIT_VIA: 'konnektive' }));
+    expect(line((await doctor(env)).lines, 'activecampaign connection')).toMatch(/^FAIL +activecampaign connection: .*no connection yet: run `funnelbeacon connect`/);
+    expect(await connect(config(env))).toMatchObject({ ok: true, created: true });
+    expect(line((await doctor(env)).lines, 'activecampaign connection')).toMatch(/^ok +activecampaign connection: Konnektive's ActiveCampaign route has a connection/);
+    expect(double.acRoute.map((call) => call.type)).toEqual(['QUERY', 'QUERY', 'CONNECTION', 'QUERY']);
+  });
+
+  it('checks ActiveCampaign credentials set on the konnektive route, and says they are not used to send', async () => {
+    ac = await startActiveCampaignDouble({ apiKey: 'right-key' });
+    const env = await migrated(konnektiveEnv(double.url, { ACTIVECAMPAIGN_API_URL: ac.url, ACTIVECAMPAIGN_API_KEY: 'right-key' }));
+    const { lines } = await doctor(env);
+    expect(line(lines, 'config')).toMatch(/emitting via konnektive/);
+    expect(line(lines, 'activecampaign')).toMatch(/^WARN +activecampaign: .*set but not used: EMIT_VIA=konnektive .*Set EMIT_VIA=activecampaign.*The key works: .* accepts the API key/);
+    // The route's own connection is Konnektive's; ours in ActiveCampaign is not looked for.
+    expect(line(lines, 'activecampaign connection')).toMatch(/^FAIL +activecampaign connection: Konnektive's ActiveCampaign route has no connection/);
+    expect(lines.filter((l) => l.includes(' activecampaign connection'))).toHaveLength(1);
+
+    const wrongKey = (await doctor({ ...env, ACTIVECAMPAIGN_API_KEY: 'wrong-key' })).lines;
+    expect(line(wrongKey, 'activecampaign')).toMatch(/^WARN +activecampaign: .*not used.*The key does not work: the API key is refused/);
+
+    // ACTIVECAMPAIGN_CONNECTION_ID is sent to Konnektive as connectionid, so it must exist.
+    const withId = (await doctor({ ...env, ACTIVECAMPAIGN_CONNECTION_ID: '77' })).lines;
+    expect(line(withId, 'activecampaign')).toMatch(/^WARN +activecampaign: not used to send: .*connectionid/);
+    expect(line(withId, 'activecampaign connection id')).toMatch(/^FAIL .*connection 77 .*does not exist/);
+  });
+
+  it('says ok when PUBLIC_URL reaches a collector, and fails when it reaches something else', async () => {
+    collector = await startTestCollector(testEnv(), { runWorker: false });
+    const env = await migrated(konnektiveEnv(double.url, { PUBLIC_URL: collector.url }));
+    expect(line((await doctor(env)).lines, 'public url')).toBe(`ok    public url: ${collector.url} reaches a funnelbeacon collector`);
+    const { code, lines } = await doctor({ ...env, PUBLIC_URL: double.url });
+    expect(code).toBe(1);
+    expect(line(lines, 'public url')).toMatch(/^FAIL +public url: .* answered HTTP 404, but not as a funnelbeacon collector/);
+  });
+
+  it("answers the dashboard's doctor request with the checks, at most one run per 10 s", async () => {
+    const token = 'dashboard-token-0123456789abcdef';
+    collector = await startTestCollector(konnektiveEnv(double.url, { DASHBOARD_TOKEN: token }), { runWorker: false });
+    const ask = () => fetch(`${collector!.url}/dashboard/api/doctor`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const res = await ask();
+    expect(res.status).toBe(200);
+    const body = DoctorResponse.parse(await res.json());
+    expect(body.checks.map((check) => check.name)).toEqual(['config', 'store', 'konnektive', 'konnektive campaign 12', 'activecampaign connection', 'public url']);
+    expect(body.checks.find((check) => check.name === 'konnektive')).toMatchObject({ status: 'ok' });
+    expect(body.checks.find((check) => check.name === 'store')).toMatchObject({ status: 'ok', message: expect.stringMatching(/schema up to date/) });
+    expect(JSON.stringify(body)).not.toContain('fb-password');
+    const calls = double.calls.length;
+    expect(DoctorResponse.parse(await (await ask()).json())).toEqual(body);
+    expect(double.calls.length).toBe(calls);
   });
 
   it('lists every configuration problem', async () => {

@@ -63,6 +63,33 @@ describe('funnelbeacon connect', () => {
     k.fail('badCredentials');
     const result = await connect(config(konnektiveEnv(k.url)));
     expect(result.ok).toBe(false);
+    expect(result.message).toMatch(/refuses the API credentials: check KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD/);
+    expect(result.message).not.toContain('fb-password');
+    expect(k.acRoute).toHaveLength(0);
+  });
+
+  it("on the konnektive route names the IP whitelist when Konnektive refuses this server's address", async () => {
+    k = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
+    k.fail('ipNotWhitelisted');
+    const result = await connect(config(konnektiveEnv(k.url)));
+    expect(result).toMatchObject({ ok: false, created: false, id: undefined });
+    expect(result.message).toMatch(/refuses this server's IP address .*IP whitelist/);
+    expect(k.acRoute).toHaveLength(0);
+    expect(k.calls.map((call) => call.path)).toEqual(['/cart/activecampaign/']);
+  });
+
+  it('on the konnektive route says when Konnektive cannot be reached', async () => {
+    const result = await connect(config(konnektiveEnv('http://127.0.0.1:9')));
+    expect(result).toMatchObject({ ok: false, created: false, id: undefined });
+    expect(result.message).toMatch(/^http:\/\/127\.0\.0\.1:9 is unreachable \(connection failed\): check KONNEKTIVE_API_URL/);
+  });
+
+  it('on the konnektive route says when the URL answers, but not as Konnektive', async () => {
+    k = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
+    k.fail('http500');
+    const result = await connect(config(konnektiveEnv(k.url)));
+    expect(result.ok).toBe(false);
+    expect(result.message).toMatch(/did not answer like Konnektive's API \(HTTP 500\)/);
     expect(k.acRoute).toHaveLength(0);
   });
 });

@@ -8,9 +8,10 @@
  * `ACTIVECAMPAIGN_CONNECTION_ID`.
  */
 import type { Config } from '../config.js';
-import { acCall, connectionFilter, type DoctorOptions } from '../doctor-checks.js';
+import { acCall, connectionFilter, konnektiveAdvice, type DoctorOptions } from '../doctor-checks.js';
 import { acConnectionBody } from '../emit/activecampaign-bodies.js';
-import { konnektiveClient, type KonnektiveApi } from '../konnektive/konnektive-client.js';
+import { konnektiveClient, type KonnektiveApi, type KonnektiveResult } from '../konnektive/konnektive-client.js';
+import { readKonnektiveAnswer } from '../konnektive/konnektive-probe.js';
 
 export interface ConnectResult {
   ok: boolean;
@@ -33,19 +34,35 @@ async function connectDirect(config: Config, options: DoctorOptions): Promise<Co
 function describeAcFailure(status: number): string {
   if (status === 0) return 'ActiveCampaign is unreachable: check ACTIVECAMPAIGN_API_URL';
   if (status === 401 || status === 403) return 'ActiveCampaign refused the API key: check ACTIVECAMPAIGN_API_KEY';
+  if (status === 429) return 'ActiveCampaign is limiting this account\'s request rate (HTTP 429): run connect again in a few seconds';
   return `ActiveCampaign answered HTTP ${status}: check ACTIVECAMPAIGN_API_URL`;
+}
+
+/**
+ * A failed call on Konnektive's route, read as the doctor's probe reads it: the IP whitelist, the
+ * credentials and an unreachable host get the doctor's advice; a refusal of the call itself is
+ * Konnektive's own message.
+ */
+function describeKonnektiveFailure(config: Config, what: string, result: Extract<KonnektiveResult, { ok: false }>): string {
+  const read = readKonnektiveAnswer(result);
+  if (read.status === 'ok' || (read.status === 'unexpected answer' && read.credentialsAccepted)) {
+    return `Konnektive refused ${what} ("${result.message.slice(0, 160)}"): check that the ActiveCampaign plugin is enabled in Konnektive`;
+  }
+  return konnektiveAdvice(config.konnektive?.apiUrl ?? '', read);
 }
 
 async function connectViaKonnektive(config: Config, api: KonnektiveApi): Promise<ConnectResult> {
   const query = await api.call('activeCampaign', { type: 'QUERY', queryType: 'CONNECTION' });
-  if (!query.ok) return { ok: false, created: false, id: undefined, message: `Konnektive refused the connection query: ${query.message}` };
-  const existing = Array.isArray(query.message.data) ? (query.message.data as Record<string, unknown>[])[0] : undefined;
+  // An empty answer may come as an ERROR saying "No results", as Query Order's does: no connection yet.
+  const empty = !query.ok && readKonnektiveAnswer(query).status === 'ok';
+  if (!query.ok && !empty) return { ok: false, created: false, id: undefined, message: describeKonnektiveFailure(config, 'the connection query', query) };
+  const existing = query.ok && Array.isArray(query.message.data) ? (query.message.data as Record<string, unknown>[])[0] : undefined;
   if (existing) {
     const id = existing.id ?? existing.connectionid;
     return { ok: true, created: false, id: id === undefined ? undefined : String(id), message: 'the connection exists already; nothing changed' };
   }
   const created = await api.call('activeCampaign', { type: 'CONNECTION', ...acConnectionBody(config.publicUrl).connection });
-  if (!created.ok) return { ok: false, created: false, id: undefined, message: `Konnektive refused to create the connection: ${created.message}` };
+  if (!created.ok) return { ok: false, created: false, id: undefined, message: describeKonnektiveFailure(config, 'to create the connection', created) };
   const id = created.message.id ?? created.message.connectionid;
   return { ok: true, created: true, id: id === undefined ? undefined : String(id), message: 'connection created' };
 }
