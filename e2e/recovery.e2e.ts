@@ -150,3 +150,46 @@ test('prefill never writes into card, password or checkbox inputs, nor over what
   expect(device.errors).toEqual([]);
   await device.close();
 });
+
+test('data-prefill="off" leaves the inputs alone, while ready still hands the page the cart of the data-product attributes and the fields', async ({ page, browser, stack }) => {
+  const { b, collector } = stack;
+  await page.goto(`${b}/checkout-restore.html`);
+  const { session } = await sessionIds(page);
+  await page.fill('[name=firstName]', 'Ada');
+  await page.fill('[name=emailAddress]', 'ada@example.com');
+  await page.fill('[name=shipCity]', 'London');
+  await page.locator('[name=firstName]').focus();
+  await expectLead(stack, session, { firstName: 'Ada', emailAddress: 'ada@example.com', city: 'London' });
+  // Every data-product-* attribute reached the stored cart.
+  const cart = {
+    items: [
+      {
+        id: '41',
+        name: 'Bottle',
+        price: 39.95,
+        qty: 2,
+        imageUrl: 'https://cdn.example/bottle.png?v=2',
+        productUrl: 'https://offer.example/bottle',
+        sku: 'BTL-1',
+        category: 'Bottles',
+        description: 'A steel bottle',
+      },
+    ],
+    currency: 'EUR',
+  };
+  expect((await collector.store.getSession(session))?.cart).toEqual(cart);
+  await page.close();
+
+  const device = await anotherDevice(browser);
+  const back = device.page;
+  await back.goto(`${collector.url}/r/${signRecovery(SECRET, session, Date.now() + 60_000)}`);
+  await expect(back).toHaveURL(`${b}/checkout-restore.html`);
+  const restored = await back.waitForFunction(() => (window as unknown as { restored?: unknown }).restored).then((handle) => handle.jsonValue());
+  expect(restored).toMatchObject({ session, cart, fields: { firstName: 'Ada', emailAddress: 'ada@example.com', city: 'London' } });
+  // Nothing was written (the prefill code, once loaded, reads data-prefill and stops).
+  await back.waitForFunction(() => performance.getEntriesByType('resource').some((entry) => entry.name.endsWith('/p.js')));
+  await back.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+  for (const name of ['firstName', 'emailAddress', 'shipCity']) await expect(back.locator(`[name=${name}]`), name).toHaveValue('');
+  expect(device.errors).toEqual([]);
+  await device.close();
+});

@@ -936,6 +936,13 @@ for (const backend of backends) {
         expect(all).toMatchObject({ sessions: 5, cartsAbandoned: 4, cartsLost: 2, recoveryClicks: 3 });
       });
 
+      it('keeps the first and the latest click on a recovery link, and counts every one', async () => {
+        await store.recordCartOutcome({ sessionId: 'a', at: T0, totalCents: 3995, currency: 'USD', linkExpiresAt: T0 + 7 * DAY });
+        for (const at of [T0 + 1000, T0 + 5000, T0 + 9000]) await store.recordRecoveryClick('a', at);
+        const rows = await store.sql().all<Record<string, unknown>>('SELECT clicks, first_click_at, last_click_at FROM session_outcomes WHERE session_id = ?', ['a']);
+        expect(rows.map((row) => [Number(row.clicks), Number(row.first_click_at), Number(row.last_click_at)])).toEqual([[3, T0 + 1000, T0 + 9000]]);
+      });
+
       it('reports zeros on an empty store', async () => {
         expect(await store.funnelReport(0, T0)).toMatchObject({ sessions: 0, leads: 0, cartsAbandoned: 0, recoverableRevenue: {}, orders: 0, revenue: {} });
       });
