@@ -27,6 +27,12 @@ export const SessionsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
+/** A page of the sandbox's requests: those recorded before attempt `before`, newest first. */
+export const SandboxRequestsQuery = z.object({
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
 export const SessionIdParam = z.string().min(1).max(100).regex(/^[A-Za-z0-9_-]+$/, 'not a session id');
 
 export const ReplayBody = z.object({ id: z.number().int().positive() }).strict();
@@ -170,6 +176,18 @@ export const SessionDetailResponse = z.object({
 
 export const CheckSchema = z.object({ name: z.string(), status: z.enum(['ok', 'warn', 'fail']), message: z.string() });
 
+/** One request sandbox mode recorded instead of sending it; `id` is its delivery attempt's. */
+export const SandboxRequestSchema = z.object({
+  id: z.number(),
+  jobId: z.number(),
+  sessionId: z.string().nullable(),
+  upstream: z.enum(['konnektive', 'activecampaign']),
+  endpoint: z.string(),
+  request: z.string(),
+  response: z.string(),
+  createdAt: z.number(),
+});
+
 export const DeliveryResponse = z.object({
   mode: z.enum(['sandbox', 'live']),
   jobs: z.array(z.object({ state: z.enum(['pending', 'running', 'dead']), upstream: z.string(), count }),),
@@ -195,18 +213,12 @@ export const DeliveryResponse = z.object({
       lastError: z.string().nullable(),
     }),
   ),
-  sandboxRequests: z.array(
-    z.object({
-      jobId: z.number(),
-      sessionId: z.string().nullable(),
-      upstream: z.enum(['konnektive', 'activecampaign']),
-      endpoint: z.string(),
-      request: z.string(),
-      response: z.string(),
-      createdAt: z.number(),
-    }),
-  ),
+  sandboxRequests: z.array(SandboxRequestSchema),
+  /** Pass as `before` to `/delivery/sandbox` for the next (older) page; null when there is none. */
+  sandboxNext: z.number().nullable(),
 });
+
+export const SandboxRequestsResponse = z.object({ requests: z.array(SandboxRequestSchema), next: z.number().nullable() });
 
 export const ReplayResponse = z.object({ replayed: count });
 export const DoctorResponse = z.object({ at: z.number(), checks: z.array(CheckSchema) });
@@ -224,6 +236,7 @@ export type SessionListData = z.infer<typeof SessionListResponse>;
 export type SessionDetailData = z.infer<typeof SessionDetailResponse>;
 export type TimelineEntryData = z.infer<typeof TimelineEntrySchema>;
 export type DeliveryData = z.infer<typeof DeliveryResponse>;
+export type SandboxRequestsData = z.infer<typeof SandboxRequestsResponse>;
 export type DoctorData = z.infer<typeof DoctorResponse>;
 export type CheckData = z.infer<typeof CheckSchema>;
 export type SessionInfoData = z.infer<typeof SessionInfoResponse>;

@@ -298,15 +298,20 @@ export async function lastCalls(sql: SqlAccess, upstream: Upstream) {
   };
 }
 
-/** What sandbox mode would have sent, newest first. */
-export async function sandboxRequests(sql: SqlAccess, limit: number) {
+/**
+ * What sandbox mode would have sent, newest first, a page at a time: `limit` requests recorded
+ * before attempt `before` (through the (outcome, id) index), and the `before` of the next page.
+ */
+export async function sandboxRequests(sql: SqlAccess, limit: number, before = Number.MAX_SAFE_INTEGER) {
   const rows = await sql.all<Row>(
-    "SELECT a.*, o.session_id FROM delivery_attempts a LEFT JOIN outbox o ON o.id = a.job_id WHERE a.outcome = 'sandbox' ORDER BY a.id DESC LIMIT ?",
-    [limit],
+    "SELECT a.*, o.session_id FROM delivery_attempts a LEFT JOIN outbox o ON o.id = a.job_id WHERE a.outcome = 'sandbox' AND a.id < ? ORDER BY a.id DESC LIMIT ?",
+    [before, limit + 1],
   );
-  return rows.map((row) => {
+  const more = rows.length > limit;
+  const requests = rows.slice(0, limit).map((row) => {
     const attempt = rowToAttempt(row);
     return {
+      id: Number(row.id),
       jobId: attempt.jobId,
       sessionId: row.session_id === null || row.session_id === undefined ? null : String(row.session_id),
       upstream: attempt.upstream,
@@ -316,5 +321,6 @@ export async function sandboxRequests(sql: SqlAccess, limit: number) {
       createdAt: attempt.createdAt,
     };
   });
+  return { requests, next: more ? requests[requests.length - 1]!.id : null };
 }
 

@@ -31,6 +31,7 @@ export function createEmitter({ config, konnektive, store, clock, fetch }: Creat
         ...(config.activeCampaign?.connectionId ? { connectionId: config.activeCampaign.connectionId } : {}),
       });
     case 'sandbox':
-      return sandboxEmitter();
+      // Whole requests only in sandbox mode, whose dashboard answers this machine alone.
+      return sandboxEmitter({ inFull: config.sandbox });
   }
 }

@@ -6,6 +6,7 @@ import {
   DeliveryResponse,
   OverviewResponse,
   ReplayResponse,
+  SandboxRequestsResponse,
   SessionDetailResponse,
   SessionListResponse,
   SourcesResponse,
@@ -205,6 +206,34 @@ describe('dashboard API outside sandbox mode', () => {
 });
 
 describe('dashboard in sandbox mode', () => {
+  it('shows every request sandbox mode recorded, 50 at a time, newest first, each page after the one before', async () => {
+    collector = await startTestCollector(testEnv(), { runWorker: false });
+    const sql = collector.store.sql();
+    for (let i = 1; i <= 120; i++) {
+      await sql.run(
+        "INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, latency_ms, created_at) VALUES (?, 'activecampaign', 'POST /ecomOrders', ?, '{}', 'sandbox', 0, ?)",
+        [i, JSON.stringify({ ecomOrder: { email: `buyer${i}@example.com` } }), now + i],
+      );
+    }
+    // Calls that went out (or failed) are not the sandbox's.
+    await sql.run("INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, latency_ms, created_at) VALUES (999, 'konnektive', 'POST /landers/clicks/import/', '{}', '{}', 'ok', 3, ?)", [now]);
+    const get = async (path: string) => (await fetch(`${collector.url}/dashboard/api${path}`)).json();
+    const delivery = DeliveryResponse.parse(await get('/delivery'));
+    expect(delivery.sandboxRequests.map((r) => r.jobId)).toEqual(Array.from({ length: 50 }, (_, i) => 120 - i));
+    expect(delivery.sandboxRequests[0]!.request).toContain('buyer120@example.com');
+    const seen = delivery.sandboxRequests.map((r) => r.jobId);
+    let next = delivery.sandboxNext;
+    while (next !== null) {
+      const page = SandboxRequestsResponse.parse(await get(`/delivery/sandbox?before=${next}`));
+      seen.push(...page.requests.map((r) => r.jobId));
+      next = page.next;
+    }
+    expect(seen).toEqual(Array.from({ length: 120 }, (_, i) => 120 - i));
+    const small = SandboxRequestsResponse.parse(await get('/delivery/sandbox?limit=120'));
+    expect([small.requests.length, small.next]).toEqual([120, null]);
+    expect((await fetch(`${collector.url}/dashboard/api/delivery/sandbox?limit=0`)).status).toBe(400);
+  });
+
   it('is open to loopback clients, and still wants the CSRF token for changes', async () => {
     collector = await startTestCollector(testEnv(), { runWorker: false });
     expect((await fetch(`${collector.url}/dashboard/api/delivery`)).status).toBe(200);

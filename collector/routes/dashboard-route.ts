@@ -17,6 +17,8 @@ import {
   RangeQuery,
   ReplayBody,
   ReplayResponse,
+  SandboxRequestsQuery,
+  SandboxRequestsResponse,
   SessionDetailResponse,
   SessionIdParam,
   SessionInfoResponse,
@@ -195,6 +197,9 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
     return send(c, SessionDetailResponse, detail);
   });
 
+  const showsSandbox = config.sandbox || config.emitVia === 'sandbox';
+  const SANDBOX_PAGE = 50;
+
   api.get('/delivery', async (c) => {
     const status = health.all();
     const upstreams = await Promise.all(
@@ -206,13 +211,21 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
         ...(await lastCalls(sql, upstream)),
       })),
     );
+    const recorded = showsSandbox ? await sandboxRequests(sql, SANDBOX_PAGE) : { requests: [], next: null };
     return send(c, DeliveryResponse, {
       mode: config.sandbox ? 'sandbox' : 'live',
       jobs: await jobCounts(sql),
       dead: await deadLetters(sql, 100),
       upstreams,
-      sandboxRequests: config.sandbox || config.emitVia === 'sandbox' ? await sandboxRequests(sql, 50) : [],
+      sandboxRequests: recorded.requests,
+      sandboxNext: recorded.next,
     });
+  });
+
+  // Older pages of the sandbox's requests ("Show more" on the Delivery view).
+  api.get('/delivery/sandbox', async (c) => {
+    const { before, limit } = query(c, SandboxRequestsQuery);
+    return send(c, SandboxRequestsResponse, showsSandbox ? await sandboxRequests(sql, limit, before) : { requests: [], next: null });
   });
 
   api.post('/delivery/replay', async (c) => {

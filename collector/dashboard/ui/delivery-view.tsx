@@ -5,7 +5,7 @@
  * been sent.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { DeliveryData, DoctorData } from '../api-schema.js';
+import type { DeliveryData, DoctorData, SandboxRequestsData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
 import { Badge, DataTable, Problem, Section } from './components.js';
 import { ago, count, dateTime } from './format.js';
@@ -103,38 +103,85 @@ export function DeliveryView() {
             )}
           </Section>
           <Doctor />
-          {data.mode === 'sandbox' || data.sandboxRequests.length > 0 ? (
-            <Section title="Requests sandbox mode did not send">
-              {data.sandboxRequests.length === 0 ? (
-                <p class="empty">None yet: walk the demo funnel at /demo/.</p>
-              ) : (
-                <ul class="plain requests">
-                  {data.sandboxRequests.map((r) => (
-                    <li key={`${r.jobId}-${r.createdAt}-${r.endpoint}`}>
-                      <details>
-                        <summary>
-                          <strong>
-                            {NAMES[r.upstream]} {r.endpoint}
-                          </strong>{' '}
-                          · {dateTime(r.createdAt)}
-                        </summary>
-                        {/* Outside the summary: a link inside it would take the click meant to open the request. */}
-                        {r.sessionId ? (
-                          <p>
-                            <a href={`#/sessions/${encodeURIComponent(r.sessionId)}`}>Open the session</a>
-                          </p>
-                        ) : null}
-                        <pre>{pretty(r.request) || '(no body)'}</pre>
-                      </details>
-                    </li>
-                  ))}
-                </ul>
-              )}
-            </Section>
-          ) : null}
+          {data.mode === 'sandbox' || data.sandboxRequests.length > 0 ? <SandboxRequests data={data} /> : null}
         </>
       )}
     </>
+  );
+}
+
+type SandboxRequest = DeliveryData['sandboxRequests'][number];
+
+/**
+ * Every request sandbox mode recorded instead of sending, newest first: the latest page comes
+ * with each refresh, "Show more" adds older pages below it.
+ */
+function SandboxRequests({ data }: { data: DeliveryData }) {
+  const [older, setOlder] = useState<{ requests: SandboxRequest[]; next: number | null }>();
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<ApiError>();
+  const seen = new Set<number>();
+  const requests = [...data.sandboxRequests, ...(older?.requests ?? [])].filter((r) => !seen.has(r.id) && seen.add(r.id));
+  const next = older ? older.next : data.sandboxNext;
+  const more = async () => {
+    if (next === null) return;
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      const page = await api.get<SandboxRequestsData>(`/delivery/sandbox?before=${next}`);
+      setOlder({ requests: [...(older?.requests ?? []), ...page.requests], next: page.next });
+    } catch (e) {
+      if (isApiError(e)) setProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Section title="Requests sandbox mode did not send">
+      {data.mode === 'sandbox' ? (
+        <p class="hint">
+          Each body in full, as it would have gone. <code>{'{connectionid}'}</code> and <code>{'{customerid}'}</code> stand for the ids ActiveCampaign
+          would give: live, the collector looks up its connection and the buyer's customer record and sends their ids there.
+        </p>
+      ) : null}
+      <Problem error={problem} />
+      {requests.length === 0 ? (
+        <p class="empty">None yet: walk the demo funnel at /demo/.</p>
+      ) : (
+        <>
+          <ul class="plain requests" aria-busy={busy}>
+            {requests.map((r) => (
+              <li key={r.id}>
+                <details>
+                  <summary>
+                    <strong>
+                      {NAMES[r.upstream]} {r.endpoint}
+                    </strong>{' '}
+                    · {dateTime(r.createdAt)}
+                  </summary>
+                  {/* Outside the summary: a link inside it would take the click meant to open the request. */}
+                  {r.sessionId ? (
+                    <p>
+                      <a href={`#/sessions/${encodeURIComponent(r.sessionId)}`}>Open the session</a>
+                    </p>
+                  ) : null}
+                  <pre>{pretty(r.request) || '(no body)'}</pre>
+                </details>
+              </li>
+            ))}
+          </ul>
+          {next !== null ? (
+            <p>
+              <button type="button" onClick={() => void more()} disabled={busy}>
+                {busy ? 'Loading…' : 'Show more'}
+              </button>
+            </p>
+          ) : (
+            <p class="hint">{requests.length === 1 ? 'That is the only one.' : `All ${count(requests.length)} shown.`}</p>
+          )}
+        </>
+      )}
+    </Section>
   );
 }
 
