@@ -7,6 +7,7 @@ import { toCents } from '../emit/iso-date.js';
 import type { KonnektiveResult } from '../konnektive/konnektive-client.js';
 import { queryDateRange } from '../konnektive/konnektive-probe.js';
 import type { OrderCheck, Session, VerifiedOrder } from '../store/store.js';
+import { createdSince, crmOffsetFrom } from './order-dates.js';
 
 /** One Query Order call, recorded by the caller (delivery log, metrics). */
 export type AskKonnektive = (params: Record<string, string>) => Promise<KonnektiveResult>;
@@ -29,21 +30,40 @@ const NO_RESULT = /no result/i;
  * Asks Konnektive whether the session's buyer paid:
  * 1. by order id: the one the browser reported, else the partial Import Lead created (an Import
  *    Order on the checkout completes that same order id);
- * 2. then, unless that order is complete, by the lead's email: before a CART, completed orders
- *    from the visitor's IP over the session's days (a second partial, created after a crash,
- *    must never hide a paid first one); after a CART, any completed order of that email since
- *    the cart (paid some other way).
+ * 2. then, unless that order is complete, completed orders of the lead's email (and campaign)
+ *    created since the session started (before a CART) or since the CART (after one). Konnektive
+ *    is asked over whole days, a day wider on each side (its days are in the account's time
+ *    zone), so every answer is checked here against its `dateCreated` (see order-dates.ts).
+ *    - An order another session holds (reported it, or its Import Lead created it) is that
+ *      session's purchase: this cart was paid elsewhere, never this session's ORDER.
+ *    - Before a CART, an order no session holds, from the visitor's IP (or with no IP in the
+ *      answer), is this session's: a second partial, created after a crash, must never hide a
+ *      paid first one. From another IP it was paid elsewhere (another device, by phone).
+ *    - After a CART, any order other than the session's own partial was paid elsewhere.
+ *
+ * `heldElsewhere` says whether a session other than this one holds an order id.
  */
-export async function checkOrder(ask: AskKonnektive, session: Session, now: number): Promise<OrderCheckOutcome | undefined> {
-  const orderId = session.claimedOrderId ?? session.konnektive.orderId;
+export async function checkOrder(
+  ask: AskKonnektive,
+  session: Session,
+  now: number,
+  heldElsewhere: (orderId: string) => Promise<boolean>,
+): Promise<OrderCheckOutcome | undefined> {
+  const ownPartial = session.konnektive.orderId;
+  const orderId = session.claimedOrderId ?? ownPartial;
   const email = session.lead.emailAddress;
   if (!orderId && !email) return undefined;
   let byId: OrderCheck | undefined;
+  let offsetMs: number | undefined;
   if (orderId) {
-    const answer = await query(ask, { orderId }, session, now, orderId);
+    const answer = await fetchOrders(ask, { orderId });
     if (!answer.ok) return answer;
-    if (answer.check.verified || !email) return answer;
-    byId = answer.check;
+    const orders = answer.orders.filter((order) => String(order.orderId) === orderId);
+    const check = judge(orders, session, now, orderId, answer.none);
+    if (check.verified || !email) return { ok: true, check };
+    byId = check;
+    // The partial this session's Import Lead created tells the account's time zone.
+    if (orderId === ownPartial) offsetMs = crmOffsetFrom(orders[0]?.dateCreated, session.konnektive.leadCreateStartedAt);
   }
   const afterCart = session.state === 'abandoned';
   const since = afterCart ? session.stateChangedAt : session.createdAt;
@@ -53,41 +73,64 @@ export async function checkOrder(ask: AskKonnektive, session: Session, now: numb
     orderStatus: 'COMPLETE',
     campaignId: session.campaignId,
     resultsPerPage: '25',
-    ...(afterCart ? {} : { ipAddress: session.ip }),
   };
-  const answer = await query(ask, params, session, now, undefined);
+  const answer = await fetchOrders(ask, params);
   if (!answer.ok) return answer;
-  if (!answer.check.verified) return { ok: true, check: byId ?? answer.check };
-  const found = answer.check.order!;
-  if (afterCart && found.orderId !== orderId) {
-    return { ok: true, check: { ...(byId ?? answer.check), verified: false, reason: `paid with order ${found.orderId}` }, paidElsewhere: { orderId: found.orderId } };
+  const unpaid: OrderCheck = byId ?? { orderId: undefined, checkedAt: now, verified: false, reason: answer.none ?? 'no completed order of this email since the session' };
+  const leadEmail = email!.toLowerCase();
+  let elsewhere: string | undefined;
+  for (const raw of answer.orders) {
+    const id = String(raw.orderId);
+    if (raw.orderStatus !== 'COMPLETE' || id === orderId) continue;
+    if (typeof raw.emailAddress === 'string' && raw.emailAddress.toLowerCase() !== leadEmail) continue;
+    const own = id === ownPartial;
+    if (!own && !createdSince(raw.dateCreated, since, offsetMs)) continue;
+    if (own || (!afterCart && fromVisitor(raw, session) && !(await heldElsewhere(id)))) {
+      const order = toVerifiedOrder(raw);
+      return { ok: true, check: { orderId: order.orderId, checkedAt: now, verified: true, order } };
+    }
+    elsewhere ??= id;
   }
-  return answer;
+  if (elsewhere === undefined) return { ok: true, check: unpaid };
+  return { ok: true, check: { ...unpaid, verified: false, reason: `paid with order ${elsewhere}` }, paidElsewhere: { orderId: elsewhere } };
 }
 
-async function query(ask: AskKonnektive, params: Record<string, string>, session: Session, now: number, orderId: string | undefined): Promise<OrderCheckOutcome> {
+/** The order came from the session's visitor, as far as the answer tells (not all carry an IP). */
+function fromVisitor(raw: Record<string, unknown>, session: Session): boolean {
+  const ip = raw.ipAddress;
+  return ip === undefined || ip === null || ip === '' || String(ip) === session.ip;
+}
+
+type Fetched = { ok: true; orders: Record<string, unknown>[]; none?: string } | { ok: false; failure: 'auth' | 'transient'; message: string };
+
+/** One Query Order; "no result" (and any other refusal) is an empty answer with its reason. */
+async function fetchOrders(ask: AskKonnektive, params: Record<string, string>): Promise<Fetched> {
   const result = await ask(params);
   if (!result.ok) {
     if (result.failure === 'rejected') {
-      const reason = NO_RESULT.test(result.message) ? 'not found in Konnektive' : `Konnektive said: ${result.message.slice(0, 120)}`;
-      return { ok: true, check: { orderId, checkedAt: now, verified: false, reason } };
+      const none = NO_RESULT.test(result.message) ? 'not found in Konnektive' : `Konnektive said: ${result.message.slice(0, 120)}`;
+      return { ok: true, orders: [], none };
     }
     return { ok: false, failure: result.failure, message: result.message };
   }
   const orders = Array.isArray(result.message.data) ? (result.message.data as Record<string, unknown>[]) : [];
-  const candidates = orders.filter((order) => !orderId || String(order.orderId) === orderId);
+  return { ok: true, orders };
+}
+
+/** The session's own order id as Konnektive answered it: complete, and the lead's, or why not. */
+function judge(candidates: Record<string, unknown>[], session: Session, now: number, orderId: string, none: string | undefined): OrderCheck {
   const leadEmail = session.lead.emailAddress?.toLowerCase();
   const complete = candidates.find((order) => order.orderStatus === 'COMPLETE');
   if (!complete) {
     const status = candidates[0]?.orderStatus;
-    return { ok: true, check: { orderId, checkedAt: now, verified: false, reason: status ? `status ${String(status)}` : 'not found in Konnektive' } };
+    return { orderId, checkedAt: now, verified: false, reason: status ? `status ${String(status)}` : (none ?? 'not found in Konnektive') };
   }
   const order = toVerifiedOrder(complete);
   if (leadEmail && order.email && order.email.toLowerCase() !== leadEmail) {
     // An order id from the page that belongs to someone else is not this session's purchase.
-    return { ok: true, check: { orderId: order.orderId, checkedAt: now, verified: false, reason: 'email differs from the lead' } };
+    return { orderId: order.orderId, checkedAt: now, verified: false, reason: 'email differs from the lead' };
   }
-  return { ok: true, check: { orderId: order.orderId, checkedAt: now, verified: true, order } };
+  return { orderId: order.orderId, checkedAt: now, verified: true, order };
 }
 
 function toVerifiedOrder(raw: Record<string, unknown>): VerifiedOrder {

@@ -45,8 +45,9 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
   }
 
   /**
-   * A verified order: the session is complete and its ORDER queued. Every other open cart of the
-   * same buyer is closed too: whoever paid must not keep getting abandoned-cart emails.
+   * A verified order: the session is complete and its ORDER queued. Every other cart of the same
+   * buyer is closed too, whether its CART went out (`abandoned`) or not yet (`open` with a cart,
+   * left on another device or in another tab): whoever paid must not get abandoned-cart emails.
    */
   async function complete(tx: StoreTx, session: Session, check: OrderCheck, now: number): Promise<void> {
     await tx.updateSession(session.id, { orderCheck: check, state: 'complete', stateChangedAt: now, dueAt: null });
@@ -56,12 +57,16 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
     for (const other of await tx.listAbandonedByEmail(email)) {
       if (other.id !== session.id) await close(tx, other, check.order!.orderId, now);
     }
+    for (const other of await tx.listOpenCartsByEmail(email)) {
+      if (other.id !== session.id && hasCart(other)) await close(tx, other, check.order!.orderId, now);
+    }
   }
 
   /**
-   * The CART's buyer paid with another order. A CART still waiting to go out is cancelled; one
-   * that went out is closed upstream, where the route can (not on EMIT_VIA=konnektive: its
-   * ActiveCampaign route has no call that removes or closes a cart).
+   * The cart's buyer paid with another order. A cart whose CART never went out is only marked
+   * closed (it never will go out); one whose CART went out is closed upstream, where the route
+   * can (not on EMIT_VIA=konnektive: its ActiveCampaign route has no call that removes or closes
+   * a cart).
    */
   async function close(tx: StoreTx, session: Session, paidWith: string, now: number): Promise<void> {
     await tx.updateSession(session.id, { state: 'closed', stateChangedAt: now, dueAt: null });
@@ -83,7 +88,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
     effects: JobEffects,
     session: Session,
   ): Promise<{ check: OrderCheck; paidElsewhere?: { orderId: string } } | { outcome: JobOutcome } | undefined> {
-    const outcome = await checkOrder(ask(job, effects, session), session, clock.now());
+    const outcome = await checkOrder(ask(job, effects, session), session, clock.now(), (orderId) => store.orderHeldElsewhere(orderId, session.id));
     if (!outcome) return undefined;
     if (!outcome.ok) return { outcome: failureOutcome(deps, 'konnektive', outcome) };
     return outcome;
@@ -91,10 +96,12 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
 
   /**
    * The shape both jobs share: ask Konnektive, then, in one transaction on the session as it is
-   * now, complete it (a verified order) or hand the unverified answer to `otherwise`.
+   * now, complete it (a verified order), close it (paid with another order: a cart that went
+   * out, or, for the purchase recheck, one that would go out now), or hand the unverified answer
+   * to `otherwise`.
    */
   const orderJob =
-    (otherwise: (tx: StoreTx, session: Session, check: OrderCheck | undefined, now: number) => Promise<void>): JobHandler =>
+    (closesOpenCart: boolean, otherwise: (tx: StoreTx, session: Session, check: OrderCheck | undefined, now: number) => Promise<void>): JobHandler =>
     async (job, effects) => {
       const session = await store.getSession(job.sessionId);
       if (!session || session.state === 'complete' || session.state === 'closed') return { type: 'done' };
@@ -105,7 +112,8 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
         const current = (await tx.getSession(session.id)) ?? session;
         if (current.state === 'complete' || current.state === 'closed') return;
         if (answer?.check.verified) return complete(tx, current, answer.check, now);
-        if (answer?.paidElsewhere && current.state === 'abandoned') {
+        const wouldCart = closesOpenCart && current.state === 'open' && sweepAction(current, now, policy).type === 'recheck-purchase';
+        if (answer?.paidElsewhere && (current.state === 'abandoned' || wouldCart)) {
           await tx.updateSession(current.id, { orderCheck: answer.check });
           return close(tx, current, answer.paidElsewhere.orderId, now);
         }
@@ -119,7 +127,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
    * but only if it still would be now. The job may have waited (behind other jobs, in backoff,
    * while Konnektive was paused) and the buyer may have come back or reported an order meanwhile.
    */
-  const recheck = orderJob(async (tx, session, orderCheck, now) => {
+  const recheck = orderJob(true, async (tx, session, orderCheck, now) => {
     if (sweepAction(session, now, policy).type !== 'recheck-purchase') {
       await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: nextDueAt(session, policy) });
       return;
@@ -138,7 +146,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
   });
 
   /** Not verified: recorded, nothing emitted. The session goes back to the cart rules. */
-  const finalize = orderJob(async (tx, session, found, now) => {
+  const finalize = orderJob(false, async (tx, session, found, now) => {
     const orderCheck: OrderCheck = found ?? { orderId: undefined, checkedAt: now, verified: false, reason: 'no order id or email to look up' };
     const state = session.state === 'ordered' ? 'open' : session.state;
     const next = { ...session, orderCheck, state } as Session;

@@ -14,6 +14,7 @@ import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.j
 import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
 import type { Job, Session, Store } from '../store/store.js';
 import { queryDateRange } from './konnektive-probe.js';
+import { createdSince } from '../abandonment/order-dates.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { KONNEKTIVE_LEAD_MAX, type LeadFields, type PageName } from '../wire-schema.js';
 import type { KonnektiveApi } from './konnektive-client.js';
@@ -130,8 +131,10 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
 
   /**
    * The partial an earlier Import Lead of this session may have created: Query Order by the
-   * lead's email (or phone), the visitor's IP and the campaign, over the session's days. The
-   * newest match is the one; none means the earlier call never reached Konnektive.
+   * lead's email (or phone), the visitor's IP and the campaign, over the session's days (padded
+   * a day each side: Konnektive's days are in the account's time zone). Orders another session
+   * holds, and orders created before this session in every time zone, are not this session's.
+   * The newest remaining match is the one; none means the earlier call never reached Konnektive.
    */
   async function findCreatedPartial(
     job: Job,
@@ -150,7 +153,11 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
       if (result.failure === 'rejected' && /no result/i.test(result.message)) return { ok: true, order: undefined };
       return { ok: false, outcome: failed(result) };
     }
-    const orders = (Array.isArray(result.message.data) ? (result.message.data as Record<string, unknown>[]) : []).filter((order) => order.orderId !== undefined && order.orderId !== null);
+    const answered = (Array.isArray(result.message.data) ? (result.message.data as Record<string, unknown>[]) : []).filter(
+      (order) => order.orderId !== undefined && order.orderId !== null && createdSince(order.dateCreated, session.createdAt, undefined),
+    );
+    const orders: Record<string, unknown>[] = [];
+    for (const order of answered) if (!(await deps.store.orderHeldElsewhere(String(order.orderId), session.id))) orders.push(order);
     orders.sort((a, b) => String(b.dateCreated ?? '').localeCompare(String(a.dateCreated ?? '')));
     const newest = orders[0];
     if (!newest) return { ok: true, order: undefined };

@@ -87,8 +87,13 @@ export function nextDueAt(session: Session, policy: AbandonmentPolicy): number |
   }
   if (session.state === 'expired' || session.state === 'closed') return null;
   // Open: one look after ABANDON_AFTER of quiet. Abandoned: the same after the buyer came back
-  // (did they pay?); without a return, the post-CART recheck schedule (paid some other way?).
-  if (session.state === 'abandoned' && session.lastSeenAt <= session.stateChangedAt) return nextCartRecheck(session, policy);
+  // (did they pay?), once; otherwise, and after that look, the post-CART recheck schedule (paid
+  // some other way?), which counts from the CART and never from the return.
+  if (session.state === 'abandoned') {
+    const returned = session.lastSeenAt > session.stateChangedAt;
+    const checkedSinceReturn = session.orderCheck !== undefined && session.orderCheck.checkedAt > session.lastSeenAt;
+    return returned && !checkedSinceReturn ? session.lastSeenAt + policy.abandonAfterMs : nextCartRecheck(session, policy);
+  }
   return session.lastSeenAt + policy.abandonAfterMs;
 }
 

@@ -92,6 +92,11 @@ function build(d: Dialect) {
     clearDue: q(`UPDATE sessions SET due_at = NULL WHERE ${d.inList('id', 'text')}`),
     abandonedByEmail: q(`SELECT * FROM sessions WHERE state = 'abandoned' AND lower(${d.jsonText('lead', 'emailAddress')}) = lower(?)
       ORDER BY created_at, id${d.forUpdate}`),
+    /** Sessions of this lead email still open with a cart (no CART yet), any letter case. */
+    openCartsByEmail: q(`SELECT * FROM sessions WHERE state = 'open' AND cart IS NOT NULL AND lower(${d.jsonText('lead', 'emailAddress')}) = lower(?)
+      ORDER BY created_at, id${d.forUpdate}`),
+    /** A session other than the given one that holds the order id: reported it, or its Import Lead created it. */
+    orderHolder: q(`SELECT id FROM sessions WHERE (claimed_order_id = ? OR ${d.jsonText('konnektive', 'orderId')} = ?) AND id <> ? LIMIT 1`),
 
     // --- events and clicks -------------------------------------------------------------------
     insertEvent: q('INSERT INTO events (id, session_id, type, received_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),

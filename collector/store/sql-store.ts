@@ -159,6 +159,7 @@ export abstract class SqlStore implements Store {
         (await x.run(p.insertEmission, [sessionId, kind, JSON.stringify(payload), now, now])) === 1,
       getEmission: async (sessionId, kind) => first(await x.rows(p.getEmission, [sessionId, kind]), rowToEmission),
       listAbandonedByEmail: async (email) => (await x.rows(p.abandonedByEmail, [email])).map(rowToSession),
+      listOpenCartsByEmail: async (email) => (await x.rows(p.openCartsByEmail, [email])).map(rowToSession),
       nested: async (fn) => {
         // On PostgreSQL a failed statement aborts the whole transaction; rolling back to the
         // savepoint is what makes it usable again. On SQLite it undoes the failed part's writes.
@@ -189,6 +190,10 @@ export abstract class SqlStore implements Store {
     // The Konnektive merge reads then writes, and a state change writes its history too.
     if (patch.konnektive || patch.state !== undefined) await this.atomically((x) => this.#updateSession(x, id, patch));
     else await this.#updateSession(this.db, id, patch);
+  }
+
+  async orderHeldElsewhere(orderId: string, sessionId: string): Promise<boolean> {
+    return (await this.db.rows(this.plans.orderHolder, [orderId, orderId, sessionId])).length > 0;
   }
 
   async countSessions(): Promise<number> {

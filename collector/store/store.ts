@@ -289,6 +289,8 @@ export interface StoreTx {
   getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
   /** Sessions whose CART is out and unpaid (`abandoned`) with this lead email, any letter case. */
   listAbandonedByEmail(email: string): Promise<Session[]>;
+  /** Sessions still `open` with a cart (no CART yet) with this lead email, any letter case. */
+  listOpenCartsByEmail(email: string): Promise<Session[]>;
 }
 
 export interface ClaimOptions {
@@ -398,6 +400,11 @@ export interface Store {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   getSession(id: string): Promise<Session | undefined>;
   updateSession(id: string, patch: SessionPatch): Promise<void>;
+  /**
+   * Whether a session other than `sessionId` holds this Konnektive order id: the browser reported
+   * it there, or that session's Import Lead created it. Such an order is that session's purchase.
+   */
+  orderHeldElsewhere(orderId: string, sessionId: string): Promise<boolean>;
   /**
    * Claims due jobs with a lease: at most one per session, and only the oldest unfinished job of
    * that session, so a session's jobs run strictly in order. A job whose lease expired (its

@@ -56,6 +56,12 @@ export interface KonnektiveDoubleOptions {
   /** Campaign ids that exist in the account. */
   campaigns?: string[];
   now?: () => number;
+  /**
+   * The account's time zone, as minutes east of UTC (default 0). Konnektive prints an order's
+   * `dateCreated`/`dateUpdated` in it, without an offset, and reads Query Order's
+   * `startDate`/`endDate` as its days.
+   */
+  utcOffsetMinutes?: number;
 }
 
 export type KonnektiveCallResult = 'SUCCESS' | 'ERROR' | 'HTTP500' | 'HANG' | 'HTTP404' | 'HTTP405';
@@ -153,6 +159,8 @@ export interface KonnektiveDouble {
   recover(): void;
   /** Simulates the API user's credentials being rotated in the CRM. */
   setCredentials(loginId: string, password: string): void;
+  /** Moves the account to another time zone (minutes east of UTC), as its settings can. */
+  setUtcOffset(minutes: number): void;
   completeOrder(orderId: string, options: { items: KonnektiveItemInput[]; currency?: string }): KonnektiveOrder;
   addUpsell(orderId: string, item: KonnektiveItemInput): KonnektiveOrder;
   createCompletedOrder(options: {
@@ -239,9 +247,9 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }
 
-/** Konnektive prints dates as `YYYY-MM-DD HH:mm:ss`; the double uses UTC. */
-function crmDate(ms: number): string {
-  const d = new Date(ms);
+/** Konnektive prints dates as `YYYY-MM-DD HH:mm:ss` in the account's time zone, with no offset. */
+function crmDate(ms: number, offsetMs: number): string {
+  const d = new Date(ms + offsetMs);
   return (
     `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
     `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
@@ -324,6 +332,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
 
   let loginId = initialLoginId;
   let password = initialPassword;
+  const initialUtcOffsetMs = (options.utcOffsetMinutes ?? 0) * 60_000;
+  let utcOffsetMs = initialUtcOffsetMs;
   const failure = new FailureSwitch<KonnektiveFailureMode>('konnektive');
   let nextCustomerId = 1001;
 
@@ -418,8 +428,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       orderStatus: order.status,
       orderType: 'NEW_SALE',
       campaignId: Number(order.campaignId),
-      dateCreated: crmDate(order.dateCreated),
-      dateUpdated: crmDate(order.dateUpdated),
+      dateCreated: crmDate(order.dateCreated, utcOffsetMs),
+      dateUpdated: crmDate(order.dateUpdated, utcOffsetMs),
       ...order.fields,
       billShipSame: order.fields.billShipSame ?? '1',
       customTaxSet: 0,
@@ -505,8 +515,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       lastName: lastName ?? null,
       ...rest,
       campaignId: Number(order.campaignId),
-      dateCreated: crmDate(order.dateCreated),
-      dateUpdated: crmDate(order.dateUpdated),
+      dateCreated: crmDate(order.dateCreated, utcOffsetMs),
+      dateUpdated: crmDate(order.dateUpdated, utcOffsetMs),
       totalAmount: order.totalAmount,
       currencyCode: order.currencyCode,
       items: order.items.map((item) => ({ ...item })),
@@ -523,9 +533,11 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
         if (!has(p, name)) errors.push(`${name} is required`);
         else if (parseUsDate(p[name] ?? '') === undefined) errors.push(`${name} must be a date in mm/dd/yyyy format`);
       }
-      start = parseUsDate(p.startDate ?? '');
+      // The days are the account's: its midnight is UTC's minus the offset.
+      const startDay = parseUsDate(p.startDate ?? '');
       const endDay = parseUsDate(p.endDate ?? '');
-      end = endDay === undefined ? undefined : endDay + 86_400_000 - 1;
+      start = startDay === undefined ? undefined : startDay - utcOffsetMs;
+      end = endDay === undefined ? undefined : endDay - utcOffsetMs + 86_400_000 - 1;
       if (start !== undefined && end !== undefined && start > end) errors.push('startDate must be before endDate');
     }
     const dateRangeType = p.dateRangeType ?? 'dateCreated';
@@ -732,6 +744,9 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       loginId = newLoginId;
       password = newPassword;
     },
+    setUtcOffset(minutes) {
+      utcOffsetMs = minutes * 60_000;
+    },
     completeOrder(orderId, { items, currency }) {
       const order = requireOrder(orderId);
       order.status = 'COMPLETE';
@@ -803,6 +818,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       failure.clear();
       loginId = initialLoginId;
       password = initialPassword;
+      utcOffsetMs = initialUtcOffsetMs;
       for (const res of hanging) res.socket?.destroy();
       hanging.clear();
     },
