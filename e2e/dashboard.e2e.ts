@@ -186,6 +186,9 @@ test('sandbox: walk the demo, abandon, see the cart on the dashboard, recover it
     const body = cartRequest.locator('pre');
     await expect(body).toContainText(`"externalcheckoutid": "${session}"`);
     await expect(body).toContainText('"totalPrice": 3995');
+    // In sandbox mode the request is shown whole (the dashboard answers this machine only).
+    await expect(body).toContainText('"email": "ada@example.com"');
+    await expect(body).toContainText('"connectionid": "{connectionid}"');
     await expect(body).toContainText(`"orderUrl": "${url}/r/`);
     const orderUrl = /"orderUrl": "([^"]+)"/.exec((await body.textContent()) ?? '')![1]!;
     expect(orderUrl).not.toMatch(/ada|Lovelace|London/i);
@@ -227,7 +230,17 @@ test('sandbox: walk the demo, abandon, see the cart on the dashboard, recover it
     await page.getByLabel('Break down by').selectOption('utm_source');
     const sourceRows = page.locator('table.data tbody tr');
     await expect(sourceRows).toHaveCount(3);
-    await expect(sourceRows.filter({ has: page.getByRole('rowheader', { name: 'fb', exact: true }) })).toContainText('$39.95');
+    // The overview's figures, per source: Ada's recovered cart is fb's.
+    const headers = (await page.locator('table.data thead th').allTextContents()).slice(1);
+    expect(headers).toEqual(['Visitors', 'Leads', 'Conversion', 'Orders', 'Revenue', 'Avg. order', 'Rev. / visitor', 'Upsell take', 'Carts', 'Recoverable', 'Recovered', 'Recovered rev.', 'Recovery rate', 'Lost carts']);
+    const fb = sourceRows.filter({ has: page.getByRole('rowheader', { name: 'fb', exact: true }) });
+    const cell = (name: string) => fb.locator('td').nth(headers.indexOf(name));
+    await expect(cell('Revenue')).toHaveText('$39.95');
+    await expect(cell('Avg. order')).toHaveText('$39.95');
+    await expect(cell('Recoverable')).toHaveText('$39.95');
+    await expect(cell('Recovered rev.')).toHaveText('$39.95');
+    await expect(cell('Recovery rate')).toHaveText('100%');
+    await expect(cell('Lost carts')).toHaveText('0');
     await screenshots(page, 'sources', () => expect(sourceRows).toHaveCount(3));
 
     await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Sessions' }).click();

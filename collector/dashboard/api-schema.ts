@@ -102,7 +102,7 @@ export const SourcesResponse = z.object({
   dim: z.enum(SOURCE_DIMENSIONS),
   currency: z.string().length(3),
   currencies,
-  rows: z.array(z.object({ value: z.string(), figures: FiguresSchema, derived: DerivedSchema })),
+  rows: z.array(z.object({ value: z.string(), figures: FiguresSchema.extend({ lost: count }), derived: DerivedSchema })),
 });
 
 /** What both the sessions list and one session's page say of a session. */

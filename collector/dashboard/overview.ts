@@ -85,8 +85,15 @@ export async function overview(sql: SqlAccess, from: number, to: number, { now, 
   };
 }
 
-export async function sources(sql: SqlAccess, dim: SourceDimension, from: number, to: number, refreshBudgetMs = 1_000): Promise<SourcesData> {
+/** The figures of [from, to) per value of `dim`; lost carts are counted as of `now` (none without it). */
+export async function sources(
+  sql: SqlAccess,
+  dim: SourceDimension,
+  from: number,
+  to: number,
+  { now = 0, linkTtlMs = 0, refreshBudgetMs = 1_000 }: Partial<OverviewOptions> = {},
+): Promise<SourcesData> {
   await refreshRollup(sql, { budgetMs: refreshBudgetMs });
-  const rows = await readBreakdown(sql, dim, from, to, 50);
+  const rows = await readBreakdown(sql, dim, from, to, 50, { now, linkTtlMs });
   return { dim, currency: await mainCurrency(sql), currencies: await periodCurrencies(sql, from, to), rows: rows.map(({ value, figures }) => ({ value, figures, derived: deriveFigures(figures) })) };
 }

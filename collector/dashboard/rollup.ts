@@ -220,13 +220,19 @@ export function bucketRange(from: number, to: number): [number, number] {
   return [Math.ceil(from / HOUR_MS), Math.ceil(to / HOUR_MS)];
 }
 
+export interface LostOptions {
+  now: number;
+  /** Lifetime of a recovery link: an hour's unrecovered carts are lost once their links expired. */
+  linkTtlMs: number;
+}
+
+/** The unrecovered carts of an hour's figures that count as lost as of `now`. */
+function lostOf(bucket: number, figures: Partial<Figures>, { now, linkTtlMs }: LostOptions): number {
+  return (bucket + 1) * HOUR_MS + linkTtlMs <= now ? Number(figures.unrecovered ?? 0) : 0;
+}
+
 /** Totals of a period, plus carts lost (unrecovered after their link expired, as of `now`). */
-export async function readTotals(
-  sql: SqlAccess,
-  from: number,
-  to: number,
-  { now, linkTtlMs }: { now: number; linkTtlMs: number },
-): Promise<Figures & { lost: number }> {
+export async function readTotals(sql: SqlAccess, from: number, to: number, lostAsOf: LostOptions): Promise<Figures & { lost: number }> {
   const [first, end] = bucketRange(from, to);
   const rows = await sql.all<Row>('SELECT bucket, figures FROM dashboard_rollup WHERE dim = ? AND bucket >= ? AND bucket < ?', [TOTAL, first, end]);
   const total = emptyFigures();
@@ -234,27 +240,30 @@ export async function readTotals(
   for (const row of rows) {
     const figures = unpackFigures(String(row.figures));
     addFigures(total, figures);
-    if ((Number(row.bucket) + 1) * HOUR_MS + linkTtlMs <= now) lost += Number(figures.unrecovered ?? 0);
+    lost += lostOf(Number(row.bucket), figures, lostAsOf);
   }
   return { ...total, lost };
 }
 
-/** Figures of a period per value of one source dimension, most visitors first. */
+/** Figures of a period per value of one source dimension (lost carts included), most visitors first. */
 export async function readBreakdown(
   sql: SqlAccess,
   dim: SourceDimension,
   from: number,
   to: number,
   limit: number,
-): Promise<{ value: string; figures: Figures }[]> {
+  lostAsOf: LostOptions = { now: 0, linkTtlMs: 0 },
+): Promise<{ value: string; figures: Figures & { lost: number } }[]> {
   const [first, end] = bucketRange(from, to);
-  const rows = await sql.all<Row>('SELECT value, figures FROM dashboard_rollup WHERE dim = ? AND bucket >= ? AND bucket < ?', [dim, first, end]);
-  const byValue = new Map<string, Figures>();
+  const rows = await sql.all<Row>('SELECT bucket, value, figures FROM dashboard_rollup WHERE dim = ? AND bucket >= ? AND bucket < ?', [dim, first, end]);
+  const byValue = new Map<string, Figures & { lost: number }>();
   for (const row of rows) {
     const value = String(row.value);
     let figures = byValue.get(value);
-    if (!figures) byValue.set(value, (figures = emptyFigures()));
-    addFigures(figures, unpackFigures(String(row.figures)));
+    if (!figures) byValue.set(value, (figures = { ...emptyFigures(), lost: 0 }));
+    const hour = unpackFigures(String(row.figures));
+    addFigures(figures, hour);
+    figures.lost += lostOf(Number(row.bucket), hour, lostAsOf);
   }
   return [...byValue]
     .map(([value, figures]) => ({ value, figures }))

@@ -134,6 +134,23 @@ describe('dashboard API outside sandbox mode', () => {
     expect((await search('B2', 1))).toEqual([late]);
   });
 
+  it('breaks the overview\'s money and recovery figures down by source, lost carts included', async () => {
+    collector = await live();
+    const { sessionId } = await seed();
+    // A cart abandoned 9 days ago whose 7-day link expired without an order: lost.
+    await collector.store.sql().run(
+      'INSERT INTO session_outcomes (session_id, cart_at, cart_cents, cart_currency, link_expires_at, clicks) VALUES (?, ?, 3995, ?, ?, 2)',
+      [sessionId, now - 9 * 86_400_000, 'USD', now - 2 * 86_400_000],
+    );
+    const tenDays = `from=${now - 10 * 86_400_000}&to=${now + 60_000}`;
+    const res = await fetch(`${collector.url}/dashboard/api/sources?dim=affId&${tenDays}`, { headers: bearer });
+    const { rows } = SourcesResponse.parse(await res.json());
+    const overview = OverviewResponse.parse(await (await fetch(`${collector.url}/dashboard/api/overview?${tenDays}`, { headers: bearer })).json());
+    expect(rows).toEqual([expect.objectContaining({ value: 'A7', figures: expect.objectContaining({ carts: 1, cartCents: 3995, unrecovered: 1, lost: 1 }) })]);
+    expect(rows[0]!.figures).toEqual(overview.current.figures);
+    expect(rows[0]!.derived).toEqual(overview.current.derived);
+  });
+
   it('says when the amounts of a period mix currencies', async () => {
     collector = await live();
     const { sessionId } = await seed();

@@ -181,7 +181,7 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
 
   api.get('/sources', async (c) => {
     const { from, to, dim } = query(c, SourcesQuery);
-    return send(c, SourcesResponse, await sources(sql, dim, from, to));
+    return send(c, SourcesResponse, await sources(sql, dim, from, to, { now: now(), linkTtlMs }));
   });
 
   api.get('/sessions', async (c) => {

@@ -35,7 +35,14 @@ export function DataTable({ caption, columns, class: className = '', scroll = tr
       <tbody>{children}</tbody>
     </table>
   );
-  return scroll ? <div class="scroll">{table}</div> : table;
+  // A box that scrolls sideways can be focused, so a keyboard can scroll it too.
+  return scroll ? (
+    <div class="scroll" tabIndex={0} role="region" aria-label={caption}>
+      {table}
+    </div>
+  ) : (
+    table
+  );
 }
 
 /** Said where amounts of several currencies were added together (the rollup keeps no currency apart). */

@@ -1,6 +1,8 @@
 /**
  * @module sources-view
- * The same figures broken down by affiliate, sub-ids, UTM source and campaign, or device.
+ * The same figures as the overview broken down by affiliate, sub-ids, UTM source and campaign, or
+ * device: sales, then carts and recovery. The table scrolls sideways inside its box at phone
+ * width, with the source's name kept in view.
  */
 import type { SourcesData } from '../api-schema.js';
 import { DataTable, MixedCurrencies, Problem, Section } from './components.js';
@@ -16,6 +18,24 @@ const DIMENSIONS = [
   ['utm_source', 'UTM source'],
   ['utm_campaign', 'UTM campaign'],
   ['device', 'Device'],
+] as const;
+
+/** The overview's figures, in its order: sales, then carts and recovery. */
+const COLUMNS = [
+  'Visitors',
+  'Leads',
+  'Conversion',
+  'Orders',
+  'Revenue',
+  'Avg. order',
+  'Rev. / visitor',
+  'Upsell take',
+  'Carts',
+  'Recoverable',
+  'Recovered',
+  'Recovered rev.',
+  'Recovery rate',
+  'Lost carts',
 ] as const;
 
 export function SourcesView({ route }: { route: Route }) {
@@ -47,24 +67,33 @@ export function SourcesView({ route }: { route: Route }) {
         ) : data.rows.length === 0 ? (
           <p class="empty">No visitors in this period.</p>
         ) : (
-          <DataTable
-            caption={`Figures by ${label} for the chosen period`}
-            columns={[label, 'Visitors', 'Leads', 'Orders', 'Revenue', 'Conversion', 'Rev. / visitor', 'Carts', 'Recovered']}
-          >
-            {data.rows.map((row) => (
-              <tr key={row.value}>
-                <th scope="row">{row.value}</th>
-                <td>{count(row.figures.visitors)}</td>
-                <td>{count(row.figures.leads)}</td>
-                <td>{count(row.figures.orders)}</td>
-                <td>{money(row.figures.orderCents, data.currency)}</td>
-                <td>{percent(row.derived.salesConversion)}</td>
-                <td>{money(row.derived.revenuePerVisitorCents === null ? null : Math.round(row.derived.revenuePerVisitorCents), data.currency)}</td>
-                <td>{count(row.figures.carts)}</td>
-                <td>{count(row.figures.recovered)}</td>
-              </tr>
-            ))}
-          </DataTable>
+          <>
+            <p class="hint scroll-hint" aria-hidden="true">Swipe the table sideways for sales, carts and recovery.</p>
+            <DataTable caption={`Figures by ${label} for the chosen period`} columns={[label, ...COLUMNS]} class="sources">
+              {data.rows.map((row) => {
+                const m = (cents: number | null) => money(cents === null ? null : Math.round(cents), data.currency);
+                return (
+                  <tr key={row.value}>
+                    <th scope="row">{row.value}</th>
+                    <td>{count(row.figures.visitors)}</td>
+                    <td>{count(row.figures.leads)}</td>
+                    <td>{percent(row.derived.salesConversion)}</td>
+                    <td>{count(row.figures.orders)}</td>
+                    <td>{m(row.figures.orderCents)}</td>
+                    <td>{m(row.derived.averageOrderCents)}</td>
+                    <td>{m(row.derived.revenuePerVisitorCents)}</td>
+                    <td>{percent(row.derived.upsellTakeRate)}</td>
+                    <td>{count(row.figures.carts)}</td>
+                    <td>{m(row.figures.cartCents)}</td>
+                    <td>{count(row.figures.recovered)}</td>
+                    <td>{m(row.figures.recoveredCents)}</td>
+                    <td>{percent(row.derived.recoveryRate)}</td>
+                    <td>{count(row.figures.lost)}</td>
+                  </tr>
+                );
+              })}
+            </DataTable>
+          </>
         )}
       </Section>
     </>
