@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
+import { HTTPException } from 'hono/http-exception';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { cardBrands, cardDropLabeller, containsCardNumber, isValidPhone, isWholeCardNumber, passesLuhn, scrubEvent, scrubUrl } from './card-filter.js';
 import { FunnelEvent, LEAD_FIELDS, type LeadField } from './wire-schema.js';
@@ -13,6 +14,7 @@ import {
   idParam,
   internationalPhone,
   numericId,
+  type GeneratedCard,
 } from '../test/support/value-arbitraries.js';
 
 const lead = (fields: Partial<Record<LeadField, string>>) => FunnelEvent.parse({ id: randomUUID(), type: 'lead', fields });
@@ -291,5 +293,187 @@ describe('properties', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+/**
+ * One event of each type with every field the schema has (the first test below keeps this true),
+ * each string a harmless value. The slots are found by walking these objects, not the schema.
+ */
+const FULL: Record<FunnelEvent['type'], Record<string, unknown>> = {
+  page: { type: 'page', page: 'presell', url: 'https://offer.example/p?affId=A7', referrer: 'https://news.example/a' },
+  lead: {
+    type: 'lead',
+    fields: { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com', phoneNumber: '+1 415 555 2671', address1: '1 Main St', address2: 'Apt 2', city: 'Austin', state: 'TX', postalCode: '78701', country: 'US' },
+  },
+  cart: {
+    type: 'cart',
+    currency: 'USD',
+    items: [
+      { id: '41', name: 'Bottle', price: 39.95, qty: 1, imageUrl: 'https://cdn.example/b.png', productUrl: 'https://offer.example/b', sku: 'B-1', category: 'Health', description: 'One bottle.' },
+    ],
+  },
+  order: { type: 'order', orderId: 'A1B2C3D4E5' },
+  exit: { type: 'exit', page: 'lead' },
+};
+
+interface Slot {
+  type: FunnelEvent['type'];
+  path: (string | number)[];
+  /** The metric's `field` label. */
+  label: string;
+  kind: 'url' | 'phone' | 'text' | 'orderId' | 'currency';
+  /** A required value no event is valid without: a card number there refuses the request. */
+  refused: boolean;
+}
+
+/** Every string value of every event type but the discriminators and the snippet's UUID. */
+const SLOTS: Slot[] = Object.values(FULL).flatMap((sample) => {
+  const type = sample.type as FunnelEvent['type'];
+  const found: Slot[] = [];
+  const walk = (value: unknown, path: (string | number)[]) => {
+    if (typeof value === 'string') {
+      const key = String(path.at(-1));
+      if (key === 'type' || key === 'page') return;
+      const kind = key === 'url' || key === 'referrer' || key.endsWith('Url') ? 'url' : key === 'phoneNumber' ? 'phone' : key === 'orderId' || key === 'currency' ? key : 'text';
+      const label = path[0] === 'items' ? `item_${key}` : key;
+      found.push({ type, path, label, kind, refused: label === 'item_id' || label === 'orderId' });
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) walk(inner, [...path, Array.isArray(value) ? Number(key) : key]);
+    }
+  };
+  walk(sample, []);
+  return found;
+});
+
+const withValue = (slot: Slot, value: string | undefined): Record<string, unknown> => {
+  const event = structuredClone({ id: randomUUID(), ...FULL[slot.type] });
+  let parent: Record<string | number, unknown> = event;
+  for (const key of slot.path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+  const last = slot.path.at(-1)!;
+  if (value === undefined) delete parent[last];
+  else parent[last] = value;
+  return event;
+};
+const valueAt = (event: unknown, path: (string | number)[]): unknown => path.reduce((at: any, key) => at?.[key], event);
+
+type Placement = 'whole' | 'inside' | 'query' | 'path';
+/** The card written into a slot as a lander might: in URLs as a parameter or in the path. */
+function writeCard(slot: Slot, card: GeneratedCard, placement: Placement, param: string): string {
+  const encoded = encodeURIComponent(card.written);
+  switch (slot.kind) {
+    case 'url': {
+      const base = slot.label === 'item_imageUrl' ? 'https://cdn.example/b.png' : 'https://offer.example/p';
+      return placement === 'path' || placement === 'inside' ? `https://offer.example/c/${encoded}/x?affId=A7` : `${base}?affId=A7&${param}=${encoded}&c1=blue`;
+    }
+    case 'orderId':
+      return (placement === 'inside' ? 'KN-' : '') + card.written.replace(/ /g, '-');
+    default:
+      return (placement === 'inside' ? 'note: ' : '') + card.written;
+  }
+}
+
+const digitsOf = (value: unknown) => decodeURIComponent(JSON.stringify(value)).replace(/\D/g, '');
+
+describe('every string field of every event type goes through the filter', () => {
+  it('the samples hold every field of every event type (so the slots below are all of them)', () => {
+    for (const option of FunnelEvent.options) {
+      const type = option.shape.type.value;
+      const keys = (schema: { shape: Record<string, unknown> }) => Object.keys(schema.shape).filter((key) => key !== 'ts' && key !== 'id');
+      expect(Object.keys(FULL[type]).filter((key) => key !== 'id').sort(), type).toEqual(keys(option).sort());
+    }
+    const [, leadOption, cartOption] = FunnelEvent.options;
+    expect(Object.keys((FULL.lead as any).fields).sort()).toEqual(Object.keys(leadOption.shape.fields.shape).sort());
+    expect(Object.keys((FULL.cart as any).items[0]).sort()).toEqual(Object.keys(cartOption.shape.items.element.shape).sort());
+    for (const sample of Object.values(FULL)) expect(FunnelEvent.safeParse({ id: randomUUID(), ...sample }).success).toBe(true);
+    expect(SLOTS.map((slot) => slot.label)).toEqual(expect.arrayContaining(['url', 'referrer', 'item_id', 'item_sku', 'item_imageUrl', 'orderId', 'currency']));
+  });
+
+  it('a card number of any brand in any of them is dropped whole (a URL loses only the parameter), or the request is refused', () => {
+    fc.assert(
+      fc.property(anyCard, fc.constantFrom(...SLOTS), fc.constantFrom<Placement>('whole', 'inside', 'query', 'path'), idParam, (card, slot, placement, param) => {
+        const parsed = FunnelEvent.safeParse(withValue(slot, writeCard(slot, card, placement, param)));
+        if (!parsed.success) {
+          // The schema itself refuses it (a currency, an order id with spaces): nothing is stored.
+          expect(['currency', 'orderId', 'url']).toContain(slot.kind);
+          return;
+        }
+        const event = parsed.data;
+        let drops: ReturnType<typeof scrubEvent> = [];
+        try {
+          drops = scrubEvent(event);
+        } catch (error) {
+          expect(error).toBeInstanceOf(HTTPException);
+          expect((error as HTTPException).status).toBe(400);
+          expect(slot.refused, slot.label).toBe(true);
+          return;
+        }
+        expect(slot.refused, slot.label).toBe(false);
+        expect(digitsOf(event)).not.toContain(card.digits);
+        const { id } = event;
+        if (slot.kind === 'url' && placement !== 'path' && placement !== 'inside') {
+          expect(drops).toEqual([{ field: slot.label, param }]);
+          const original = String(valueAt(withValue(slot, writeCard(slot, card, placement, param)), slot.path));
+          expect(valueAt(event, slot.path)).toBe(original.replace(`&${param}=${encodeURIComponent(card.written)}`, ''));
+        } else {
+          expect(drops).toEqual([{ field: slot.label }]);
+          // Dropped whole, and nothing else touched: a page's URL is emptied, anything else removed.
+          expect(event).toEqual({ ...withValue(slot, slot.label === 'url' ? '' : undefined), id });
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('ad and click ids, phone numbers and emails with digit runs in any of them are kept unchanged', () => {
+    const value = fc.oneof(numericId, clickId, internationalPhone, emailWithDigits);
+    fc.assert(
+      fc.property(fc.constantFrom(...SLOTS.filter((slot) => slot.kind !== 'currency')), value, numericId, idParam, (slot, text, id, param) => {
+        const written =
+          slot.kind === 'url'
+            ? `https://offer.example/p?affId=A7&${param}=${encodeURIComponent(text)}`
+            : slot.kind === 'orderId'
+              ? id
+              : text;
+        const parsed = FunnelEvent.safeParse(withValue(slot, written));
+        expect(parsed.success, `${slot.label}: ${written}`).toBe(true);
+        const event = parsed.data!;
+        // Longer than the field keeps: the schema cuts it (and a cut can end in what reads as a card).
+        fc.pre(valueAt(event, slot.path) === written);
+        const before = structuredClone(event);
+        expect(scrubEvent(event)).toEqual([]);
+        expect(event).toEqual(before);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("keeps the snippet's event id, a random UUID, even when its digit groups read as a card number", () => {
+    // Found among 5,000,000 randomUUID()s: 188 hold a Luhn-valid run with a brand's prefix and length.
+    for (const id of ['61545380-7513-4429-b710-9fbd0e60988a', '22548944-1221-4947-971f-92910ed79fc4', '55101794-1823-4880-a540-9cf0dd0e3799']) {
+      expect(containsCardNumber(id), id).toBe(true);
+      const event = FunnelEvent.parse({ id, type: 'exit', page: 'lead' });
+      expect(scrubEvent(event)).toEqual([]);
+      expect(event.id).toBe(id);
+    }
+  });
+
+  it('refuses a cart item id or an order id that is a card number with a 400 that names the field', () => {
+    const item = FunnelEvent.parse({ id: randomUUID(), type: 'cart', currency: 'USD', items: [{ id: '41', price: 1, qty: 1 }, { id: '4111111111111111', price: 1, qty: 1 }] });
+    const refusal = (event: FunnelEvent) => {
+      try {
+        scrubEvent(event);
+      } catch (error) {
+        return (error as HTTPException).getResponse();
+      }
+      throw new Error('not refused');
+    };
+    const itemAnswer = refusal(item);
+    expect(itemAnswer.status).toBe(400);
+    return itemAnswer.json().then(async (body) => {
+      expect(body).toEqual({ error: { code: 'invalid_events', message: expect.stringContaining('items.1.id') } });
+      const order = refusal(FunnelEvent.parse({ id: randomUUID(), type: 'order', orderId: '5555-5555-5555-4444' }));
+      expect(await order.json()).toEqual({ error: { code: 'invalid_events', message: expect.stringContaining('orderId') } });
+    });
   });
 });

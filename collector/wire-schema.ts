@@ -5,7 +5,6 @@
  * Every string and number is bounded so that a hostile body cannot make us store much.
  */
 import { z } from 'zod';
-import { containsCardNumber } from './card-filter.js';
 
 export const PAGE_NAMES = [
   'presell',
@@ -70,28 +69,17 @@ export const KONNEKTIVE_LEAD_MAX: Readonly<Record<LeadField, number>> = Object.f
 });
 
 /**
- * What the collector keeps of each lead value. Konnektive takes a 2-letter country code, but a
- * page may give a country's name: it is kept whole (the recovery prefill selects it again) and
- * only a 2-letter code is sent to Konnektive; a name cut to 2 letters would be a wrong code.
+ * A lead value is kept as it was typed, up to 1,024 characters (more is no lead field, and the
+ * batch is refused). One longer than Konnektive keeps is neither cut nor refused here: refusing
+ * would drop the whole batch (the page view, the cart) for one over-long name, and a cut value
+ * would reach the CRM altered. The relay leaves it out of Import Lead instead (konnektive-relay.ts).
  */
-const leadValueMax: Record<LeadField, number> = { ...KONNEKTIVE_LEAD_MAX, country: 64 };
-
-/**
- * A lead value longer than Konnektive keeps is cut to its length rather than refused: refusing
- * would drop the whole batch (the page view, the cart) for one over-long name. A value holding a
- * card number is not cut (a cut could keep most of its digits): the card filter drops it whole.
- */
-const leadValue = (max: number) =>
-  z
-    .string()
-    .max(1024)
-    .transform((value) => (value.length <= max || containsCardNumber(value) ? value : value.slice(0, max)))
-    .optional();
+const leadValue = z.string().max(1024).optional();
 
 export const LeadFields = z
   .object(
-    Object.fromEntries(LEAD_FIELDS.map((field) => [field, leadValue(leadValueMax[field])])) as {
-      [K in LeadField]: ReturnType<typeof leadValue>;
+    Object.fromEntries(LEAD_FIELDS.map((field) => [field, leadValue])) as {
+      [K in LeadField]: typeof leadValue;
     },
   )
   .strict();

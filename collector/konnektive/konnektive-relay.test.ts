@@ -242,6 +242,23 @@ describe('Konnektive relay', () => {
     expect((await collector.store.listJobs({ state: 'dead' })).map((job) => job.lastError)).toEqual([expect.stringContaining('requestUri')]);
   });
 
+  it('stores a value longer than Konnektive keeps as typed, and leaves it out of Import Lead instead of cutting it', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    const address1 = `${'12 Analytical Row, '.repeat(14)}London`;
+    expect(address1.length).toBeGreaterThan(255);
+    const { ids } = await send(undefined, [ev.page('lead', LANDING), ev.lead({ ...ann, address1, city: 'London' })]);
+    await outboxSettled(collector);
+    expect((await collector.store.getSession(ids.session))?.lead.address1).toBe(address1);
+    const params = leadCalls()[0]!.params;
+    expect(params).toMatchObject({ emailAddress: ann.emailAddress, city: 'London' });
+    expect(params.address1).toBeUndefined();
+    // A first name Konnektive would not take whole: no partial rather than one with a cut name.
+    double.calls.length = 0;
+    await send(undefined, [ev.page('lead', LANDING), ev.lead({ ...ann, firstName: 'A'.repeat(51) })]);
+    await outboxSettled(collector);
+    expect(leadCalls()).toEqual([]);
+  });
+
   it('sends a phone number it cannot read without guessing exactly as typed', async () => {
     collector = await startTestCollector(konnektiveEnv(double.url));
     for (const phoneNumber of ['(555) 010-1234', '0151 23456787', '+49 1512 3456787 ext. 12', 'call me']) {

@@ -90,12 +90,9 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
     const session = await deps.store.getSession(job.sessionId);
     if (!session) return { type: 'dead', error: 'session no longer stored' };
     const version = session.leadVersion;
-    if (version <= session.leadSyncedVersion || !canImportLead(session.lead)) return { type: 'done' };
-    const params: Record<string, string> = { campaignId: session.campaignId, ipAddress: session.ip };
-    for (const [field, value] of Object.entries(session.lead) as [keyof LeadFields, string][]) {
-      if (field === 'country' && !/^[A-Za-z]{2}$/.test(value)) continue;
-      params[field] = (field === 'phoneNumber' ? konnektivePhoneNumber(value) : value).slice(0, KONNEKTIVE_LEAD_MAX[field]);
-    }
+    const fields = importLeadFields(session.lead);
+    if (version <= session.leadSyncedVersion || !canImportLead(fields)) return { type: 'done' };
+    const params: Record<string, string> = { campaignId: session.campaignId, ipAddress: session.ip, ...fields };
     if (session.konnektive.sessionId) params.sessionId = session.konnektive.sessionId;
     let orderId = session.konnektive.orderId;
     if (!orderId && session.konnektive.leadCreateStartedAt !== undefined) {
@@ -174,3 +171,18 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
   return { [JOB_KINDS.konnektiveClick]: importClick, [JOB_KINDS.konnektiveLead]: importLead };
 }
 
+/**
+ * The lead fields as Import Lead takes them, each exactly as typed or left out: the phone as
+ * phone-number.ts gives it, a country only as a 2-letter code (a page may give a country's name,
+ * kept whole in the store for the prefill), and no value longer than Konnektive keeps
+ * (docs/upstreams.md, Import Lead): a cut name or address would reach the CRM altered.
+ */
+export function importLeadFields(lead: LeadFields): LeadFields {
+  const fields: LeadFields = {};
+  for (const [field, typed] of Object.entries(lead) as [keyof LeadFields, string][]) {
+    if (field === 'country' && !/^[A-Za-z]{2}$/.test(typed)) continue;
+    const value = field === 'phoneNumber' ? konnektivePhoneNumber(typed) : typed;
+    if (value.length <= KONNEKTIVE_LEAD_MAX[field]) fields[field] = value;
+  }
+  return fields;
+}
