@@ -187,11 +187,11 @@ describe('POST /v1/events and the text "\\u0000"', () => {
 });
 
 describe('POST /v1/events trims lead values', () => {
-  it('cuts a lead value to the length Konnektive keeps instead of refusing the batch', async () => {
+  it('keeps a lead value longer than Konnektive takes as typed, without refusing the batch', async () => {
     const first = await firstVisit();
     const res = await collector.post({ session: first.session, events: [ev.lead({ firstName: 'A'.repeat(80), lastName: 'Lee' })] });
     expect(res.status).toBe(200);
-    expect((await collector.store.getSession(first.ids.session))?.lead).toEqual({ firstName: 'A'.repeat(50), lastName: 'Lee' });
+    expect((await collector.store.getSession(first.ids.session))?.lead).toEqual({ firstName: 'A'.repeat(80), lastName: 'Lee' });
   });
 });
 
