@@ -38,7 +38,23 @@ describe('parseConfig', () => {
     expect(config.sweepEveryMs).toBe(30_000);
     expect(config.botFilter).toBe(true);
     expect(config.trustProxy).toBe(false);
+    expect(config.publicUrl).toBe('http://localhost:8787');
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('follows PORT with the sandbox\'s PUBLIC_URL unless PUBLIC_URL is set', () => {
+    const publicUrl = (env: Record<string, string>) => {
+      const result = parseConfig(env);
+      if (!result.ok) throw new Error(result.problems.join('; '));
+      return result.config.publicUrl;
+    };
+    expect(publicUrl({ PORT: '9000' })).toBe('http://localhost:9000');
+    expect(publicUrl({ PORT: '9000', PUBLIC_URL: 'http://127.0.0.1:9100' })).toBe('http://127.0.0.1:9100');
+    // A port the system picks has no origin before listening.
+    expect(publicUrl({ PORT: '0' })).toBe('http://localhost:8787');
+    // Outside sandbox mode PUBLIC_URL is the operator's to set (doctor checks it).
+    const live = { SECRET: 'x'.repeat(32), ALLOWED_ORIGINS: 'https://offer.example', KONNEKTIVE_LOGIN_ID: 'id', KONNEKTIVE_PASSWORD: 'pw', KONNEKTIVE_CAMPAIGNS: '12' };
+    expect(publicUrl({ ...live, PORT: '9000' })).toBe('http://localhost:8787');
   });
 
   it('turns the Konnektive relay on with both credentials and emits through Konnektive by default', () => {

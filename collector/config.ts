@@ -222,7 +222,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   const config: Config = {
     port: e.PORT,
     host: e.HOST,
-    publicUrl: e.PUBLIC_URL,
+    publicUrl: sandboxPublicUrl(sandbox, env.PUBLIC_URL, e.PORT) ?? e.PUBLIC_URL,
     databaseUrl: e.DATABASE_URL,
     sandbox,
     secret: e.SECRET,
@@ -248,6 +248,16 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
   };
   return { ok: true, config: Object.freeze(config) };
+}
+
+/**
+ * Sandbox mode without PUBLIC_URL: the collector on this machine at its own PORT, so that the
+ * recovery links and the banner follow `PORT=9000`. PORT 0 (a port the system picks) has no
+ * origin to name before listening, so it keeps the default; so does an explicit PUBLIC_URL.
+ */
+function sandboxPublicUrl(sandbox: boolean, given: string | undefined, port: number): string | undefined {
+  if (!sandbox || given?.trim() || port === 0) return undefined;
+  return `http://localhost:${port}`;
 }
 
 /**
