@@ -380,6 +380,7 @@ describe('POST /v1/events, every string field of every event type', () => {
       expect(error.message).toMatch(event.type === 'cart' ? /^items\.1\.id of a cart event holds a card number/ : /^orderId of an order event holds a card number/);
       expect(await snapshot()).toEqual(before);
     }
+    expect(await (await fetch(`${collector.url}/metrics`)).text()).toMatch(/^funnelbeacon_events_rejected_total\{reason="invalid_events"\} 2$/m);
   });
 
   it('ad and click ids, phone numbers and emails with digit runs in any of them reach the store unchanged', async () => {

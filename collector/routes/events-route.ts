@@ -134,7 +134,13 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     }
     if (mode === 'new') sessionId = newSessionId();
 
-    for (const event of batch.events) for (const drop of scrubEvent(event)) metrics.cardNumbersDropped.inc(cardLabels(drop));
+    try {
+      for (const event of batch.events) for (const drop of scrubEvent(event)) metrics.cardNumbersDropped.inc(cardLabels(drop));
+    } catch (refusal) {
+      // A card number in a value no event is valid without: the filter refuses the batch.
+      reject('invalid_events');
+      throw refusal;
+    }
 
     const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);
     const isBot = config.botFilter && isKnownBot(userAgent);
