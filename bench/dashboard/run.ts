@@ -328,7 +328,7 @@ interface Result {
 
 async function markCurrentHour(sql: SqlAccess): Promise<void> {
   await sql.run(
-    sql.dialect === 'sqlite' ? 'INSERT OR IGNORE INTO dashboard_dirty (bucket) VALUES (?)' : 'INSERT INTO dashboard_dirty (bucket) VALUES (?) ON CONFLICT DO NOTHING',
+    'INSERT INTO dashboard_dirty (bucket) VALUES (?) ON CONFLICT DO NOTHING',
     [Math.floor(NOW / HOUR_MS)],
   );
 }

@@ -63,8 +63,9 @@ export async function listSessions(
   sql: SqlAccess,
   { q, before, limit, refreshBudgetMs = 1_000 }: { q?: string; before?: number; limit: number; refreshBudgetMs?: number },
 ): Promise<SessionListItem[]> {
-  const email = sql.dialect === 'sqlite' ? "lower(json_extract(lead, '$.emailAddress'))" : "lower(lead::json ->> 'emailAddress')";
-  const crmOrder = sql.dialect === 'sqlite' ? "json_extract(konnektive, '$.orderId')" : "(konnektive::json ->> 'orderId')";
+  // The expressions of the search indexes (migrations 8 and 9), spelled as they are there.
+  const email = `lower(${sql.dialect.jsonText('lead', 'emailAddress')})`;
+  const crmOrder = `(${sql.dialect.jsonText('konnektive', 'orderId')})`;
   let rows: Row[];
   if (q) {
     const term = q.trim();

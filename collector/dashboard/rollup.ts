@@ -20,9 +20,6 @@ const UPSELLS: readonly PageName[] = ['upsell1', 'upsell2', 'upsell3', 'upsell4'
 
 type Row = Record<string, unknown>;
 
-const groupConcat = (sql: SqlAccess, column: string) =>
-  sql.dialect === 'sqlite' ? `group_concat(${column})` : `string_agg(${column}, ',')`;
-const notBot = (sql: SqlAccess) => (sql.dialect === 'sqlite' ? 's.is_bot = 0' : 's.is_bot = false');
 
 function pagesOf(text: unknown): Set<PageName> {
   return new Set((typeof text === 'string' ? text.split(',') : []).filter((page): page is PageName => PAGE_SET.has(page)));
@@ -68,9 +65,9 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
   // Visitors of the hour: their steps, lead, and whether they ended in an order.
   const visitors = await sql.all<Row>(
     `SELECT s.id, s.created_at, s.landing_url, s.user_agent, s.lead,
-            (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
+            (SELECT ${sql.dialect.commaList('c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
             (SELECT COUNT(*) FROM session_outcomes o WHERE o.session_id = s.id AND o.order_at IS NOT NULL) AS orders
-       FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND ${notBot(sql)}`,
+       FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND NOT s.is_bot`,
     [from, to],
   );
   // Each visitor's affiliate, for the session search (one multi-row statement, not a round trip each).
@@ -91,8 +88,8 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
   }
   await insertRows(
     sql,
-    sql.dialect === 'sqlite' ? 'INSERT OR REPLACE INTO dashboard_sources (session_id, aff_id, device, created_at) VALUES' : 'INSERT INTO dashboard_sources (session_id, aff_id, device, created_at) VALUES',
-    sql.dialect === 'sqlite' ? '' : 'ON CONFLICT (session_id) DO UPDATE SET aff_id = excluded.aff_id, device = excluded.device, created_at = excluded.created_at',
+    'INSERT INTO dashboard_sources (session_id, aff_id, device, created_at) VALUES',
+    'ON CONFLICT (session_id) DO UPDATE SET aff_id = excluded.aff_id, device = excluded.device, created_at = excluded.created_at',
     affiliates,
   );
 
@@ -128,7 +125,7 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
   const orders = await sql.all<Row>(
     `SELECT o.order_cents, s.landing_url, s.user_agent,
             (SELECT e.payload FROM emissions e WHERE e.session_id = o.session_id AND e.kind = 'order') AS payload,
-            (SELECT ${groupConcat(sql, 'c.page')} FROM session_clicks c WHERE c.session_id = o.session_id) AS pages
+            (SELECT ${sql.dialect.commaList('c.page')} FROM session_clicks c WHERE c.session_id = o.session_id) AS pages
        FROM session_outcomes o LEFT JOIN sessions s ON s.id = o.session_id
       WHERE o.order_at >= ? AND o.order_at < ?`,
     [from, to],
@@ -188,17 +185,13 @@ export async function refreshRollup(sql: SqlAccess, { budgetMs = 2_000, batch = 
   let hours = 0;
   for (;;) {
     const done = await sql.transaction(async (tx) => {
-      const rows =
-        tx.dialect === 'sqlite'
-          ? await tx.all<{ bucket: number }>('SELECT bucket FROM dashboard_dirty ORDER BY bucket DESC LIMIT ?', [batch])
-          : await tx.all<{ bucket: number }>(
-              'DELETE FROM dashboard_dirty WHERE bucket IN (SELECT bucket FROM dashboard_dirty ORDER BY bucket DESC LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING bucket',
-              [batch],
-            );
-      for (const { bucket } of rows) {
-        if (tx.dialect === 'sqlite') await tx.run('DELETE FROM dashboard_dirty WHERE bucket = ?', [bucket]);
-        await recomputeHour(tx, Number(bucket));
-      }
+      // The newest dirty hours, taken (on PostgreSQL, those no other collector holds).
+      const rows = await tx.all<{ bucket: number }>(
+        `DELETE FROM dashboard_dirty WHERE bucket IN
+           (SELECT bucket FROM dashboard_dirty ORDER BY bucket DESC LIMIT ?${tx.dialect.forUpdateSkipLocked()}) RETURNING bucket`,
+        [batch],
+      );
+      for (const { bucket } of rows) await recomputeHour(tx, Number(bucket));
       return rows.length;
     });
     hours += done;

@@ -28,6 +28,8 @@ export interface Dialect {
   greatest: 'MAX' | 'GREATEST';
   /** A key of a JSON object held in a TEXT column, as text (the form the expression index uses). */
   jsonText(column: string, key: string): string;
+  /** An aggregate joining a group's values with commas. */
+  commaList(column: string): string;
   /**
    * Row locks. SQLite has one writer (a transaction holds the whole database), so it needs none;
    * PostgreSQL locks the rows a transaction will change, and skips those another holds.
@@ -53,6 +55,7 @@ export const sqliteDialect: Dialect = Object.freeze({
   returningId: '',
   greatest: 'MAX',
   jsonText: (column: string, key: string) => `json_extract(${column}, '$.${key}')`,
+  commaList: (column: string) => `group_concat(${column})`,
   forUpdate: '',
   forUpdateSkipLocked: () => '',
   advisoryLock: undefined,
@@ -72,6 +75,7 @@ export const postgresDialect: Dialect = Object.freeze({
   returningId: ' RETURNING id',
   greatest: 'GREATEST',
   jsonText: (column: string, key: string) => `${column}::json ->> '${key}'`,
+  commaList: (column: string) => `string_agg(${column}, ',')`,
   forUpdate: ' FOR UPDATE',
   forUpdateSkipLocked: (table?: string) => (table ? ` FOR UPDATE OF ${table} SKIP LOCKED` : ' FOR UPDATE SKIP LOCKED'),
   advisoryLock: 'SELECT pg_advisory_xact_lock(?, hashtext(?))',

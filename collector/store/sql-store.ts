@@ -112,7 +112,7 @@ export abstract class SqlStore implements Store {
   /** Plain SQL for the dashboard's read models (`?` placeholders on both backends). */
   sql(): SqlAccess {
     const over = (x: Exec, inside: boolean): SqlAccess => ({
-      dialect: this.dialect.name,
+      dialect: this.dialect,
       all: async <R>(sql: string, params: readonly unknown[] = []) => (await x.rows(this.dialect.placeholders(sql), [...params])) as R[],
       run: async (sql, params = []) => x.run(this.dialect.placeholders(sql), [...params]),
       transaction: (fn) => (inside ? fn(over(x, true)) : this.atomically((inner) => fn(over(inner, true)))),

@@ -7,6 +7,7 @@
  * {@link StoreTx}; the store only knows how to read and write rows.
  */
 import type { JobKind } from '../outbox/job-kinds.js';
+import type { Dialect } from './dialect.js';
 import type { CartItem, LeadFields, PageName } from '../wire-schema.js';
 
 export const JOB_STATES = Object.freeze({
@@ -216,7 +217,11 @@ export interface DeliveryAttempt {
   jobId: number;
   upstream: Upstream;
   endpoint: string;
-  /** Summaries only, with personal data and credentials redacted before they get here. */
+  /**
+   * Summaries with personal data and credentials redacted before they get here; in sandbox mode
+   * (nothing is sent, the dashboard is loopback-only) ActiveCampaign requests are kept in full,
+   * as the Delivery view shows what would have been sent (see emit/sandbox-emitter.ts).
+   */
   request: string;
   response: string;
   outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox';
@@ -332,11 +337,12 @@ export type RateSendResult = { sent: true; id: number } | { sent: false; retryAt
 export const RATE_SEND_HORIZON_MS = 60_000;
 
 /**
- * Plain SQL for read models that keep their own queries per dialect (collector/dashboard/):
- * `?` placeholders on both backends. Not for domain writes, which go through {@link StoreTx}.
+ * Plain SQL for the read models that keep their own queries (collector/dashboard/): `?`
+ * placeholders on both backends, and the store's dialect seam for what is spelled differently.
+ * Not for domain writes, which go through {@link StoreTx}.
  */
 export interface SqlAccess {
-  readonly dialect: 'sqlite' | 'postgres';
+  readonly dialect: Dialect;
   all<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** Returns the number of rows changed. */
   run(sql: string, params?: readonly unknown[]): Promise<number>;
