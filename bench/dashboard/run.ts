@@ -350,8 +350,8 @@ async function measure(label: string, url: string): Promise<{ results: Result[];
 
   const queries: { name: string; range: boolean; live: boolean; run: (sql: SqlAccess, from: number, to: number) => Promise<unknown> }[] = [
     { name: 'overview', range: true, live: true, run: (sql, from, to) => overview(sql, from, to, { now: NOW, linkTtlMs: LINK_TTL }) },
-    { name: 'sources: affId', range: true, live: true, run: (sql, from, to) => sources(sql, 'affId', from, to) },
-    { name: 'sources: utm_source', range: true, live: false, run: (sql, from, to) => sources(sql, 'utm_source', from, to) },
+    { name: 'sources: affId', range: true, live: true, run: (sql, from, to) => sources(sql, 'affId', from, to, { now: NOW, linkTtlMs: LINK_TTL }) },
+    { name: 'sources: utm_source', range: true, live: false, run: (sql, from, to) => sources(sql, 'utm_source', from, to, { now: NOW, linkTtlMs: LINK_TTL }) },
     { name: 'sessions: latest 50', range: false, live: false, run: (sql) => listSessions(sql, { limit: 50 }) },
     { name: 'sessions: by email', range: false, live: false, run: (sql) => listSessions(sql, { q: email, limit: 50 }) },
     { name: 'sessions: by order id', range: false, live: false, run: (sql) => listSessions(sql, { q: orderId, limit: 50 }) },
