@@ -8,7 +8,7 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { orderReported } from '../session/session-rules.js';
+import { reportedPaid } from './recovery-target.js';
 import type { Session, Store } from '../store/store.js';
 import type { IngestResponse, LeadFields } from '../wire-schema.js';
 
@@ -22,7 +22,7 @@ export async function recoveryLanding(
   // A session purged since the link was made: the adoption started a new one, with nothing to
   // restore. A session paid since (here or in another session of the same email) gets nothing to
   // buy again with.
-  if (session.id !== adopted.requestedSessionId || orderReported(session)) return undefined;
+  if (session.id !== adopted.requestedSessionId || reportedPaid(session)) return undefined;
   if (adopted.pageViews > 0) {
     try {
       await deps.store.recordRecoveryReturn(session.id, adopted.at);

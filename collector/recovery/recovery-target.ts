@@ -4,7 +4,6 @@
  * left, the "order complete" page, or the "link expired" page.
  */
 import { isAllowedOrigin, type Config } from '../config.js';
-import { orderReported } from '../session/session-rules.js';
 import type { Session, Store } from '../store/store.js';
 import { LINK_TOKEN_TTL_MS, signRecoveryLink, verifyRecovery } from '../tokens.js';
 
@@ -20,14 +19,27 @@ export const EXPIRED_PATH = '/recovery/expired';
 const MAX_TOKEN_LENGTH = 200;
 
 /**
- * Paid: a verified order, an ORDER queued or sent, the same email paid in another session
- * (`closed`), or an order the buyer reported that Konnektive has not turned down (an order id or the
- * thank-you page, inside `UPSELL_WINDOW` before its ORDER is queued). No abandoned-cart email may
- * lead a buyer who paid into a second purchase; one whose reported order proves unpaid is led to
- * the checkout again.
+ * Paid as far as the session shows: a verified order, the same email paid in another session
+ * (`closed`), or an order the buyer reported (an order id, the thank-you page, inside
+ * `UPSELL_WINDOW` before its ORDER is queued) that Konnektive has not turned down. A reported
+ * order whose check did not verify stays unpaid whatever the buyer did since (coming back through
+ * the link is activity, and must not turn a declined order into a paid one).
+ */
+export function reportedPaid(session: Session): boolean {
+  if (session.state === 'complete' || session.state === 'closed' || session.orderCheck?.verified) return true;
+  const reported = session.state === 'ordered' || session.funnelDone || session.claimedOrderId !== undefined;
+  if (!reported) return false;
+  const check = session.orderCheck;
+  const turnedDown = check !== undefined && (session.claimedOrderId === undefined || check.orderId === session.claimedOrderId);
+  return !turnedDown;
+}
+
+/**
+ * Paid: {@link reportedPaid}, or an ORDER queued or sent. No abandoned-cart email may lead a buyer
+ * who paid into a second purchase; one whose reported order proved unpaid is led to the checkout.
  */
 export async function isPaid(store: Store, session: Session): Promise<boolean> {
-  if (orderReported(session) || session.orderCheck?.verified) return true;
+  if (reportedPaid(session)) return true;
   const order = await store.getEmission(session.id, 'order');
   return order !== undefined && order.status !== 'cancelled';
 }

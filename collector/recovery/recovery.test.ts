@@ -298,6 +298,33 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       }
     });
 
+    it.runIf(route === 'activecampaign')('a buyer whose reported order Konnektive turned down is led to the checkout, prefilled, on every click', async () => {
+      await start();
+      const first = await visit({}, [ev.page('checkout', CHECKOUT), ev.lead(ann), { ...ev.cart([]), items: [bottle] }]);
+      const id = first.ids.session;
+      clock.advance(MINUTE);
+      // As the order check leaves it: the reported order DECLINED, the cart abandoned, its CART sent.
+      await collector.store.updateSession(id, {
+        state: 'abandoned',
+        stateChangedAt: clock.now(),
+        claimedOrderId: 'ORD1',
+        orderCheck: { orderId: 'ORD1', checkedAt: clock.now(), verified: false, reason: 'status DECLINED' },
+      });
+      clock.advance(MINUTE);
+      const token = signRecovery(TEST_SECRET, id, clock.now() + DAY);
+      const location = (await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location')!;
+      expect(location).toContain('_fb=p.');
+      // The landing is activity after the check: it must not make the declined order count as paid.
+      const landed = await visit({ link: new URL(location).searchParams.get('_fb')! }, [ev.page('checkout', CHECKOUT)]);
+      expect(landed.ids.session).toBe(id);
+      expect(landed.prefill).toBeDefined();
+      expect(landed.ids.fields).toMatchObject({ emailAddress: ann.emailAddress });
+      expect((await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location')).toContain('_fb=p.');
+      // A new order id reported after the decline counts as paid until checked.
+      await collector.store.updateSession(id, { claimedOrderId: 'ORD2' });
+      expect((await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location')).toBe('/recovery/done');
+    });
+
     it.runIf(route === 'activecampaign')('an ordinary link token never gets prefill data; a recovery landing on a purged session starts afresh', async () => {
       await start();
       const first = await visit({}, [ev.page('checkout', CHECKOUT), ev.lead(ann)]);
