@@ -27,6 +27,9 @@ describe('fitRequestUri', () => {
   it('falls back to the path, then the origin, when not even one parameter fits', () => {
     expect(fitRequestUri(`https://offer.example/p?x=${'y'.repeat(600)}`, MAX)).toBe('https://offer.example/p');
     expect(fitRequestUri(`https://offer.example/${'p'.repeat(600)}?affId=A1`, MAX)).toBe('https://offer.example');
+    // A path of exactly the limit still fits, without its query.
+    const path = `https://offer.example/${'p'.repeat(MAX - 'https://offer.example/'.length)}`;
+    expect(fitRequestUri(`${path}?affId=A1`, MAX)).toBe(path);
   });
 
   it('never sends more than the limit, and every parameter it sends is one of the URL, byte for byte, in order', () => {

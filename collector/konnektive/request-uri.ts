@@ -20,7 +20,7 @@ export function fitRequestUri(url: string, max: number): string {
   if (whole.length <= max) return whole;
   const queryAt = whole.indexOf('?');
   const base = queryAt === -1 ? whole : whole.slice(0, queryAt);
-  if (base.length + 1 > max) return originOf(base, max);
+  if (base.length > max) return originOf(base, max);
   const params = whole.slice(queryAt + 1).split('&').filter((param) => param !== '');
   const name = (param: string): string => {
     const at = param.indexOf('=');
