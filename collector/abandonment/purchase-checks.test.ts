@@ -196,6 +196,22 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       expect(await stateOf(left.id)).toBe('closed');
     });
 
+    it('a cart the same buyer begins after paying, while the ORDER still waits, keeps its own course: its CART goes out', async () => {
+      await start();
+      const paid1 = await reachCheckout(DEVICE_1);
+      crm.completeOrder(paid1.orderId, paid);
+      // An upsell page: the ORDER waits for the upsell window.
+      await visit(paid1.session, DEVICE_1, [ev.page('upsell1', 'https://secure.example/upsell1'), ev.order(paid1.orderId)]);
+      clock.advance(5 * MINUTE);
+      // A second purchase, begun once the first was over, then left.
+      const second = await reachCheckout(DEVICE_2);
+      await idle(11 * MINUTE);
+      expect(sentOrders()).toEqual([paid1.orderId]);
+      expect(await stateOf(second.id)).toBe('open');
+      for (let i = 0; i < 2; i++) await idle(31 * MINUTE);
+      expect(sentCarts()).toEqual([second.id]);
+    });
+
     it("a cart left open on one device, and its recheck comes before the other device's ORDER: no CART, the ORDER once", async () => {
       await start();
       const left = await reachCheckout(DEVICE_1);

@@ -46,19 +46,22 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
 
   /**
    * A verified order: the session is complete and its ORDER queued. Every other cart of the same
-   * buyer is closed too, whether its CART went out (`abandoned`) or not yet (`open` with a cart,
-   * left on another device or in another tab): whoever paid must not get abandoned-cart emails.
+   * buyer begun before the paying session's last activity is closed too, whether its CART went
+   * out (`abandoned`) or not yet (`open` with a cart, left on another device or in another tab):
+   * whoever paid must not get abandoned-cart emails. A cart begun after that is a new purchase,
+   * and keeps its own course.
    */
   async function complete(tx: StoreTx, session: Session, check: OrderCheck, now: number): Promise<void> {
     await tx.updateSession(session.id, { orderCheck: check, state: 'complete', stateChangedAt: now, dueAt: null });
     await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now), now);
     const email = check.order?.email ?? session.lead.emailAddress;
     if (!email) return;
+    const paidBefore = (other: Session) => other.id !== session.id && other.createdAt <= session.lastSeenAt;
     for (const other of await tx.listAbandonedByEmail(email)) {
-      if (other.id !== session.id) await close(tx, other, check.order!.orderId, now);
+      if (paidBefore(other)) await close(tx, other, check.order!.orderId, now);
     }
     for (const other of await tx.listOpenCartsByEmail(email)) {
-      if (other.id !== session.id && hasCart(other)) await close(tx, other, check.order!.orderId, now);
+      if (paidBefore(other) && hasCart(other)) await close(tx, other, check.order!.orderId, now);
     }
   }
 
