@@ -115,6 +115,14 @@ describe('Konnektive route', () => {
     expect(call!.params.customerId).toBeUndefined();
   });
 
+  it('leaves out a name longer than Konnektive keeps instead of cutting it', async () => {
+    const long = 'A'.repeat(51);
+    await konnektiveRouteEmitter({ api: api() }).emit({ ...customer, firstName: long, lastName: 'Lee' }, context());
+    const [call] = double.acRoute;
+    expect(call!.params.firstName).toBeUndefined();
+    expect(call!.params.lastName).toBe('Lee');
+  });
+
   it('passes the configured connection id along', async () => {
     await konnektiveRouteEmitter({ api: api(), connectionId: '3' }).emit(cart, context());
     expect(double.acRoute[0]!.params.connectionid).toBe('3');

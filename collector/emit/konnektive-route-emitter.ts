@@ -47,6 +47,7 @@ import {
   type OrderEmission,
 } from './emission.js';
 import { isoDate } from './iso-date.js';
+import { KONNEKTIVE_LEAD_MAX } from '../wire-schema.js';
 
 type Params = Record<string, string>;
 
@@ -101,10 +102,14 @@ function products(items: EmissionItem[]): string {
   return JSON.stringify(orderProducts(items));
 }
 
+/** A name goes as typed or not at all: one longer than Konnektive keeps of a name is left out. */
+const fits = (name: string | undefined, field: 'firstName' | 'lastName'): name is string =>
+  name !== undefined && name !== '' && name.length <= KONNEKTIVE_LEAD_MAX[field];
+
 function person(emission: { firstName?: string; lastName?: string; customerExternalId: string }): Params {
   return {
-    ...(emission.firstName ? { firstName: emission.firstName } : {}),
-    ...(emission.lastName ? { lastName: emission.lastName } : {}),
+    ...(fits(emission.firstName, 'firstName') ? { firstName: emission.firstName } : {}),
+    ...(fits(emission.lastName, 'lastName') ? { lastName: emission.lastName } : {}),
     // Konnektive's customer ids are numbers; a session id (the fallback) means nothing to it.
     ...(/^\d+$/.test(emission.customerExternalId) ? { customerId: emission.customerExternalId } : {}),
   };
