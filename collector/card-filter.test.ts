@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { cardBrands, cardDropLabeller, containsCardNumber, isValidPhone, isWholeCardNumber, passesLuhn, scrubEvent, scrubUrl } from './card-filter.js';
 import { FunnelEvent, LEAD_FIELDS, type LeadField } from './wire-schema.js';
+import { FULL_EVENTS, SLOTS, withValue, type Slot } from '../test/support/every-field.js';
 import {
   anyCard,
   CARD_BRANDS,
@@ -296,65 +297,6 @@ describe('properties', () => {
   });
 });
 
-/**
- * One event of each type with every field the schema has (the first test below keeps this true),
- * each string a harmless value. The slots are found by walking these objects, not the schema.
- */
-const FULL: Record<FunnelEvent['type'], Record<string, unknown>> = {
-  page: { type: 'page', page: 'presell', url: 'https://offer.example/p?affId=A7', referrer: 'https://news.example/a' },
-  lead: {
-    type: 'lead',
-    fields: { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com', phoneNumber: '+1 415 555 2671', address1: '1 Main St', address2: 'Apt 2', city: 'Austin', state: 'TX', postalCode: '78701', country: 'US' },
-  },
-  cart: {
-    type: 'cart',
-    currency: 'USD',
-    items: [
-      { id: '41', name: 'Bottle', price: 39.95, qty: 1, imageUrl: 'https://cdn.example/b.png', productUrl: 'https://offer.example/b', sku: 'B-1', category: 'Health', description: 'One bottle.' },
-    ],
-  },
-  order: { type: 'order', orderId: 'A1B2C3D4E5' },
-  exit: { type: 'exit', page: 'lead' },
-};
-
-interface Slot {
-  type: FunnelEvent['type'];
-  path: (string | number)[];
-  /** The metric's `field` label. */
-  label: string;
-  kind: 'url' | 'phone' | 'text' | 'orderId' | 'currency';
-  /** A required value no event is valid without: a card number there refuses the request. */
-  refused: boolean;
-}
-
-/** Every string value of every event type but the discriminators and the snippet's UUID. */
-const SLOTS: Slot[] = Object.values(FULL).flatMap((sample) => {
-  const type = sample.type as FunnelEvent['type'];
-  const found: Slot[] = [];
-  const walk = (value: unknown, path: (string | number)[]) => {
-    if (typeof value === 'string') {
-      const key = String(path.at(-1));
-      if (key === 'type' || key === 'page') return;
-      const kind = key === 'url' || key === 'referrer' || key.endsWith('Url') ? 'url' : key === 'phoneNumber' ? 'phone' : key === 'orderId' || key === 'currency' ? key : 'text';
-      const label = path[0] === 'items' ? `item_${key}` : key;
-      found.push({ type, path, label, kind, refused: label === 'item_id' || label === 'orderId' });
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, inner] of Object.entries(value)) walk(inner, [...path, Array.isArray(value) ? Number(key) : key]);
-    }
-  };
-  walk(sample, []);
-  return found;
-});
-
-const withValue = (slot: Slot, value: string | undefined): Record<string, unknown> => {
-  const event = structuredClone({ id: randomUUID(), ...FULL[slot.type] });
-  let parent: Record<string | number, unknown> = event;
-  for (const key of slot.path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-  const last = slot.path.at(-1)!;
-  if (value === undefined) delete parent[last];
-  else parent[last] = value;
-  return event;
-};
 const valueAt = (event: unknown, path: (string | number)[]): unknown => path.reduce((at: any, key) => at?.[key], event);
 
 type Placement = 'whole' | 'inside' | 'query' | 'path';
@@ -380,12 +322,12 @@ describe('every string field of every event type goes through the filter', () =>
     for (const option of FunnelEvent.options) {
       const type = option.shape.type.value;
       const keys = (schema: { shape: Record<string, unknown> }) => Object.keys(schema.shape).filter((key) => key !== 'ts' && key !== 'id');
-      expect(Object.keys(FULL[type]).filter((key) => key !== 'id').sort(), type).toEqual(keys(option).sort());
+      expect(Object.keys(FULL_EVENTS[type]).filter((key) => key !== 'id').sort(), type).toEqual(keys(option).sort());
     }
     const [, leadOption, cartOption] = FunnelEvent.options;
-    expect(Object.keys((FULL.lead as any).fields).sort()).toEqual(Object.keys(leadOption.shape.fields.shape).sort());
-    expect(Object.keys((FULL.cart as any).items[0]).sort()).toEqual(Object.keys(cartOption.shape.items.element.shape).sort());
-    for (const sample of Object.values(FULL)) expect(FunnelEvent.safeParse({ id: randomUUID(), ...sample }).success).toBe(true);
+    expect(Object.keys((FULL_EVENTS.lead as any).fields).sort()).toEqual(Object.keys(leadOption.shape.fields.shape).sort());
+    expect(Object.keys((FULL_EVENTS.cart as any).items[0]).sort()).toEqual(Object.keys(cartOption.shape.items.element.shape).sort());
+    for (const sample of Object.values(FULL_EVENTS)) expect(FunnelEvent.safeParse({ id: randomUUID(), ...sample }).success).toBe(true);
     expect(SLOTS.map((slot) => slot.label)).toEqual(expect.arrayContaining(['url', 'referrer', 'item_id', 'item_sku', 'item_imageUrl', 'orderId', 'currency']));
   });
 

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signLink, signSession, newSessionId } from '../tokens.js';
 import { FunnelEvent, LEAD_FIELDS, type IngestResponse } from '../wire-schema.js';
 import { anyCard, clickId, emailWithDigits, idParam, internationalPhone, numericId } from '../../test/support/value-arbitraries.js';
+import { FULL_EVENTS, SLOTS, withValue } from '../../test/support/every-field.js';
 import { ev, LANDER_ORIGIN, startTestCollector, testEnv, TEST_SECRET, type TestCollector } from '../../test/support/test-collector.js';
 
 let collector: TestCollector;
@@ -291,52 +292,18 @@ describe('POST /v1/events, generated values through the real ingest path', () =>
   });
 });
 
-/** One event of each type with every string field the schema has (card-filter.test.ts checks the same). */
-const FULL: Record<string, Record<string, unknown>> = {
-  page: { type: 'page', page: 'presell', url: 'https://offer.example/p?affId=A7', referrer: 'https://news.example/a' },
-  lead: {
-    type: 'lead',
-    fields: { firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com', phoneNumber: '+1 415 555 2671', address1: '1 Main St', address2: 'Apt 2', city: 'Austin', state: 'TX', postalCode: '78701', country: 'US' },
-  },
-  cart: {
-    type: 'cart',
-    currency: 'USD',
-    items: [{ id: '41', name: 'Bottle', price: 39.95, qty: 1, imageUrl: 'https://cdn.example/b.png', productUrl: 'https://offer.example/b', sku: 'B-1', category: 'Health', description: 'One bottle.' }],
-  },
-  order: { type: 'order', orderId: 'A1B2C3D4E5' },
-};
-/** [event type, path] of every string value but the discriminators (`type`, `page`). */
-const SLOTS: [string, (string | number)[]][] = Object.entries(FULL).flatMap(([type, sample]) => {
-  const found: [string, (string | number)[]][] = [];
-  const walk = (value: unknown, path: (string | number)[]) => {
-    if (typeof value === 'string') {
-      if (path.at(-1) !== 'type' && path.at(-1) !== 'page') found.push([type, path]);
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, inner] of Object.entries(value)) walk(inner, [...path, Array.isArray(value) ? Number(key) : key]);
-    }
-  };
-  walk(sample, []);
-  return found;
-});
-const isUrlSlot = (path: (string | number)[]) => /^(url|referrer|.*Url)$/.test(String(path.at(-1)));
-function eventWith(type: string, path: (string | number)[], value: string): FunnelEvent {
-  const event = structuredClone({ id: randomUUID(), ...FULL[type] }) as Record<string | number, any>;
-  path.slice(0, -1).reduce((at, key) => at[key], event)[path.at(-1)!] = value;
-  return event as unknown as FunnelEvent;
-}
-
 describe('POST /v1/events, every string field of every event type', () => {
   it('covers every event type that has a string field', () => {
-    expect(new Set(SLOTS.map(([type]) => type))).toEqual(new Set(['page', 'lead', 'cart', 'order']));
+    expect(new Set(SLOTS.map((slot) => slot.type))).toEqual(new Set(['page', 'lead', 'cart', 'order']));
     expect(SLOTS).toHaveLength(2 + LEAD_FIELDS.length + 8 + 1);
   });
 
   it('a card number of any brand in any of them never reaches the store: dropped whole, or the batch is refused with a 400', async () => {
-    for (const [type, path] of SLOTS) {
+    for (const { type, path, kind } of SLOTS) {
       await fc.assert(
         fc.asyncProperty(anyCard, idParam, fc.boolean(), async (card, param, inPath) => {
           const base = path.at(-1) === 'imageUrl' ? 'https://cdn.example/b.png' : 'https://offer.example/p';
-          const value = isUrlSlot(path)
+          const value = kind === 'url'
             ? inPath
               ? `https://offer.example/c/${encodeURIComponent(card.written)}?c1=x`
               : `${base}?affId=A7&${param}=${encodeURIComponent(card.written)}`
@@ -344,7 +311,7 @@ describe('POST /v1/events, every string field of every event type', () => {
               ? card.written.replace(/ /g, '-')
               : card.written;
           const before = await snapshot();
-          const res = await collector.post({ campaign: '12', events: [ev.page('presell', 'https://offer.example/?affId=A1'), eventWith(type, path, value)] });
+          const res = await collector.post({ campaign: '12', events: [ev.page('presell', 'https://offer.example/?affId=A1'), withValue({ type, path }, value)] });
           const what = `${type} ${path.join('.')}: ${value}`;
           if (res.status === 400) {
             // Only a value no event is valid without (or one the schema refuses) refuses the batch.
@@ -387,12 +354,12 @@ describe('POST /v1/events, every string field of every event type', () => {
     const value = fc.oneof(numericId, clickId, internationalPhone, emailWithDigits);
     await fc.assert(
       fc.asyncProperty(fc.array(value, { minLength: SLOTS.length, maxLength: SLOTS.length }), numericId, idParam, async (values, orderId, param) => {
-        const events = Object.keys(FULL).map((type) => {
-          let event = eventWith(type, ['id'], randomUUID());
-          SLOTS.forEach(([slotType, path], i) => {
-            if (slotType !== type || path.at(-1) === 'currency') return;
+        const events = (Object.keys(FULL_EVENTS) as FunnelEvent['type'][]).map((type) => {
+          const event = structuredClone({ id: randomUUID(), ...FULL_EVENTS[type] });
+          SLOTS.forEach(({ type: slotType, path, kind }, i) => {
+            if (slotType !== type || kind === 'currency') return;
             const base = path.at(-1) === 'imageUrl' ? 'https://cdn.example/b.png' : 'https://offer.example/p';
-            let written = isUrlSlot(path) ? `${base}?affId=A7&${param}=${encodeURIComponent(values[i]!)}` : path.at(-1) === 'orderId' ? orderId : values[i]!;
+            let written = kind === 'url' ? `${base}?affId=A7&${param}=${encodeURIComponent(values[i]!)}` : kind === 'orderId' ? orderId : values[i]!;
             const parent = path.slice(0, -1).reduce((at: any, key) => at[key], event as any);
             parent[path.at(-1)!] = written;
             // Longer than the field keeps (an email as a postal code): the schema would cut it.
