@@ -12,8 +12,8 @@ import { DEFAULT_BACKOFF } from '../outbox/backoff.js';
 import type { IngestResponse } from '../wire-schema.js';
 import type { ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
 import type { KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
-import { ev, eventually, idleFor, konnektiveEnv, settleJobs, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
-import { withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
+import { ev, eventually, idleFor, settleJobs, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
+import { emissionEnv, withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import type { CollectorOptions } from '../server.js';
 
@@ -48,16 +48,7 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
     );
 
     async function start(options: CollectorOptions = {}) {
-      collector = await startTestCollector(
-        konnektiveEnv(crm.url, {
-          EMIT_VIA: route,
-          ACTIVECAMPAIGN_API_URL: ac.url,
-          ACTIVECAMPAIGN_API_KEY: 'ac-test-key',
-          ABANDON_AFTER: '30m',
-          UPSELL_WINDOW: '15m',
-        }),
-        { clock, fetch: clock.fetch, runSweeper: false, ...options },
-      );
+      collector = await startTestCollector(emissionEnv({ crm, ac }, route), { clock, fetch: clock.fetch, runSweeper: false, ...options });
     }
 
     async function visit(session: string | undefined, events: unknown[]): Promise<IngestResponse> {

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import type { IngestResponse } from '../wire-schema.js';
 import type { ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
 import type { KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
-import { ev, idleFor, konnektiveEnv, settleJobs, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
-import { withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
+import { ev, idleFor, settleJobs, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
+import { emissionEnv, withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
 
 const MINUTE = 60_000;
@@ -37,17 +37,7 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
     );
 
     async function start() {
-      collector = await startTestCollector(
-        konnektiveEnv(crm.url, {
-          EMIT_VIA: route,
-          ACTIVECAMPAIGN_API_URL: ac.url,
-          ACTIVECAMPAIGN_API_KEY: 'ac-test-key',
-          ABANDON_AFTER: '30m',
-          UPSELL_WINDOW: '15m',
-          TRUST_PROXY: 'on',
-        }),
-        { clock, fetch: clock.fetch, runSweeper: false },
-      );
+      collector = await startTestCollector(emissionEnv({ crm, ac }, route, { TRUST_PROXY: 'on' }), { clock, fetch: clock.fetch, runSweeper: false });
     }
 
     async function visit(session: string | undefined, ip: string, events: unknown[]): Promise<IngestResponse> {

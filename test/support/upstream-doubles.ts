@@ -5,6 +5,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import { startActiveCampaignDouble, type ActiveCampaignDouble } from '../doubles/activecampaign-double.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../doubles/konnektive-double.js';
+import { konnektiveEnv } from './test-collector.js';
 import { VirtualClock } from './virtual-clock.js';
 
 export interface UpstreamDoubles {
@@ -27,5 +28,20 @@ export function withUpstreamDoubles(take: (doubles: UpstreamDoubles) => void, co
     await collector()?.close();
     await doubles?.crm.close();
     await doubles?.ac.close();
+  });
+}
+
+/**
+ * The collector's settings for an emission route against both doubles, as the abandonment tests
+ * run it: carts abandoned after 30 minutes, an upsell window of 15 (`extra` overrides any).
+ */
+export function emissionEnv({ crm, ac }: Pick<UpstreamDoubles, 'crm' | 'ac'>, route: 'activecampaign' | 'konnektive', extra: Record<string, string> = {}): Record<string, string> {
+  return konnektiveEnv(crm.url, {
+    EMIT_VIA: route,
+    ACTIVECAMPAIGN_API_URL: ac.url,
+    ACTIVECAMPAIGN_API_KEY: 'ac-test-key',
+    ABANDON_AFTER: '30m',
+    UPSELL_WINDOW: '15m',
+    ...extra,
   });
 }
