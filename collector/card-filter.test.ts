@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { HTTPException } from 'hono/http-exception';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { cardBrands, cardDropLabeller, containsCardNumber, isValidPhone, isWholeCardNumber, passesLuhn, scrubEvent, scrubUrl } from './card-filter.js';
 import { FunnelEvent, LEAD_FIELDS, type LeadField } from './wire-schema.js';
@@ -341,12 +340,9 @@ describe('every string field of every event type goes through the filter', () =>
           return;
         }
         const event = parsed.data;
-        let drops: ReturnType<typeof scrubEvent> = [];
-        try {
-          drops = scrubEvent(event);
-        } catch (error) {
-          expect(error).toBeInstanceOf(HTTPException);
-          expect((error as HTTPException).status).toBe(400);
+        const drops = scrubEvent(event);
+        if (drops.some((drop) => drop.refused !== undefined)) {
+          expect(drops, slot.label).toEqual([{ field: slot.label, refused: expect.stringContaining('holds a card number') }]);
           expect(slot.refused, slot.label).toBe(true);
           return;
         }
@@ -400,22 +396,10 @@ describe('every string field of every event type goes through the filter', () =>
     }
   });
 
-  it('refuses a cart item id or an order id that is a card number with a 400 that names the field', () => {
+  it('refuses a cart item id or an order id that is a card number, naming the field (the route answers 400)', () => {
     const item = FunnelEvent.parse({ id: randomUUID(), type: 'cart', currency: 'USD', items: [{ id: '41', price: 1, qty: 1 }, { id: '4111111111111111', price: 1, qty: 1 }] });
-    const refusal = (event: FunnelEvent) => {
-      try {
-        scrubEvent(event);
-      } catch (error) {
-        return (error as HTTPException).getResponse();
-      }
-      throw new Error('not refused');
-    };
-    const itemAnswer = refusal(item);
-    expect(itemAnswer.status).toBe(400);
-    return itemAnswer.json().then(async (body) => {
-      expect(body).toEqual({ error: { code: 'invalid_events', message: expect.stringContaining('items.1.id') } });
-      const order = refusal(FunnelEvent.parse({ id: randomUUID(), type: 'order', orderId: '5555-5555-5555-4444' }));
-      expect(await order.json()).toEqual({ error: { code: 'invalid_events', message: expect.stringContaining('orderId') } });
-    });
+    expect(scrubEvent(item)).toEqual([{ field: 'item_id', refused: expect.stringContaining('items.1.id') }]);
+    const order = FunnelEvent.parse({ id: randomUUID(), type: 'order', orderId: '5555-5555-5555-4444' });
+    expect(scrubEvent(order)).toEqual([{ field: 'orderId', refused: expect.stringContaining('orderId') }]);
   });
 });

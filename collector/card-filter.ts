@@ -18,7 +18,8 @@
  *   of the URL is kept byte for byte; a card number anywhere else in the URL (path, fragment,
  *   parameter name, inside a longer value) drops the whole URL;
  * - a card number in a value no event is valid without (a cart item's `id`, an order's `orderId`)
- *   refuses the request with a 400 that names the field: nothing of the batch is stored. Inventing
+ *   refuses the request (the route answers a 400 that names the field): nothing of the batch is
+ *   stored. Inventing
  *   a value, or removing the item or the order, would send ActiveCampaign and Konnektive a wrong
  *   cart or order; a lander that does this is misconfigured and should hear of it;
  * - the event `id`, a UUID the snippet draws, is not scanned: one random UUID in about 26,600
@@ -28,7 +29,6 @@
 
 import creditCardType from 'credit-card-type';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { fail } from './http/errors.js';
 import { FunnelEvent } from './wire-schema.js';
 
 /**
@@ -215,6 +215,11 @@ export interface CardDrop {
   field: string;
   /** The query parameter removed from a URL; absent when the whole value was dropped. */
   param?: string;
+  /**
+   * Set when the value is one no event is valid without, so the request must be refused: what to
+   * tell the lander. Scrubbing stops there; nothing of the batch may be stored.
+   */
+  refused?: string;
 }
 
 /** How one string field of an event is read, derived from the wire schema. */
@@ -286,7 +291,7 @@ function shapeOf(object: ZodLike, prefix: string): Shape {
 const NOT_TEXT = new Set(['number', 'boolean', 'literal', 'enum']);
 
 let shapes: Map<string, Shape> | undefined;
-/** Built on first use: wire-schema imports this module, so its schemas are not there at load. */
+/** Built on the first event, once. */
 function shapeOfEvent(type: string): Shape {
   shapes ??= new Map(
     (FunnelEvent.options as unknown as ZodLike[]).map((option) => [
@@ -297,7 +302,8 @@ function shapeOfEvent(type: string): Shape {
   return shapes.get(type)!;
 }
 
-function scrubObject(object: Record<string, unknown>, shape: Shape, path: string, type: string, drops: CardDrop[]): void {
+/** Scrubs `object` in place; `false` once a value refuses the request (its drop says why). */
+function scrubObject(object: Record<string, unknown>, shape: Shape, path: string, type: string, drops: CardDrop[]): boolean {
   for (const field of shape.strings) {
     const value = object[field.key];
     if (typeof value !== 'string' || value === '') continue;
@@ -315,23 +321,24 @@ function scrubObject(object: Record<string, unknown>, shape: Shape, path: string
     if (field.optional) delete object[field.key];
     else if (field.emptyOk) object[field.key] = '';
     else {
-      fail(
-        400,
-        'invalid_events',
-        `${path}${field.key} of ${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} event holds a card number, which the collector never stores, and no ${type} event is valid without it: nothing of this batch was stored.`,
-      );
+      const refused = `${path}${field.key} of ${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} event holds a card number, which the collector never stores, and no ${type} event is valid without it: nothing of this batch was stored.`;
+      drops.push({ field: field.label, refused });
+      return false;
     }
     drops.push({ field: field.label });
   }
   for (const { key, shape: inner } of shape.objects) {
     const value = object[key];
-    if (value !== null && typeof value === 'object') scrubObject(value as Record<string, unknown>, inner, `${path}${key}.`, type, drops);
+    if (value !== null && typeof value === 'object' && !scrubObject(value as Record<string, unknown>, inner, `${path}${key}.`, type, drops)) return false;
   }
   for (const { key, element } of shape.arrays) {
     const value = object[key];
     if (!Array.isArray(value)) continue;
-    for (let i = 0; i < value.length; i++) scrubObject(value[i] as Record<string, unknown>, element, `${path}${key}.${i}.`, type, drops);
+    for (let i = 0; i < value.length; i++) {
+      if (!scrubObject(value[i] as Record<string, unknown>, element, `${path}${key}.${i}.`, type, drops)) return false;
+    }
   }
+  return true;
 }
 
 /**
@@ -339,8 +346,8 @@ function scrubObject(object: Record<string, unknown>, shape: Shape, path: string
  * schema's fields (so a field added to the schema is filtered without being listed here). A value
  * holding a card number is dropped whole: an optional field is removed, a page URL (required, and
  * may be empty) is emptied and the page view kept. A required value no event is valid without (a
- * cart item's `id`, an order's `orderId`) refuses the request: a 400 `invalid_events` naming the
- * field, thrown before the batch reaches the store, so nothing of it is stored.
+ * cart item's `id`, an order's `orderId`) ends the scrub with a drop whose `refused` says why: the
+ * caller refuses the request before anything reaches the store.
  * Returns what was dropped, one entry per value or parameter.
  */
 export function scrubEvent(event: FunnelEvent): CardDrop[] {

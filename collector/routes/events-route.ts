@@ -134,12 +134,15 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     }
     if (mode === 'new') sessionId = newSessionId();
 
-    try {
-      for (const event of batch.events) for (const drop of scrubEvent(event)) metrics.cardNumbersDropped.inc(cardLabels(drop));
-    } catch (refusal) {
-      // A card number in a value no event is valid without: the filter refuses the batch.
-      reject('invalid_events');
-      throw refusal;
+    for (const event of batch.events) {
+      for (const drop of scrubEvent(event)) {
+        if (drop.refused !== undefined) {
+          // A card number in a value no event is valid without: nothing of the batch is stored.
+          reject('invalid_events');
+          fail(400, 'invalid_events', drop.refused);
+        }
+        metrics.cardNumbersDropped.inc(cardLabels(drop));
+      }
     }
 
     const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);
