@@ -7,7 +7,7 @@ import { toCents } from '../emit/iso-date.js';
 import type { KonnektiveResult } from '../konnektive/konnektive-client.js';
 import { queryDateRange } from '../konnektive/konnektive-probe.js';
 import type { OrderCheck, Session, VerifiedOrder } from '../store/store.js';
-import { createdSince, crmOffsetFrom } from './order-dates.js';
+import { createdSince, crmOffsetFrom } from '../konnektive/order-dates.js';
 
 /** One Query Order call, recorded by the caller (delivery log, metrics). */
 export type AskKonnektive = (params: Record<string, string>) => Promise<KonnektiveResult>;
@@ -33,7 +33,7 @@ const NO_RESULT = /no result/i;
  * 2. then, unless that order is complete, completed orders of the lead's email (and campaign)
  *    created since the session started (before a CART) or since the CART (after one). Konnektive
  *    is asked over whole days, a day wider on each side (its days are in the account's time
- *    zone), so every answer is checked here against its `dateCreated` (see order-dates.ts).
+ *    zone), so every answer is checked here against its `dateCreated` (see konnektive/order-dates.ts).
  *    - An order another session holds (reported it, or its Import Lead created it) is that
  *      session's purchase: this cart was paid elsewhere, never this session's ORDER.
  *    - Before a CART, an order no session holds, from the visitor's IP (or with no IP in the

@@ -14,7 +14,7 @@ import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.j
 import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
 import type { Job, Session, Store } from '../store/store.js';
 import { queryDateRange } from './konnektive-probe.js';
-import { createdSince } from '../abandonment/order-dates.js';
+import { createdSince } from './order-dates.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { KONNEKTIVE_LEAD_MAX, type LeadFields, type PageName } from '../wire-schema.js';
 import type { KonnektiveApi } from './konnektive-client.js';
