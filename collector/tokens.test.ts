@@ -5,29 +5,49 @@ const secret = 's'.repeat(40);
 
 describe('session tokens', () => {
   it('round-trips and refuses tampering or another secret', () => {
-    const id = newSessionId();
+    const id = newSessionId(1_780_000_000_000);
     const token = signSession(secret, id);
     expect(verifySession(secret, token)).toBe(id);
     expect(verifySession('t'.repeat(40), token)).toBeUndefined();
-    const other = newSessionId();
+    const other = newSessionId(1_780_000_000_000);
     expect(verifySession(secret, token.replace(id, other))).toBeUndefined();
     expect(verifySession(secret, 'garbage')).toBeUndefined();
   });
 });
 
+describe('session ids', () => {
+  it('sort as text in the order they were minted, and differ when minted in the same millisecond', () => {
+    const times = [0, 1, 63, 64, 4_095, 4_096, 1_780_000_000_000, 1_780_000_000_001, 1_780_000_060_000, 2 ** 47];
+    const ids = times.map((time) => newSessionId(time));
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // Byte order: how SQLite compares the id column (PostgreSQL too, in a C-collated database).
+    expect([...ids].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))))).toEqual(ids);
+    const sameMillisecond = Array.from({ length: 1_000 }, () => newSessionId(1_780_000_000_000));
+    expect(new Set(sameMillisecond).size).toBe(1_000);
+    expect(new Set(sameMillisecond.map((id) => id.slice(0, 8))).size).toBe(1);
+    // The random part uses every base64url character over many ids (84 bits, not a counter).
+    const randomChars = new Set(sameMillisecond.flatMap((id) => [...id.slice(8)]));
+    expect(randomChars.size).toBe(64);
+  });
+  it('keep to the format every token checks', () => {
+    const id = newSessionId(Date.now());
+    expect(verifySession(secret, signSession(secret, id))).toBe(id);
+  });
+});
+
 describe('link tokens', () => {
   it('carry the session until they expire', () => {
-    const id = newSessionId();
+    const id = newSessionId(1_780_000_000_000);
     const token = signLink(secret, id, 10_000);
     expect(verifyLink(secret, token, 9_999)).toEqual({ ok: true, sessionId: id });
     expect(verifyLink(secret, token, 10_001)).toEqual({ ok: false, reason: 'expired' });
   });
   it('refuse a changed expiry or session', () => {
-    const id = newSessionId();
+    const id = newSessionId(1_780_000_000_000);
     const token = signLink(secret, id, 10_000);
     const [kind, sid, , mac] = token.split('.');
     expect(verifyLink(secret, `${kind}.${sid}.${(99_999_999).toString(36)}.${mac}`, 0)).toEqual({ ok: false, reason: 'forged' });
-    expect(verifyLink(secret, token.replace(id, newSessionId()), 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyLink(secret, token.replace(id, newSessionId(1_780_000_000_000)), 0)).toEqual({ ok: false, reason: 'forged' });
     expect(verifyLink(secret, signSession(secret, id), 0)).toEqual({ ok: false, reason: 'malformed' });
   });
 });
@@ -35,7 +55,7 @@ describe('link tokens', () => {
 describe('recovery tokens', () => {
   it('name the session until they expire, and no other kind of token passes for one', async () => {
     const { signRecovery, verifyRecovery, signRecoveryLink } = await import('./tokens.js');
-    const id = newSessionId();
+    const id = newSessionId(1_780_000_000_000);
     const token = signRecovery(secret, id, 10_000);
     expect(token).not.toContain('@');
     expect(verifyRecovery(secret, token, 9_999)).toEqual({ ok: true, sessionId: id });

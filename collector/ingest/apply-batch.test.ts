@@ -22,7 +22,7 @@ const cart = (): FunnelEvent => ({ id: randomUUID(), type: 'cart', items: [{ id:
 const order = (orderId: string): FunnelEvent => ({ id: randomUUID(), type: 'order', orderId });
 
 function ingest(request: Partial<IngestRequest> & Pick<IngestRequest, 'events'>): Promise<IngestOutcome> {
-  const full: IngestRequest = { mode: 'new', sessionId: newSessionId(), campaignId: '12', ip: '203.0.113.7', userAgent: 'Mozilla/5.0', isBot: false, receivedAt: T0, ...request };
+  const full: IngestRequest = { mode: 'new', sessionId: newSessionId(T0), campaignId: '12', ip: '203.0.113.7', userAgent: 'Mozilla/5.0', isBot: false, receivedAt: T0, ...request };
   return store.transaction((tx) => applyBatch(tx, full, DEFAULT_INGEST_POLICY));
 }
 

@@ -76,7 +76,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   if (!session) {
     const firstPage = request.events.find((event) => event.type === 'page');
     const fresh: NewSession = {
-      id: request.mode === 'new' ? request.sessionId : newSessionId(),
+      id: request.mode === 'new' ? request.sessionId : newSessionId(request.receivedAt),
       campaignId: request.campaignId,
       createdAt: request.receivedAt,
       lastSeenAt: request.receivedAt,

@@ -25,7 +25,7 @@ afterEach(async () => {
 
 const request = (overrides: Partial<IngestRequest> = {}): IngestRequest => ({
   mode: 'new',
-  sessionId: newSessionId(),
+  sessionId: newSessionId(Date.now()),
   campaignId: '12',
   ip: '203.0.113.7',
   userAgent: 'Mozilla/5.0',
@@ -75,7 +75,7 @@ describe('GroupCommitter', () => {
 
   it('answers an unknown session without writing anything for it', async () => {
     const committer = new GroupCommitter(store);
-    expect(await committer.submit(request({ mode: 'existing', sessionId: newSessionId() }))).toEqual({ ok: false, code: 'unknown_session' });
+    expect(await committer.submit(request({ mode: 'existing', sessionId: newSessionId(Date.now()) }))).toEqual({ ok: false, code: 'unknown_session' });
     expect(await store.countSessions()).toBe(0);
   });
 });

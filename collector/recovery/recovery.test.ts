@@ -229,7 +229,7 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
         trailingSlash: `${token}/`.replace(mac!, mac!.slice(1)),
         nested: `${token}/more`,
         linkToken: `l.${sid}.${expiry}.${mac}`,
-        unknownSession: signRecovery(TEST_SECRET, newSessionId(), clock.now() + DAY),
+        unknownSession: signRecovery(TEST_SECRET, newSessionId(clock.now()), clock.now() + DAY),
       };
       for (const [name, bad] of Object.entries(tokens)) {
         for (const method of ['GET', 'HEAD'] as const) {
@@ -380,7 +380,7 @@ describe('GET /r/ when the store fails', () => {
       get: () => () => Promise.reject(new Error('database is down')),
     });
     const app = recoveryRoute({ config: parsed.config, secret: TEST_SECRET, store: broken, metrics: createMetrics(broken, { defaults: false }), logger: createLogger('silent') });
-    const token = signRecovery(TEST_SECRET, newSessionId(), Date.now() + DAY);
+    const token = signRecovery(TEST_SECRET, newSessionId(Date.now()), Date.now() + DAY);
     for (const method of ['GET', 'HEAD']) {
       const res = await app.request(`/r/${token}`, { method });
       expect(res.status).toBe(302);

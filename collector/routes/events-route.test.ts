@@ -104,7 +104,7 @@ describe('POST /v1/events accepts', () => {
   });
 
   it('lets the lander read its error answers too (the snippet recovers from invalid_session)', async () => {
-    const res = await collector.post({ session: signSession(TEST_SECRET, newSessionId()), events: [ev.exit('lead')] });
+    const res = await collector.post({ session: signSession(TEST_SECRET, newSessionId(Date.now())), events: [ev.exit('lead')] });
     expect(res.status).toBe(401);
     expect(res.headers.get('access-control-allow-origin')).toBe(LANDER_ORIGIN);
   });
@@ -399,8 +399,8 @@ describe('POST /v1/events rejects, stores nothing, and says why', () => {
     ['an origin that is not allowed', () => collector.post(page(), { origin: 'https://evil.example' }), 403, 'origin_not_allowed'],
     ['no origin at all', () => fetch(`${collector.url}/v1/events`, { method: 'POST', body: JSON.stringify(page()) }), 403, 'origin_not_allowed'],
     ['a campaign that is not allowed', () => collector.post({ ...page(), campaign: '99' }), 403, 'campaign_not_allowed'],
-    ['a forged session token', () => collector.post({ ...page(), session: signSession('another-secret-of-enough-length-000000', newSessionId()) }), 401, 'invalid_session'],
-    ['a well-signed token for a session this collector does not know', () => collector.post({ ...page(), session: signSession(TEST_SECRET, newSessionId()) }), 401, 'invalid_session'],
+    ['a forged session token', () => collector.post({ ...page(), session: signSession('another-secret-of-enough-length-000000', newSessionId(Date.now())) }), 401, 'invalid_session'],
+    ['a well-signed token for a session this collector does not know', () => collector.post({ ...page(), session: signSession(TEST_SECRET, newSessionId(Date.now())) }), 401, 'invalid_session'],
   ];
 
   for (const [what, send, status, code] of cases) {

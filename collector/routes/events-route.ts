@@ -132,7 +132,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
         linkRefused = true;
       }
     }
-    if (mode === 'new') sessionId = newSessionId();
+    if (mode === 'new') sessionId = newSessionId(receivedAt);
 
     for (const event of batch.events) {
       for (const drop of scrubEvent(event)) {
