@@ -278,4 +278,12 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX dashboard_sources_by_aff ON dashboard_sources (aff_id, created_at) WHERE aff_id IS NOT NULL;
     `,
   },
+  {
+    version: 12,
+    sql: `
+      -- Version 7's index on the creation time alone duplicates version 6's (created_at, id), which
+      -- serves every range of creation times as well; each new session paid for both.
+      DROP INDEX sessions_created_for_report;
+    `,
+  },
 ];
