@@ -16,11 +16,11 @@ export const LINK_TOKEN_TTL_MS = 10 * 60_000;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
-/** Random bytes drawn 4 KiB at a time: one call into OpenSSL per 372 ids instead of per id. */
+/** Random bytes drawn 4 KiB at a time: one call into OpenSSL per 341 ids instead of per id. */
 const POOL_BYTES = 4096;
-/** 84 random bits per id: 11 bytes drawn, 14 base64url characters kept. */
-const RANDOM_BYTES = 11;
-const RANDOM_CHARS = 14;
+/** 90 random bits per id: 12 bytes drawn, 15 base64url characters kept. */
+const RANDOM_BYTES = 12;
+const RANDOM_CHARS = 15;
 let pool = Buffer.alloc(0);
 let taken = POOL_BYTES;
 
@@ -29,18 +29,22 @@ let taken = POOL_BYTES;
  * number written with them sorts as text the way it sorts as a number.
  */
 const ORDERED_DIGITS = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
-const TIME_CHARS = 8;
+/**
+ * 64^7 milliseconds is 139 years: the time keeps its order until 2109 (then wraps, costing only
+ * locality). An eighth character would be `-` for every id until then.
+ */
+const TIME_CHARS = 7;
 
 /**
- * A new session id, 22 base64url characters: the time it was minted (milliseconds, 8 characters
- * that sort in time order), then 84 bits from the CSPRNG.
+ * A new session id, 22 base64url characters: the time it was minted (milliseconds, 7 characters
+ * that sort in time order), then 90 bits from the CSPRNG.
  *
  * Why the time first: every table the store keys by session (sessions, their events, clicks,
  * states, jobs, dashboard sources) has an index on the id. Wholly random ids put each new
  * session on a different page of each of those indexes, so a commit of 50 new visitors dirtied
  * hundreds of pages, all written to the WAL and again at the checkpoint; ids minted together now
- * share pages (18% more new visitors per second in `bench/ingest`, docs/BENCHMARKS.md). The id
- * was never the secret: tokens carry it under an HMAC, and 84 random bits still make ids minted
+ * share pages (18-30% more new visitors per second in `bench/ingest`, docs/BENCHMARKS.md). The id
+ * was never the secret: tokens carry it under an HMAC, and 90 random bits still make ids minted
  * in the same millisecond distinct. What the id gives away is when its session began.
  *
  * The random bytes come from a pool that is refilled (with fresh bytes, never reused) when it
