@@ -17,6 +17,7 @@ import { systemClock, type Clock } from './clock.js';
 import { createEmitter } from './emit/create-emitter.js';
 import { emissionHandlers } from './emit/emission-jobs.js';
 import { DEFAULT_INGEST_POLICY } from './ingest/apply-batch.js';
+import { closeGracefully } from './http/graceful-close.js';
 import { GroupCommitter } from './ingest/group-commit.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { startKonnektiveProbe } from './konnektive/konnektive-probe.js';
@@ -33,6 +34,13 @@ import { openStore } from './store/open-store.js';
 import { recoveryLinks } from './recovery/recovery-token.js';
 import type { Store } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
+
+/**
+ * How long a stopping collector waits for the requests inside to be answered before it cuts their
+ * connections: well within the 30 s systemd gives `serve` (deploy/funnelbeacon.service), leaving
+ * time to commit what was accepted and give back the outbox's claims.
+ */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface CollectorOptions {
   logger?: Logger;
@@ -139,10 +147,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const close = () =>
     (closing ??= (async () => {
       // Stop accepting; requests already inside finish, and their events are committed.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Idle keep-alive connections would hold close() open; busy ones finish their request first.
-      if ('closeIdleConnections' in server) server.closeIdleConnections();
-      await closed;
+      await closeGracefully(server, SHUTDOWN_GRACE_MS);
       await committer.drain();
       stopProbe();
       await sweeper.stop();
