@@ -61,10 +61,12 @@ describe('stopping the collector', () => {
       });
       inside.finish();
       expect((await inside.answer).status).toBe(200);
-      // A client that would reuse the connection keeps sending until the collector is gone.
+      // A client that would reuse the connection keeps sending until the collector is gone, to a
+      // path the app answers within its own request listener (a 404): the closing header must
+      // still reach that answer.
       for (let sent = 0; sent < MAX_REQUESTS && !closed; sent++) {
         try {
-          lastAnswer = await get(agent, `${collector.url}/healthz`);
+          lastAnswer = await get(agent, `${collector.url}/no-such-route`);
           answeredWhileStopping++;
         } catch (error) {
           refusal = error as NodeJS.ErrnoException;

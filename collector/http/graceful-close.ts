@@ -26,7 +26,11 @@ export function closeGracefully(server: ServerType, graceMs: number): Promise<vo
       return;
     }
     const http = server as Server;
-    http.on('request', (_request, response) => response.setHeader('connection', 'close'));
+    // First among the request listeners: the app may answer within its own listener call, and a
+    // header cannot be set once the answer is on its way.
+    http.prependListener('request', (_request, response) => {
+      if (!response.headersSent) response.setHeader('connection', 'close');
+    });
     const sweep = setInterval(() => http.closeIdleConnections(), IDLE_SWEEP_MS);
     const cut = setTimeout(() => http.closeAllConnections(), graceMs);
     http.close(() => {
