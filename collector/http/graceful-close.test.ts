@@ -80,7 +80,9 @@ describe('stopping the collector', () => {
       // `Connection: close`, and that is the last.
       expect(answeredWhileStopping).toBeLessThanOrEqual(1);
       expect(lastAnswer === undefined || lastAnswer.connection === 'close').toBe(true);
-      expect(refusal === undefined || refusal.code === 'ECONNREFUSED').toBe(true);
+      // After that, nobody listens (ECONNREFUSED), or the idle connection was closed as the client
+      // reused it (ECONNRESET, before the collector read anything: the client sends it again).
+      expect(refusal === undefined || ['ECONNREFUSED', 'ECONNRESET'].includes(refusal.code ?? '')).toBe(true);
     } finally {
       agent.destroy();
       await collector.close();
