@@ -10,7 +10,7 @@
 //
 //   npm run build && node bench/ingest/run.mjs [--case all|new|lead|batch4] [--seconds 10]
 //     [--connections 50] [--rate N] [--store sqlite|postgres] [--database-url postgres://...]
-//     [--profile DIR]
+//     [--profile DIR] [--floor-shape both|minimal|rows]
 //
 // `--profile DIR` writes a V8 CPU profile of the collector process (its whole life; the load
 // dominates it) into DIR, for `node bench/ingest/profile-summary.mjs DIR/<file>.cpuprofile`.
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     store: { type: 'string', default: 'sqlite' },
     profile: { type: 'string' },
+    // The durable floor's shape: `minimal` (one row per event) or `rows` (floor-server.mjs).
+    'floor-shape': { type: 'string', default: 'both' },
     'database-url': { type: 'string', default: process.env.FUNNELBEACON_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
@@ -146,6 +148,7 @@ async function openSessions(port, count) {
   return tokens;
 }
 
+const FLOOR_TITLES = { minimal: 'durable floor: one row per event', rows: 'durable floor: session, events, job' };
 const row = (name, result, events) => ({
   target: name,
   'events/s': Math.round(result.requests.average * events),
@@ -180,6 +183,13 @@ if (values.store === 'postgres') {
   databaseUrl = url.href;
 }
 const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
+// The durable floors (floor-server.mjs): the least an endpoint with the same guarantee does here,
+// with one row per event (`minimal`) and with the rows the collector cannot do without (`rows`).
+// SQLite only; with --store postgres they are still SQLite, a reference for the machine, not the
+// store. Not run with --rate (the memory run compares the collector with the baseline only).
+const floorShapes = values.rate ? [] : values['floor-shape'] === 'both' ? ['minimal', 'rows'] : [values['floor-shape']];
+const floors = [];
+for (const shape of floorShapes) floors.push({ shape, ...(await start('node', ['bench/ingest/floor-server.mjs'], { FLOOR_SHAPE: shape })) });
 // FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
 // The collector runs with the node flags of its shebang, as `funnelbeacon serve` does.
 const shebangFlags = readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0].split(' ').filter((word) => word.startsWith('--'));
@@ -204,6 +214,7 @@ try {
   // A collector that cannot start (a bad DATABASE_URL, a build missing) must not leave the
   // baseline server running: this script would never exit.
   await stop(bare.child);
+  for (const floor of floors) await stop(floor.child);
   await cleanUp();
   throw error;
 }
@@ -220,22 +231,34 @@ for (const name of caseNames) {
   const tokens = name === 'lead' ? await openSessions(collector.port, 1000) : [];
   const body = () => spec.body(tokens);
   const bareResult = await measure(bare, body);
+  const floorResults = [];
+  for (const floor of floors) floorResults.push({ shape: floor.shape, result: await measure(floor, body) });
   const collectorResult = await measure(collector, body);
   console.log(`\ningest case "${name}": ${spec.title}; ${connections} connections, ${seconds} s each, ${values.store}`);
-  console.table([row('bare Hono 204 (baseline)', bareResult, spec.events), row('funnelbeacon POST /v1/events', collectorResult, spec.events)]);
+  console.table([
+    row('bare Hono 204 (baseline)', bareResult, spec.events),
+    ...floorResults.map(({ shape, result }) => row(FLOOR_TITLES[shape], result, spec.events)),
+    row('funnelbeacon POST /v1/events', collectorResult, spec.events),
+  ]);
   const throughput = collectorResult.requests.average / bareResult.requests.average;
+  const floorRatios = {};
+  for (const { shape, result } of floorResults) {
+    floorRatios[shape] = result.requests.average / bareResult.requests.average;
+    console.log(`durable floor (${shape}) / baseline: ${floorRatios[shape].toFixed(2)}; funnelbeacon / this floor: ${(collectorResult.requests.average / result.requests.average).toFixed(2)}`);
+  }
   const p99 = collectorResult.latency.p99 / Math.max(1, bareResult.latency.p99);
   if (values.rate) console.log(`fixed rate of ${values.rate} req/s: throughput is capped for both, compare latency and memory`);
   else console.log(`throughput ratio (funnelbeacon / baseline): ${throughput.toFixed(2)} (goal >= 0.5)`);
   console.log(`p99 ratio (funnelbeacon / baseline): ${p99.toFixed(2)}`);
   const cpu = bareResult.cpuUsPerRequest / collectorResult.cpuUsPerRequest;
   console.log(`CPU time per request, baseline / funnelbeacon: ${cpu.toFixed(2)} (the throughput ratio a collector bound only by its CPU would reach)`);
-  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), 'CPU ratio': Number(cpu.toFixed(2)), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
+  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), ...Object.fromEntries(Object.entries(floorRatios).map(([shape, ratio]) => [`floor ${shape}`, Number(ratio.toFixed(2))])), 'CPU ratio': Number(cpu.toFixed(2)), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
 }
 clearInterval(sampler);
 const peak = rssMb(collector.child.pid, 'VmHWM');
 await stop(collector.child);
 await stop(bare.child);
+for (const floor of floors) await stop(floor.child);
 await cleanUp();
 
 console.log('\nsummary');
