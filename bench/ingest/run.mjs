@@ -21,7 +21,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -106,8 +106,13 @@ const cpuSeconds = (pid) => {
 /** A load run, with the server's CPU time per answered request: steadier than req/s on a shared machine. */
 async function measure(server, body) {
   const before = cpuSeconds(server.child.pid);
+  const generatorBefore = process.cpuUsage();
   const result = await load(server.port, body);
-  result.cpuUsPerRequest = ((cpuSeconds(server.child.pid) - before) * 1e6) / Math.max(1, result.requests.total);
+  const requests = Math.max(1, result.requests.total);
+  result.cpuUsPerRequest = ((cpuSeconds(server.child.pid) - before) * 1e6) / requests;
+  const generator = process.cpuUsage(generatorBefore);
+  // What this process (autocannon and the request bodies) spent per request: it shares the cores.
+  result.generatorUsPerRequest = (generator.user + generator.system) / requests;
   return result;
 }
 const rssMb = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
@@ -252,7 +257,19 @@ for (const name of caseNames) {
   console.log(`p99 ratio (funnelbeacon / baseline): ${p99.toFixed(2)}`);
   const cpu = bareResult.cpuUsPerRequest / collectorResult.cpuUsPerRequest;
   console.log(`CPU time per request, baseline / funnelbeacon: ${cpu.toFixed(2)} (the throughput ratio a collector bound only by its CPU would reach)`);
-  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), ...Object.fromEntries(Object.entries(floorRatios).map(([shape, ratio]) => [`floor ${shape}`, Number(ratio.toFixed(2))])), 'CPU ratio': Number(cpu.toFixed(2)), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
+  // At half the baseline's rate, the cores the load generator leaves, shared out per request: the
+  // most CPU a collector can spend per request (over all its threads, and its database's) and
+  // still keep up with that rate here.
+  const halfRate = bareResult.requests.average / 2;
+  const budgetUs = (availableParallelism() * 1e6 - collectorResult.generatorUsPerRequest * halfRate) / halfRate;
+  if (!values.rate) {
+    console.log(
+      `CPU the machine leaves a server per request at half the baseline's rate: ${Math.round(budgetUs)} µs ` +
+        `(${availableParallelism()} cores, the load generator ${Math.round(collectorResult.generatorUsPerRequest)} µs per request); funnelbeacon spends ${Math.round(collectorResult.cpuUsPerRequest)} µs` +
+        (values.store === 'postgres' ? ' (PostgreSQL\'s own CPU not counted)' : ''),
+    );
+  }
+  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), ...Object.fromEntries(Object.entries(floorRatios).map(([shape, ratio]) => [`floor ${shape}`, Number(ratio.toFixed(2))])), 'CPU ratio': Number(cpu.toFixed(2)), 'CPU µs/req': Math.round(collectorResult.cpuUsPerRequest), ...(values.rate ? {} : { 'CPU µs at 0.5': Math.round(budgetUs) }), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
 }
 clearInterval(sampler);
 const peak = rssMb(collector.child.pid, 'VmHWM');
