@@ -4,8 +4,8 @@
 // in WAL mode, groups the requests of one turn of the event loop into one transaction, fsyncs
 // the WAL on libuv's thread pool (as the collector's SQLite store does) and only then answers 202.
 // No validation, no session, no rate limit, no Import Click, no relay: whatever the collector
-// spends above this figure is its own work; below it, no design that keeps "a 2xx means the
-// events are on disk" can go on this machine.
+// spends above this figure is its own work; above it, no collector on this store that keeps
+// "a 2xx means the events are on disk" can go on this machine.
 //
 // FLOOR_SHAPE=rows: the rows the collector cannot do without, and nothing else: per request, the
 // session row written (inserted, or updated when the body names one), each event's row, and one
