@@ -41,6 +41,11 @@ const { values } = parseArgs({
     'database-url': { type: 'string', default: process.env.FUNNELBEACON_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
+const FLOOR_TITLES = { minimal: 'durable floor: one row per event', rows: 'durable floor: session, events, job' };
+if (!['both', ...Object.keys(FLOOR_TITLES)].includes(values['floor-shape'])) {
+  console.error(`--floor-shape ${values['floor-shape']}: use both, minimal or rows`);
+  process.exit(2);
+}
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const caseNames = values.events === '4' ? ['batch4'] : values.rate ? ['new'] : values.case === 'all' ? ['new', 'lead', 'batch4'] : values.case.split(',');
@@ -153,7 +158,6 @@ async function openSessions(port, count) {
   return tokens;
 }
 
-const FLOOR_TITLES = { minimal: 'durable floor: one row per event', rows: 'durable floor: session, events, job' };
 const row = (name, result, events) => ({
   target: name,
   'events/s': Math.round(result.requests.average * events),
@@ -194,7 +198,6 @@ const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
 // store. Not run with --rate (the memory run compares the collector with the baseline only).
 const floorShapes = values.rate ? [] : values['floor-shape'] === 'both' ? ['minimal', 'rows'] : [values['floor-shape']];
 const floors = [];
-for (const shape of floorShapes) floors.push({ shape, ...(await start('node', ['bench/ingest/floor-server.mjs'], { FLOOR_SHAPE: shape })) });
 // FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
 // The collector runs with the node flags of its shebang, as `funnelbeacon serve` does.
 const shebangFlags = readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0].split(' ').filter((word) => word.startsWith('--'));
@@ -207,6 +210,7 @@ async function cleanUp() {
 }
 let collector;
 try {
+  for (const shape of floorShapes) floors.push({ shape, ...(await start('node', ['bench/ingest/floor-server.mjs'], { FLOOR_SHAPE: shape })) });
   collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -216,8 +220,8 @@ try {
     LOG_LEVEL: 'info',
   });
 } catch (error) {
-  // A collector that cannot start (a bad DATABASE_URL, a build missing) must not leave the
-  // baseline server running: this script would never exit.
+  // A floor or a collector that cannot start (a bad DATABASE_URL, a build missing) must not
+  // leave the servers already started running: this script would never exit.
   await stop(bare.child);
   for (const floor of floors) await stop(floor.child);
   await cleanUp();
