@@ -262,6 +262,22 @@ test('sandbox: walk the demo, abandon, see the cart on the dashboard, recover it
   }
 });
 
+test('a view asked for while the dashboard loads is the view it shows', async ({ browser }) => {
+  const sandbox = await startSandboxCollector();
+  try {
+    const owner = await visitor(browser);
+    // The hash changes after the dashboard's module has rendered and before its effects run (they
+    // wait for a frame), as when the owner follows a link while the page is still loading.
+    await owner.page.addInitScript(() => document.addEventListener('DOMContentLoaded', () => (location.hash = '#/delivery')));
+    await owner.page.goto(`${sandbox.url}/dashboard/`);
+    await expect(owner.page.getByRole('heading', { name: 'Dead letters' })).toBeVisible();
+    await expect(owner.page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Delivery' })).toHaveAttribute('aria-current', 'page');
+    await owner.close();
+  } finally {
+    await sandbox.close();
+  }
+});
+
 test('live: a job the upstream refused is a dead letter, replayed from the Delivery view after signing in', async ({ page, stack }) => {
   const { a, collector, konnektive } = stack;
 

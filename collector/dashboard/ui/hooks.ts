@@ -18,9 +18,13 @@ function readRoute(): Route {
 
 export function useRoute(): Route {
   const [route, setRoute] = useState(readRoute);
+  const renderedHash = useRef(location.hash);
   useEffect(() => {
     const update = () => setRoute(readRoute());
     addEventListener('hashchange', update);
+    // Effects run a frame after the first render: a hash changed in between (a link followed or a
+    // URL typed while the page loads) fired its hashchange before anyone listened.
+    if (location.hash !== renderedHash.current) update();
     return () => removeEventListener('hashchange', update);
   }, []);
   return route;
