@@ -305,4 +305,17 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       DROP INDEX sessions_created_for_report;
     `,
   },
+  {
+    version: 13,
+    sql: `
+      -- What a session has stored, kept on its row so that ingest can refuse a batch past the
+      -- per-session cap (SESSION_MAX_EVENTS, SESSION_MAX_BYTES) without counting its events: the
+      -- number of events and the bytes of their stored payloads. Existing sessions are counted once.
+      ALTER TABLE sessions ADD COLUMN event_count BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN event_bytes BIGINT NOT NULL DEFAULT 0;
+      UPDATE sessions SET event_count = c.n, event_bytes = c.bytes
+        FROM (SELECT e.session_id, COUNT(*) AS n, SUM(octet_length(e.payload)) AS bytes FROM events e GROUP BY e.session_id) AS c
+       WHERE c.session_id = sessions.id;
+    `,
+  },
 ];
