@@ -50,11 +50,9 @@ export async function isPaid(store: Store, session: Session): Promise<boolean> {
  * an open redirect).
  */
 export async function returnUrl(store: Store, config: Config, sessionId: string): Promise<string | undefined> {
-  const pages = (await store.listEvents(sessionId))
-    .map((event) => event.payload as { type?: string; page?: string; url?: string })
-    .filter((event) => event.type === 'page' && typeof event.url === 'string');
-  const last = pages.filter((event) => event.page === 'checkout').at(-1) ?? pages.at(-1);
-  if (!last?.url) return undefined;
+  // One bounded read (never the whole session, which a visitor can fill up to its cap).
+  const last = (await store.lastPageView(sessionId, 'checkout'))?.payload as { url?: unknown } | undefined;
+  if (typeof last?.url !== 'string') return undefined;
   try {
     const url = new URL(last.url);
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !isAllowedOrigin(config, url.origin)) return undefined;

@@ -106,6 +106,16 @@ function build(d: Dialect) {
      */
     eventsSession: memo((count) => q(`SELECT session_id FROM events WHERE id IN (${Array(Number(count)).fill('?').join(', ')}) LIMIT 1`)),
     listEvents: q(`SELECT * FROM events WHERE session_id = ? ORDER BY ${d.eventOrder}`),
+    /**
+     * The latest page view of one page among a session's latest `RECENT_PAGE_VIEWS` page views,
+     * else the latest page view (parameters: session, limit, page). The inner query walks
+     * `events_by_session` backwards and stops at the limit, so its cost does not grow with the
+     * session; the outer one picks among at most that many rows.
+     */
+    lastPageView: q(`SELECT id, session_id, type, received_at, payload FROM (
+        SELECT id, session_id, type, received_at, payload, ${d.eventOrder} AS ord FROM events
+         WHERE session_id = ? AND type = 'page' ORDER BY received_at DESC, ${d.eventOrder} DESC LIMIT ?) recent
+      ORDER BY CASE WHEN ${d.jsonText('payload', 'page')} = ? THEN 0 ELSE 1 END, received_at DESC, ord DESC LIMIT 1`),
     markPageClicked: q('INSERT INTO session_clicks (session_id, page) VALUES (?, ?) ON CONFLICT DO NOTHING'),
 
     // --- outbox ------------------------------------------------------------------------------

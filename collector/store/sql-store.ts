@@ -10,8 +10,10 @@ import type { Dialect } from './dialect.js';
 import { foldReport } from './funnel-report.js';
 import { LOCK_MIGRATE, LOCK_RATE_SENDS, LOCK_SESSION_OUTBOX, type Plans } from './plans.js';
 import { patchToColumns, rowToAttempt, rowToEmission, rowToEvent, rowToJob, rowToSession, type Row } from './rows.js';
+import type { PageName } from '../wire-schema.js';
 import {
   RATE_SEND_HORIZON_MS,
+  RECENT_PAGE_VIEWS,
   type CartOutcome,
   type ClaimOptions,
   type DailyRollup,
@@ -206,6 +208,10 @@ export abstract class SqlStore implements Store {
 
   async listEvents(sessionId: string): Promise<StoredEvent[]> {
     return (await this.db.rows(this.plans.listEvents, [sessionId])).map(rowToEvent);
+  }
+
+  async lastPageView(sessionId: string, page: PageName): Promise<StoredEvent | undefined> {
+    return first(await this.db.rows(this.plans.lastPageView, [sessionId, RECENT_PAGE_VIEWS, page]), rowToEvent);
   }
 
   async #insertSession(x: Exec, session: NewSession): Promise<void> {

@@ -333,6 +333,13 @@ export function isTransactionConflict(error: unknown): boolean {
 /** {@link Store.recordRateSend}: the send was recorded (go now), or the window is full until `retryAt`. */
 export type RateSendResult = { sent: true; id: number } | { sent: false; retryAt: number };
 
+/**
+ * How far back {@link Store.lastPageView} looks for a page: a real funnel has a handful of page
+ * views, and a buyer's checkout is among the last few; a session that posted thousands of page
+ * views gets its latest one instead, read in one bounded query.
+ */
+export const RECENT_PAGE_VIEWS = 50;
+
 /** Recorded sends older than this are deleted: far past any window, even with collectors' clocks apart. */
 export const RATE_SEND_HORIZON_MS = 60_000;
 
@@ -432,6 +439,12 @@ export interface Store {
   countJobsByState(): Promise<Record<JobState, number>>;
   listJobs(filter: { sessionId?: string; state?: JobState }): Promise<Job[]>;
   listEvents(sessionId: string): Promise<StoredEvent[]>;
+  /**
+   * The session's latest page view of `page` among its latest {@link RECENT_PAGE_VIEWS} page
+   * views, else its latest page view; undefined when it has none. One bounded read, whatever the
+   * session holds (the recovery link's target).
+   */
+  lastPageView(sessionId: string, page: PageName): Promise<StoredEvent | undefined>;
   listAttempts(jobId?: number): Promise<DeliveryAttempt[]>;
   countSessions(): Promise<number>;
   getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
