@@ -60,7 +60,8 @@ const absoluteUrl = httpUrl('href', 'an absolute http(s) URL');
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  // Default 0.0.0.0, or 127.0.0.1 in sandbox mode (see parseConfig): a first run is this machine's only.
+  HOST: optionalText,
   PUBLIC_URL: origin.default('http://localhost:8787'),
   DATABASE_URL: z
     .string()
@@ -158,6 +159,11 @@ export interface Config {
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 const SANDBOX_ORIGINS = ['http://localhost', 'http://127.0.0.1'];
+/**
+ * Sandbox mode's default HOST: the open dashboard, the demo and its recorded recovery links are
+ * for this machine, so a first `npm start` is not reachable from the network at all.
+ */
+export const SANDBOX_HOST = '127.0.0.1';
 /** Sandbox mode's default ABANDON_AFTER: a newcomer sees the abandoned cart within minutes. */
 export const SANDBOX_ABANDON_AFTER_MS = 2 * 60_000;
 
@@ -221,7 +227,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
 
   const config: Config = {
     port: e.PORT,
-    host: e.HOST,
+    host: e.HOST ?? (sandbox ? SANDBOX_HOST : '0.0.0.0'),
     publicUrl: sandboxPublicUrl(sandbox, env.PUBLIC_URL, e.PORT) ?? e.PUBLIC_URL,
     databaseUrl: e.DATABASE_URL,
     sandbox,

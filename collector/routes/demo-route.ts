@@ -1,13 +1,20 @@
 /**
  * @module demo-route
- * `GET /demo/`: the demo funnel, in sandbox mode only (see demo/demo-pages.ts).
+ * `GET /demo/`: the demo funnel, in sandbox mode only (see demo/demo-pages.ts), and to this
+ * machine only: `/demo/recorded` lists recovery links that open a buyer's prefilled checkout.
  */
 import { Hono } from 'hono';
+import type { Config } from '../config.js';
 import { DEMO_PAGES, recordedPage } from '../demo/demo-pages.js';
+import { sandboxLocalOnly } from '../http/sandbox-guard.js';
 import type { Store } from '../store/store.js';
 
-export function demoRoute({ store }: { store: Store }): Hono {
+export function demoRoute({ store, config }: { store: Store; config: Config }): Hono {
   const app = new Hono();
+  // Scoped to /demo: this app is mounted at the root, where a `*` middleware would guard every route.
+  const localOnly = sandboxLocalOnly(config);
+  app.use('/demo', localOnly);
+  app.use('/demo/*', localOnly);
   app.get('/demo', (c) => c.redirect('/demo/'));
   for (const [path, html] of Object.entries(DEMO_PAGES)) app.get(path, (c) => c.html(html));
   // What sandbox mode recorded instead of sending: the CART shows its orderUrl, to be opened.

@@ -1,9 +1,12 @@
 /**
  * @module health-route
  * `GET /healthz` (is the store reachable, what state is each upstream in) and `GET /metrics`.
+ * In sandbox mode `/metrics` answers this machine only, like the dashboard; a live collector
+ * leaves it to the reverse proxy (deploy/nginx.conf allows the operator's addresses only).
  */
 import { Hono } from 'hono';
 import type { Config } from '../config.js';
+import { sandboxLocalOnly } from '../http/sandbox-guard.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
@@ -27,7 +30,7 @@ export function healthRoute({ store, health, metrics, config }: { store: Store; 
     );
   });
 
-  app.get('/metrics', async (c) => {
+  app.get('/metrics', sandboxLocalOnly(config), async (c) => {
     const body = await metrics.registry.metrics();
     return c.body(body, 200, { 'content-type': metrics.registry.contentType });
   });
