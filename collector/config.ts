@@ -58,18 +58,6 @@ const httpUrl = (part: 'origin' | 'href', what: string) =>
 const origin = httpUrl('origin', 'an http(s) origin');
 const absoluteUrl = httpUrl('href', 'an absolute http(s) URL');
 
-/**
- * An upstream API's URL (the calls carry its credentials): https, or plain http to this machine
- * only (127.0.0.0/8, ::1, localhost), as the test doubles are; never credentials in clear text
- * across a network.
- */
-function secureUpstream(text: string): boolean {
-  const url = new URL(text);
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname));
-}
-const SECURE_UPSTREAM = { message: 'must be an https:// URL (plain http:// only to this machine: localhost, 127.0.0.1, [::1]), so that the credentials never cross the network in clear text' };
-
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   // Default 0.0.0.0, or 127.0.0.1 in sandbox mode (see parseConfig): a first run is this machine's only.
@@ -89,10 +77,10 @@ const EnvSchema = z.object({
   KONNEKTIVE_PASSWORD: optionalText.refine((v) => v === undefined || (v.length <= 32 && !v.includes('&')), {
     message: 'at most 32 characters and no "&" (Konnektive rejects such API passwords)',
   }),
-  KONNEKTIVE_API_URL: origin.default('https://api.konnektive.com').refine(secureUpstream, SECURE_UPSTREAM),
+  KONNEKTIVE_API_URL: origin.default('https://api.konnektive.com'),
   KONNEKTIVE_CAMPAIGNS: list.pipe(z.array(z.string().regex(/^\d{1,10}$/, 'campaign ids are numbers'))),
   EMIT_VIA: z.enum(['konnektive', 'activecampaign', 'sandbox']).optional(),
-  ACTIVECAMPAIGN_API_URL: optionalText.pipe(z.url().optional()).refine((url) => url === undefined || secureUpstream(url), SECURE_UPSTREAM),
+  ACTIVECAMPAIGN_API_URL: optionalText.pipe(z.url().optional()),
   ACTIVECAMPAIGN_API_KEY: optionalText,
   ACTIVECAMPAIGN_CONNECTION_ID: optionalText.pipe(z.string().regex(/^\d+$/, 'expected a numeric id').optional()),
   ACTIVECAMPAIGN_RATE_LIMIT: z.coerce.number().positive().max(100).default(5),

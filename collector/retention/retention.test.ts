@@ -94,6 +94,20 @@ describe('retention', () => {
     expect(left % 5).toBe(0);
   });
 
+  it('forgets dashboard cookies ended by logout once they would have expired anyway, in batches', async () => {
+    const store = await seeded(0);
+    stores.push(store);
+    for (let i = 0; i < 7; i++) await store.revokeDashboardSession(`ended-${i}`, T0 + i * 1_000);
+    await store.revokeDashboardSession('still-live', T0 + DAY_MS);
+    const clock = { now: () => T0 + 10_000, sleep: async () => {}, setTimer: systemClock.setTimer };
+    const retention = new Retention({ store, clock, logger: createLogger('silent'), retentionDays: 30, everyMs: 3_600_000, historyBatch: 3, pauseMs: 0 });
+    const report = await retention.purgeOnce();
+    expect(report.rows).toBe(7);
+    for (let i = 0; i < 7; i++) expect(await store.isDashboardSessionRevoked(`ended-${i}`)).toBe(false);
+    // Until it expires, the ended cookie stays refused.
+    expect(await store.isDashboardSessionRevoked('still-live')).toBe(true);
+  });
+
   it('counts amounts per currency and ignores malformed ones', () => {
     const day = utcDay(T0);
     const rollups = rollupsOf([

@@ -2,7 +2,8 @@
  * @module retention
  * `RETENTION_DAYS`: every `RETENTION_EVERY` the collector deletes what is older than the window:
  * finished sessions with their events, clicks, states and emissions (counted into the daily
- * rollups first, in the same transaction: see rollups.ts), delivery attempts, and done jobs.
+ * rollups first, in the same transaction: see rollups.ts), delivery attempts, and done jobs. Dashboard
+ * cookies ended by their logout are forgotten as soon as they would have expired anyway.
  *
  * It never holds ingest up for long: each transaction takes a small batch (50 sessions with their
  * rows, or 250 attempts and 250 done jobs: about 500 rows), and between batches the purge waits a few milliseconds so the
@@ -115,6 +116,13 @@ export class Retention {
       const deleted = await timed(() => store.purgeHistory({ cutoff, limit: historyBatch }));
       report.rows += deleted;
       if (deleted === 0) break;
+      await pause();
+    }
+    for (;;) {
+      if (this.#stopping) break;
+      const deleted = await timed(() => store.purgeDashboardRevocations(clock.now(), historyBatch));
+      report.rows += deleted;
+      if (deleted < historyBatch) break;
       await pause();
     }
     report.interrupted = this.#stopping;

@@ -75,6 +75,13 @@ function build(d: Dialect) {
     insertMetaIfAbsent: q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
     ping: 'SELECT 1',
 
+    // --- dashboard sign-in cookies ended by their logout ---------------------------------------
+    revokeDashboardSession: q('INSERT INTO dashboard_revocations (session_id, expires_at) VALUES (?, ?) ON CONFLICT (session_id) DO NOTHING'),
+    dashboardSessionRevoked: q('SELECT 1 AS revoked FROM dashboard_revocations WHERE session_id = ?'),
+    purgeDashboardRevocations: q(
+      'DELETE FROM dashboard_revocations WHERE session_id IN (SELECT session_id FROM dashboard_revocations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)',
+    ),
+
     // --- sessions ----------------------------------------------------------------------------
     getSession: q('SELECT * FROM sessions WHERE id = ?'),
     /** Inside a transaction: two writers merging into one session must not both read the old row. */

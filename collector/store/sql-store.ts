@@ -495,6 +495,18 @@ export abstract class SqlStore implements Store {
     return (await this.getMeta(key))!;
   }
 
+  async revokeDashboardSession(id: string, expiresAt: number): Promise<void> {
+    await this.db.run(this.plans.revokeDashboardSession, [id, expiresAt]);
+  }
+
+  async isDashboardSessionRevoked(id: string): Promise<boolean> {
+    return (await this.db.rows(this.plans.dashboardSessionRevoked, [id])).length > 0;
+  }
+
+  async purgeDashboardRevocations(now: number, limit: number): Promise<number> {
+    return this.db.run(this.plans.purgeDashboardRevocations, [now, limit]);
+  }
+
   async ping(): Promise<void> {
     await this.db.rows(this.plans.ping);
   }

@@ -299,4 +299,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
        WHERE c.session_id = sessions.id;
     `,
   },
+  {
+    version: 14,
+    sql: `
+      -- Dashboard sign-in cookies ended by their logout, kept until they would have expired anyway
+      -- (then the retention job deletes them): a copied cookie replayed after logout is refused by
+      -- every collector sharing the store.
+      CREATE TABLE dashboard_revocations (session_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE INDEX dashboard_revocations_by_expiry ON dashboard_revocations (expires_at);
+    `,
+  },
 ];

@@ -875,6 +875,25 @@ for (const backend of backends) {
         expect(await store.setMetaIfAbsent('instance', 'second')).toBe('first');
         expect(await store.getMeta('instance')).toBe('first');
       });
+
+      it('keeps a dashboard cookie ended by logout for every store on the database, until it expires', async () => {
+        const peer = openPeer();
+        expect(await peer.isDashboardSessionRevoked('nonce-a')).toBe(false);
+        await store.revokeDashboardSession('nonce-a', T0 + 1_000);
+        await store.revokeDashboardSession('nonce-a', T0 + 1_000);
+        await store.revokeDashboardSession('nonce-b', T0 + 5_000);
+        expect(await peer.isDashboardSessionRevoked('nonce-a')).toBe(true);
+        expect(await peer.isDashboardSessionRevoked('nonce-c')).toBe(false);
+        // Retention: only what has expired by then, at most `limit` at a time.
+        expect(await peer.purgeDashboardRevocations(T0 + 999, 10)).toBe(0);
+        expect(await peer.purgeDashboardRevocations(T0 + 1_000, 10)).toBe(1);
+        expect(await store.isDashboardSessionRevoked('nonce-a')).toBe(false);
+        expect(await store.isDashboardSessionRevoked('nonce-b')).toBe(true);
+        for (let i = 0; i < 3; i++) await store.revokeDashboardSession(`old-${i}`, T0);
+        expect(await store.purgeDashboardRevocations(T0 + 10_000, 2)).toBe(2);
+        expect(await store.purgeDashboardRevocations(T0 + 10_000, 2)).toBe(2);
+        expect(await store.purgeDashboardRevocations(T0 + 10_000, 2)).toBe(0);
+      });
     });
 
     describe('recovery facts and the funnel report', () => {

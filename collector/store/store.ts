@@ -498,6 +498,15 @@ export interface Store {
   funnelReport(since: number, until: number): Promise<FunnelReport>;
   getMeta(key: string): Promise<string | undefined>;
   setMetaIfAbsent(key: string, value: string): Promise<string>;
+  /**
+   * Ends a dashboard sign-in cookie (by its session id) for every collector sharing the store; kept
+   * until `expiresAt`, when the cookie is refused for its age anyway. Idempotent.
+   */
+  revokeDashboardSession(id: string, expiresAt: number): Promise<void>;
+  /** Whether a dashboard sign-in cookie was ended by its logout. */
+  isDashboardSessionRevoked(id: string): Promise<boolean>;
+  /** Retention: deletes up to `limit` revocations of cookies expired by `now`; returns how many. */
+  purgeDashboardRevocations(now: number, limit: number): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { classify, type Signals } from '../src/fields.js';
 
 /** An input as classification sees it: the attributes given, the rest empty (as the DOM reports them). */
-function input(attributes: { name?: string; id?: string; type?: string; autocomplete?: string; placeholder?: string; field?: string } = {}): Signals {
+function input(
+  attributes: { name?: string; id?: string; type?: string; autocomplete?: string; placeholder?: string; maxLength?: number; field?: string } = {},
+): Signals {
   const { field, ...rest } = attributes;
-  return { name: '', id: '', type: 'text', autocomplete: '', placeholder: '', dataset: { funnelField: field }, ...rest } as Signals;
+  return { name: '', id: '', type: 'text', autocomplete: '', placeholder: '', maxLength: -1, dataset: { funnelField: field }, ...rest } as Signals;
 }
 
 describe('classify: lead fields', () => {
@@ -60,9 +62,19 @@ describe('classify: lead fields', () => {
     expect(classify(input({ autocomplete }))).toBe(field);
   });
 
-  it('reads the type when name and id say nothing', () => {
+  it('reads an email type when name and id say nothing, but never takes a tel type alone for a phone', () => {
     expect(classify(input({ type: 'email', name: 'input_3' }))).toBe('emailAddress');
-    expect(classify(input({ type: 'tel', name: 'field7' }))).toBe('phoneNumber');
+    expect(classify(input({ type: 'tel', name: 'field7' }))).toBeUndefined();
+    expect(classify(input({ type: 'tel', name: 'field7', placeholder: 'Phone' }))).toBe('phoneNumber');
+  });
+
+  it('takes no phone from a field too short to hold one', () => {
+    expect(classify(input({ type: 'tel', name: 'phone', maxLength: 10 }))).toBe('phoneNumber');
+    expect(classify(input({ type: 'tel', name: 'phone', maxLength: 7 }))).toBe('phoneNumber');
+    expect(classify(input({ type: 'tel', name: 'phone', maxLength: 6 }))).toBeUndefined();
+    expect(classify(input({ type: 'tel', name: 'phone3', maxLength: 4 }))).toBeUndefined();
+    // Only a phone: a zip code of 5 is still a zip code.
+    expect(classify(input({ type: 'tel', name: 'zip', maxLength: 5 }))).toBe('postalCode');
   });
 
   it('prefers name and id to type: landers use type=tel for zip codes', () => {
