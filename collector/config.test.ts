@@ -92,6 +92,27 @@ describe('parseConfig', () => {
     expect(!amp.ok && amp.problems[0]?.startsWith('KONNEKTIVE_PASSWORD')).toBe(true);
   });
 
+  it('refuses TRUST_PROXY on a HOST others can reach, unless direct access is allowed explicitly', () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
+      const result = parseConfig({ ...live, TRUST_PROXY: 'on', HOST: host });
+      expect(result.ok, host).toBe(false);
+      if (result.ok) continue;
+      // One line, naming the variables and the fix.
+      expect(result.problems).toEqual([expect.stringMatching(/^TRUST_PROXY: .*HOST=127\.0\.0\.1.*TRUST_PROXY_DIRECT_ACCESS=allow/)]);
+    }
+    // Live mode listens on 0.0.0.0 unless HOST says otherwise.
+    expect(parseConfig({ ...live, TRUST_PROXY: 'on' }).ok).toBe(false);
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1', '[::1]']) {
+      const result = parseConfig({ ...live, TRUST_PROXY: 'on', HOST: host });
+      expect(result.ok && result.config.trustProxy, host).toBe(true);
+    }
+    const allowed = parseConfig({ ...live, TRUST_PROXY: 'on', HOST: '0.0.0.0', TRUST_PROXY_DIRECT_ACCESS: 'allow' });
+    expect(allowed.ok && allowed.config.trustProxy).toBe(true);
+    expect(parseConfig({ ...live, HOST: '0.0.0.0' }).ok).toBe(true);
+    const typo = parseConfig({ ...live, TRUST_PROXY: 'on', HOST: '0.0.0.0', TRUST_PROXY_DIRECT_ACCESS: 'yes' });
+    expect(!typo.ok && typo.problems[0]?.startsWith('TRUST_PROXY_DIRECT_ACCESS')).toBe(true);
+  });
+
   it('refuses ActiveCampaign emission without Konnektive, which verifies orders', () => {
     const result = parseConfig({ SECRET: 'x'.repeat(40), ALLOWED_ORIGINS: 'https://a.example', EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: 'https://acct.api-us1.com', ACTIVECAMPAIGN_API_KEY: 'k' });
     expect(!result.ok && result.problems.some((line) => line.startsWith('KONNEKTIVE_LOGIN_ID'))).toBe(true);

@@ -92,6 +92,8 @@ const EnvSchema = z.object({
     message: 'must be at least 16 characters (a long random string)',
   }),
   TRUST_PROXY: flag(false),
+  /** `allow`: TRUST_PROXY with a HOST others can reach, for a proxy on another machine (see below). */
+  TRUST_PROXY_DIRECT_ACCESS: optionalText.pipe(z.enum(['allow', 'refuse']).optional()),
   BOT_FILTER: flag(true),
   RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   RETENTION_EVERY: duration('1h'),
@@ -253,7 +255,23 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     nodeOptions: e.NODE_OPTIONS,
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
   };
+  // With TRUST_PROXY, X-Forwarded-For names the client: anyone who reaches the collector without
+  // going through the proxy could write any address there and step around every per-IP limit.
+  if (config.trustProxy && !isLoopbackHost(config.host) && e.TRUST_PROXY_DIRECT_ACCESS !== 'allow') {
+    return {
+      ok: false,
+      problems: [
+        `TRUST_PROXY: on with HOST=${config.host} lets a client that reaches the collector directly choose its IP in X-Forwarded-For; set HOST=127.0.0.1 (a proxy on this machine), or TRUST_PROXY_DIRECT_ACCESS=allow when only your proxy can reach this port (firewall, private network)`,
+      ],
+    };
+  }
   return { ok: true, config: Object.freeze(config) };
+}
+
+/** A HOST that only this machine can reach. */
+function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 /**

@@ -8,7 +8,10 @@
  * - Otherwise `DASHBOARD_TOKEN` is required (without it the dashboard is closed). The API takes
  *   `Authorization: Bearer <token>`; the login form sets a session cookie (HttpOnly,
  *   SameSite=Strict, Secure behind HTTPS) holding a signed expiry, never the token itself.
- *   Tokens are compared in constant time; failed attempts are rate-limited per address.
+ *   Tokens are compared in constant time. A presented token or cookie is checked first: only a
+ *   request without a valid credential is ever held back, and only wrong tokens are counted, per
+ *   address (an IPv6 /64) and from everyone together ({@link SignInLimiter}). Logout ends the
+ *   cookie on the server too ({@link RevokedSessions}).
  * - Every change (POST) needs the bearer token, or the `X-CSRF-Token` that `GET /api/session`
  *   gives a cookie (or sandbox) session: a page on another site can neither read it nor set the
  *   header without a CORS preflight the collector never allows.
@@ -16,23 +19,26 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { clientIp, socketAddress } from '../http/client-ip.js';
 import { fail } from '../http/errors.js';
+import { RevokedSessions, type RevocationStore } from './revoked-sessions.js';
+import { SignInLimiter, type SignInLimits } from './sign-in-limiter.js';
 
 export const SESSION_COOKIE = 'fb_dashboard';
 const SESSION_MS = 12 * 3_600_000;
 
-export type DashboardAuth = { kind: 'sandbox' | 'bearer' } | { kind: 'cookie'; nonce: string };
+export type DashboardAuth = { kind: 'sandbox' | 'bearer' } | { kind: 'cookie'; nonce: string; expiresAt: number };
 
 export interface DashboardAuthOptions {
   config: Config;
   secret: string;
   clock?: Clock;
-  /** Failed attempts allowed per address per 15 minutes. */
-  failuresPer15Min?: number;
+  /** Where logouts are kept (the store), so that every collector sharing it refuses an ended cookie. */
+  revocations: RevocationStore;
+  /** Wrong-token budgets; {@link DEFAULT_SIGN_IN_LIMITS} for what is not given. */
+  limits?: Partial<SignInLimits>;
 }
 
 export function isLoopback(ip: string): boolean {
@@ -100,32 +106,25 @@ export function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function dashboardAuth({ config, secret, clock = systemClock, failuresPer15Min = 10 }: DashboardAuthOptions) {
+export function dashboardAuth({ config, secret, clock = systemClock, revocations, limits }: DashboardAuthOptions) {
   const token = config.dashboardToken;
   // Changing DASHBOARD_TOKEN or SECRET ends every cookie session.
   const key = createHmac('sha256', secret).update(`dashboard-session\u0000${token ?? 'sandbox'}`).digest();
   const sign = (text: string) => createHmac('sha256', key).update(text).digest('base64url');
-  const failures = new RateLimiterMemory({ points: failuresPer15Min, duration: 15 * 60 });
+  const limiter = new SignInLimiter(limits);
+  const revoked = new RevokedSessions(revocations);
 
-  const ipOf = (c: Context) => clientIp(c, config.trustProxy);
-
-  /** 401; a wrong token (not a request without any) counts towards the address's limit. */
-  async function refuse(c: Context, wrongToken = true): Promise<never> {
-    try {
-      if (wrongToken) await failures.consume(ipOf(c));
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+  /**
+   * Refuses a request that holds no valid credential: 401, or 429 while its address (or everyone)
+   * is past the wrong-token budget. A wrong token (not a request without any) is counted.
+   */
+  function refuse(c: Context, wrongToken: boolean): never {
+    const ip = clientIp(c, config.trustProxy);
+    const waitMs = wrongToken ? limiter.failed(ip, clock.now()) : limiter.waitMs(ip, clock.now());
+    if (waitMs > 0) {
+      fail(429, 'rate_limited', 'Too many failed sign-ins; try again later.', { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) });
     }
     fail(401, 'unauthorized', 'The dashboard needs its token: sign in, or send Authorization: Bearer <DASHBOARD_TOKEN>.');
-  }
-
-  async function assertNotLimited(c: Context): Promise<void> {
-    const state = await failures.get(ipOf(c));
-    if (state && state.consumedPoints >= failuresPer15Min) {
-      fail(429, 'rate_limited', 'Too many failed sign-ins from this address; try again later.', {
-        'retry-after': String(Math.max(1, Math.ceil(state.msBeforeNext / 1000))),
-      });
-    }
   }
 
   function newCookie(): string {
@@ -133,14 +132,29 @@ export function dashboardAuth({ config, secret, clock = systemClock, failuresPer
     return `${value}.${sign(value)}`;
   }
 
-  function readCookie(c: Context): DashboardAuth | undefined {
+  /** The request's cookie session when its signature holds and it has not expired (ended or not). */
+  function signedCookie(c: Context): { kind: 'cookie'; nonce: string; expiresAt: number } | undefined {
     const cookie = getCookie(c, SESSION_COOKIE);
     const parts = cookie?.split('.');
     if (!parts || parts.length !== 3) return undefined;
     const [expires, nonce, signature] = parts as [string, string, string];
     if (!sameSecret(signature, sign(`${expires}.${nonce}`))) return undefined;
-    if (!(Number(expires) > clock.now())) return undefined;
-    return { kind: 'cookie', nonce };
+    const expiresAt = Number(expires);
+    if (!(expiresAt > clock.now())) return undefined;
+    return { kind: 'cookie', nonce, expiresAt };
+  }
+
+  /** The cookie session, unless it was ended by a logout (on this collector or another). */
+  async function readCookie(c: Context): Promise<DashboardAuth | undefined> {
+    const session = signedCookie(c);
+    if (!session || (await revoked.isRevoked(session.nonce))) return undefined;
+    return session;
+  }
+
+  /** Logout: the request's cookie session is ended for every collector sharing the store. */
+  async function endCookieSession(c: Context): Promise<void> {
+    const session = signedCookie(c);
+    if (session) await revoked.revoke(session.nonce, session.expiresAt);
   }
 
   /** The CSRF token of a session: bound to the cookie's nonce (or, in sandbox mode, to the secret). */
@@ -162,14 +176,15 @@ export function dashboardAuth({ config, secret, clock = systemClock, failuresPer
       return { kind: 'sandbox' };
     }
     if (!token) fail(503, 'dashboard_disabled', 'The dashboard is closed: set DASHBOARD_TOKEN to open it.');
-    await assertNotLimited(c);
+    // Valid credentials first: a locked-out address (or everyone past the budget) still gets in
+    // with the token or a live cookie, so failing in the owner's name locks nobody out.
     const header = c.req.header('authorization');
     if (header !== undefined) {
       const match = /^Bearer\s+(.+)$/i.exec(header);
       if (match && sameSecret(match[1]!.trim(), token)) return { kind: 'bearer' };
-      return refuse(c);
+      return refuse(c, true);
     }
-    const fromCookie = readCookie(c);
+    const fromCookie = await readCookie(c);
     if (fromCookie) return fromCookie;
     return refuse(c, false);
   }
@@ -185,11 +200,10 @@ export function dashboardAuth({ config, secret, clock = systemClock, failuresPer
     await next();
   };
 
-  /** Checks a token typed into the login form; rate-limited like every failure. */
+  /** Checks a token typed into the login form; a wrong one is counted like every failure. */
   async function login(c: Context, given: string): Promise<string> {
     if (!token) fail(503, 'dashboard_disabled', 'The dashboard is closed: set DASHBOARD_TOKEN to open it.');
-    await assertNotLimited(c);
-    if (!sameSecret(given, token)) return refuse(c);
+    if (!sameSecret(given, token)) return refuse(c, true);
     return newCookie();
   }
 
@@ -200,7 +214,7 @@ export function dashboardAuth({ config, secret, clock = systemClock, failuresPer
     return config.publicUrl.startsWith('https:');
   }
 
-  return { identify, guard, login, csrfFor, secureCookie, sessionMs: SESSION_MS };
+  return { identify, guard, login, endCookieSession, csrfFor, secureCookie, sessionMs: SESSION_MS, limiter, revoked };
 }
 
 export type DashboardAuthApi = ReturnType<typeof dashboardAuth>;

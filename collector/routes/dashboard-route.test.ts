@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { networkInterfaces } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   DeliveryResponse,
   OverviewResponse,
@@ -12,6 +12,8 @@ import {
   SourcesResponse,
 } from '../dashboard/api-schema.js';
 import { sandboxAccess } from '../dashboard/auth.js';
+import { DEFAULT_SIGN_IN_LIMITS } from '../dashboard/sign-in-limiter.js';
+import { testPostgres } from '../../test/support/postgres.js';
 import { konnektiveEnv, startTestCollector, testEnv, type TestCollector } from '../../test/support/test-collector.js';
 
 const TOKEN = 'dashboard-token-0123456789abcdef';
@@ -204,22 +206,123 @@ describe('dashboard API outside sandbox mode', () => {
     expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
   });
 
-  it('rate-limits failed sign-ins per address', async () => {
+  it('rate-limits failed sign-ins per address, and still lets the right token and a live cookie in', async () => {
     collector = await live();
+    const cookie = await login();
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
       statuses.push((await fetch(`${collector.url}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: 'guess' }), redirect: 'manual' })).status);
     }
     expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
     expect(statuses.slice(10)).toEqual([429, 429]);
-    // Even the right token waits now.
-    expect((await fetch(`${collector.url}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' })).status).toBe(429);
+    // Wrong tokens and requests without any credential wait, with Retry-After.
+    const wrong = await fetch(`${collector.url}/dashboard/api/session`, { headers: { authorization: 'Bearer guess' } });
+    expect(wrong.status).toBe(429);
+    expect(Number(wrong.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await fetch(`${collector.url}/dashboard/api/session`)).status).toBe(429);
+    // The right token, the sign-in form with it, and the cookie signed in before all pass.
+    expect((await fetch(`${collector.url}/dashboard/api/session`, { headers: bearer })).status).toBe(200);
+    expect((await fetch(`${collector.url}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' })).status).toBe(303);
+    const session = await fetch(`${collector.url}/dashboard/api/session`, { headers: { cookie } });
+    expect(session.status).toBe(200);
+    expect((await session.json()).auth).toBe('cookie');
   });
+
+  it('behind a proxy, failing in an admin\'s address does not lock the admin out; an IPv6 /64 counts as one address', async () => {
+    collector = await startTestCollector(konnektiveEnv('http://127.0.0.1:9', { DASHBOARD_TOKEN: TOKEN, TRUST_PROXY: 'on' }), { runWorker: false });
+    const ask = (from: string, authorization = 'Bearer guess') => fetch(`${collector.url}/dashboard/api/session`, { headers: { authorization, 'x-forwarded-for': from } });
+    const admin = '203.0.113.7';
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await ask(admin)).status);
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+    expect((await ask(admin, `Bearer ${TOKEN}`)).status).toBe(200);
+    // The same client on a dual-stack socket (IPv4-mapped IPv6) is the same address.
+    expect((await ask(`::ffff:${admin}`)).status).toBe(429);
+    // Rotating through one /64 gains nothing; another /64 is another address.
+    const rotated: number[] = [];
+    for (let i = 1; i <= 11; i++) rotated.push((await ask(`2001:db8:7:1:${i.toString(16)}::${i}`)).status);
+    expect(rotated).toEqual([...Array(10).fill(401), 429]);
+    expect((await ask('2001:db8:7:2::1')).status).toBe(401);
+    expect((await ask('2001:db8:7:1:ffff::9', `Bearer ${TOKEN}`)).status).toBe(200);
+  });
+
+  it('holds every unauthenticated attempt back once all addresses together used the failure budget, and still lets the token in', async () => {
+    collector = await startTestCollector(konnektiveEnv('http://127.0.0.1:9', { DASHBOARD_TOKEN: TOKEN, TRUST_PROXY: 'on' }), { runWorker: false });
+    const budget = DEFAULT_SIGN_IN_LIMITS.global;
+    const perAddress = DEFAULT_SIGN_IN_LIMITS.perAddress - 1;
+    const ask = (from: string, authorization = 'Bearer guess') => fetch(`${collector.url}/dashboard/api/session`, { headers: { authorization, 'x-forwarded-for': from } });
+    // Each address stays under its own limit; together they spend the budget.
+    const statuses = new Map<number, number>();
+    for (let sent = 0; sent < budget; sent++) {
+      const status = (await ask(`198.51.${Math.floor(sent / perAddress / 250)}.${Math.floor(sent / perAddress) % 250}`)).status;
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 401: budget });
+    // A fresh address now waits too, with or without a token, and the sign-in form says so.
+    const fresh = await ask('192.0.2.200');
+    expect(fresh.status).toBe(429);
+    expect(Number(fresh.headers.get('retry-after'))).toBeGreaterThan(60);
+    expect((await fetch(`${collector.url}/dashboard/api/session`, { headers: { 'x-forwarded-for': '192.0.2.201' } })).status).toBe(429);
+    const form = await fetch(`${collector.url}/dashboard/login`, { method: 'POST', headers: { 'x-forwarded-for': '192.0.2.202' }, body: new URLSearchParams({ token: 'guess' }), redirect: 'manual' });
+    expect(form.status).toBe(429);
+    // A valid credential still passes, from anywhere.
+    expect((await ask('192.0.2.200', `Bearer ${TOKEN}`)).status).toBe(200);
+    const signIn = await fetch(`${collector.url}/dashboard/login`, { method: 'POST', headers: { 'x-forwarded-for': '192.0.2.203' }, body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' });
+    expect(signIn.status).toBe(303);
+  }, 60_000);
 
   it('is closed without DASHBOARD_TOKEN', async () => {
     collector = await startTestCollector(konnektiveEnv('http://127.0.0.1:9'), { runWorker: false });
     expect((await fetch(`${collector.url}/dashboard/api/delivery`, { headers: bearer })).status).toBe(503);
   });
+});
+
+const postgres = await testPostgres();
+afterAll(() => postgres.dropSchemas());
+
+describe('logout', () => {
+  const stores = [
+    { name: 'SQLite', skip: undefined, databaseUrl: () => testEnv().DATABASE_URL! },
+    { name: 'PostgreSQL', skip: postgres.skip, databaseUrl: () => postgres.newSchemaUrl() },
+  ];
+  let peer: TestCollector | undefined;
+  afterEach(async () => {
+    await peer?.close();
+    peer = undefined;
+  });
+
+  for (const store of stores) {
+    it.skipIf(store.skip !== undefined)(`ends the cookie on every collector sharing the store (${store.name}): a copy replayed after logout gets 401`, async () => {
+      const env = konnektiveEnv('http://127.0.0.1:9', { DASHBOARD_TOKEN: TOKEN, DATABASE_URL: store.databaseUrl() });
+      collector = await startTestCollector(env, { runWorker: false });
+      peer = await startTestCollector(env, { runWorker: false });
+      const cookie = await login();
+      const { csrf } = await (await fetch(`${collector.url}/dashboard/api/session`, { headers: { cookie } })).json();
+      const session = (at: TestCollector) => fetch(`${at.url}/dashboard/api/session`, { headers: { cookie } });
+      const replayAll = (at: TestCollector) => fetch(`${at.url}/dashboard/api/delivery/replay-all`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });
+      // Before logout the cookie works on both collectors.
+      expect((await session(peer)).status).toBe(200);
+      expect((await replayAll(peer)).status).toBe(200);
+
+      const logout = await fetch(`${collector.url}/dashboard/api/logout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });
+      expect(logout.status).toBe(204);
+      expect(logout.headers.get('set-cookie')).toMatch(/fb_dashboard=;.*Max-Age=0/i);
+
+      for (const at of [collector, peer]) {
+        for (const res of [await session(at), await replayAll(at), await fetch(`${at.url}/dashboard/api/overview?${range}`, { headers: { cookie } })]) {
+          expect(res.status).toBe(401);
+          expect((await res.json()).error.code).toBe('unauthorized');
+        }
+      }
+      // The page itself sends the browser back to the sign-in form.
+      const page = await fetch(`${peer.url}/dashboard/`, { headers: { cookie }, redirect: 'manual' });
+      expect([page.status, page.headers.get('location')]).toEqual([302, '/dashboard/login']);
+      // Replays are not wrong tokens: the address is not locked out, and a new sign-in works.
+      const fresh = await login();
+      expect(fresh).not.toBe(cookie);
+      expect((await fetch(`${peer.url}/dashboard/api/session`, { headers: { cookie: fresh } })).status).toBe(200);
+    });
+  }
 });
 
 describe('dashboard in sandbox mode', () => {
@@ -286,7 +389,7 @@ describe('sandbox dashboard, loopback only', () => {
   };
 
   it.skipIf(externalAddress === undefined)('refuses a peer on another address that says X-Forwarded-For: 127.0.0.1, with TRUST_PROXY on', async () => {
-    collector = await startTestCollector(testEnv({ HOST: '0.0.0.0', TRUST_PROXY: 'true' }), { runWorker: false });
+    collector = await startTestCollector(testEnv({ HOST: '0.0.0.0', TRUST_PROXY: 'true', TRUST_PROXY_DIRECT_ACCESS: 'allow' }), { runWorker: false });
     const port = collector.port;
     const host = `localhost:${port}`;
     for (const forwarded of ['127.0.0.1', '203.0.113.9, 127.0.0.1']) {

@@ -90,7 +90,7 @@ ${message ? `<p class="error" role="alert">${message}</p>` : ''}
 export function dashboardRoute({ config, secret, store, health, clock = systemClock, assetsDir = 'dist/dashboard', checks, linkTtlMs = DEFAULT_LINK_TTL_MS }: DashboardRouteDeps): Hono {
   const now = () => clock.now();
   const app = new Hono();
-  const auth = dashboardAuth({ config, secret, clock });
+  const auth = dashboardAuth({ config, secret, clock, revocations: store });
   const sql = store.sql();
   const assets = { js: readAsset(assetsDir, 'app.js'), css: readAsset(assetsDir, 'app.css') };
   const runDoctor = checks ?? (() => runChecks({ ok: true, config }, { store, clock }));
@@ -169,7 +169,9 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
     const who = c.get('dashboardAuth' as never) as DashboardAuth;
     return send(c, SessionInfoResponse, { mode: config.sandbox ? 'sandbox' : 'live', csrf: auth.csrfFor(who), auth: who.kind });
   });
-  api.post('/logout', (c) => {
+  api.post('/logout', async (c) => {
+    // Ended on the server too: a copy of the cookie replayed later is refused by every collector.
+    await auth.endCookieSession(c);
     deleteCookie(c, SESSION_COOKIE, { path: '/dashboard' });
     return c.body(null, 204);
   });
