@@ -28,6 +28,14 @@ describe('funnelbeacon CLI', () => {
     expect(problems.map((line) => line.trim().split(':')[0]).sort()).toEqual(['ABANDON_AFTER', 'BOT_FILTER', 'PORT']);
   });
 
+  it('refuses to start with TRUST_PROXY on a HOST others can reach, in one line naming the fix', () => {
+    const live = { SECRET: 'x'.repeat(40), ALLOWED_ORIGINS: 'https://offer.example', KONNEKTIVE_LOGIN_ID: 'id', KONNEKTIVE_PASSWORD: 'pw', KONNEKTIVE_CAMPAIGNS: '12', PORT: '0' };
+    const { code, stderr } = cli(['serve'], { ...live, HOST: '0.0.0.0', TRUST_PROXY: 'on' });
+    expect(code).toBe(1);
+    const problems = stderr.split('\n').filter((line) => line.startsWith('  '));
+    expect(problems).toEqual([expect.stringMatching(/^ {2}TRUST_PROXY: .*HOST=0\.0\.0\.0.*HOST=127\.0\.0\.1.*TRUST_PROXY_DIRECT_ACCESS=allow/)]);
+  });
+
   it('migrates the store, replays dead letters and sweeps once', () => {
     expect(cli(['migrate'])).toMatchObject({ code: 0, stdout: 'store migrated (sqlite)\n' });
     expect(cli(['replay'])).toMatchObject({ code: 0, stdout: '0 dead-lettered job(s) put back into the outbox\n' });
