@@ -1,6 +1,10 @@
 /**
  * @module metrics
  * Prometheus metrics, one registry per collector instance (so tests can run several).
+ *
+ * Every label has a bounded set of values: each series costs memory until the process ends. The
+ * upstream metrics' `endpoint` label is a route template (`PUT /ecomOrders/{id}`), never a path
+ * holding a record id, whoever passes it ({@link endpointTemplate}).
  */
 import { systemClock, type Clock } from './clock.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -14,9 +18,36 @@ export interface Metrics {
   readonly cardNumbersDropped: Counter<'field' | 'param'>;
   readonly botCallsSuppressed: Counter<'kind'>;
   readonly requestsAborted: Counter;
-  readonly upstreamCalls: Counter<'upstream' | 'endpoint' | 'outcome'>;
-  readonly upstreamLatency: Histogram<'upstream' | 'endpoint'>;
+  readonly upstreamCalls: UpstreamCallCounter;
+  readonly upstreamLatency: UpstreamLatencyHistogram;
   readonly recoveryClicks: Counter<'outcome'>;
+}
+
+/**
+ * An upstream endpoint as a metric label: every path segment that is not a plain word (a record
+ * id such as `7` or `sandbox-cart-…`, a placeholder) becomes `{id}`, and a query string is
+ * dropped. `PUT /ecomOrders/7` and `PUT /ecomOrders/8` are one series, `PUT /ecomOrders/{id}`;
+ * ActiveCampaign's resource names and Konnektive's fixed paths and endpoint names are words.
+ */
+export function endpointTemplate(endpoint: string): string {
+  const space = endpoint.indexOf(' ');
+  const method = space === -1 ? '' : endpoint.slice(0, space + 1);
+  const path = (space === -1 ? endpoint : endpoint.slice(space + 1)).split(/[?#]/)[0]!;
+  return method + path.split('/').map((segment) => (segment === '' || /^[A-Za-z]+$/.test(segment) ? segment : '{id}')).join('/');
+}
+
+type CallLabels = { upstream: string; endpoint: string; outcome: string };
+type LatencyLabels = { upstream: string; endpoint: string };
+
+/**
+ * The upstream metrics as the outbox records each call: only these two operations, so that no
+ * caller can label a series with anything but {@link endpointTemplate} of its endpoint.
+ */
+export interface UpstreamCallCounter {
+  inc(labels: CallLabels): void;
+}
+export interface UpstreamLatencyHistogram {
+  observe(labels: LatencyLabels, seconds: number): void;
 }
 
 export function createMetrics(store: Store, { defaults = true, clock = systemClock }: { defaults?: boolean; clock?: Clock } = {}): Metrics {
@@ -64,18 +95,30 @@ export function createMetrics(store: Store, { defaults = true, clock = systemClo
       help: 'Requests whose client hung up before the body was read (nothing stored, nobody answered).',
       registers: [registry],
     }),
-    upstreamCalls: new Counter({
-      name: 'funnelbeacon_upstream_calls_total',
-      help: 'Calls to Konnektive and ActiveCampaign, by outcome.',
-      labelNames: ['upstream', 'endpoint', 'outcome'],
-      registers: [registry],
-    }),
-    upstreamLatency: new Histogram({
-      name: 'funnelbeacon_upstream_call_duration_seconds',
-      help: 'Latency of upstream calls.',
-      labelNames: ['upstream', 'endpoint'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
-    }),
+    upstreamCalls: upstreamCallCounter(
+      new Counter({
+        name: 'funnelbeacon_upstream_calls_total',
+        help: 'Calls to Konnektive and ActiveCampaign, by outcome (endpoint: a route template, never a record id).',
+        labelNames: ['upstream', 'endpoint', 'outcome'],
+        registers: [registry],
+      }),
+    ),
+    upstreamLatency: upstreamLatencyHistogram(
+      new Histogram({
+        name: 'funnelbeacon_upstream_call_duration_seconds',
+        help: 'Latency of upstream calls.',
+        labelNames: ['upstream', 'endpoint'],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [registry],
+      }),
+    ),
   };
+}
+
+function upstreamCallCounter(counter: Counter<keyof CallLabels>): UpstreamCallCounter {
+  return { inc: (labels) => counter.inc({ ...labels, endpoint: endpointTemplate(labels.endpoint) }) };
+}
+
+function upstreamLatencyHistogram(histogram: Histogram<keyof LatencyLabels>): UpstreamLatencyHistogram {
+  return { observe: (labels, seconds) => histogram.observe({ ...labels, endpoint: endpointTemplate(labels.endpoint) }, seconds) };
 }
