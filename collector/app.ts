@@ -1,12 +1,16 @@
 /**
  * @module app
- * Assembles the collector's HTTP app from its routes, with the one error handler at the top.
+ * Assembles the collector's HTTP app from its routes, with the one error handler at the top. What
+ * that handler logs of a request and its error never holds a token (a recovery link's path, a
+ * session or link token quoted in a message) nor an email or a long number.
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { errorBody, RequestAborted } from './http/errors.js';
+import { redactTokens } from './http/token-redaction.js';
+import { redactMessage } from './redact.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -47,10 +51,11 @@ export function createApp(deps: AppDeps): Hono {
     if (error instanceof RequestAborted) {
       // The client left mid-body: nobody reads the answer, and nothing on our side failed.
       deps.metrics.requestsAborted.inc();
-      deps.logger.debug({ path: c.req.path, reason: error.cause instanceof Error ? error.cause.message : String(error.cause) }, 'request aborted by the client');
+      deps.logger.debug({ path: redactTokens(c.req.path), reason: error.cause instanceof Error ? error.cause.message : String(error.cause) }, 'request aborted by the client');
       return new Response(null, { status: 499 });
     }
-    deps.logger.error({ err: error instanceof Error ? error.message : String(error), path: c.req.path }, 'unhandled error');
+    const message = error instanceof Error ? error.message : String(error);
+    deps.logger.error({ err: redactMessage(redactTokens(message)), path: redactTokens(c.req.path) }, 'unhandled error');
     return c.json(errorBody('internal', 'Something went wrong on our side.'), 500);
   });
 

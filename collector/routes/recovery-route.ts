@@ -10,7 +10,8 @@
  * Email security scanners open every link before the person does, so the redirect changes no
  * session state and stores no event: only the page view the snippet then sends counts as the
  * buyer's return. A `GET` is counted as a click (first and latest time, and in `/metrics`); a
- * `HEAD` is not. Never a 5xx, and never personal data in an answer.
+ * `HEAD` is not. Never a 5xx, whatever the store holds (a `Location` a header cannot carry leads
+ * to the fallback too), never personal data in an answer, and never a token in the log.
  */
 import { systemClock, type Clock } from '../clock.js';
 import { Hono, type Context } from 'hono';
@@ -20,6 +21,7 @@ import type { Metrics } from '../metrics.js';
 import { DONE_PATH, EXPIRED_PATH, recoveryTarget, type RecoveryTarget } from '../recovery/recovery-target.js';
 import type { Store } from '../store/store.js';
 import { htmlPage } from '../http/html-page.js';
+import { redactTokens } from '../http/token-redaction.js';
 
 export interface RecoveryRouteDeps {
   config: Config;
@@ -51,7 +53,14 @@ const EXPIRED_PAGE = page('This link has expired', 'This checkout link is no lon
 export function recoveryRoute({ config, secret, store, metrics, logger, clock = systemClock }: RecoveryRouteDeps): Hono {
   const app = new Hono();
 
-  const answer = (c: Context, target: RecoveryTarget) => c.body(null, 302, { Location: target.location, ...NO_STORE });
+  // Built here, not by Hono after the handler: a stored page URL holding CR/LF or a character
+  // beyond Latin-1 makes `Headers` throw, and that must lead to the fallback, not to a 500.
+  const redirect = (target: RecoveryTarget) => new Response(null, { status: 302, headers: { Location: target.location, ...NO_STORE } });
+  const fallback = (sessionId?: string): RecoveryTarget => ({
+    outcome: 'fallback',
+    location: config.recovery.fallbackUrl ?? EXPIRED_PATH,
+    ...(sessionId ? { sessionId } : {}),
+  });
 
   // Hono answers HEAD with the GET handler, without the body. Every path under /r/ is a link
   // (an email client may add a slash, a buyer may paste half a link): what is not a valid token
@@ -60,13 +69,17 @@ export function recoveryRoute({ config, secret, store, metrics, logger, clock = 
     const at = clock.now();
     const isHead = c.req.method === 'HEAD';
     const token = c.req.path.slice('/r/'.length).replace(/\/+$/, '');
-    let target: RecoveryTarget;
+    let target: RecoveryTarget | undefined;
+    let response: Response;
     try {
       target = await recoveryTarget({ config, secret, store }, token, at);
+      response = redirect(target);
     } catch (error) {
-      // The store is down, or anything else: the buyer still gets a page, never a 5xx.
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'recovery link could not be resolved');
-      target = { outcome: 'fallback', location: config.recovery.fallbackUrl ?? EXPIRED_PATH };
+      // The store is down, the target cannot be a Location, or anything else: the buyer still
+      // gets a page, never a 5xx. The message may quote the target, and with it a link token.
+      logger.warn({ err: redactTokens(error instanceof Error ? error.message : String(error)) }, 'recovery link could not be resolved');
+      target = fallback(target?.sessionId);
+      response = redirect(target);
     }
     if (!isHead) {
       metrics.recoveryClicks.inc({ outcome: target.outcome });
@@ -78,7 +91,7 @@ export function recoveryRoute({ config, secret, store, metrics, logger, clock = 
         }
       }
     }
-    return answer(c, target);
+    return response;
   };
   app.get('/r', follow);
   app.get('/r/*', follow);
