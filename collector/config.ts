@@ -56,6 +56,19 @@ const httpUrl = (part: 'origin' | 'href', what: string) =>
   });
 
 const origin = httpUrl('origin', 'an http(s) origin');
+
+/** A bare host name (`cdn.example`), kept as the URL parser writes it; a URL or a pattern is refused. */
+const mediaHost = z.string().transform((text, ctx) => {
+  try {
+    if (/[/:@?#*\s]/.test(text)) throw new Error('not a host');
+    const url = new URL(`https://${text}`);
+    if (!url.hostname || url.hostname.startsWith('.')) throw new Error('not a host');
+    return url.hostname.replace(/\.$/, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a host name: write it as cdn.example (its subdomains are included)` });
+    return z.NEVER;
+  }
+});
 const absoluteUrl = httpUrl('href', 'an absolute http(s) URL');
 
 const EnvSchema = z.object({
@@ -106,6 +119,9 @@ const EnvSchema = z.object({
   RECOVERY_LINK_TTL: duration('7d'),
   RECOVERY_DONE_URL: optionalText.pipe(absoluteUrl.optional()),
   RECOVERY_FALLBACK_URL: optionalText.pipe(absoluteUrl.optional()),
+  /** The owner's product list (collector/catalogue/product-file.ts); else Konnektive's campaign products. */
+  PRODUCTS_FILE: optionalText,
+  PRODUCT_MEDIA_HOSTS: list.pipe(z.array(mediaHost)),
 });
 
 export type EmitVia = 'konnektive' | 'activecampaign' | 'sandbox';
@@ -150,6 +166,10 @@ export interface Config {
   readonly outboxLeaseMs: number;
   /** Node's own NODE_OPTIONS, as the process was started with it. */
   readonly nodeOptions: string | undefined;
+  /** `PRODUCTS_FILE`: where a CART's products come from when set (else Konnektive's campaign products). */
+  readonly productsFile: string | undefined;
+  /** `PRODUCT_MEDIA_HOSTS`: hosts (and their subdomains) a page's product image and link may be on. */
+  readonly productMediaHosts: readonly string[];
   /** Recovery links (a CART's `orderUrl`): their lifetime, and where they lead once paid or invalid. */
   readonly recovery: {
     readonly linkTtlMs: number;
@@ -253,6 +273,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
     outboxLeaseMs: e.OUTBOX_LEASE,
     nodeOptions: e.NODE_OPTIONS,
+    productsFile: e.PRODUCTS_FILE,
+    productMediaHosts: Object.freeze(e.PRODUCT_MEDIA_HOSTS),
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
   };
   // With TRUST_PROXY, X-Forwarded-For names the client: anyone who reaches the collector without

@@ -12,6 +12,7 @@ import type { Hono } from 'hono';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { Sweeper } from './abandonment/sweeper.js';
+import { createCatalogue } from './catalogue/catalogue.js';
 import { purchaseHandlers } from './abandonment/purchase-jobs.js';
 import { systemClock, type Clock } from './clock.js';
 import { createEmitter } from './emit/create-emitter.js';
@@ -83,6 +84,8 @@ export async function resolveSecret(config: Config, store: Store): Promise<strin
 export async function startCollector(config: Config, options: CollectorOptions = {}): Promise<RunningCollector> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
+  // A bad PRODUCTS_FILE stops the start here, before the store is opened.
+  const catalogue = createCatalogue(config, clock);
   const store = await openStore(config.databaseUrl, { clock });
   await store.migrate();
   const secret = await resolveSecret(config, store);
@@ -101,7 +104,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const emitter = createEmitter({ config, konnektive, store, clock, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const handlers: Record<JobKind, JobHandler> = {
     ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, clock }),
-    ...purchaseHandlers({ config, store, konnektive, health, metrics, logger, clock }),
+    ...purchaseHandlers({ config, store, konnektive, catalogue, health, metrics, logger, clock }),
     ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emissionUpstream(config.emitVia), recovery: recoveryLinks(config, secret) }),
   };
   const worker = new OutboxWorker({

@@ -1,11 +1,15 @@
 /**
  * @module emission-payloads
- * Builds what a session tells ActiveCampaign. CART items and prices are the cart the page showed
- * (nothing else knows an unpaid cart); ORDER items, totals and email come only from Konnektive's
- * verified order.
+ * Builds what a session tells ActiveCampaign. The browser says which products are in an unpaid
+ * cart and how many of each; their names, prices, descriptions and pictures come from the
+ * owner's catalogue (collector/catalogue/), never from the page. ORDER items, totals and email
+ * come only from Konnektive's verified order.
  */
-import type { CartEmission, CloseEmission, CustomerEmission, EmissionItem, OrderEmission } from '../emit/emission.js';
-import { isoDate, toCents } from '../emit/iso-date.js';
+import type { ProductList } from '../catalogue/catalogue.js';
+import { catalogueCart, type CataloguedCart } from '../catalogue/catalogued-cart.js';
+import type { MediaHosts } from '../catalogue/media-hosts.js';
+import type { CartEmission, CloseEmission, CustomerEmission, OrderEmission } from '../emit/emission.js';
+import { isoDate } from '../emit/iso-date.js';
 import type { Session, VerifiedOrder } from '../store/store.js';
 
 /** The cart id (`externalcheckoutid`): the session id, stable from first page to ORDER. */
@@ -31,30 +35,37 @@ export function customerPayload(session: Session): CustomerEmission {
   };
 }
 
-export function cartPayload(session: Session): CartEmission {
-  const items: EmissionItem[] = (session.cart?.items ?? []).map((item) => ({
-    id: item.id,
-    name: item.name ?? item.id,
-    priceCents: toCents(item.price),
-    quantity: item.qty,
-    ...pick(item, ['imageUrl', 'productUrl', 'sku', 'category', 'description']),
-  }));
+/**
+ * The session's CART, its items priced by the catalogue; `cart` is undefined when the catalogue
+ * knows none of them (then there is nothing of the owner's to show, and no CART is sent).
+ */
+export function cartPayload(session: Session, products: ProductList, media: MediaHosts): { cart: CartEmission | undefined; leftOut: CataloguedCart['leftOut'] } {
+  const priced = catalogueCart(session.cart ?? { items: [], currency: 'USD' }, products, media);
+  if (priced.items.length === 0) return { cart: undefined, leftOut: priced.leftOut };
   return {
-    kind: 'cart',
-    sessionId: session.id,
-    cartId: cartIdOf(session),
-    email: session.lead.emailAddress!,
-    customerExternalId: customerIdOf(session),
-    ...person(session),
-    items,
-    totalCents: items.reduce((sum, item) => sum + item.priceCents * item.quantity, 0),
-    currency: session.cart?.currency ?? 'USD',
-    abandonedAt: isoDate(session.lastSeenAt),
-    createdAt: isoDate(session.createdAt),
+    cart: {
+      kind: 'cart',
+      sessionId: session.id,
+      cartId: cartIdOf(session),
+      email: session.lead.emailAddress!,
+      customerExternalId: customerIdOf(session),
+      ...person(session),
+      items: priced.items,
+      totalCents: priced.totalCents,
+      currency: priced.currency,
+      abandonedAt: isoDate(session.lastSeenAt),
+      createdAt: isoDate(session.createdAt),
+    },
+    leftOut: priced.leftOut,
   };
 }
 
-export function orderPayload(session: Session, order: VerifiedOrder, now: number): OrderEmission {
+/**
+ * The ORDER: items and prices are Konnektive's. Each item's picture and link are the catalogue's
+ * (`products`, when it could be read), else those the page showed for the same product, when on
+ * an allowed host.
+ */
+export function orderPayload(session: Session, order: VerifiedOrder, now: number, products: ProductList | undefined, media: MediaHosts): OrderEmission {
   return {
     kind: 'order',
     sessionId: session.id,
@@ -63,10 +74,19 @@ export function orderPayload(session: Session, order: VerifiedOrder, now: number
     email: order.email ?? session.lead.emailAddress!,
     customerExternalId: order.customerId ?? customerIdOf(session),
     ...person(session),
-    // Items and prices are Konnektive's; a product the cart showed lends its image and URL.
     items: order.items.map((item) => {
+      const owned = products?.get(item.productId);
       const shown = session.cart?.items.find((cartItem) => cartItem.id === item.productId);
-      return { id: item.productId, name: item.name, priceCents: item.priceCents, quantity: item.qty, ...(shown ? pick(shown, ['imageUrl', 'productUrl']) : {}) };
+      const imageUrl = owned?.imageUrl ?? media.allowed(shown?.imageUrl);
+      const productUrl = owned?.productUrl ?? media.allowed(shown?.productUrl);
+      return {
+        id: item.productId,
+        name: item.name,
+        priceCents: item.priceCents,
+        quantity: item.qty,
+        ...(imageUrl ? { imageUrl } : {}),
+        ...(productUrl ? { productUrl } : {}),
+      };
     }),
     totalCents: order.totalCents,
     currency: order.currency,
@@ -77,13 +97,6 @@ export function orderPayload(session: Session, order: VerifiedOrder, now: number
 
 export function closePayload(session: Session, paidWith: string): CloseEmission {
   return { kind: 'close', sessionId: session.id, cartId: cartIdOf(session), paidWith };
-}
-
-/** The given keys of `item` that hold a value. */
-function pick<T extends object, K extends keyof T>(item: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const key of keys) if (item[key] !== undefined) out[key] = item[key];
-  return out;
 }
 
 /** Konnektive prints `YYYY-MM-DD HH:mm:ss`; read it as UTC. */

@@ -8,6 +8,8 @@
  * Each writes the session's new state, its emission and the emission's job in one transaction.
  * The emission is unique per session and kind, so a job that runs twice queues nothing twice.
  */
+import type { Catalogue, ProductList } from '../catalogue/catalogue.js';
+import { mediaHosts } from '../catalogue/media-hosts.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { hasEmail } from '../session/lead-merge.js';
@@ -20,7 +22,7 @@ import { queueJob } from '../outbox/queue-job.js';
 import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
 import type { Job, OrderCheck, Session, Store, StoreTx } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
-import { cartPayload, closePayload, orderPayload } from './emission-payloads.js';
+import { cartPayload, closePayload, customerPayload, orderPayload } from './emission-payloads.js';
 import { checkOrder, sandboxOrderAnswer, type AskKonnektive } from './order-check.js';
 import { abandonmentPolicy, hasCart, nextDueAt, sweepAction } from '../session/session-rules.js';
 
@@ -28,6 +30,8 @@ export interface PurchaseJobDeps {
   config: Config;
   store: Store;
   konnektive: KonnektiveApi;
+  /** Where a CART's product names, prices and pictures come from (never the page). */
+  catalogue: Catalogue;
   health: UpstreamHealth;
   metrics: Metrics;
   logger: Logger;
@@ -38,6 +42,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
   const { store, clock, config } = deps;
   const policy = abandonmentPolicy(config);
   const call = konnektiveCaller({ ...deps, api: deps.konnektive });
+  const media = mediaHosts(config);
 
   async function queueEmission(tx: StoreTx, session: Session, kind: 'cart' | 'order' | 'close', payload: object, now: number): Promise<void> {
     if (!(await tx.insertEmission({ sessionId: session.id, kind, payload: { ...payload }, now }))) return;
@@ -51,9 +56,9 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
    * whoever paid must not get abandoned-cart emails. A cart begun after that is a new purchase,
    * and keeps its own course.
    */
-  async function complete(tx: StoreTx, session: Session, check: OrderCheck, now: number): Promise<void> {
+  async function complete(tx: StoreTx, session: Session, check: OrderCheck, now: number, products?: ProductList): Promise<void> {
     await tx.updateSession(session.id, { orderCheck: check, state: 'complete', stateChangedAt: now, dueAt: null });
-    await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now), now);
+    await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now, products, media), now);
     const email = check.order?.email ?? session.lead.emailAddress;
     if (!email) return;
     const paidBefore = (other: Session) => other.id !== session.id && other.createdAt <= session.lastSeenAt;
@@ -98,29 +103,65 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
   }
 
   /**
+   * The catalogue, read before the transaction and only when needed. A CART about to be queued
+   * needs it: a fault returns the job's outcome, so the outbox retries it later and the CART
+   * waits (never sent with the page's text instead). A verified ORDER borrows its pictures from
+   * it when it can be read, and goes without them otherwise.
+   */
+  async function productsFor(
+    job: Job,
+    effects: JobEffects,
+    session: Session,
+    answer: { check: OrderCheck; paidElsewhere?: { orderId: string } } | undefined,
+    mayCart: boolean,
+  ): Promise<{ products: ProductList } | { outcome: JobOutcome } | undefined> {
+    const verified = answer?.check.verified === true;
+    const cartDue =
+      mayCart &&
+      !verified &&
+      !answer?.paidElsewhere &&
+      session.state !== 'abandoned' &&
+      hasEmail(session.lead) &&
+      hasCart(session) &&
+      sweepAction(session, clock.now(), policy).type === 'recheck-purchase';
+    if (!verified && !cartDue) return undefined;
+    const read = await deps.catalogue.products(session.campaignId, (params) => call(job, effects, 'queryCampaign', params));
+    if (read.ok) return { products: read.products };
+    if (cartDue) return { outcome: failureOutcome(deps, 'konnektive', read) };
+    deps.logger.warn({ sessionId: session.id, campaignId: session.campaignId, failure: read.failure }, 'product catalogue not readable; the ORDER shows only the pictures the page gave on allowed hosts');
+    return undefined;
+  }
+
+  /**
    * The shape both jobs share: ask Konnektive, then, in one transaction on the session as it is
    * now, complete it (a verified order), close it (paid with another order: a cart that went
    * out, or, for the purchase recheck, one that would go out now), or hand the unverified answer
    * to `otherwise`.
    */
   const orderJob =
-    (closesOpenCart: boolean, otherwise: (tx: StoreTx, session: Session, check: OrderCheck | undefined, now: number) => Promise<void>): JobHandler =>
+    (
+      closesOpenCart: boolean,
+      otherwise: (tx: StoreTx, session: Session, check: OrderCheck | undefined, now: number, products: ProductList | undefined) => Promise<void>,
+    ): JobHandler =>
     async (job, effects) => {
       const session = await store.getSession(job.sessionId);
       if (!session || session.state === 'complete' || session.state === 'closed') return { type: 'done' };
       const answer = await check(job, effects, session);
       if (answer && 'outcome' in answer) return answer.outcome;
+      const catalogued = await productsFor(job, effects, session, answer, closesOpenCart);
+      if (catalogued && 'outcome' in catalogued) return catalogued.outcome;
+      const products = catalogued?.products;
       const now = clock.now();
       await store.transaction(async (tx) => {
         const current = (await tx.getSession(session.id)) ?? session;
         if (current.state === 'complete' || current.state === 'closed') return;
-        if (answer?.check.verified) return complete(tx, current, answer.check, now);
+        if (answer?.check.verified) return complete(tx, current, answer.check, now, products);
         const wouldCart = closesOpenCart && current.state === 'open' && sweepAction(current, now, policy).type === 'recheck-purchase';
         if (answer?.paidElsewhere && (current.state === 'abandoned' || wouldCart)) {
           await tx.updateSession(current.id, { orderCheck: answer.check });
           return close(tx, current, answer.paidElsewhere.orderId, now);
         }
-        return otherwise(tx, current, answer?.check, now);
+        return otherwise(tx, current, answer?.check, now, products);
       });
       return { type: 'done' };
     };
@@ -130,15 +171,25 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
    * but only if it still would be now. The job may have waited (behind other jobs, in backoff,
    * while Konnektive was paused) and the buyer may have come back or reported an order meanwhile.
    */
-  const recheck = orderJob(true, async (tx, session, orderCheck, now) => {
+  const recheck = orderJob(true, async (tx, session, orderCheck, now, products) => {
     if (sweepAction(session, now, policy).type !== 'recheck-purchase') {
       await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: nextDueAt(session, policy) });
       return;
     }
     if (session.state !== 'abandoned' && hasEmail(session.lead) && hasCart(session)) {
+      if (!products) {
+        // The cart came after the catalogue was read (the buyer was back meanwhile): look again now.
+        await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: now });
+        return;
+      }
+      const { cart, leftOut } = cartPayload(session, products, media);
+      if (leftOut.length > 0) {
+        deps.logger.warn({ sessionId: session.id, campaignId: session.campaignId, leftOut: leftOut.slice(0, 10) }, 'cart items the product catalogue does not know (or priced in another currency) are left out of the CART');
+      }
+      if (!cart) return sendAsCustomer(tx, session, orderCheck, now);
       const abandoned = { ...session, ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now } as Session;
       await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now, dueAt: nextDueAt(abandoned, policy) });
-      await queueEmission(tx, session, 'cart', cartPayload(session), now);
+      await queueEmission(tx, session, 'cart', cart, now);
       deps.logger.info({ sessionId: session.id }, 'cart abandoned; CART queued');
     } else {
       // An abandoned cart stays on the recheck schedule (see session-rules.ts) until it is paid,
@@ -147,6 +198,21 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
       await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), dueAt: session.state === 'abandoned' ? nextDueAt(next, policy) : null });
     }
   });
+
+  /**
+   * A cart of products the catalogue does not know: nothing of the owner's to show, so no CART
+   * (an abandoned-cart email listing made-up products at made-up prices helps no merchant). The
+   * buyer is still a lead with an email, and goes to ActiveCampaign as a CUSTOMER, as a lead
+   * without a cart does (abandonment/sweeper.ts).
+   */
+  async function sendAsCustomer(tx: StoreTx, session: Session, orderCheck: OrderCheck | undefined, now: number): Promise<void> {
+    await tx.updateSession(session.id, { ...(orderCheck ? { orderCheck } : {}), state: 'expired', stateChangedAt: now, dueAt: null });
+    deps.logger.info({ sessionId: session.id }, 'no product of the cart is in the catalogue; CUSTOMER instead of CART');
+    // The Konnektive route creates the AC customer from the CRM's own customer record.
+    if (config.emitVia === 'konnektive' && !session.konnektive.customerId) return;
+    if (!(await tx.insertEmission({ sessionId: session.id, kind: 'customer', payload: { ...customerPayload(session) }, now }))) return;
+    await queueJob(tx, EMIT_JOB_KIND.customer, { sessionId: session.id, runAt: now, emitVia: config.emitVia });
+  }
 
   /** Not verified: recorded, nothing emitted. The session goes back to the cart rules. */
   const finalize = orderJob(false, async (tx, session, found, now) => {

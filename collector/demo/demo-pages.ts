@@ -7,6 +7,8 @@
  * comes back with the order id).
  */
 
+import { BOTTLE, FILTER } from './demo-products.js';
+
 const layout = (title: string, step: number, tag: string, body: string): string => `<!doctype html>
 <html lang="en">
 <head>
@@ -42,8 +44,6 @@ sandbox mode), its CART carrying a recovery link; pay and it becomes an order. S
 
 const tag = (page: string, extra = '') => `<script defer src="/f.js" data-page="${page}" data-campaign="1"${extra}></script>`;
 
-const BOTTLE = { id: '41', name: 'Bottle', price: 39.95, qty: 1 };
-const FILTER = { id: '42', name: 'Spare filter', price: 12.5, qty: 1 };
 /** `/demo/recorded`: the CARTs and ORDERs sandbox mode recorded, newest first, each CART with its recovery link. */
 export function recordedPage(rows: { at: number; endpoint: string; cartId: string; total: string; orderUrl: string | undefined }[]): string {
   const escape = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -130,7 +130,7 @@ document.getElementById('accept').href = next;
 document.getElementById('decline').href = next;
 // Stands in for Konnektive's upsale call: the order now holds both products.
 document.getElementById('accept').addEventListener('click', function () {
-  funnelbeacon('cart', { items: [${JSON.stringify(BOTTLE)}, ${JSON.stringify(FILTER)}], currency: 'USD' });
+  funnelbeacon('cart', { items: [${JSON.stringify({ ...BOTTLE, qty: 1 })}, ${JSON.stringify({ ...FILTER, qty: 1 })}], currency: 'USD' });
 });
 </script>`,
   ),

@@ -2,9 +2,11 @@
  * @module sandbox-konnektive
  * Sandbox mode's Konnektive: sends nothing and answers like the real API with made-up ids, so
  * that everything downstream (ids on the session, later calls carrying them) runs the same way.
+ * Query Campaign answers with the demo funnel's products (collector/demo/demo-products.ts).
  * The relay records each request it would have sent, as it does for real calls.
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { DEMO_PRODUCTS } from '../demo/demo-products.js';
 import type { KonnektiveApi } from './konnektive-client.js';
 
 export function sandboxKonnektive(): KonnektiveApi {
@@ -33,12 +35,21 @@ export function sandboxKonnektive(): KonnektiveApi {
         case 'queryOrder':
           return { ok: false, failure: 'rejected', httpStatus: 200, latencyMs: 0, message: 'No result found (sandbox)' };
         case 'queryCampaign':
-          return { ok: true, httpStatus: 200, latencyMs: 0, message: { totalResults: 1, data: [{ campaignId: Number(params.campaignId ?? 1) }] } };
+          return { ok: true, httpStatus: 200, latencyMs: 0, message: demoCampaign(params.campaignId ?? '1') };
         case 'activeCampaign':
           return { ok: true, httpStatus: 200, latencyMs: 0, message: { sandbox: true } };
       }
     },
   };
+}
+
+/**
+ * Query Campaign's answer in Konnektive's shape (each campaign under its id): whatever campaign is
+ * asked about sells the demo's products, so a sandbox CART is priced from the catalogue, as live.
+ */
+function demoCampaign(campaignId: string): Record<string, unknown> {
+  const products = DEMO_PRODUCTS.map((product) => ({ campaignProductId: Number(product.id), productName: product.name, price: product.price.toFixed(2), shippingPrice: '0.00' }));
+  return { totalResults: 1, data: { [campaignId]: { campaignId: Number(campaignId), campaignName: 'funnelbeacon demo', currency: 'USD', products } } };
 }
 
 /**

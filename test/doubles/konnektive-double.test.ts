@@ -509,6 +509,54 @@ describe('/cart/activecampaign/', () => {
   });
 });
 
+describe('Query Campaign', () => {
+  it("lists the campaign's products under its id, money as dollar strings; by default the tests' products", async () => {
+    const answer = await call('/campaign/query/', { campaignId: '12' });
+    expect(answer.result).toBe('SUCCESS');
+    expect(answer.message.data['12']).toMatchObject({
+      campaignId: 12,
+      currency: 'USD',
+      products: [
+        { campaignProductId: 41, productName: 'Bottle', price: '39.95' },
+        { campaignProductId: 42, productName: 'Spare filter', price: '12.50' },
+      ],
+    });
+  });
+
+  it('answers with the products a test sets, each campaign its own', async () => {
+    k.setCampaignProducts('14', [{ campaignProductId: '7', productName: 'Serum', price: 9.9, imageUrl: 'https://cdn.example/serum.png' }]);
+    expect((await call('/campaign/query/', { campaignId: '14' })).message.data['14'].products).toEqual([
+      { campaignProductId: 7, productName: 'Serum', price: '9.90', shippingPrice: '0.00', imageUrl: 'https://cdn.example/serum.png' },
+    ]);
+    expect((await call('/campaign/query/', { campaignId: '12' })).message.data['12'].products).toHaveLength(2);
+    k.reset();
+    expect((await call('/campaign/query/', { campaignId: '14' })).message.data['14'].products).toHaveLength(2);
+  });
+
+  it('requires a campaignId, an integer the account has', async () => {
+    expect(await call('/campaign/query/', {})).toEqual({ result: 'ERROR', message: 'campaignId is required' });
+    expect(await call('/campaign/query/', { campaignId: '12x' })).toEqual({ result: 'ERROR', message: 'campaignId must be an integer' });
+    expect((await call('/campaign/query/', { campaignId: '99' })).message).toMatch(/No result/);
+    expect((await call('/campaign/query/', { campaignId: '12' }, false)).message).toBe(KONNEKTIVE_BAD_CREDENTIALS);
+  });
+
+  it('fails on purpose alone, while the other calls are answered', async () => {
+    k.fail('http500', { path: '/campaign/query/', times: 2 });
+    expect((await call('/leads/import/', lead())).result).toBe('SUCCESS');
+    for (let i = 0; i < 2; i += 1) {
+      const res = await fetch(`${k.url}/campaign/query/`, { method: 'POST', body: new URLSearchParams({ ...CREDS, campaignId: '12' }) });
+      expect(res.status).toBe(500);
+    }
+    expect((await call('/campaign/query/', { campaignId: '12' })).result).toBe('SUCCESS');
+    k.fail('badCredentials', { path: '/campaign/query' });
+    expect((await call('/campaign/query/', { campaignId: '12' })).message).toBe(KONNEKTIVE_BAD_CREDENTIALS);
+    expect((await call('/order/query/', { orderId: 'NONE' })).message).toMatch(/No result/);
+    k.recover();
+    expect((await call('/campaign/query/', { campaignId: '12' })).result).toBe('SUCCESS');
+    expect(() => k.fail('http500', { path: '/nowhere/' })).toThrow(/no path/);
+  });
+});
+
 describe('failure modes', () => {
   it('http500 for a number of calls, then back to normal', async () => {
     k.fail('http500', { times: 2 });

@@ -62,7 +62,27 @@ export interface KonnektiveDoubleOptions {
    * `startDate`/`endDate` as its days.
    */
   utcOffsetMinutes?: number;
+  /**
+   * Each campaign's products, as Query Campaign lists them; a campaign left out sells
+   * {@link DEFAULT_CAMPAIGN_PRODUCTS}.
+   */
+  products?: Record<string, KonnektiveCampaignProductInput[]>;
 }
+
+/** A product of a campaign, as the account sells it (`campaignProductId` is what pages give). */
+export interface KonnektiveCampaignProductInput {
+  campaignProductId: string | number;
+  productName: string;
+  /** Dollars: 39.95 or "39.95". */
+  price: number | string;
+  imageUrl?: string;
+}
+
+/** What every campaign of the double sells unless told otherwise: the products the tests' carts hold. */
+export const DEFAULT_CAMPAIGN_PRODUCTS: readonly KonnektiveCampaignProductInput[] = Object.freeze([
+  { campaignProductId: 41, productName: 'Bottle', price: '39.95' },
+  { campaignProductId: 42, productName: 'Spare filter', price: '12.50' },
+]);
 
 export type KonnektiveCallResult = 'SUCCESS' | 'ERROR' | 'HTTP500' | 'HANG' | 'HTTP404' | 'HTTP405';
 
@@ -154,8 +174,13 @@ export interface KonnektiveDouble {
   /** Every order, partial or complete, by orderId. */
   readonly leads: Map<string, KonnektiveOrder>;
   readonly acRoute: KonnektiveAcRouteCall[];
-  /** Makes the next `times` requests (all of them when omitted) fail in `mode`. */
-  fail(mode: KonnektiveFailureMode, options?: { times?: number }): void;
+  /**
+   * Makes the next `times` requests (all of them when omitted) fail in `mode`; with `path`
+   * (`/campaign/query/`, say) only requests to that path fail, and the others are answered.
+   */
+  fail(mode: KonnektiveFailureMode, options?: { times?: number; path?: string }): void;
+  /** Replaces what a campaign sells (Query Campaign's `products`). */
+  setCampaignProducts(campaignId: string, products: KonnektiveCampaignProductInput[]): void;
   recover(): void;
   /** Simulates the API user's credentials being rotated in the CRM. */
   setCredentials(loginId: string, password: string): void;
@@ -335,6 +360,9 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
   const initialUtcOffsetMs = (options.utcOffsetMinutes ?? 0) * 60_000;
   let utcOffsetMs = initialUtcOffsetMs;
   const failure = new FailureSwitch<KonnektiveFailureMode>('konnektive');
+  /** Failures armed for one path only. */
+  const pathFailures = new Map<string, FailureSwitch<KonnektiveFailureMode>>();
+  const campaignProducts = new Map<string, KonnektiveCampaignProductInput[]>(Object.entries(options.products ?? {}));
   let nextCustomerId = 1001;
 
   const calls: KonnektiveCall[] = [];
@@ -627,12 +655,30 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     return { ok: true, message: { type, status: 'accepted', id: String(acRoute.length) } };
   }
 
-  /** Query Campaign: read-only; a campaign id the account does not have finds nothing. */
+  /**
+   * Query Campaign: read-only. `campaignId` is required (every public client sends it); one the
+   * account does not have finds nothing. The answer holds the campaign under its id, as public
+   * clients read it (`message.data[campaignId].products`), money as dollar strings.
+   */
   function queryCampaign(p: Params): Outcome {
-    if (has(p, 'campaignId') && !INT.test(p.campaignId ?? '')) return { ok: false, message: 'campaignId must be an integer' };
-    const wanted = has(p, 'campaignId') ? [p.campaignId ?? ''].filter((id) => campaigns.has(id)) : [...campaigns];
-    if (wanted.length === 0) return { ok: false, message: KONNEKTIVE_NO_RESULTS };
-    return { ok: true, message: { totalResults: wanted.length, data: wanted.map((campaignId) => ({ campaignId: Number(campaignId), campaignName: `Campaign ${campaignId}` })) } };
+    if (!has(p, 'campaignId')) return { ok: false, message: 'campaignId is required' };
+    const campaignId = p.campaignId ?? '';
+    if (!INT.test(campaignId)) return { ok: false, message: 'campaignId must be an integer' };
+    if (!campaigns.has(campaignId)) return { ok: false, message: KONNEKTIVE_NO_RESULTS };
+    const products = (campaignProducts.get(campaignId) ?? DEFAULT_CAMPAIGN_PRODUCTS).map((product) => ({
+      campaignProductId: Number(product.campaignProductId),
+      productName: product.productName,
+      price: dollars(toCents(product.price)),
+      shippingPrice: '0.00',
+      ...(product.imageUrl === undefined ? {} : { imageUrl: product.imageUrl }),
+    }));
+    return {
+      ok: true,
+      message: {
+        totalResults: 1,
+        data: { [campaignId]: { campaignId: Number(campaignId), campaignName: `Campaign ${campaignId}`, currency: 'USD', currencySymbol: '$', products, countries: [], coupons: [], shipProfiles: [] } },
+      },
+    };
   }
 
   const routes: Record<string, (p: Params) => Outcome> = {
@@ -671,7 +717,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       }
     }
 
-    const mode = failure.take()?.mode;
+    const routed = path.endsWith('/') ? path : `${path}/`;
+    const mode = pathFailures.get(routed)?.take()?.mode ?? failure.take()?.mode;
     if (mode === 'hang') {
       record(req, path, params, 'HANG', null);
       hanging.add(res);
@@ -734,11 +781,20 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     sessions,
     leads,
     acRoute,
-    fail(mode, failOptions = {}) {
-      failure.set(mode, failOptions, {});
+    fail(mode, { path, ...failOptions } = {}) {
+      if (path === undefined) return failure.set(mode, failOptions, {});
+      const routed = path.endsWith('/') ? path : `${path}/`;
+      if (!(routed in routes)) throw new Error(`konnektive double: no path ${path}`);
+      const one = pathFailures.get(routed) ?? new FailureSwitch<KonnektiveFailureMode>(`konnektive ${routed}`);
+      one.set(mode, failOptions, {});
+      pathFailures.set(routed, one);
     },
     recover() {
       failure.clear();
+      pathFailures.clear();
+    },
+    setCampaignProducts(campaignId, products) {
+      campaignProducts.set(campaignId, products.map((product) => ({ ...product })));
     },
     setCredentials(newLoginId, newPassword) {
       loginId = newLoginId;
@@ -816,6 +872,9 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       customersByEmail.clear();
       nextCustomerId = 1001;
       failure.clear();
+      pathFailures.clear();
+      campaignProducts.clear();
+      for (const [campaignId, products] of Object.entries(options.products ?? {})) campaignProducts.set(campaignId, products);
       loginId = initialLoginId;
       password = initialPassword;
       utcOffsetMs = initialUtcOffsetMs;
