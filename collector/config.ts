@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { DEFAULT_SESSION_MAX_BYTES, DEFAULT_SESSION_MAX_EVENTS } from './ingest/session-cap.js';
 
 const duration = (fallback: string) =>
   z
@@ -112,6 +113,12 @@ const EnvSchema = z.object({
   RETENTION_EVERY: duration('1h'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  // Per address, beside the request limit: what one client may write. 4 MiB a minute is about
+  // 2,700 ordinary requests (page views and lead updates weigh about 1.5 KB), more than the request
+  // limit lets through; a client sending 64 KiB bodies reaches it at 64 requests a minute.
+  RATE_LIMIT_BYTES_PER_MINUTE: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  SESSION_MAX_EVENTS: z.coerce.number().int().positive().default(DEFAULT_SESSION_MAX_EVENTS),
+  SESSION_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_SESSION_MAX_BYTES),
   KONNEKTIVE_PROBE_EVERY: duration('60s'),
   OUTBOX_LEASE: duration('60s'),
   /** Read only to tell whether `serve` got its memory flags (collector/node-flags.ts). */
@@ -157,6 +164,11 @@ export interface Config {
   readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** Ingest requests allowed per client IP per minute. */
   readonly rateLimitPerMinute: number;
+  /** `RATE_LIMIT_BYTES_PER_MINUTE`: request bodies one address may send to the ingest route per minute. */
+  readonly rateLimitBytesPerMinute: number;
+  /** What one session may store (ingest/session-cap.ts): events, and bytes of their stored payloads. */
+  readonly sessionMaxEvents: number;
+  readonly sessionMaxBytes: number;
   /** How often a paused Konnektive relay checks whether its credentials work again. */
   readonly konnektiveProbeEveryMs: number;
   /**
@@ -270,6 +282,9 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     retentionEveryMs: e.RETENTION_EVERY,
     logLevel: e.LOG_LEVEL,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    rateLimitBytesPerMinute: e.RATE_LIMIT_BYTES_PER_MINUTE,
+    sessionMaxEvents: e.SESSION_MAX_EVENTS,
+    sessionMaxBytes: e.SESSION_MAX_BYTES,
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
     outboxLeaseMs: e.OUTBOX_LEASE,
     nodeOptions: e.NODE_OPTIONS,

@@ -131,6 +131,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     onCommitted: () => worker.notify(),
     policy: {
       leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
+      sessionCap: { maxEvents: config.sessionMaxEvents, maxBytes: config.sessionMaxBytes },
       ...abandonmentPolicy(config),
     },
   });

@@ -11,6 +11,7 @@ import { newSessionDefaults, type NewSession, type Session, type SessionPatch, t
 import { newSessionId } from '../tokens.js';
 import { nextDueAt, type AbandonmentPolicy } from '../session/session-rules.js';
 import { canImportLead, mergeLead } from '../session/lead-merge.js';
+import { DEFAULT_SESSION_CAP, exceedsCap, type SessionCap } from './session-cap.js';
 
 export interface IngestRequest {
   /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token, minted anew if unknown here. */
@@ -41,7 +42,8 @@ export type IngestOutcome =
       /** Upstream calls a bot session did not get, by job kind (counted in `/metrics`). */
       suppressed: Partial<Record<'click' | 'lead', number>>;
     }
-  | { ok: false; code: 'unknown_session' };
+  /** `session_full`: the batch would take the session past its cap (session-cap.ts); nothing was stored. */
+  | { ok: false; code: 'unknown_session' | 'session_full' };
 
 export interface IngestPolicy extends AbandonmentPolicy {
   /**
@@ -49,6 +51,8 @@ export interface IngestPolicy extends AbandonmentPolicy {
    * meanwhile ride along in the same call instead of one call each.
    */
   leadSettleMs: number;
+  /** What one session may store (`SESSION_MAX_EVENTS`, `SESSION_MAX_BYTES`); the defaults when absent. */
+  sessionCap?: SessionCap;
 }
 
 /** How long after a session began a resent first batch may still find it. */
@@ -73,6 +77,12 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     session = await tx.getSession(request.sessionId);
   }
   if (!session && request.mode === 'existing') return { ok: false, code: 'unknown_session' };
+  // Each payload serialised once, here: measured against the session's cap before anything is
+  // written (a refused batch leaves no row behind, not even a new session), then stored as is.
+  const payloads = request.events.map((event) => JSON.stringify(event));
+  let batchBytes = 0;
+  for (const payload of payloads) batchBytes += Buffer.byteLength(payload);
+  if (exceedsCap(session, payloads.length, batchBytes, policy.sessionCap ?? DEFAULT_SESSION_CAP)) return { ok: false, code: 'session_full' };
   if (!session) {
     const firstPage = request.events.find((event) => event.type === 'page');
     const fresh: NewSession = {
@@ -109,16 +119,15 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   const suppressed: Partial<Record<'click' | 'lead', number>> = {};
   const quiet = session.isBot;
 
-  for (const event of request.events) {
-    const stored = await tx.insertEvent({
-      id: event.id,
-      sessionId: session.id,
-      type: event.type,
-      receivedAt: request.receivedAt,
-      payload: event,
-    });
+  // Resent events are stored already: they leave the session's counts as they were.
+  let acceptedBytes = batchBytes;
+  for (let index = 0; index < request.events.length; index++) {
+    const event = request.events[index]!;
+    const payload = payloads[index]!;
+    const stored = await tx.insertEvent({ id: event.id, sessionId: session.id, type: event.type, receivedAt: request.receivedAt, payload: event }, payload);
     if (!stored) {
       duplicates++;
+      acceptedBytes -= Buffer.byteLength(payload);
       continue;
     }
     accepted++;
@@ -180,6 +189,9 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     stateChangedAt: stateChanged ? request.receivedAt : undefined,
     funnelDone: funnelDone || undefined,
     dueAt: undefined,
+    // Written with the rest of the patch (no statement of their own): the next batch's cap check.
+    eventCount: active ? session.eventCount + accepted : undefined,
+    eventBytes: active ? session.eventBytes + acceptedBytes : undefined,
   };
   // The session as it is after this request, written out field by field (a spread of the session
   // plus changes makes a slow dictionary-mode object, see `newSessionDefaults`).
@@ -205,6 +217,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     dueAt: session.dueAt,
     funnelDone: funnelDone || session.funnelDone,
     orderCheck: session.orderCheck,
+    eventCount: session.eventCount + accepted,
+    eventBytes: session.eventBytes + acceptedBytes,
   };
   if (active) patch.dueAt = nextDueAt(after, policy);
   // As the store would read it back when the due time was written; not known here otherwise.

@@ -12,7 +12,7 @@ import { botDetector } from '../http/bot-filter.js';
 import { clientIp } from '../http/client-ip.js';
 import { cors } from '../http/cors.js';
 import { fail } from '../http/errors.js';
-import { rateLimit } from '../http/rate-limit.js';
+import { ByteBudget, rateLimit } from '../http/rate-limit.js';
 import { readBodyWithin } from '../http/read-body.js';
 import type { GroupCommitter } from '../ingest/group-commit.js';
 import type { IngestRequest } from '../ingest/apply-batch.js';
@@ -51,6 +51,14 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     return verdict;
   };
 
+  // What one address may send per minute in bytes, beside the request limit (http/rate-limit.ts).
+  const bytes = new ByteBudget({
+    bytesPerMinute: config.rateLimitBytesPerMinute,
+    keyOf: (c) => clientIp(c, config.trustProxy),
+    onLimited: () => reject('bytes_limited'),
+    clock,
+  });
+
   app.use(
     '/v1/events',
     cors({ isAllowed: originAllowed }),
@@ -60,6 +68,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       onLimited: () => reject('rate_limited'),
       clock,
     }),
+    bytes.beforeBody,
     async function requireAllowedOrigin(c, next) {
       const origin = c.req.header('origin');
       if (!origin || !originAllowed(origin)) {
@@ -82,6 +91,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       fail(413, 'body_too_large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
     }
     const { text } = read;
+    bytes.charge(c, Buffer.byteLength(text));
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -157,6 +167,11 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       events: batch.events,
       receivedAt,
     });
+    if (!outcome.ok && outcome.code === 'session_full') {
+      // Nothing of the batch was stored; the snippet drops a batch refused with a 4xx.
+      reject('session_full');
+      fail(413, 'session_full', 'This session has stored as many events as one session may; nothing of this batch was stored.');
+    }
     if (!outcome.ok) {
       reject('unknown_session');
       fail(401, 'invalid_session', 'The session is not known to this collector; start a new session.');

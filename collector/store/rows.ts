@@ -41,6 +41,8 @@ export function rowToSession(row: Row): Session {
     dueAt: row.due_at === null || row.due_at === undefined ? undefined : Number(row.due_at),
     funnelDone: Boolean(row.funnel_done),
     orderCheck: json(row.order_check, undefined),
+    eventCount: Number(row.event_count ?? 0),
+    eventBytes: Number(row.event_bytes ?? 0),
   };
 }
 
@@ -74,6 +76,8 @@ export function patchToColumns(patch: SessionPatch, bool: (value: boolean) => un
   if (patch.dueAt !== undefined) columns.push(['due_at', patch.dueAt]);
   if (patch.funnelDone !== undefined) columns.push(['funnel_done', bool(patch.funnelDone)]);
   if (patch.orderCheck !== undefined) columns.push(['order_check', JSON.stringify(patch.orderCheck)]);
+  if (patch.eventCount !== undefined) columns.push(['event_count', patch.eventCount]);
+  if (patch.eventBytes !== undefined) columns.push(['event_bytes', patch.eventBytes]);
   return columns;
 }
 

@@ -130,8 +130,8 @@ export abstract class SqlStore implements Store {
       getSession: async (id) => first(await x.rows(p.getSessionForUpdate, [id]), rowToSession),
       insertSession: (session) => this.#insertSession(x, session),
       updateSession: (id, patch) => this.#updateSession(x, id, patch),
-      insertEvent: async (event) => {
-        const changed = x.run(p.insertEvent, [event.id, event.sessionId, event.type, event.receivedAt, JSON.stringify(event.payload)]);
+      insertEvent: async (event, payloadJson) => {
+        const changed = x.run(p.insertEvent, [event.id, event.sessionId, event.type, event.receivedAt, payloadJson ?? JSON.stringify(event.payload)]);
         return (isPromise(changed) ? await changed : changed) === 1;
       },
       findEventsSession: async (eventIds) => {

@@ -100,6 +100,9 @@ export interface Session {
   /** The thank-you page was seen: the funnel is over. */
   funnelDone: boolean;
   orderCheck: OrderCheck | undefined;
+  /** Events stored for this session, and the bytes of their stored payloads (ingest/session-cap.ts). */
+  eventCount: number;
+  eventBytes: number;
 }
 
 export type NewSession = Pick<
@@ -137,6 +140,8 @@ export function newSessionDefaults(session: NewSession): Session {
     dueAt: undefined,
     funnelDone: false,
     orderCheck: undefined,
+    eventCount: 0,
+    eventBytes: 0,
   };
 }
 
@@ -156,6 +161,8 @@ export type SessionPatch = Partial<
     | 'stateChangedAt'
     | 'funnelDone'
     | 'orderCheck'
+    | 'eventCount'
+    | 'eventBytes'
   >
 > & {
   konnektive?: KonnektiveIds;
@@ -270,8 +277,11 @@ export interface StoreTx {
   getSession(id: string): Promise<Session | undefined>;
   insertSession(session: NewSession): Promise<void>;
   updateSession(id: string, patch: SessionPatch): Promise<void>;
-  /** Appends an event; `false` when an event with this id was stored before (a resend). */
-  insertEvent(event: StoredEvent): Promise<boolean>;
+  /**
+   * Appends an event; `false` when an event with this id was stored before (a resend).
+   * `payloadJson`: the payload already serialised (ingest measures it against the session's cap).
+   */
+  insertEvent(event: StoredEvent, payloadJson?: string): Promise<boolean>;
   /** The session that already holds one of these events, if any (a resent first batch). */
   findEventsSession(eventIds: readonly string[]): Promise<string | undefined>;
   /** Records that a page type got its click; `false` when it already had one. */
