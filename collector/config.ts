@@ -72,6 +72,18 @@ const mediaHost = z.string().transform((text, ctx) => {
 });
 const absoluteUrl = httpUrl('href', 'an absolute http(s) URL');
 
+/**
+ * An upstream API's URL (the calls carry its credentials): https, or plain http to this machine
+ * only (127.0.0.0/8, ::1, localhost), as the test doubles are; never credentials in clear text
+ * across a network.
+ */
+function secureUpstream(text: string): boolean {
+  const url = new URL(text);
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname));
+}
+const SECURE_UPSTREAM = { message: 'must be an https:// URL (plain http:// only to this machine: localhost, 127.0.0.1, [::1]), so that the credentials never cross the network in clear text' };
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   // Default 0.0.0.0, or 127.0.0.1 in sandbox mode (see parseConfig): a first run is this machine's only.
@@ -91,10 +103,10 @@ const EnvSchema = z.object({
   KONNEKTIVE_PASSWORD: optionalText.refine((v) => v === undefined || (v.length <= 32 && !v.includes('&')), {
     message: 'at most 32 characters and no "&" (Konnektive rejects such API passwords)',
   }),
-  KONNEKTIVE_API_URL: origin.default('https://api.konnektive.com'),
+  KONNEKTIVE_API_URL: origin.default('https://api.konnektive.com').refine(secureUpstream, SECURE_UPSTREAM),
   KONNEKTIVE_CAMPAIGNS: list.pipe(z.array(z.string().regex(/^\d{1,10}$/, 'campaign ids are numbers'))),
   EMIT_VIA: z.enum(['konnektive', 'activecampaign', 'sandbox']).optional(),
-  ACTIVECAMPAIGN_API_URL: optionalText.pipe(z.url().optional()),
+  ACTIVECAMPAIGN_API_URL: optionalText.pipe(z.url().optional()).refine((url) => url === undefined || secureUpstream(url), SECURE_UPSTREAM),
   ACTIVECAMPAIGN_API_KEY: optionalText,
   ACTIVECAMPAIGN_CONNECTION_ID: optionalText.pipe(z.string().regex(/^\d+$/, 'expected a numeric id').optional()),
   ACTIVECAMPAIGN_RATE_LIMIT: z.coerce.number().positive().max(100).default(5),
@@ -124,6 +136,7 @@ const EnvSchema = z.object({
   /** Read only to tell whether `serve` got its memory flags (collector/node-flags.ts). */
   NODE_OPTIONS: optionalText,
   RECOVERY_LINK_TTL: duration('7d'),
+  SESSION_TTL: duration('30d'),
   RECOVERY_DONE_URL: optionalText.pipe(absoluteUrl.optional()),
   RECOVERY_FALLBACK_URL: optionalText.pipe(absoluteUrl.optional()),
   /** The owner's product list (collector/catalogue/product-file.ts); else Konnektive's campaign products. */
@@ -178,6 +191,11 @@ export interface Config {
   readonly outboxLeaseMs: number;
   /** Node's own NODE_OPTIONS, as the process was started with it. */
   readonly nodeOptions: string | undefined;
+  /**
+   * How long a session token works after it was handed out; a buyer who comes back is handed a
+   * renewed one, so only a token left unused this long stops working (the next page starts anew).
+   */
+  readonly sessionTtlMs: number;
   /** `PRODUCTS_FILE`: where a CART's products come from when set (else Konnektive's campaign products). */
   readonly productsFile: string | undefined;
   /** `PRODUCT_MEDIA_HOSTS`: hosts (and their subdomains) a page's product image and link may be on. */
@@ -288,6 +306,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
     outboxLeaseMs: e.OUTBOX_LEASE,
     nodeOptions: e.NODE_OPTIONS,
+    sessionTtlMs: e.SESSION_TTL,
     productsFile: e.PRODUCTS_FILE,
     productMediaHosts: Object.freeze(e.PRODUCT_MEDIA_HOSTS),
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),

@@ -1,18 +1,25 @@
 /**
  * @module tokens
- * Signed tokens the browser carries. The session token names a session for as long as the
- * funnel lasts; the link token carries it to another domain and expires within minutes, so a
- * shared or bookmarked URL cannot merge a stranger into someone else's session.
+ * Signed tokens the browser carries. The session token names a session until it expires
+ * (`SESSION_TTL`, renewed while the buyer comes back); the link token carries it to another domain,
+ * expires within minutes and is spent by its first use, so a shared or bookmarked URL cannot merge
+ * a stranger into someone else's session.
  *
- * Format: `<kind>.<sessionId>[.<expiresMs>].<hmac>` with an HMAC-SHA256 over everything before the
- * last dot, truncated to 128 bits and base64url-encoded. Kinds: `s` session, `l` link, `p` link of a
- * recovery landing (a link token that also says "this buyer came back through a recovery link"),
- * `r` recovery (the path of a CART's `orderUrl`). The kind is under the MAC, so no token can be
- * turned into another kind.
+ * Format: `<kind>.<sessionId>.<expiry>[.<nonce>].<hmac>`: the expiry in base-36 milliseconds, a
+ * nonce on the single-use kinds, and an HMAC-SHA256 over everything before the last dot, truncated
+ * to 128 bits and base64url-encoded. Kinds: `s` session, `l` link, `p` link of a recovery landing
+ * (a link token that also says "this buyer came back through a recovery link"), `r` recovery (the
+ * path of a CART's `orderUrl`). The kind is under the MAC, so no token can be turned into another
+ * kind.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const LINK_TOKEN_TTL_MS = 10 * 60_000;
+/**
+ * A recovery landing's token lives only as long as a page takes to load after the redirect: it
+ * is minted by `GET /r/<token>` and spent by the page's first request.
+ */
+export const RECOVERY_LINK_TOKEN_TTL_MS = 5 * 60_000;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -76,66 +83,106 @@ function verifyMac(secret: string, body: string, given: string): boolean {
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
-export function signSession(secret: string, sessionId: string): string {
-  const body = `s.${sessionId}`;
-  return `${body}.${mac(secret, body)}`;
+/** 96 random bits naming one link token, so that it can be spent once (see `StoreTx.spendToken`). */
+function newNonce(): string {
+  return randomBytes(12).toString('base64url');
 }
 
-/** The session id inside a session token, or `undefined` when the token is malformed or forged. */
-export function verifySession(secret: string, token: string): string | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3 || parts[0] !== 's' || !SESSION_ID.test(parts[1]!)) return undefined;
-  return verifyMac(secret, `s.${parts[1]}`, parts[2]!) ? parts[1] : undefined;
-}
-
-type ExpiringKind = 'l' | 'p' | 'r';
+type TokenKind = 's' | 'l' | 'p' | 'r';
 
 /**
- * `<kind>.<sessionId>.<expiry>.<mac>`; the recovery landing's link token (`p`) puts the expiry
- * first (`p.<expiry>.<sessionId>.<mac>`), so that the snippet, which skips a link token naming the
- * session it already holds, always sends this one (it brings the fields to prefill).
+ * `<kind>.<sessionId>.<expiry>[.<nonce>].<mac>`: single-use kinds (`l`, `p`) carry a nonce. The
+ * session id is always the second part, which the snippet reads to tell whether an arriving link
+ * names the session it already holds.
  */
-function signExpiring(kind: ExpiringKind, secret: string, sessionId: string, expiresAt: number): string {
+function sign(kind: TokenKind, secret: string, sessionId: string, expiresAt: number, nonce?: string): string {
   const expiry = Math.floor(expiresAt).toString(36);
-  const body = kind === 'p' ? `p.${expiry}.${sessionId}` : `${kind}.${sessionId}.${expiry}`;
+  const body = nonce === undefined ? `${kind}.${sessionId}.${expiry}` : `${kind}.${sessionId}.${expiry}.${nonce}`;
   return `${body}.${mac(secret, body)}`;
 }
 
-type ExpiringCheck = { ok: true; sessionId: string; kind: ExpiringKind } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+export type TokenRefusal = { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+type Verified = { ok: true; kind: TokenKind; sessionId: string; expiresAt: number; nonce: string | undefined };
 
-function verifyExpiring(kinds: readonly ExpiringKind[], secret: string, token: string, now: number): ExpiringCheck {
+const SINGLE_USE: readonly TokenKind[] = ['l', 'p'];
+
+function verify(kinds: readonly TokenKind[], secret: string, token: string, now: number): Verified | TokenRefusal {
   const parts = token.split('.');
-  const kind = parts[0] as ExpiringKind;
-  if (parts.length !== 4 || !kinds.includes(kind)) return { ok: false, reason: 'malformed' };
-  const [sessionId, expiry] = kind === 'p' ? [parts[2]!, parts[1]!] : [parts[1]!, parts[2]!];
-  if (!SESSION_ID.test(sessionId) || !/^[0-9a-z]{1,12}$/.test(expiry)) return { ok: false, reason: 'malformed' };
-  if (!verifyMac(secret, `${parts[0]}.${parts[1]}.${parts[2]}`, parts[3]!)) return { ok: false, reason: 'forged' };
-  if (parseInt(expiry, 36) < now) return { ok: false, reason: 'expired' };
-  return { ok: true, sessionId, kind };
-}
-
-export function signLink(secret: string, sessionId: string, expiresAt: number): string {
-  return signExpiring('l', secret, sessionId, expiresAt);
+  const kind = parts[0] as TokenKind;
+  if (!kinds.includes(kind) || parts.length !== (SINGLE_USE.includes(kind) ? 5 : 4)) return { ok: false, reason: 'malformed' };
+  const [, sessionId, expiry] = parts as [string, string, string];
+  const nonce = parts.length === 5 ? parts[3]! : undefined;
+  if (!SESSION_ID.test(sessionId) || !/^[0-9a-z]{1,12}$/.test(expiry) || (nonce !== undefined && !/^[A-Za-z0-9_-]{16}$/.test(nonce))) {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (!verifyMac(secret, parts.slice(0, -1).join('.'), parts.at(-1)!)) return { ok: false, reason: 'forged' };
+  const expiresAt = parseInt(expiry, 36);
+  if (expiresAt < now) return { ok: false, reason: 'expired' };
+  return { ok: true, kind, sessionId, expiresAt, nonce };
 }
 
 /**
- * The link token a recovery redirect puts in `_fb`: it adopts the session like any link token, and
- * also tells the collector that the buyer came back through a recovery link (the answer then
- * carries the fields to prefill, and the return is recorded).
+ * The session token the snippet keeps on each domain. It expires (`SESSION_TTL`): a token copied
+ * from a browser or a log stops working, and a buyer who keeps coming back is handed a renewed one
+ * (see {@link sessionTokenFor}).
+ */
+export function signSession(secret: string, sessionId: string, expiresAt: number): string {
+  return sign('s', secret, sessionId, expiresAt);
+}
+
+export type SessionCheck = { ok: true; sessionId: string; expiresAt: number } | TokenRefusal;
+
+export function verifySession(secret: string, token: string, now: number): SessionCheck {
+  const check = verify(['s'], secret, token, now);
+  return check.ok ? { ok: true, sessionId: check.sessionId, expiresAt: check.expiresAt } : check;
+}
+
+/**
+ * The session token to answer with: the one the request came with while it has most of its
+ * lifetime left (answered as it came, one HMAC fewer per returning visitor), else a new one that
+ * runs `ttlMs` from now. Renewed at most once a day of a token's life, so every token that works
+ * was made within its lifetime of the request.
+ */
+export function sessionTokenFor(
+  secret: string,
+  sessionId: string,
+  given: { token: string; sessionId: string; expiresAt: number } | undefined,
+  now: number,
+  ttlMs: number,
+): string {
+  if (given && given.sessionId === sessionId && given.expiresAt - now > ttlMs - RENEW_AFTER_MS) return given.token;
+  return signSession(secret, sessionId, now + ttlMs);
+}
+
+const RENEW_AFTER_MS = 24 * 60 * 60_000;
+
+/**
+ * A link token: carries the session to another funnel domain. Single-use (its nonce is spent by
+ * the request that adopts it) and short-lived.
+ */
+export function signLink(secret: string, sessionId: string, expiresAt: number): string {
+  return sign('l', secret, sessionId, expiresAt, newNonce());
+}
+
+/**
+ * The link token a recovery redirect puts in the landing URL's fragment (`#_fb=`). Single-use: its
+ * first use gives the browser a new session linked to the abandoned one (never the abandoned
+ * session's own token), records the buyer's return and, once per cart, the fields to prefill.
  */
 export function signRecoveryLink(secret: string, sessionId: string, expiresAt: number): string {
-  return signExpiring('p', secret, sessionId, expiresAt);
+  return sign('p', secret, sessionId, expiresAt, newNonce());
 }
 
 export type LinkCheck =
-  | { ok: true; sessionId: string; recovery?: true }
-  | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+  | { ok: true; sessionId: string; recovery?: true; nonce: string; expiresAt: number }
+  | TokenRefusal;
 
 /** A link token (`l`) or a recovery landing's link token (`p`, then `recovery: true`). */
 export function verifyLink(secret: string, token: string, now: number): LinkCheck {
-  const check = verifyExpiring(['l', 'p'], secret, token, now);
+  const check = verify(['l', 'p'], secret, token, now);
   if (!check.ok) return check;
-  return check.kind === 'p' ? { ok: true, sessionId: check.sessionId, recovery: true } : { ok: true, sessionId: check.sessionId };
+  const common = { ok: true as const, sessionId: check.sessionId, nonce: check.nonce!, expiresAt: check.expiresAt };
+  return check.kind === 'p' ? { ...common, recovery: true } : common;
 }
 
 /**
@@ -143,12 +190,12 @@ export function verifyLink(secret: string, token: string, now: number): LinkChec
  * after `RECOVERY_LINK_TTL`, holds nothing else. Only the collector can make one.
  */
 export function signRecovery(secret: string, sessionId: string, expiresAt: number): string {
-  return signExpiring('r', secret, sessionId, expiresAt);
+  return sign('r', secret, sessionId, expiresAt);
 }
 
-export type RecoveryCheck = { ok: true; sessionId: string } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+export type RecoveryCheck = { ok: true; sessionId: string } | TokenRefusal;
 
 export function verifyRecovery(secret: string, token: string, now: number): RecoveryCheck {
-  const check = verifyExpiring(['r'], secret, token, now);
+  const check = verify(['r'], secret, token, now);
   return check.ok ? { ok: true, sessionId: check.sessionId } : check;
 }

@@ -76,7 +76,10 @@ test('a recovery link brings the buyer back on another device, prefilled, and th
   await expect(back.locator('[name=cardSecurityCode]')).toHaveValue('');
   await expect(back.locator('input[autocomplete=cc-number]')).toHaveValue('');
   expect(back.url()).not.toContain('_fb');
-  expect((await sessionIds(back)).session).toBe(session);
+  // A session of its own, linked to the abandoned one: the link never hands out the buyer's session.
+  const returned = (await sessionIds(back)).session;
+  expect(returned).not.toBe(session);
+  expect((await collector.store.getSession(returned))?.recoversSessionId).toBe(session);
 
   // 4. Pays: the ORDER carries the same externalcheckoutid.
   const orderId = [...konnektive.leads.values()][0]!.orderId;
@@ -187,7 +190,8 @@ test('data-prefill="off" leaves the inputs alone, while ready still hands the pa
   await back.goto(`${collector.url}/r/${signRecovery(SECRET, session, Date.now() + 60_000)}`);
   await expect(back).toHaveURL(`${b}/checkout-restore.html`);
   const restored = await back.waitForFunction(() => (window as unknown as { restored?: unknown }).restored).then((handle) => handle.jsonValue());
-  expect(restored).toMatchObject({ session, cart, fields: { firstName: 'Ada', emailAddress: 'ada@example.com', city: 'London' } });
+  expect(restored).toMatchObject({ cart, fields: { firstName: 'Ada', emailAddress: 'ada@example.com', city: 'London' } });
+  expect((await collector.store.getSession((restored as { session: string }).session))?.recoversSessionId).toBe(session);
   // Nothing was written (the prefill code, once loaded, reads data-prefill and stops).
   await back.waitForFunction(() => performance.getEntriesByType('resource').some((entry) => entry.name.endsWith('/p.js')));
   await back.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));

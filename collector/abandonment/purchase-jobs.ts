@@ -58,6 +58,14 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
    */
   async function complete(tx: StoreTx, session: Session, check: OrderCheck, now: number, products?: ProductList): Promise<void> {
     await tx.updateSession(session.id, { orderCheck: check, state: 'complete', stateChangedAt: now, dueAt: null });
+    // A buyer back through the recovery link paid: the ORDER is the abandoned session's, with its
+    // cart's `externalcheckoutid`, so ActiveCampaign and the report count the cart recovered. This
+    // session sends none of its own (one purchase, one ORDER).
+    const recovered = session.recoversSessionId === undefined ? undefined : await tx.getSession(session.recoversSessionId);
+    if (recovered && (recovered.state === 'abandoned' || recovered.state === 'open')) {
+      deps.logger.info({ sessionId: session.id, recovers: recovered.id }, 'recovered cart paid; ORDER queued on the abandoned session');
+      return complete(tx, { ...recovered, lastSeenAt: Math.max(recovered.lastSeenAt, session.lastSeenAt) }, check, now);
+    }
     await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now, products, media), now);
     const email = check.order?.email ?? session.lead.emailAddress;
     if (!email) return;
@@ -184,7 +192,9 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
       }
       const { cart, leftOut } = cartPayload(session, products, media);
       if (leftOut.length > 0) {
-        deps.logger.warn({ sessionId: session.id, campaignId: session.campaignId, leftOut: leftOut.slice(0, 10) }, 'cart items the product catalogue does not know (or priced in another currency) are left out of the CART');
+        // Ids are the page's (or an attacker's) text: only id-shaped ones are logged, never an address or a name.
+        const shown = leftOut.slice(0, 10).map(({ id, reason }) => ({ id: /^[\w.-]{1,32}$/.test(id) ? id : '(not shown)', reason }));
+        deps.logger.warn({ sessionId: session.id, campaignId: session.campaignId, leftOut: shown }, 'cart items the product catalogue does not know (or priced in another currency) are left out of the CART');
       }
       if (!cart) return sendAsCustomer(tx, session, orderCheck, now);
       const abandoned = { ...session, ...(orderCheck ? { orderCheck } : {}), state: 'abandoned', stateChangedAt: now } as Session;

@@ -14,9 +14,14 @@ import { canImportLead, mergeLead } from '../session/lead-merge.js';
 import { DEFAULT_SESSION_CAP, exceedsCap, type SessionCap } from './session-cap.js';
 
 export interface IngestRequest {
-  /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token, minted anew if unknown here. */
+  /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token (`link`), minted anew if unknown here. */
   mode: 'new' | 'existing' | 'adopt';
   sessionId: string;
+  /**
+   * The verified link token of an `adopt`: its nonce, spent here (a link adopts once), and whether
+   * it is a recovery landing's (`p`), which begins a new session linked to the abandoned one.
+   */
+  link?: { nonce: string; expiresAt: number; recovery: boolean };
   campaignId: string;
   ip: string;
   userAgent: string;
@@ -41,6 +46,10 @@ export type IngestOutcome =
       jobs: number;
       /** Upstream calls a bot session did not get, by job kind (counted in `/metrics`). */
       suppressed: Partial<Record<'click' | 'lead', number>>;
+      /** The link token was spent before (and this is no resend of its first use): a new session began. */
+      linkRefused?: true;
+      /** A recovery landing: the abandoned session the new one recovers, as it is now. */
+      recovered?: Session;
     }
   /** `session_full`: the batch would take the session past its cap (session-cap.ts); nothing was stored. */
   | { ok: false; code: 'unknown_session' | 'session_full' };
@@ -66,13 +75,34 @@ export const DEFAULT_INGEST_POLICY: IngestPolicy = Object.freeze({
 
 export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: IngestPolicy = DEFAULT_INGEST_POLICY): Promise<IngestOutcome> {
   let session: Session | undefined;
+  let linkRefused = false;
+  let recovered: Session | undefined;
+  const resent = async (): Promise<Session | undefined> => {
+    const owner = await tx.findEventsSession(request.events.map((event) => event.id));
+    return owner === undefined ? undefined : tx.getSession(owner);
+  };
   if (request.mode === 'new') {
     // A first batch sent again (the page was left before the answer arrived, then the beacon or
     // the next page resent it) belongs to the session it already opened, not to a new one.
     // Only the same browser, soon after: an event id seen in a log must not become a key to the session.
-    const owner = await tx.findEventsSession(request.events.map((event) => event.id));
-    const found = owner === undefined ? undefined : await tx.getSession(owner);
+    const found = await resent();
     if (found && found.userAgent === request.userAgent && request.receivedAt - found.createdAt <= RESEND_WINDOW_MS) session = found;
+  } else if (request.mode === 'adopt' && request.link) {
+    const { nonce, expiresAt, recovery } = request.link;
+    if (await tx.spendToken(`link.${nonce}`, expiresAt)) {
+      const named = await tx.getSession(request.sessionId);
+      // A recovery landing never gets the abandoned session itself: whoever holds the link (a
+      // forwarded mail, a scanner) must not write to the buyer's session. It gets a new one that
+      // carries the cart and recovers it when it pays.
+      if (recovery) recovered = named;
+      else session = named;
+    } else {
+      // Spent: only the first use's own resend (the same events, sent again) finds its session.
+      const found = await resent();
+      const owned = found && (recovery ? found.recoversSessionId === request.sessionId : found.id === request.sessionId);
+      if (owned && found.userAgent === request.userAgent) session = found;
+      else linkRefused = true;
+    }
   } else {
     session = await tx.getSession(request.sessionId);
   }
@@ -87,6 +117,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     const firstPage = request.events.find((event) => event.type === 'page');
     const fresh: NewSession = {
       id: request.mode === 'new' ? request.sessionId : newSessionId(request.receivedAt),
+      ...(recovered ? { recoversSessionId: recovered.id } : {}),
       campaignId: request.campaignId,
       createdAt: request.receivedAt,
       lastSeenAt: request.receivedAt,
@@ -106,7 +137,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   let landingUrl = session.landingUrl;
   let referrer = session.referrer;
   let landed = false;
-  let cart = session.cart;
+  // A recovery landing's new session carries the cart the buyer left (written with the patch).
+  let cart = recovered && session.recoversSessionId === recovered.id && !session.cart ? recovered.cart : session.cart;
   let claimedOrderId: string | undefined;
   let state = session.state;
   let funnelDone = false;
@@ -219,6 +251,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     orderCheck: session.orderCheck,
     eventCount: session.eventCount + accepted,
     eventBytes: session.eventBytes + acceptedBytes,
+    recoversSessionId: session.recoversSessionId,
   };
   if (active) patch.dueAt = nextDueAt(after, policy);
   // As the store would read it back when the due time was written; not known here otherwise.
@@ -232,6 +265,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     duplicates,
     jobs,
     suppressed,
+    ...(linkRefused ? { linkRefused: true as const } : {}),
+    ...(recovered ? { recovered } : {}),
   };
 }
 

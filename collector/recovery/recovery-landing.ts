@@ -1,10 +1,15 @@
 /**
  * @module recovery-landing
- * The snippet's first request on a page opened through a recovery redirect: it carries the
- * recovery flavour of the link token (`p`). Its page view is the buyer's return (recorded once,
- * for "recovered by link"), and its answer carries what the collector holds for the session, so
- * the snippet can prefill the checkout and the page's `ready` callback can restore its cart.
- * Ordinary link tokens never get any of this.
+ * The snippet's first request on a page opened through a recovery redirect carries the recovery
+ * flavour of the link token (`p`, single-use). The browser gets a new session linked to the
+ * abandoned one (apply-batch.ts), never the abandoned session's own token. Its page view is the
+ * buyer's return (recorded once, for "recovered by link"), and the answer carries the cart, so
+ * a page that builds its cart in script can restore it; the contact fields to prefill go to the
+ * first landing of each abandoned cart only. Ordinary link tokens never get any of this.
+ *
+ * What a link holder can see, then: the cart (products and prices), and the buyer's contact
+ * fields only if nobody has landed through the link before (a buyer who lands first leaves
+ * nothing for a later holder); never a token that writes to the buyer's session.
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -15,23 +20,26 @@ import type { IngestResponse, LeadFields } from '../wire-schema.js';
 export type RestoredCheckout = Pick<IngestResponse['ids'], 'cart' | 'fields'>;
 
 export async function recoveryLanding(
-  deps: { store: Store; logger: Logger },
-  adopted: { requestedSessionId: string; session: Session; pageViews: number; at: number },
+  deps: { store: Store; logger: Logger; config: Pick<Config, 'recovery'> },
+  landing: { recovered: Session; pageViews: number; at: number },
 ): Promise<RestoredCheckout | undefined> {
-  const { session } = adopted;
-  // A session purged since the link was made: the adoption started a new one, with nothing to
-  // restore. A session paid since (here or in another session of the same email) gets nothing to
-  // buy again with.
-  if (session.id !== adopted.requestedSessionId || reportedPaid(session)) return undefined;
-  if (adopted.pageViews > 0) {
+  const { recovered: session, at } = landing;
+  // A session paid since (here or in another session of the same email) gets nothing to buy
+  // again with.
+  if (reportedPaid(session)) return undefined;
+  if (landing.pageViews > 0) {
     try {
-      await deps.store.recordRecoveryReturn(session.id, adopted.at);
+      await deps.store.recordRecoveryReturn(session.id, at);
     } catch (error) {
       deps.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'recovery return not recorded');
     }
   }
+  const cart = session.cart ? { cart: session.cart } : {};
   const fields = Object.fromEntries(Object.entries(session.lead).filter(([, value]) => typeof value === 'string' && value !== '')) as LeadFields;
-  return { fields, ...(session.cart ? { cart: session.cart } : {}) };
+  if (Object.keys(fields).length === 0) return cart;
+  // Once per abandoned cart, kept for as long as its recovery link can work.
+  const first = await deps.store.transaction((tx) => tx.spendToken(`prefill.${session.id}`, at + deps.config.recovery.linkTtlMs));
+  return first ? { fields, ...cart } : cart;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { isAllowedOrigin, type Config } from '../config.js';
 import type { Session, Store } from '../store/store.js';
-import { LINK_TOKEN_TTL_MS, signRecoveryLink, verifyRecovery } from '../tokens.js';
+import { RECOVERY_LINK_TOKEN_TTL_MS, signRecoveryLink, verifyRecovery } from '../tokens.js';
 
 export type RecoveryTarget =
   | { outcome: 'checkout'; sessionId: string; location: string }
@@ -47,7 +47,8 @@ export async function isPaid(store: Store, session: Session): Promise<boolean> {
 /**
  * The URL of the last checkout page view, else of the last page view; only on a lander origin the
  * collector accepts events from (a page URL is what a browser said, and the link must never become
- * an open redirect).
+ * an open redirect). Answered as the URL parser writes it: ASCII, with no CR or LF, always a valid
+ * `Location` header.
  */
 export async function returnUrl(store: Store, config: Config, sessionId: string): Promise<string | undefined> {
   // One bounded read (never the whole session, which a visitor can fill up to its cap).
@@ -56,26 +57,26 @@ export async function returnUrl(store: Store, config: Config, sessionId: string)
   try {
     const url = new URL(last.url);
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !isAllowedOrigin(config, url.origin)) return undefined;
-    return last.url;
+    return url.href;
   } catch {
     return undefined;
   }
 }
 
 /**
- * `url` with `_fb=<token>` added, the rest of it kept byte for byte (affiliate and UTM values
- * reach Konnektive as they were). The snippet removes `_fb` from the address bar at once.
+ * `url` with `_fb=<token>` in its fragment, the rest of it kept byte for byte (affiliate and UTM
+ * values reach Konnektive as they were). In the fragment the token never reaches a server: not
+ * the lander's access log, not a third-party script's request that copies the page's query, not
+ * a `Referer`. The snippet reads it from there and removes it from the address bar at once.
  */
 export function withLinkToken(url: string, token: string): string {
-  const parsed = new URL(url);
-  if (parsed.searchParams.has('_fb')) {
-    parsed.searchParams.set('_fb', token);
-    return parsed.href;
-  }
   const hashAt = url.indexOf('#');
-  const [head, hash] = hashAt === -1 ? [url, ''] : [url.slice(0, hashAt), url.slice(hashAt)];
-  const separator = !head.includes('?') ? '?' : head.endsWith('?') || head.endsWith('&') ? '' : '&';
-  return `${head}${separator}_fb=${token}${hash}`;
+  if (hashAt === -1) return `${url}#_fb=${token}`;
+  const kept = url
+    .slice(hashAt + 1)
+    .split('&')
+    .filter((part) => part !== '' && !part.startsWith('_fb='));
+  return `${url.slice(0, hashAt)}#${[...kept, `_fb=${token}`].join('&')}`;
 }
 
 export async function recoveryTarget(deps: { config: Config; secret: string; store: Store }, token: string, now: number): Promise<RecoveryTarget> {
@@ -93,6 +94,6 @@ export async function recoveryTarget(deps: { config: Config; secret: string; sto
   if (await isPaid(store, session)) return { outcome: 'done', sessionId: session.id, location: config.recovery.doneUrl ?? DONE_PATH };
   const target = await returnUrl(store, config, session.id);
   if (!target) return fallback(session.id);
-  const link = signRecoveryLink(secret, session.id, now + LINK_TOKEN_TTL_MS);
+  const link = signRecoveryLink(secret, session.id, now + RECOVERY_LINK_TOKEN_TTL_MS);
   return { outcome: 'checkout', sessionId: session.id, location: withLinkToken(target, link) };
 }

@@ -31,6 +31,9 @@ const bottle = {
 };
 const PERSONAL = /ann@example\.com|Ann|Lee|Main St|Springfield|12345/;
 
+/** The recovery landing's link token, which the redirect puts in the URL's fragment. */
+const landingToken = (location: string): string => new URLSearchParams(new URL(location).hash.slice(1)).get('_fb')!;
+
 for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
   describe(`recovery links via EMIT_VIA=${route}`, () => {
     let clock: VirtualClock;
@@ -147,14 +150,18 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       expect(res.status).toBe(302);
       expect(res.headers.get('cache-control')).toBe('no-store');
       const location = res.headers.get('location')!;
-      // The checkout URL byte for byte, plus the recovery link token.
-      expect(location).toMatch(new RegExp(`^${CHECKOUT.replace(/[?+.]/g, '\\$&')}&_fb=p\\.[0-9a-z]+\\.${id}\\.[A-Za-z0-9_-]{22}$`));
+      // The checkout URL byte for byte, plus the recovery link token in the fragment (no server,
+      // access log or third-party script on the lander sees it).
+      expect(location).toMatch(new RegExp(`^${CHECKOUT.replace(/[?+.]/g, '\\$&')}#_fb=p\\.${id}\\.[0-9a-z]+\\.[A-Za-z0-9_-]{16}\\.[A-Za-z0-9_-]{22}$`));
       expect(await collector.store.getSession(id)).toEqual(before);
 
-      // The snippet on the checkout, on another device: adopts the session with the token.
-      const link = new URL(location).searchParams.get('_fb')!;
+      // The snippet on the checkout, on another device: a new session linked to the abandoned one,
+      // never the abandoned session's own token.
+      const link = landingToken(location);
       const landed = await visit({ link }, [ev.page('checkout', CHECKOUT)]);
-      expect(landed.ids.session).toBe(id);
+      expect(landed.ids.session).not.toBe(id);
+      expect(landed.session).not.toContain(id);
+      expect((await collector.store.getSession(landed.ids.session))?.recoversSessionId).toBe(id);
       expect(landed.ids.fields).toEqual(ann);
       expect(landed.ids.cart).toEqual({ items: [bottle], currency: 'USD' });
       expect(landed.prefill).toBe(`${collector.url}/p.js`);
@@ -162,6 +169,18 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       const later = await visit({ session: landed.session }, [ev.exit('checkout')]);
       expect(later.ids.fields).toBeUndefined();
       expect(later.prefill).toBeUndefined();
+      // The landing token is spent: used again (a forwarded URL, a second tab) it is a new visitor.
+      const replayed = await visit({ link }, [ev.page('checkout', CHECKOUT)]);
+      expect(replayed.linkRefused).toBe(true);
+      expect(replayed.ids.fields).toBeUndefined();
+      expect(replayed.ids.cart).toBeUndefined();
+      // The link again (a forwarded mail): the cart, but the contact fields went to the first landing only.
+      const again = await visit({ link: landingToken((await open(orderUrl)).headers.get('location')!) }, [ev.page('checkout', CHECKOUT)]);
+      expect(again.ids.cart).toEqual({ items: [bottle], currency: 'USD' });
+      expect(again.ids.fields).toBeUndefined();
+      expect(JSON.stringify(again)).not.toMatch(PERSONAL);
+      // The abandoned session took no write from any landing.
+      expect(await collector.store.listEvents(id)).toHaveLength(eventsBefore);
 
       // Pays.
       const orderId = 'ORD9001';
@@ -191,7 +210,7 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
         recoveredRevenue: { USD: 3995 },
         recoveredByLinkRevenue: { USD: 3995 },
         orders: 1,
-        recoveryClicks: 2,
+        recoveryClicks: 3,
         recoveryReturns: 1,
         cartsLost: 0,
       });
@@ -211,7 +230,7 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       expect(metrics).toMatch(/^funnelbeacon_carts_recovered 1$/m);
       expect(metrics).toMatch(/^funnelbeacon_carts_recovered_by_link 1$/m);
       expect(metrics).toMatch(/^funnelbeacon_recovered_revenue_cents\{currency="USD",by_link="true"\} 3995$/m);
-      expect(metrics).toMatch(/^funnelbeacon_recovery_link_clicks_total\{outcome="checkout"\} 2$/m);
+      expect(metrics).toMatch(/^funnelbeacon_recovery_link_clicks_total\{outcome="checkout"\} 3$/m);
       expect(metrics).toMatch(/^funnelbeacon_recovery_link_clicks_total\{outcome="done"\} 1$/m);
     });
 
@@ -291,14 +310,14 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
         // Paid meanwhile: the link, and the landing it had already led to, offer nothing to buy again.
         await collector.store.updateSession(first.ids.session, patch);
         expect((await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location'), JSON.stringify(patch)).toBe('/recovery/done');
-        const landed = await visit({ link: new URL(location).searchParams.get('_fb')! }, [ev.page('checkout', CHECKOUT)]);
-        expect(landed.ids.session).toBe(first.ids.session);
+        const landed = await visit({ link: landingToken(location) }, [ev.page('checkout', CHECKOUT)]);
+        expect(landed.ids.session).not.toBe(first.ids.session);
         expect(landed.ids.fields, JSON.stringify(patch)).toBeUndefined();
         expect(landed.prefill).toBeUndefined();
       }
     });
 
-    it.runIf(route === 'activecampaign')('a buyer whose reported order Konnektive turned down is led to the checkout, prefilled, on every click', async () => {
+    it.runIf(route === 'activecampaign')('a buyer whose reported order Konnektive turned down is led to the checkout, prefilled on the first landing', async () => {
       await start();
       const first = await visit({}, [ev.page('checkout', CHECKOUT), ev.lead(ann), { ...ev.cart([]), items: [bottle] }]);
       const id = first.ids.session;
@@ -315,14 +334,28 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       const location = (await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location')!;
       expect(location).toContain('_fb=p.');
       // The landing is activity after the check: it must not make the declined order count as paid.
-      const landed = await visit({ link: new URL(location).searchParams.get('_fb')! }, [ev.page('checkout', CHECKOUT)]);
-      expect(landed.ids.session).toBe(id);
+      const landed = await visit({ link: landingToken(location) }, [ev.page('checkout', CHECKOUT)]);
+      expect((await collector.store.getSession(landed.ids.session))?.recoversSessionId).toBe(id);
       expect(landed.prefill).toBeDefined();
       expect(landed.ids.fields).toMatchObject({ emailAddress: ann.emailAddress });
       expect((await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location')).toContain('_fb=p.');
       // A new order id reported after the decline counts as paid until checked.
       await collector.store.updateSession(id, { claimedOrderId: 'ORD2' });
       expect((await fetch(`${collector.url}/r/${token}`, { redirect: 'manual' })).headers.get('location')).toBe('/recovery/done');
+    });
+
+    it.runIf(route === 'sandbox')('a return through the link that does not pay sends nothing of its own: one CART, and the abandoned cart keeps its course', async () => {
+      await start();
+      const { id, orderUrl } = await abandon();
+      const landed = await visit({ link: landingToken((await open(orderUrl)).headers.get('location')!) }, [ev.page('checkout', CHECKOUT)]);
+      // The returning buyer types their details again, then leaves once more.
+      await visit({ session: landed.session }, [ev.lead(ann)]);
+      await idle(31 * MINUTE);
+      const returned = (await collector.store.getSession(landed.ids.session))!;
+      expect(returned).toMatchObject({ state: 'expired', recoversSessionId: id });
+      expect(await collector.store.listEmissions({ sessionId: landed.ids.session })).toEqual([]);
+      expect((await collector.store.listEmissions()).map((each) => [each.sessionId, each.kind])).toEqual([[id, 'cart']]);
+      expect((await collector.store.getSession(id))?.state).toBe('abandoned');
     });
 
     it.runIf(route === 'activecampaign')('an ordinary link token never gets prefill data; a recovery landing on a purged session starts afresh', async () => {

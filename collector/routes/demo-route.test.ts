@@ -55,9 +55,9 @@ describe('the sandbox demo closes the recovery loop', () => {
     const res = await fetch(orderUrl!.replace('http://localhost:8787', collector.url), { redirect: 'manual' });
     expect(res.status).toBe(302);
     const location = res.headers.get('location')!;
-    expect(location.startsWith(`${checkout}?_fb=p.`)).toBe(true);
+    expect(location.startsWith(`${checkout}#_fb=p.`)).toBe(true);
 
-    const landed = await post({ link: new URL(location).searchParams.get('_fb'), events: [ev.page('checkout', checkout)] });
+    const landed = await post({ link: new URLSearchParams(new URL(location).hash.slice(1)).get('_fb'), events: [ev.page('checkout', checkout)] });
     expect(landed.ids.fields).toEqual({ firstName: 'Ann', emailAddress: 'ann@example.com', city: 'Springfield' });
     expect(landed.prefill).toBe(`${collector.url}/p.js`);
 

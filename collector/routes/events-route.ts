@@ -20,7 +20,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { prefillUrl, recoveryLanding } from '../recovery/recovery-landing.js';
 import type { Store } from '../store/store.js';
-import { LINK_TOKEN_TTL_MS, newSessionId, signLink, signSession, verifyLink, verifySession } from '../tokens.js';
+import { LINK_TOKEN_TTL_MS, newSessionId, sessionTokenFor, signLink, verifyLink, verifySession } from '../tokens.js';
 import { EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
 
 export interface EventsRouteDeps {
@@ -122,22 +122,24 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     const receivedAt = clock.now();
     let mode: IngestRequest['mode'] = 'new';
     let sessionId = '';
+    let given: { token: string; sessionId: string; expiresAt: number } | undefined;
+    let link: IngestRequest['link'];
     let linkRefused = false;
-    let recovery = false;
     if (batch.session !== undefined) {
-      const verified = verifySession(secret, batch.session);
-      if (!verified) {
-        reject('invalid_session');
-        fail(401, 'invalid_session', 'The session token is not valid; start a new session.');
+      const verified = verifySession(secret, batch.session, receivedAt);
+      if (!verified.ok) {
+        reject(verified.reason === 'expired' ? 'expired_session' : 'invalid_session');
+        fail(401, 'invalid_session', verified.reason === 'expired' ? 'The session token has expired; start a new session.' : 'The session token is not valid; start a new session.');
       }
       mode = 'existing';
-      sessionId = verified;
+      sessionId = verified.sessionId;
+      given = { token: batch.session, sessionId, expiresAt: verified.expiresAt };
     } else if (batch.link !== undefined) {
       const check = verifyLink(secret, batch.link, receivedAt);
       if (check.ok) {
         mode = 'adopt';
         sessionId = check.sessionId;
-        recovery = check.recovery === true;
+        link = { nonce: check.nonce, expiresAt: check.expiresAt, recovery: check.recovery === true };
       } else {
         linkRefused = true;
       }
@@ -166,6 +168,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       isBot,
       events: batch.events,
       receivedAt,
+      ...(link ? { link } : {}),
     });
     if (!outcome.ok && outcome.code === 'session_full') {
       // Nothing of the batch was stored; the snippet drops a batch refused with a 4xx.
@@ -183,19 +186,16 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     const linkExpires = receivedAt + LINK_TOKEN_TTL_MS;
     const { session } = outcome;
     // A crawler or a link scanner that runs scripts is no buyer coming back, and gets no fields.
-    const restored = recovery && !isBot
-      ? await recoveryLanding({ store, logger }, { requestedSessionId: sessionId, session, pageViews: outcome.acceptedByType.page ?? 0, at: receivedAt })
+    const restored = outcome.recovered && !isBot
+      ? await recoveryLanding({ store, logger, config }, { recovered: outcome.recovered, pageViews: outcome.acceptedByType.page ?? 0, at: receivedAt })
       : undefined;
-    // A verified session token is exactly the token of its session (the MAC is checked byte for
-    // byte): answered as it came instead of signed again, one HMAC fewer per returning visitor.
-    const sessionToken = mode === 'existing' && session.id === sessionId ? batch.session! : signSession(secret, session.id);
     const body: IngestResponse = {
-      session: sessionToken,
+      session: sessionTokenFor(secret, session.id, given, receivedAt, config.sessionTtlMs),
       link: signLink(secret, session.id, linkExpires),
       linkExpires,
       accepted: outcome.accepted,
       duplicates: outcome.duplicates,
-      ...(linkRefused ? { linkRefused: true as const } : {}),
+      ...(linkRefused || outcome.linkRefused ? { linkRefused: true as const } : {}),
       ...(restored ? { prefill: prefillUrl(config, c.req.url, c.req.header('host')) } : {}),
       ids: {
         session: session.id,

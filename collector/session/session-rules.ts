@@ -13,6 +13,10 @@
  *                email, or that email's ORDER is sent from another session ──> closed (the cart is closed)
  *   open ── ABANDON_AFTER idle, email, no cart ──> expired (CUSTOMER)
  *   open ── ABANDON_AFTER idle, no email ──> expired (nothing sent)
+ *
+ * A session begun through a recovery link (`recoversSessionId`) follows the same order rules, and
+ * its verified order completes the abandoned session it recovers (that session's ORDER recovers
+ * its CART); left idle unpaid, it expires and sends nothing.
  */
 import { hasEmail } from './lead-merge.js';
 import type { Config } from '../config.js';
@@ -113,6 +117,10 @@ export function sweepAction(session: Session, now: number, policy: AbandonmentPo
   const due = nextDueAt(session, policy);
   if (due === null || due > now) return { type: 'wait', dueAt: due };
   if ((session.funnelDone || session.state === 'ordered') && !orderFailedSinceLastSeen(session)) return { type: 'finalize-order' };
+  // A return through a recovery link that did not pay: the abandoned session's CART is out and
+  // stays on its own recheck schedule; this one sends nothing of its own (no second abandoned-cart
+  // email, no CUSTOMER for a buyer who is one already).
+  if (session.recoversSessionId !== undefined) return { type: 'expire' };
   if (hasEmail(session.lead) && hasCart(session)) return { type: 'recheck-purchase' };
   if (session.state === 'abandoned') return { type: 'recheck-purchase' };
   if (hasEmail(session.lead)) return { type: 'send-customer' };

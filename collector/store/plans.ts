@@ -87,8 +87,10 @@ function build(d: Dialect) {
     /** Inside a transaction: two writers merging into one session must not both read the old row. */
     getSessionForUpdate: q(`SELECT * FROM sessions WHERE id = ?${d.forUpdate}`),
     konnektiveForUpdate: q(`SELECT konnektive FROM sessions WHERE id = ?${d.forUpdate}`),
-    insertSession: q(`INSERT INTO sessions (id, campaign_id, created_at, state_changed_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertSession: q(`INSERT INTO sessions (id, campaign_id, created_at, state_changed_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot, recovers_session_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    spendToken: q('INSERT INTO spent_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
+    purgeSpentTokens: q(`DELETE FROM spent_tokens WHERE id IN (SELECT id FROM spent_tokens WHERE expires_at < ? LIMIT ?)`),
     /** `UPDATE sessions` of these columns (one text per set of columns, so each stays prepared). */
     updateSession: memo((columns: string) => q(`UPDATE sessions SET ${columns.split(',').map((name) => `${name} = ?`).join(', ')} WHERE id = ?`)),
     recordState: q('INSERT INTO session_states (session_id, state, at) VALUES (?, ?, ?)'),

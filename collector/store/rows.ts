@@ -43,6 +43,7 @@ export function rowToSession(row: Row): Session {
     orderCheck: json(row.order_check, undefined),
     eventCount: Number(row.event_count ?? 0),
     eventBytes: Number(row.event_bytes ?? 0),
+    recoversSessionId: optional(row.recovers_session_id),
   };
 }
 

@@ -139,6 +139,10 @@ export abstract class SqlStore implements Store {
         const rows = x.rows(p.eventsSession(String(eventIds.length)), eventIds);
         return first(isPromise(rows) ? await rows : rows, (row) => String(row.session_id));
       },
+      spendToken: async (id, expiresAt) => {
+        const changed = x.run(p.spendToken, [id, expiresAt]);
+        return (isPromise(changed) ? await changed : changed) === 1;
+      },
       markPageClicked: async (sessionId, page) => {
         const changed = x.run(p.markPageClicked, [sessionId, page]);
         return (isPromise(changed) ? await changed : changed) === 1;
@@ -227,6 +231,7 @@ export abstract class SqlStore implements Store {
       session.userAgent,
       session.ip,
       this.dialect.bool(session.isBot),
+      session.recoversSessionId ?? null,
     ]);
     if (isPromise(inserted)) await inserted;
     const recorded = x.run(p.recordState, [session.id, 'open', session.createdAt]);
@@ -434,7 +439,10 @@ export abstract class SqlStore implements Store {
 
   purgeHistory({ cutoff, limit }: { cutoff: number; limit: number }): Promise<number> {
     return this.atomically(
-      async (x) => (await x.run(this.plans.purgeAttempts, [cutoff, limit])) + (await x.run(this.plans.purgeDoneJobs, [cutoff, limit])),
+      async (x) =>
+        (await x.run(this.plans.purgeAttempts, [cutoff, limit])) +
+        (await x.run(this.plans.purgeDoneJobs, [cutoff, limit])) +
+        (await x.run(this.plans.purgeSpentTokens, [cutoff, limit])),
       true,
     );
   }

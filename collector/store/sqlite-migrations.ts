@@ -309,4 +309,16 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX dashboard_revocations_by_expiry ON dashboard_revocations (expires_at);
     `,
   },
+  {
+    version: 15,
+    sql: `
+      -- A session begun by a buyer's return through a recovery link names the abandoned session
+      -- whose cart it carries: its order recovers that cart, and it never abandons a cart of its own.
+      ALTER TABLE sessions ADD COLUMN recovers_session_id TEXT;
+      -- Single-use tokens (cross-domain and recovery link tokens, the once-per-cart prefill) spent
+      -- so far, kept until they would have expired anyway; the retention job deletes them after.
+      CREATE TABLE spent_tokens (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE INDEX spent_tokens_by_expiry ON spent_tokens (expires_at);
+    `,
+  },
 ];

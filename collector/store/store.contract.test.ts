@@ -155,6 +155,36 @@ for (const backend of backends) {
       });
     });
 
+    describe('single-use tokens', () => {
+      it('are spent once, across two stores on the same database, and purged once expired', async () => {
+        const peer = openPeer();
+        const spends = await Promise.all([store, peer, store, peer].map((each) => each.transaction((tx) => tx.spendToken('link.nonce-a', T0 + 1_000))));
+        expect(spends.filter(Boolean)).toHaveLength(1);
+        expect(await store.transaction((tx) => tx.spendToken('link.nonce-b', T0 + 5_000))).toBe(true);
+        // A spend undone with its transaction is not spent.
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.spendToken('link.nonce-c', T0 + 5_000);
+            throw new Error('rolled back');
+          }),
+        ).rejects.toThrow('rolled back');
+        expect(await store.transaction((tx) => tx.spendToken('link.nonce-c', T0 + 5_000))).toBe(true);
+        // The history purge takes those expired before its cutoff; the rest stay spent.
+        await store.purgeHistory({ cutoff: T0 + 2_000, limit: 100 });
+        expect(await store.transaction((tx) => tx.spendToken('link.nonce-a', T0 + 1_000))).toBe(true);
+        expect(await store.transaction((tx) => tx.spendToken('link.nonce-b', T0 + 5_000))).toBe(false);
+      });
+
+      it('a session begun through a recovery link names the session it recovers', async () => {
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1'));
+          await tx.insertSession({ ...newSession('s2'), recoversSessionId: 's1' });
+        });
+        expect((await store.getSession('s1'))?.recoversSessionId).toBeUndefined();
+        expect((await store.getSession('s2'))?.recoversSessionId).toBe('s1');
+      });
+    });
+
     describe('sessions', () => {
       it('inserts and reads a session with defaults for the fields not given', async () => {
         expect(await store.getSession('missing')).toBeUndefined();

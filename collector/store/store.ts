@@ -103,12 +103,17 @@ export interface Session {
   /** Events stored for this session, and the bytes of their stored payloads (ingest/session-cap.ts). */
   eventCount: number;
   eventBytes: number;
+  /**
+   * Begun by a buyer's return through the recovery link of this abandoned session: its order
+   * recovers that session's cart, and it never abandons a cart of its own.
+   */
+  recoversSessionId: string | undefined;
 }
 
 export type NewSession = Pick<
   Session,
   'id' | 'campaignId' | 'createdAt' | 'lastSeenAt' | 'landingUrl' | 'referrer' | 'userAgent' | 'ip' | 'isBot'
->;
+> & { recoversSessionId?: string };
 
 /**
  * A just-inserted session as the store will read it back (every column at its default).
@@ -142,6 +147,7 @@ export function newSessionDefaults(session: NewSession): Session {
     orderCheck: undefined,
     eventCount: 0,
     eventBytes: 0,
+    recoversSessionId: session.recoversSessionId,
   };
 }
 
@@ -284,6 +290,12 @@ export interface StoreTx {
   insertEvent(event: StoredEvent, payloadJson?: string): Promise<boolean>;
   /** The session that already holds one of these events, if any (a resent first batch). */
   findEventsSession(eventIds: readonly string[]): Promise<string | undefined>;
+  /**
+   * Spends a single-use token (its nonce, or another name for something given once): `true` the
+   * first time, `false` when it was spent before, on this collector or another sharing the store.
+   * Kept until `expiresAt`, after which the token is refused for its age anyway.
+   */
+  spendToken(id: string, expiresAt: number): Promise<boolean>;
   /** Records that a page type got its click; `false` when it already had one. */
   markPageClicked(sessionId: string, page: PageName): Promise<boolean>;
   enqueue(job: NewJob): Promise<number>;
@@ -489,7 +501,8 @@ export interface Store {
   /**
    * Retention of the outbox's history, one batch: up to `limit` delivery attempts older than the
    * cutoff (except those of jobs not done: pending, running and dead letters keep theirs), then up
-   * to `limit` done jobs last updated before it. Returns the rows deleted.
+   * to `limit` done jobs last updated before it, then up to `limit` spent single-use tokens that
+   * expired before it. Returns the rows deleted.
    */
   purgeHistory(options: { cutoff: number; limit: number }): Promise<number>;
   /** Daily rollups, by day then metric then currency; days as `YYYY-MM-DD`, both ends included. */
