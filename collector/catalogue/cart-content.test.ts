@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.js';
 import type { IngestResponse } from '../wire-schema.js';
 import type { ActiveCampaignDouble } from '../../test/doubles/activecampaign-double.js';
 import type { KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
@@ -146,6 +147,23 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
       expect(await collector.store.getEmission(id, 'cart')).toBeUndefined();
       expect(await collector.store.getSession(id)).toMatchObject({ state: 'expired' });
       expect(sentToActiveCampaign()).not.toMatch(ATTACKER_TEXT);
+    });
+
+    it('logs which product ids were unknown, but never an id that could be an address or a name', async () => {
+      const lines: string[] = [];
+      collector = await startTestCollector(emissionEnv({ crm, ac }, route), {
+        clock,
+        fetch: clock.fetch,
+        runSweeper: false,
+        logger: createLogger('debug', { write: (line: string) => void lines.push(line) }),
+      });
+      await abandonCart([{ ...phishing, id: '999' }, { id: 'ann.lee@victim.example', price: 1, qty: 1 }, { id: '41', price: 1, qty: 1 }]);
+      const warning = lines.map((line) => JSON.parse(line) as { msg: string; leftOut?: unknown }).find((line) => line.leftOut);
+      expect(warning?.leftOut).toEqual([
+        { id: '999', reason: 'unknown' },
+        { id: '(not shown)', reason: 'unknown' },
+      ]);
+      expect(lines.join('\n')).not.toMatch(/victim\.example|evil\.example|ACCOUNT SUSPENDED/);
     });
 
     it('with PRODUCTS_FILE, the CART shows the file: name, price, description, SKU, category, image and link', async () => {
