@@ -14,6 +14,7 @@ import { POSTGRES_PLANS, SQLITE_PLANS } from './store/plans.js';
 import { POSTGRES_MIGRATIONS } from './store/postgres-migrations.js';
 import { SQLITE_MIGRATIONS } from './store/sqlite-migrations.js';
 import type { Store } from './store/store.js';
+import { isRedirect, NO_REDIRECTS, redirectProblem } from './http/upstream-redirect.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -93,6 +94,8 @@ export function konnektiveAdvice(url: string, probe: Exclude<KonnektiveProbe, { 
       return 'Konnektive refuses the API credentials: check KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD (an API user, not a CRM login), and that the user may call Import Click, Import Lead, Query Order and Query Campaign.';
     case 'unreachable':
       return `${url} is unreachable (${probe.message}): check KONNEKTIVE_API_URL and this server's outbound network.`;
+    case 'redirected':
+      return `${url} ${probe.message}.`;
     case 'unexpected answer':
       return probe.credentialsAccepted
         ? `Konnektive accepts the credentials from this IP but refused the call (${quoted}).`
@@ -138,6 +141,7 @@ interface AcAnswer {
   ok: boolean;
   status: number;
   body: Record<string, unknown> | undefined;
+  /** Why there is no answer to read: the host is unreachable (status 0), or it redirected (a 3xx, not followed). */
   error?: string;
 }
 
@@ -156,8 +160,12 @@ export async function acCall(
       headers: { 'Api-Token': ac.apiKey, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
       ...(body ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(timeoutMs),
+      ...NO_REDIRECTS,
     });
     const text = await response.text();
+    if (isRedirect(response.status)) {
+      return { ok: false, status: response.status, body: undefined, error: redirectProblem(response.status, response.headers.get('location'), ac.apiUrl, 'ACTIVECAMPAIGN_API_URL') };
+    }
     let parsed: Record<string, unknown> | undefined;
     try {
       parsed = JSON.parse(text) as Record<string, unknown>;
@@ -180,6 +188,9 @@ function acProblem(config: Config, answer: AcAnswer): Check | undefined {
   const url = config.activeCampaign?.apiUrl ?? '';
   if (answer.status === 0) {
     return { name: 'activecampaign', status: 'fail', message: `${url} is unreachable (${answer.error}): check ACTIVECAMPAIGN_API_URL (Settings → Developer shows it, e.g. https://ACCOUNT.api-us1.com).` };
+  }
+  if (isRedirect(answer.status)) {
+    return { name: 'activecampaign', status: 'fail', message: `${url} ${answer.error}.` };
   }
   if (answer.status === 401 || answer.status === 403) {
     return { name: 'activecampaign', status: 'fail', message: 'the API key is refused: copy ACTIVECAMPAIGN_API_KEY again from Settings → Developer.' };

@@ -22,12 +22,12 @@ export interface ConnectResult {
 
 async function connectDirect(config: Config, options: DoctorOptions): Promise<ConnectResult> {
   const found = await acCall(config, 'GET', connectionFilter(config), undefined, options);
-  if (!found.ok) return { ok: false, created: false, id: undefined, message: describeAcFailure(found.status) };
+  if (!found.ok) return { ok: false, created: false, id: undefined, message: found.error && found.status !== 0 ? `ActiveCampaign ${found.error}` : describeAcFailure(found.status) };
   const existing = (found.body?.connections as { id?: string }[] | undefined)?.[0];
   if (existing?.id) return { ok: true, created: false, id: String(existing.id), message: `connection ${existing.id} exists already; nothing changed` };
   const posted = await acCall(config, 'POST', '/connections', acConnectionBody(config.publicUrl), options);
   const id = (posted.body?.connection as { id?: string } | undefined)?.id;
-  if (!posted.ok || !id) return { ok: false, created: false, id: undefined, message: describeAcFailure(posted.status) };
+  if (!posted.ok || !id) return { ok: false, created: false, id: undefined, message: posted.error && posted.status !== 0 ? `ActiveCampaign ${posted.error}` : describeAcFailure(posted.status) };
   return { ok: true, created: true, id: String(id), message: `connection ${id} created` };
 }
 

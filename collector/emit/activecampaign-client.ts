@@ -10,6 +10,8 @@
  *   then for every caller of the account (AC's own WooCommerce plugin treats a 503 with
  *   `Retry-After` as "account blocked until"); a 503 without it is an ordinary outage;
  * - other 5xx, refused or dropped connections, timeouts, a 2xx that is not JSON: `transient`;
+ * - a 3xx: `transient`, never followed (the `Api-Token` header would go along to wherever it
+ *   points; see http/upstream-redirect.ts), with a message naming ACTIVECAMPAIGN_API_URL;
  * - 401 and 403 (AC answers a bad key with 403): `auth`;
  * - 422: `rejected`, with AC's `errors[]` and whether any of them is a `duplicate`;
  * - 404: `rejected` with `notFound`, which a filtered lookup reads as "zero results" (AC's
@@ -20,6 +22,7 @@
  * field names, never the API key, an email or a name.
  */
 import type { Clock } from '../clock.js';
+import { isRedirect, NO_REDIRECTS, redirectProblem } from '../http/upstream-redirect.js';
 import { redactMessage, summariseParams } from '../redact.js';
 import type { EmitContext } from './emission.js';
 import type { RateGate } from './rate-gate.js';
@@ -121,6 +124,7 @@ export function activeCampaignClient({
           },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(timeoutMs),
+          ...NO_REDIRECTS,
         });
         text = await response.text();
       } catch (error) {
@@ -135,6 +139,11 @@ export function activeCampaignClient({
       if (status >= 200 && status < 300) {
         if (json === undefined) return finish(failure('transient', `HTTP ${status}, not JSON`, { status }), `HTTP ${status}, not JSON`);
         return finish({ ok: true, status, body: json }, summariseAcResponse(json));
+      }
+
+      if (isRedirect(status)) {
+        const message = redirectProblem(status, response.headers.get('location'), url, 'ACTIVECAMPAIGN_API_URL');
+        return finish(failure('transient', message, { status }), message);
       }
 
       if (status === 429 || status === 503) {

@@ -3,8 +3,11 @@
  * Konnektive's HTTP API: form-encoded POSTs carrying the API user's credentials, answered with
  * `{"result": "SUCCESS"|"ERROR", "message": ...}`. Success and failure are decided by `result`
  * (errors arrive as HTTP 200); transport errors, timeouts and 5xx are transient. The same host
- * serves Checkout Champ, and tests point it at a double.
+ * serves Checkout Champ, and tests point it at a double. Redirects are never followed: the body
+ * holds the API user's password (see http/upstream-redirect.ts); a 3xx is a transient failure
+ * marked `redirected`, retried and then dead-lettered like any other, and `doctor` says what to fix.
  */
+import { isRedirect, NO_REDIRECTS, redirectProblem } from '../http/upstream-redirect.js';
 
 export const KONNEKTIVE_PATHS = Object.freeze({
   importClick: '/landers/clicks/import/',
@@ -20,7 +23,7 @@ export type KonnektiveFailure = 'auth' | 'rejected' | 'transient';
 
 export type KonnektiveResult =
   | { ok: true; message: Record<string, unknown>; httpStatus: number; latencyMs: number }
-  | { ok: false; failure: KonnektiveFailure; message: string; httpStatus?: number; latencyMs: number };
+  | { ok: false; failure: KonnektiveFailure; message: string; httpStatus?: number; latencyMs: number; redirected?: true };
 
 /** The relay's view of Konnektive: one call, credentials added by the implementation. */
 export interface KonnektiveApi {
@@ -53,11 +56,16 @@ export function konnektiveClient({ apiUrl, loginId, password, timeoutMs = 15_000
           headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
           body: new URLSearchParams({ ...params, loginId, password }),
           signal: AbortSignal.timeout(timeoutMs),
+          ...NO_REDIRECTS,
         });
         text = await response.text();
       } catch (error) {
         const message = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'connection failed';
         return { ok: false, failure: 'transient', message, latencyMs: latency() };
+      }
+      if (isRedirect(response.status)) {
+        const message = redirectProblem(response.status, response.headers.get('location'), apiUrl, 'KONNEKTIVE_API_URL');
+        return { ok: false, failure: 'transient', message, httpStatus: response.status, latencyMs: latency(), redirected: true };
       }
       if (response.status >= 500 || response.status === 429) {
         return { ok: false, failure: 'transient', message: `HTTP ${response.status}`, httpStatus: response.status, latencyMs: latency() };

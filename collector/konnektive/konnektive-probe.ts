@@ -31,6 +31,7 @@ export function queryDateRange(fromMs: number, toMs: number): { startDate: strin
  * - `ok`: the credentials and this address are accepted (finding no order is fine);
  * - `credentials refused`, `ip not whitelisted`: Konnektive refused the API user or this address;
  * - `unreachable`: no HTTP answer (connection failed, timed out);
+ * - `redirected`: a 3xx to another address, not followed (the credentials stay with the configured host);
  * - `unexpected answer`: an answer that is not what the call asks for. `credentialsAccepted` is
  *   true when it is Konnektive's own refusal of something else (it checks the API user and the
  *   address first), false when it did not come from Konnektive's API (HTTP 5xx, not JSON).
@@ -40,6 +41,7 @@ export type KonnektiveProbe =
   | { status: 'credentials refused'; message: string }
   | { status: 'ip not whitelisted'; message: string }
   | { status: 'unreachable'; message: string }
+  | { status: 'redirected'; message: string }
   | { status: 'unexpected answer'; message: string; credentialsAccepted: boolean };
 
 /** Konnektive's refusal of a caller missing from the API user's IP whitelist (checked before credentials). */
@@ -52,6 +54,7 @@ export function readKonnektiveAnswer(result: KonnektiveResult): KonnektiveProbe 
   if (result.ok) return { status: 'ok' };
   const { message } = result;
   if (result.failure === 'auth') return IP_REFUSED.test(message) ? { status: 'ip not whitelisted', message } : { status: 'credentials refused', message };
+  if (result.failure === 'transient' && result.redirected) return { status: 'redirected', message };
   if (result.failure === 'transient') {
     return result.httpStatus === undefined ? { status: 'unreachable', message } : { status: 'unexpected answer', message, credentialsAccepted: false };
   }
