@@ -64,7 +64,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
     const recovered = session.recoversSessionId === undefined ? undefined : await tx.getSession(session.recoversSessionId);
     if (recovered && (recovered.state === 'abandoned' || recovered.state === 'open')) {
       deps.logger.info({ sessionId: session.id, recovers: recovered.id }, 'recovered cart paid; ORDER queued on the abandoned session');
-      return complete(tx, { ...recovered, lastSeenAt: Math.max(recovered.lastSeenAt, session.lastSeenAt) }, check, now);
+      return complete(tx, { ...recovered, lastSeenAt: Math.max(recovered.lastSeenAt, session.lastSeenAt) }, check, now, products);
     }
     await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now, products, media), now);
     const email = check.order?.email ?? session.lead.emailAddress;
