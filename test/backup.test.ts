@@ -5,7 +5,7 @@
  * still work there (the sandbox secret lives in the store and travels with it).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,10 +16,16 @@ function cliEnv(databaseUrl: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' };
 }
 
-/** Runs the CLI without blocking this process's event loop (the collector under test lives here). */
-function cliAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs the CLI without blocking this process's event loop (the collector under test lives here),
+ * under `umask` when given (as a cron job or a shell would).
+ */
+function cliAsync(args: string[], env: NodeJS.ProcessEnv, umask?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli.js', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child =
+      umask === undefined
+        ? spawn(process.execPath, ['dist/cli.js', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('sh', ['-c', `umask ${umask} && exec "$0" dist/cli.js "$@"`, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -98,6 +104,42 @@ describe('funnelbeacon backup', () => {
     const res = await restored.post({ session: before[0]!.token, events: [ev.page('thankyou', 'https://secure.example/thanks')] });
     expect(res.status).toBe(200);
     expect(((await res.json()) as IngestResponse).ids.session).toBe(before[0]!.id);
+  }, 30_000);
+
+  it('under umask 0022, the copy is its owner\'s only from its first byte: new directories 0700, the partial and the file 0600', async () => {
+    expect(existsSync('dist/cli.js'), 'run `npm run build` first (npm test does)').toBe(true);
+    const env = testEnv();
+    const original = await startTestCollector(env, { runWorker: false });
+    running.push(original);
+    // Enough pages that the copy takes a moment: long enough to catch the partial's mode while it is written.
+    for (let i = 0; i < 20; i++) {
+      await original.post({ events: Array.from({ length: 20 }, (_, j) => ev.page('presell', `https://offer.example/?affId=A${i}-${j}&pad=${'x'.repeat(1_500)}`)) });
+    }
+    const root = mkdtempSync(join(tmpdir(), 'funnelbeacon-backup-'));
+    const nightly = join(root, 'bk', 'nightly');
+    const file = join(nightly, '2026-12-07.db');
+
+    // Every file SQLite writes beside the copy, as it appears.
+    const seen = new Map<string, number>();
+    const watchParent = watch(root, { recursive: true }, (_event, name) => {
+      if (!name || !String(name).includes('2026-12-07.db')) return;
+      const path = join(root, String(name));
+      try {
+        const mode = statSync(path).mode & 0o777;
+        seen.set(path, seen.get(path) === undefined ? mode : seen.get(path)! | mode);
+      } catch {
+        // Renamed or removed meanwhile.
+      }
+    });
+    const backup = await cliAsync(['backup', file], cliEnv(env.DATABASE_URL!), '022');
+    watchParent.close();
+    expect(backup.stderr).toBe('');
+    expect(backup.code).toBe(0);
+
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect({ bk: mode(join(root, 'bk')), nightly: mode(nightly), file: mode(file) }).toEqual({ bk: 0o700, nightly: 0o700, file: 0o600 });
+    expect(seen.has(`${file}.partial`), `files seen: ${[...seen.keys()].join(', ')}`).toBe(true);
+    for (const [path, bits] of seen) expect(bits, path).toBe(0o600);
   }, 30_000);
 
   it('never overwrites a file, and sends PostgreSQL stores to pg_dump', () => {

@@ -10,11 +10,16 @@
  * written next to FILE and renamed into place only once it passed `PRAGMA quick_check`, so FILE
  * is either absent or a complete, checked database.
  *
+ * A backup holds every buyer's lead (and, in sandbox mode, the signing secret): the copy is the
+ * owner's only from its first byte (the partial is made 0600 before SQLite writes to it, and the
+ * directories made for it 0700; store/owner-only.ts), whatever the umask of the job running it.
+ *
  * PostgreSQL stores are backed up with `pg_dump`; this module refuses them.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensureOwnerOnlyFile, makeOwnerOnlyDir } from './owner-only.js';
 
 export interface BackupResult {
   file: string;
@@ -47,7 +52,7 @@ export async function backupSqlite(databaseUrl: string, target: string): Promise
   const file = resolve(target);
   if (file === resolve(source)) throw new BackupError('the backup file is the store itself');
   if (existsSync(file)) throw new BackupError(`${target} exists: choose a new file name (a backup never overwrites)`);
-  mkdirSync(dirname(file), { recursive: true });
+  makeOwnerOnlyDir(dirname(file));
 
   const started = performance.now();
   // This connection only reads: it never runs migrations or writes to the live store. (Not opened
@@ -57,6 +62,8 @@ export async function backupSqlite(databaseUrl: string, target: string): Promise
   const partial = `${file}.partial`;
   rmSync(partial, { force: true });
   try {
+    // An empty file is an empty database to SQLite; made here, it is 0600 before any page lands.
+    ensureOwnerOnlyFile(partial);
     db.pragma('busy_timeout = 5000');
     // better-sqlite3's first step only opens the backup; the next one copies every page in one
     // read transaction, one snapshot (see the module note).

@@ -12,13 +12,16 @@
  * fsync, and one fsync covers every commit written before it started. Worker bookkeeping (claims,
  * completions) skips the fsync: losing one to a power cut only means a job runs again, which the
  * outbox allows anyway.
+ *
+ * The file holds every buyer's lead: it, its -wal and -shm, and the directory made for it are the
+ * owner's only (0600, 0700; store/owner-only.ts), tightened at open if they were made otherwise.
  */
-import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
 import { AsyncMutex } from './async-mutex.js';
+import { ensureOwnerOnlyFile, makeOwnerOnlyDir, tightenFile } from './owner-only.js';
 import { sqliteDialect } from './dialect.js';
 import { SQLITE_PLANS } from './plans.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
@@ -60,7 +63,13 @@ export class SqliteStore extends SqlStore {
     super(sqliteDialect, SQLITE_PLANS, options.clock ?? systemClock, SQLITE_MIGRATIONS);
     this.#path = path;
     this.#lock = lockOf(path);
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      makeOwnerOnlyDir(dirname(path));
+      // Made 0600 before SQLite opens it: SQLite gives the -wal and -shm it creates the same mode.
+      ensureOwnerOnlyFile(path);
+      tightenFile(`${path}-wal`);
+      tightenFile(`${path}-shm`);
+    }
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
