@@ -1,7 +1,8 @@
 /**
  * @module cli
  * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report`. Configuration errors print one line per
- * problem, naming the variable, and exit 1.
+ * problem, naming the variable, and exit 1. `--env-file PATH` reads the settings from a file
+ * (see load-env.ts), so that no secret is ever passed on a command line.
  */
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
@@ -18,7 +19,11 @@ import { startCollector } from './server.js';
 import { openStore } from './store/open-store.js';
 import { buildReport, formatReport, parseReportArgs } from './recovery/recovery-report.js';
 
-const USAGE = `usage: funnelbeacon <command>
+const USAGE = `usage: funnelbeacon [--env-file PATH] <command>
+
+  --env-file PATH
+            read the settings from PATH (NAME=value lines, as the systemd unit's
+            EnvironmentFile) instead of ./.env; the environment still wins
 
   serve     run the collector (HTTP server, outbox worker)
   migrate   create or upgrade the store's tables, then exit
@@ -36,8 +41,8 @@ const USAGE = `usage: funnelbeacon <command>
             revenue, lost carts, orders and recovery-link clicks; --json for scripts
 `;
 
-function configOrExit(): Config {
-  const result = loadConfig();
+function configFrom(envFile: string | undefined): Config {
+  const result = loadConfig(envFile);
   if (!result.ok) {
     console.error('funnelbeacon: the configuration has problems:');
     for (const problem of result.problems) console.error(`  ${problem}`);
@@ -47,8 +52,20 @@ function configOrExit(): Config {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { once: { type: 'boolean' }, since: { type: 'string' }, json: { type: 'boolean' } } });
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { once: { type: 'boolean' }, since: { type: 'string' }, json: { type: 'boolean' }, 'env-file': { type: 'string' } },
+  });
   const command = positionals[0] ?? 'serve';
+  const given = values['env-file'];
+  if (given === true || given === false || given === '') {
+    console.error('funnelbeacon: --env-file takes the settings file: funnelbeacon --env-file /etc/funnelbeacon/env <command>');
+    return 2;
+  }
+  const envFile = given;
+  const configOrExit = () => configFrom(envFile);
   switch (command) {
     case 'serve': {
       const config = configOrExit();
@@ -155,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'doctor': {
-      const result = loadConfig();
+      const result = loadConfig(envFile);
       return runDoctor(result);
     }
     case 'help':
