@@ -5,8 +5,11 @@
  * when its tool is missing; `.ci/run` installs both. docs/deploy.md must cover what operators
  * need, and link to both files.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +42,87 @@ function verifyUnit(path: string) {
   return { status: result.status, problems };
 }
 
+/**
+ * A prefix for nginx with the example site: a throwaway certificate in place of Let's Encrypt's,
+ * the logs and temp paths in the prefix; `writeConf` writes the site and the main file including it.
+ */
+function nginxPrefix() {
+  const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-nginx-'));
+  const certificate = spawnSync(
+    openssl!,
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=collect.example.com', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  expect(certificate.status, certificate.stderr).toBe(0);
+  const site = readFileSync(NGINX, 'utf8')
+    .replace('/etc/letsencrypt/live/collect.example.com/fullchain.pem', join(dir, 'cert.pem'))
+    .replace('/etc/letsencrypt/live/collect.example.com/privkey.pem', join(dir, 'key.pem'))
+    .replaceAll('/var/log/nginx/', `${dir}/`);
+  const writeConf = (siteText: string) => {
+    writeFileSync(join(dir, 'site.conf'), siteText);
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      [
+        `pid ${join(dir, 'nginx.pid')};`,
+        `error_log ${join(dir, 'error.log')};`,
+        'events {}',
+        'http {',
+        // The package's compiled-in temp paths are under /var/lib/nginx; keep everything here.
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`),
+        `  access_log ${join(dir, 'access.log')};`,
+        `  include ${join(dir, 'site.conf')};`,
+        '}',
+      ].join('\n'),
+    );
+  };
+  return { dir, site, writeConf };
+}
+
+async function listenOn(handler: Parameters<typeof createServer>[1]): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const probe = await listenOn(() => {});
+  await probe.close();
+  return probe.port;
+}
+
+async function waitForPort(port: number, stderr: () => string): Promise<void> {
+  for (let tries = 0; tries < 100; tries++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nginx did not listen on ${port}: ${stderr()}`);
+}
+
+/** One GET to nginx as collect.example.com (its certificate is the throwaway one). */
+function request(scheme: 'http' | 'https', port: number, path: string): Promise<{ status: number }> {
+  const send = scheme === 'https' ? httpsGet : httpGet;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      { host: '127.0.0.1', port, path, servername: 'collect.example.com', rejectUnauthorized: false, headers: { host: 'collect.example.com', 'user-agent': 'funnelbeacon-deploy-test' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode! }));
+      },
+    );
+    req.once('error', reject);
+  });
+}
+
 describe('deployment files', () => {
   it('the systemd unit migrates before it serves, stops with SIGTERM and restarts on failure', () => {
     const unit = readFileSync(UNIT, 'utf8');
@@ -61,32 +145,9 @@ describe('deployment files', () => {
   it.skipIf(!nginx || !openssl)(
     `the nginx example passes nginx -t${nginx && openssl ? '' : ` (skipped: ${nginx ? 'openssl' : 'nginx'} not installed; apt-get install ${nginx ? 'openssl' : 'nginx-light'})`}`,
     () => {
-      const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-nginx-'));
-      const certificate = spawnSync(
-        openssl!,
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=collect.example.com', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-        { encoding: 'utf8', timeout: 30_000 },
-      );
-      expect(certificate.status, certificate.stderr).toBe(0);
-      const site = readFileSync(NGINX, 'utf8')
-        .replace('/etc/letsencrypt/live/collect.example.com/fullchain.pem', join(dir, 'cert.pem'))
-        .replace('/etc/letsencrypt/live/collect.example.com/privkey.pem', join(dir, 'key.pem'));
+      const { dir, site, writeConf } = nginxPrefix();
       const check = (siteText: string) => {
-        writeFileSync(join(dir, 'site.conf'), siteText);
-        writeFileSync(
-          join(dir, 'nginx.conf'),
-          [
-            `pid ${join(dir, 'nginx.pid')};`,
-            `error_log ${join(dir, 'error.log')};`,
-            'events {}',
-            'http {',
-            // The package's compiled-in temp paths are under /var/lib/nginx; keep everything here.
-            ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`),
-            `  access_log ${join(dir, 'access.log')};`,
-            `  include ${join(dir, 'site.conf')};`,
-            '}',
-          ].join('\n'),
-        );
+        writeConf(siteText);
         return spawnSync(nginx!, ['-t', '-q', '-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
           encoding: 'utf8',
           timeout: 30_000,
@@ -100,6 +161,56 @@ describe('deployment files', () => {
     },
   );
 
+  it.skipIf(!nginx || !openssl)(
+    `nginx run with the example logs recovery links without their token, over HTTPS and HTTP, and when the collector is down${nginx && openssl ? '' : ' (skipped: nginx or openssl not installed)'}`,
+    async () => {
+      const { dir, site, writeConf } = nginxPrefix();
+      const collector = await listenOn((req, res) => {
+        res.writeHead(req.url!.startsWith('/r/') ? 302 : 200, { location: 'https://offer.example/checkout' });
+        res.end();
+      });
+      const [https, http] = [await freePort(), await freePort()];
+      // Loopback ports of this machine in place of 80, 443 and the collector's 8787.
+      writeConf(
+        site
+          .replace(/^\s*listen \[::\]:\d+.*$/gm, '')
+          .replace('listen 80;', `listen 127.0.0.1:${http};`)
+          .replace('listen 443 ssl http2;', `listen 127.0.0.1:${https} ssl http2;`)
+          .replace('server 127.0.0.1:8787;', `server 127.0.0.1:${collector.port};`),
+      );
+      // One process, in the foreground, as the user running the test: nothing outside `dir`.
+      const server = spawn(nginx!, ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off; master_process off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      server.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      try {
+        await waitForPort(https, () => stderr);
+        const token = 'r.P8EGQtYNdsQNisjw-gSTwN.mxcz1zhn.5oSMX-0_bRKSwWkKNaAlSg';
+        expect((await request('https', https, `/r/${token}`)).status).toBe(302);
+        expect((await request('http', http, `/r/${token}`)).status).toBe(301);
+        expect((await request('https', https, '/f.js')).status).toBe(200);
+        // The collector is down: nginx answers 502 and names no token in its error log either.
+        await collector.close();
+        expect((await request('https', https, `/r/${token}`)).status).toBe(502);
+        expect((await request('https', https, '/f.js')).status).toBe(502);
+
+        const access = readFileSync(join(dir, 'access.log'), 'utf8');
+        const recovery = access.split('\n').filter((line) => line.includes('/r/'));
+        expect(recovery).toHaveLength(3);
+        for (const line of recovery) expect(line).toMatch(/"GET \/r\/\[token\] HTTP\/1\.1" (302|301|502) \d+ "-" "funnelbeacon-deploy-test"$/);
+        expect(access).toMatch(/"GET \/f\.js HTTP\/1\.1" 200 /);
+        const errors = readFileSync(join(dir, 'error.log'), 'utf8');
+        // The 502 of /f.js is logged as usual; the one of the recovery link is not.
+        expect(errors).toContain('/f.js');
+        expect(`${access}\n${errors}`).not.toContain('P8EGQtYNdsQNisjw');
+      } finally {
+        server.kill('SIGTERM');
+        await new Promise((resolve) => (server.exitCode === null ? server.once('exit', resolve) : resolve(undefined)));
+        await collector.close().catch(() => {});
+      }
+    },
+    30_000,
+  );
+
   it('docs/deploy.md covers what an operator needs, and README links to it', () => {
     const doc = readFileSync('docs/deploy.md', 'utf8');
     const headings = [...doc.matchAll(/^#{2,3} (.*)$/gm)].map((match) => match[1]!.toLowerCase());
@@ -110,5 +221,18 @@ describe('deployment files', () => {
       expect(doc, needle).toContain(needle);
     }
     expect(readFileSync('README.md', 'utf8')).toContain('(docs/deploy.md)');
+  });
+
+  it('docs/deploy.md never puts the settings on a command line: every CLI command reads them from the file', () => {
+    const doc = readFileSync('docs/deploy.md', 'utf8');
+    // Code blocks and inline code (which may wrap across lines), each a command as an operator copies it.
+    const snippets = [...doc.matchAll(/```sh\n([\s\S]*?)```|`([^`]+)`/g)].flatMap((match) =>
+      match[1] !== undefined ? match[1].replace(/\\\n\s*/g, ' ').split('\n') : [match[2]!.replace(/\n\s*/g, ' ')],
+    );
+    const commands = snippets.filter((line) => /\bnode\b.*dist\/cli\.js/.test(line));
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    for (const command of commands) expect(command, command).toMatch(/--env-file \/etc\/funnelbeacon\/env|EnvironmentFile=\/etc\/funnelbeacon\/env/);
+    // The backup job among them.
+    expect(commands.some((command) => /sudo -u funnelbeacon .*--env-file .* backup /.test(command))).toBe(true);
   });
 });
