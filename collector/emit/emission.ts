@@ -25,7 +25,8 @@ const PRODUCT_DETAILS = ['imageUrl', 'productUrl', 'sku', 'category', 'descripti
 
 /**
  * ActiveCampaign's `orderProducts[]` entries for the items, on either route: prices in cents,
- * and the product details the page gave (ActiveCampaign's abandoned-cart email shows them).
+ * and the product details ActiveCampaign's abandoned-cart email shows. Names, prices and
+ * details are the owner's catalogue's, never the page's (collector/catalogue/).
  */
 export function orderProducts(items: readonly EmissionItem[]): Array<Record<string, string | number>> {
   return items.map((item) => {

@@ -14,7 +14,7 @@
  *   (cents) and `quantity`*.
  * What is INFERRED (correct it in the three functions below if Konnektive answers otherwise):
  * - products travel as `orderProducts`, a JSON string of AC's `[{externalid,name,price,quantity}]`
- *   plus, when the page gave them, `imageUrl`, `productUrl`, `sku`, `category`, `description`
+ *   plus, when the catalogue has them, `imageUrl`, `productUrl`, `sku`, `category`, `description`
  *   (form parameters cannot carry an array of objects otherwise);
  * - `externalid`* applies to ORDER only: in ActiveCampaign a record with an `externalid` is an
  *   order, not a cart, so a CART is sent without one;
