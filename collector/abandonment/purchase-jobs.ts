@@ -66,6 +66,8 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
       deps.logger.info({ sessionId: session.id, recovers: recovered.id }, 'recovered cart paid; ORDER queued on the abandoned session');
       return complete(tx, { ...recovered, lastSeenAt: Math.max(recovered.lastSeenAt, session.lastSeenAt) }, check, now, products);
     }
+    // The abandoned session's own recheck found this same order first and sent its ORDER.
+    if (recovered?.state === 'complete' && recovered.orderCheck?.order?.orderId === check.order?.orderId) return;
     await queueEmission(tx, session, 'order', orderPayload(session, check.order!, now, products, media), now);
     const email = check.order?.email ?? session.lead.emailAddress;
     if (!email) return;
