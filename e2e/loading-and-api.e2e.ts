@@ -91,7 +91,7 @@ test('the link command hands a script the URL that carries the session', async (
     (target) => new Promise<string>((resolve) => (window as unknown as { funnelbeacon: Api }).funnelbeacon('link', target, resolve)),
     `${stack.b}/checkout.html?affId=A7`,
   );
-  expect(url).toMatch(new RegExp(`^${stack.b}/checkout\\.html\\?affId=A7&_fb=l\\.`));
+  expect(url).toMatch(new RegExp(`^${stack.b}/checkout\\.html\\?affId=A7#_fb=l\\.`));
   const { session } = await sessionIds(page);
   await page.goto(url);
   expect((await sessionIds(page)).session).toBe(session);

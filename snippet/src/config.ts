@@ -17,8 +17,6 @@ export let formSelector: string | undefined;
 export let debug = false;
 /** The snippet's own URL: the files it loads on demand sit beside it. */
 export let src: string;
-/** This page's URL as it was loaded. */
-export let url: URL;
 
 /** Makes `name` this page's funnel step when it is one; says whether it was. */
 export const setPage = (name: unknown): boolean =>
@@ -31,7 +29,6 @@ export const setPage = (name: unknown): boolean =>
 export const readConfig = (script: HTMLScriptElement | null): DOMStringMap | undefined => {
   const data = script && script.dataset;
   if (data && setPage(data.page)) {
-    url = new URL(location.href);
     src = script.src;
     endpoint = new URL('/v1/events', data.collector || src).href;
     campaign = data.campaign;

@@ -3,19 +3,23 @@
  * Carrying the session to the funnel's other domains, a file of its own (`d.js`, an ES module)
  * that the snippet imports only when the page names other domains (`data-domains`): links and
  * form actions that point to one of them (or their subdomains) get the signed link token in the
- * `_fb` query parameter.
+ * URL fragment, `#_fb=<token>` (or `&_fb=<token>` after a fragment the URL already has). A
+ * fragment never reaches a server: not the next domain's access log, not a `Referer`, not the
+ * analytics tags a page loads before the snippet has taken the token out of the address bar.
  */
 
 /**
- * `href` with the link token in its query (replacing an older one) when it leads to one of
- * `domains` (not this page's host); `undefined` for any other URL.
+ * `href` with the link token in its fragment (replacing an older one) when it leads to one of
+ * `domains`, or to this page's host on another scheme or port (the session is kept per origin);
+ * `undefined` for any other URL, and for a link within this origin.
  */
 export const withLink = (href: string, link: string, domains: string[]): string | undefined => {
   try {
     const target = new URL(href, document.baseURI);
     const host = target.hostname;
-    if (host != location.hostname && domains.some((domain) => ('.' + host).endsWith('.' + domain))) {
-      target.searchParams.set('_fb', link);
+    if (target.origin != location.origin && (host == location.hostname || domains.some((domain) => ('.' + host).endsWith('.' + domain)))) {
+      const rest = target.hash.slice(1).replace(/^_fb=[^&]*&?|&_fb=[^&]*/, '');
+      target.hash = (rest ? rest + '&' : '') + '_fb=' + link;
       return target.href;
     }
   } catch {
@@ -24,8 +28,8 @@ export const withLink = (href: string, link: string, domains: string[]): string 
 };
 
 /**
- * Puts the link token on every link and form action leading to another funnel domain. (A GET
- * form replaces the query of its action with its fields: forms that leave the domain POST.)
+ * Puts the link token on every link and form action leading to another funnel domain. A form
+ * keeps its action's fragment whether it posts or gets (a GET form replaces only the query).
  */
 export const decorate = (link: string, domains: string[]): void => {
   for (const anchor of document.links) {

@@ -10,12 +10,17 @@ import { track } from './transport.js';
 let lastUrl = document.referrer;
 
 /**
- * A URL as it is; beyond the 2,048 characters the collector takes, without its query, so an
- * affiliate or UTM value is sent whole or not at all, never cut (only an absurd path is cut).
+ * A URL as it is, without its fragment: the fragment never leaves the browser (a page keeps its
+ * own state there, and sign-in flows their tokens), so the collector never stores it. Beyond
+ * the 2,048 characters the collector takes, without its query too, so an affiliate or UTM value
+ * is sent whole or not at all, never cut (only an absurd path is cut).
  */
-const whole = (href: string): string => (href.length > 2048 ? href.split(/[?#]/)[0]!.slice(0, 2048) : href);
+const whole = (href: string): string => {
+  const url = href.split('#')[0]!;
+  return url.length > 2048 ? url.split('?')[0]!.slice(0, 2048) : url;
+};
 
-/** A page view with the full URL: affiliate and UTM parameters reach the collector as they are. */
+/** A page view with the URL: affiliate and UTM parameters reach the collector as they are. */
 export const trackPage = (): void => {
   track({ type: 'page', page, url: whole(location.href), referrer: whole(lastUrl) });
   lastUrl = location.href;

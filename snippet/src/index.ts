@@ -7,7 +7,7 @@
  */
 import { funnelbeacon } from './api.js';
 import { collect, watchForms } from './capture.js';
-import { readConfig, url } from './config.js';
+import { readConfig } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
 import { decorate, startSession } from './session.js';
 import { beacon, refreshLink, send, startTransport } from './transport.js';
@@ -43,7 +43,7 @@ guard(() => {
       currency: data.currency || 'USD',
     });
   }
-  trackOrder(data.orderId || url.searchParams.get(data.orderParam!));
+  trackOrder(data.orderId || new URLSearchParams(location.search).get(data.orderParam!));
 
   watchForms();
   // Links are decorated with each new token, and again just before use, for links added late.

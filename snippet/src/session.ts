@@ -2,49 +2,55 @@
  * @module session
  * The session across pages and domains. On one domain the session token is kept in first-party
  * storage. To reach the next domain, links and form actions that point to `data-domains` carry
- * a signed link token in the `_fb` query parameter; it expires within minutes, so that a shared
- * URL cannot merge a stranger into the session. The page on the next domain sends the link
- * token instead of a session, and keeps the session the collector answers with. Putting the
- * token on links is the work of cross-domain.ts (`d.js`), loaded only on a page that names other
- * domains.
+ * a signed link token in the URL fragment (`#_fb=<token>`): a fragment never reaches a server, an
+ * access log or a `Referer`, and the snippet takes it out of the address bar as soon as it runs.
+ * The token expires within minutes and is spent by its first use. The
+ * page on the next domain sends the link token instead of a session, and keeps the session the
+ * collector answers with, but only when that domain holds no session of its own (see
+ * `startSession`). Putting the token on links is the work of cross-domain.ts (`d.js`), loaded
+ * only on a page that names other domains.
  */
 import type { IngestResponse } from '../../collector/wire-schema.js';
-import { domains, src, url } from './config.js';
+import { domains, src } from './config.js';
 import type * as CrossDomain from './cross-domain.js';
 import { readSession, writeSession } from './storage.js';
 import { log } from './util.js';
-
-const PARAM = '_fb';
 
 /** This domain's session token; empty until the collector first answers. */
 export let session = '';
 /** The link token of the last answer (none before it), and when the collector stops taking it. */
 export let link = '';
 export let linkExpires = 0;
-/** A link token from the address bar that names a session this domain does not hold yet. */
-let arriving: string | null;
+/** A link token from the address bar that this page is to send (see `startSession`). */
+let arriving = '';
 /** Public ids from the last answer, for the `ready` command. */
 export let ids: IngestResponse['ids'] | undefined;
 
-/** Tokens are `s.<id>.<mac>` and `l.<id>.<expiry>.<mac>`. */
-const sessionIdOf = (token: string) => token.split('.')[1];
-
 /**
  * Restores this domain's session and takes the link token out of the address bar at once, so
- * that it is not bookmarked, shared or sent as a referrer. Only a URL that carries one is
- * rewritten: a landing URL keeps its affiliate and UTM parameters byte for byte.
+ * that it is not bookmarked, shared, or read by the scripts that run after us. Only a URL that carries
+ * one is rewritten, and only the token goes: the rest of the URL stays byte for byte (an emptied
+ * fragment leaves no `#`).
+ *
+ * Which token the page sends: a domain that holds no session adopts the arriving one. A domain
+ * that holds a session keeps it: an arriving link token is ignored, whatever session it names,
+ * so that a link someone else made cannot pull this visitor into their session (what the
+ * visitor then typed would land in it). The one exception is a recovery landing's token (`p`)
+ * naming the session held here: the buyer is back through their own recovery link, and the
+ * collector records the return and hands over a new session.
  */
 export const startSession = (): void => {
   session = readSession();
-  arriving = url.searchParams.get(PARAM);
-  if (arriving) {
-    url.searchParams.delete(PARAM);
-    history.replaceState(history.state, '', url.href);
-    // A link back to a domain that holds this session already: nothing to adopt. (A recovery
-    // landing's token, `p.<expiry>.<id>.<mac>`, never matches here: it is always sent, for the
-    // fields to prefill.)
-    if (sessionIdOf(arriving) == sessionIdOf(session)) arriving = '';
-  }
+  // `#_fb=TOKEN`, alone or first in the fragment, or `&_fb=TOKEN` after what the fragment had.
+  const hash = location.hash.slice(1);
+  const rest = hash.replace(/^_fb=([^&]*)&?|&_fb=([^&]*)/, (_, first?: string, later?: string) => {
+    arriving = first || later || '';
+    return '';
+  });
+  if (rest != hash) history.replaceState(history.state, '', location.href.split('#')[0] + (rest ? '#' + rest : ''));
+  // Tokens are `<kind>.<session id>.<...>`: `s` a session, `l` a link to another funnel domain,
+  // `p` the link of a recovery landing.
+  if (session && arriving.indexOf(`p.${session.split('.')[1]}.`)) arriving = '';
   // The cross-domain code, in place before the first link token arrives.
   withCode(() => 0);
 };

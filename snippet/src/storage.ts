@@ -1,6 +1,6 @@
 /**
  * @module storage
- * First-party storage of this domain: the session in a cookie with localStorage as a fallback
+ * First-party storage of this domain: the session in localStorage with a cookie as a fallback
  * (either may be blocked), and the queue of unacknowledged events in localStorage.
  */
 
@@ -18,16 +18,34 @@ export const local = (key: string, value?: string): string | null | void => {
   }
 };
 
-/** The session token kept on this domain, or ''. */
-export const readSession = (): string => (document.cookie.match(/funnelbeacon=([^;]+)/) || [])[1] || local(NAME) || '';
+/**
+ * The session cookie. On https it is `__Host-funnelbeacon`, Secure: a browser takes a `__Host-`
+ * cookie only from this very host, over https, with `Path=/` and no `Domain`, so a sibling
+ * subdomain (or a plain-http page of this host) cannot plant one that this page would read. A
+ * plain-http page (the sandbox on localhost) cannot write a Secure cookie, and keeps the plain name.
+ */
+const secure = location.protocol == 'https:';
+const COOKIE = secure ? '__Host-funnelbeacon' : NAME;
+
+/**
+ * The session token kept on this domain, or ''. localStorage first, and the cookie only where
+ * localStorage cannot be read (blocked storage, some sandboxed frames): localStorage belongs to
+ * this origin alone, where a plain cookie can be set for the whole parent domain by any sibling
+ * subdomain, and would otherwise put this visitor in a session of its choosing. The cookie is
+ * found by its exact name (`notfunnelbeacon=` is another cookie; `match` takes the string as a
+ * pattern).
+ */
+export const readSession = (): string => {
+  const stored = local(NAME);
+  return (stored === undefined ? (document.cookie.match(`(^|;\\s*)${COOKIE}=([^;]*)`) || [])[2] : stored) || '';
+};
 
 /**
  * Keeps the session token on this domain ('' forgets it). The cookie lasts as long as the
  * browser session; localStorage keeps it beyond, for a buyer who comes back days later. Only
- * this script reads the cookie (no server needs it, and the same token sits in localStorage),
- * so neither SameSite nor Secure would protect anything: the browser defaults are kept.
+ * this script reads the cookie (no server needs it, and the same token sits in localStorage).
  */
 export const writeSession = (value: string): void => {
-  document.cookie = `${NAME}=${value};path=/`;
+  document.cookie = `${COOKIE}=${value};path=/${secure ? ';secure' : ''}`;
   local(NAME, value);
 };
