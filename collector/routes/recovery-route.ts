@@ -53,9 +53,13 @@ const EXPIRED_PAGE = page('This link has expired', 'This checkout link is no lon
 export function recoveryRoute({ config, secret, store, metrics, logger, clock = systemClock }: RecoveryRouteDeps): Hono {
   const app = new Hono();
 
-  // Built here, not by Hono after the handler: a stored page URL holding CR/LF or a character
-  // beyond Latin-1 makes `Headers` throw, and that must lead to the fallback, not to a 500.
-  const redirect = (target: RecoveryTarget) => new Response(null, { status: 302, headers: { Location: target.location, ...NO_STORE } });
+  // Checked here, inside the handler's try: a stored page URL holding CR/LF, a control character
+  // or one beyond ASCII cannot be a Location (Node refuses it only once the handler has returned,
+  // as a 500), and must lead to the fallback instead. A serialised URL is always printable ASCII.
+  const redirect = (target: RecoveryTarget) => {
+    if (!/^[\x21-\x7e]+$/.test(target.location)) throw new Error(`the ${target.outcome} target is not a printable ASCII URL`);
+    return new Response(null, { status: 302, headers: { Location: target.location, ...NO_STORE } });
+  };
   const fallback = (sessionId?: string): RecoveryTarget => ({
     outcome: 'fallback',
     location: config.recovery.fallbackUrl ?? EXPIRED_PATH,
