@@ -4,8 +4,9 @@
  * that the snippet imports only when the page names other domains (`data-domains`): links and
  * form actions that point to one of them (or their subdomains) get the signed link token in the
  * URL fragment, `#_fb=<token>` (or `&_fb=<token>` after a fragment the URL already has). A
- * fragment never reaches a server: not the next domain's access log, not a `Referer`, not the
- * analytics tags a page loads before the snippet has taken the token out of the address bar.
+ * fragment never reaches a server: not the next domain's access log, not a proxy's, not a
+ * `Referer`. (A script that reads the page's URL before the snippet has taken the token out of
+ * the address bar still can: the token is short-lived and spent by its first use.)
  */
 
 /**
