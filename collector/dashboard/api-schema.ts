@@ -172,7 +172,22 @@ export const SessionDetailResponse = z.object({
     }),
   ),
   timeline: z.array(TimelineEntrySchema),
+  /** Pass as `after` to `/sessions/:id/timeline` for the next page; null when the timeline ends here. */
+  timelineNext: z.string().nullable(),
+  /** How much the session holds: its stored events, its timeline's entries, its jobs (the latest 50 are listed). */
+  totals: z.object({ events: count, timeline: count, jobs: count }),
 });
+
+/** A cursor of the timeline (`at.rank.seq`, see dashboard/queries.ts). */
+const TimelineCursor = z.string().max(60).regex(/^\d{1,16}\.[0-3]\.\d{1,20}$/, 'not a timeline cursor');
+
+/** A page of a session's timeline: the entries after `after`, oldest first. */
+export const TimelineQuery = z.object({
+  after: TimelineCursor.optional(),
+  limit: z.coerce.number().int().min(1).max(300).default(200),
+});
+
+export const SessionTimelineResponse = z.object({ timeline: z.array(TimelineEntrySchema), next: z.string().nullable() });
 
 export const CheckSchema = z.object({ name: z.string(), status: z.enum(['ok', 'warn', 'fail']), message: z.string() });
 
@@ -235,6 +250,7 @@ export type SourcesData = z.infer<typeof SourcesResponse>;
 export type SessionListData = z.infer<typeof SessionListResponse>;
 export type SessionDetailData = z.infer<typeof SessionDetailResponse>;
 export type TimelineEntryData = z.infer<typeof TimelineEntrySchema>;
+export type SessionTimelineData = z.infer<typeof SessionTimelineResponse>;
 export type DeliveryData = z.infer<typeof DeliveryResponse>;
 export type SandboxRequestsData = z.infer<typeof SandboxRequestsResponse>;
 export type DoctorData = z.infer<typeof DoctorResponse>;

@@ -4,7 +4,7 @@
  * timeline, and the delivery view. Every query goes through an index (see migration 6): by
  * creation time, email, order id, affiliate, the outbox's partial indexes, or attempts by outcome.
  */
-import { rowToAttempt, rowToJob, rowToSession } from '../store/rows.js';
+import { rowToAttempt, rowToEmission, rowToJob, rowToSession } from '../store/rows.js';
 import type { JobState, SqlAccess, Store, Upstream } from '../store/store.js';
 import { maskEmail, maskPhone } from './mask.js';
 import { refreshRollup } from './rollup.js';
@@ -133,82 +133,187 @@ export interface SessionDetail {
     sources: Record<string, string>;
   };
   emissions: { kind: string; status: string; remoteId: string | null; createdAt: number; updatedAt: number }[];
+  /** The latest {@link SESSION_JOBS} jobs, oldest first; `totals.jobs` says how many there are. */
   jobs: { id: number; upstream: Upstream; kind: string; state: JobState; attempts: number; lastError: string | null; createdAt: number }[];
+  /** The timeline's first page, oldest first. */
   timeline: TimelineEntry[];
+  /** The cursor of the next page (`GET /sessions/:id/timeline?after=`), null when this was the last. */
+  timelineNext: string | null;
+  totals: { events: number; timeline: number; jobs: number };
 }
 
-/** One session with everything that happened to it, oldest first; `undefined` when unknown. */
+/** A page of a session's timeline, oldest first, at most this many entries by default. */
+export const TIMELINE_PAGE = 200;
+/** The jobs a session's page lists (its latest). */
+export const SESSION_JOBS = 50;
+
+/**
+ * Where an entry stands in the timeline: its time, then its source (events, state changes,
+ * recovery, upstream calls: the order the page has always shown entries of one millisecond in),
+ * then its place in that source (insertion order). A page resumes after the last entry it showed.
+ */
+interface TimelineKey {
+  at: number;
+  rank: number;
+  seq: number;
+}
+
+const RANK = { event: 0, state: 1, recovery: 2, upstream: 3 } as const;
+
+/** `at.rank.seq`: opaque to the UI, checked by `TimelineCursor` in api-schema.ts. */
+export function timelineCursor(key: TimelineKey): string {
+  return `${key.at}.${key.rank}.${key.seq}`;
+}
+
+function parseCursor(cursor: string | undefined): TimelineKey | undefined {
+  if (cursor === undefined) return undefined;
+  const [at, rank, seq] = cursor.split('.').map(Number);
+  return { at: at!, rank: rank!, seq: seq! };
+}
+
+/** SQL that keeps only a source's rows after the cursor (`at` and `seq` are that source's columns). */
+function afterCursor(at: string, seq: string, rank: number, cursor: TimelineKey | undefined): { sql: string; params: number[] } {
+  if (!cursor) return { sql: 'TRUE', params: [] };
+  if (rank > cursor.rank) return { sql: `${at} >= ?`, params: [cursor.at] };
+  if (rank < cursor.rank) return { sql: `${at} > ?`, params: [cursor.at] };
+  return { sql: `(${at} > ? OR (${at} = ? AND ${seq} > ?))`, params: [cursor.at, cursor.at, cursor.seq] };
+}
+
+const isAfter = (key: TimelineKey, cursor: TimelineKey | undefined) =>
+  !cursor || key.at > cursor.at || (key.at === cursor.at && (key.rank > cursor.rank || (key.rank === cursor.rank && key.seq > cursor.seq)));
+
+type Keyed = { key: TimelineKey; entry: TimelineEntry };
+
+function eventEntry(type: string, at: number, payload: Record<string, unknown>): TimelineEntry | undefined {
+  switch (type) {
+    case 'page':
+      return {
+        at,
+        kind: 'page',
+        page: String(payload.page),
+        url: String(payload.url),
+        ...(typeof payload.referrer === 'string' ? { referrer: payload.referrer } : {}),
+      };
+    case 'lead':
+      return { at, kind: 'lead', fields: (payload.fields ?? {}) as Record<string, string> };
+    case 'cart':
+      return { at, kind: 'cart', items: (payload.items ?? []) as { id: string; name?: string; price: number; qty: number }[], currency: String(payload.currency ?? 'USD') };
+    case 'order':
+      return { at, kind: 'order', orderId: String(payload.orderId) };
+    case 'exit':
+      return { at, kind: 'exit' };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * One page of a session's timeline: at most `limit` entries after `after` (a cursor this returned
+ * before), oldest first, and the cursor of the next page. Each source is read with its own bounded
+ * query (at most `limit + 1` rows, through its index by session), so a page costs the same however
+ * much the session holds.
+ */
+export async function sessionTimeline(
+  sql: SqlAccess,
+  id: string,
+  { after, limit = TIMELINE_PAGE }: { after?: string; limit?: number } = {},
+): Promise<{ timeline: TimelineEntry[]; next: string | null }> {
+  const cursor = parseCursor(after);
+  const order = sql.dialect.eventOrder;
+  const take = limit + 1;
+  const eventsAfter = afterCursor('received_at', order, RANK.event, cursor);
+  const statesAfter = afterCursor('at', 'seq', RANK.state, cursor);
+  const callsAfter = afterCursor('a.created_at', 'a.id', RANK.upstream, cursor);
+  const [events, states, outcomes, calls] = await Promise.all([
+    sql.all<Row>(
+      `SELECT type, received_at, payload, ${order} AS seq FROM events WHERE session_id = ? AND ${eventsAfter.sql} ORDER BY received_at, ${order} LIMIT ?`,
+      [id, ...eventsAfter.params, take],
+    ),
+    sql.all<Row>(`SELECT state, at, seq FROM session_states WHERE session_id = ? AND ${statesAfter.sql} ORDER BY at, seq LIMIT ?`, [id, ...statesAfter.params, take]),
+    sql.all<Row>('SELECT clicks, first_click_at, last_click_at, returned_at FROM session_outcomes WHERE session_id = ?', [id]),
+    sql.all<Row>(
+      `SELECT a.* FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id = ? AND ${callsAfter.sql} ORDER BY a.created_at, a.id LIMIT ?`,
+      [id, ...callsAfter.params, take],
+    ),
+  ]);
+  const keyed: Keyed[] = [];
+  for (const row of events) {
+    const at = Number(row.received_at);
+    const entry = eventEntry(String(row.type), at, JSON.parse(String(row.payload)) as Record<string, unknown>);
+    if (entry) keyed.push({ key: { at, rank: RANK.event, seq: Number(row.seq) }, entry });
+  }
+  for (const row of states) {
+    const at = Number(row.at);
+    keyed.push({ key: { at, rank: RANK.state, seq: Number(row.seq) }, entry: { at, kind: 'state', state: String(row.state) } });
+  }
+  for (const { key, entry } of recoveryEntries(outcomes[0])) if (isAfter(key, cursor)) keyed.push({ key, entry });
+  for (const row of calls) {
+    const attempt = rowToAttempt(row);
+    keyed.push({
+      key: { at: attempt.createdAt, rank: RANK.upstream, seq: Number(row.id) },
+      entry: {
+        at: attempt.createdAt,
+        kind: 'upstream',
+        jobId: attempt.jobId,
+        upstream: attempt.upstream,
+        endpoint: attempt.endpoint,
+        request: attempt.request,
+        response: attempt.response,
+        outcome: attempt.outcome,
+        httpStatus: attempt.httpStatus ?? null,
+        latencyMs: attempt.latencyMs,
+      },
+    });
+  }
+  keyed.sort((a, b) => a.key.at - b.key.at || a.key.rank - b.key.rank || a.key.seq - b.key.seq);
+  const page = keyed.slice(0, limit);
+  // More when any source had a row past this page (each read one more than a page).
+  const more = keyed.length > limit;
+  return { timeline: page.map((each) => each.entry), next: more ? timelineCursor(page[page.length - 1]!.key) : null };
+}
+
+/** A click on the recovery link (the first, and the latest with the count), and the buyer's return. */
+function recoveryEntries(outcome: Row | undefined): Keyed[] {
+  const entries: Keyed[] = [];
+  if (!outcome) return entries;
+  const add = (at: number, seq: number, entry: TimelineEntry) => entries.push({ key: { at, rank: RANK.recovery, seq }, entry });
+  if (Number(outcome.clicks) > 0) {
+    add(Number(outcome.first_click_at), 0, { at: Number(outcome.first_click_at), kind: 'recovery-click', count: 1 });
+    if (Number(outcome.clicks) > 1 && outcome.last_click_at !== null) {
+      add(Number(outcome.last_click_at), 1, { at: Number(outcome.last_click_at), kind: 'recovery-click', count: Number(outcome.clicks) });
+    }
+  }
+  if (outcome.returned_at !== null && outcome.returned_at !== undefined) add(Number(outcome.returned_at), 2, { at: Number(outcome.returned_at), kind: 'recovery-return' });
+  return entries;
+}
+
+/**
+ * One session with the first page of what happened to it (oldest first) and how much there is in
+ * all; `undefined` when unknown. Every read is bounded: a session holds at most its cap of events
+ * (ingest/session-cap.ts), and even one stored before the cap existed is read a page at a time.
+ */
 export async function sessionDetail(store: Store, id: string): Promise<SessionDetail | undefined> {
   const session = await store.getSession(id);
   if (!session) return undefined;
-  const [events, states, jobs, emissions] = await Promise.all([
-    store.listEvents(id),
-    store.listStateChanges(id),
-    store.listJobs({ sessionId: id }),
-    store.listEmissions({ sessionId: id }),
+  const sql = store.sql();
+  const [page, jobRows, emissions, counts] = await Promise.all([
+    sessionTimeline(sql, id),
+    sql.all<Row>('SELECT * FROM (SELECT * FROM outbox WHERE session_id = ? ORDER BY id DESC LIMIT ?) latest ORDER BY id', [id, SESSION_JOBS]),
+    // At most one of each kind per session (the table's key): bounded as it is.
+    sql.all<Row>('SELECT * FROM emissions WHERE session_id = ? ORDER BY created_at, kind', [id]),
+    sql.all<Row>(
+      `SELECT (SELECT COUNT(*) FROM session_states WHERE session_id = ?) AS states,
+              (SELECT COUNT(*) FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id = ?) AS calls,
+              (SELECT COUNT(*) FROM outbox WHERE session_id = ?) AS jobs,
+              (SELECT clicks FROM session_outcomes WHERE session_id = ?) AS clicks,
+              (SELECT returned_at FROM session_outcomes WHERE session_id = ?) AS returned_at`,
+      [id, id, id, id, id],
+    ),
   ]);
-  const timeline: TimelineEntry[] = [];
-  for (const event of events) {
-    const payload = event.payload as Record<string, unknown>;
-    switch (event.type) {
-      case 'page':
-        timeline.push({
-          at: event.receivedAt,
-          kind: 'page',
-          page: String(payload.page),
-          url: String(payload.url),
-          ...(typeof payload.referrer === 'string' ? { referrer: payload.referrer } : {}),
-        });
-        break;
-      case 'lead':
-        timeline.push({ at: event.receivedAt, kind: 'lead', fields: (payload.fields ?? {}) as Record<string, string> });
-        break;
-      case 'cart':
-        timeline.push({
-          at: event.receivedAt,
-          kind: 'cart',
-          items: (payload.items ?? []) as { id: string; name?: string; price: number; qty: number }[],
-          currency: String(payload.currency ?? 'USD'),
-        });
-        break;
-      case 'order':
-        timeline.push({ at: event.receivedAt, kind: 'order', orderId: String(payload.orderId) });
-        break;
-      case 'exit':
-        timeline.push({ at: event.receivedAt, kind: 'exit' });
-        break;
-    }
-  }
-  for (const change of states) timeline.push({ at: change.at, kind: 'state', state: change.state });
-  const [outcome] = await store
-    .sql()
-    .all<Row>('SELECT clicks, first_click_at, last_click_at, returned_at FROM session_outcomes WHERE session_id = ?', [id]);
-  if (outcome && Number(outcome.clicks) > 0) {
-    timeline.push({ at: Number(outcome.first_click_at), kind: 'recovery-click', count: 1 });
-    if (Number(outcome.clicks) > 1 && outcome.last_click_at !== null) {
-      timeline.push({ at: Number(outcome.last_click_at), kind: 'recovery-click', count: Number(outcome.clicks) });
-    }
-  }
-  if (outcome && outcome.returned_at !== null && outcome.returned_at !== undefined) {
-    timeline.push({ at: Number(outcome.returned_at), kind: 'recovery-return' });
-  }
-  const attempts = await Promise.all(jobs.map((job) => store.listAttempts(job.id)));
-  for (const attempt of attempts.flat()) {
-    timeline.push({
-      at: attempt.createdAt,
-      kind: 'upstream',
-      jobId: attempt.jobId,
-      upstream: attempt.upstream,
-      endpoint: attempt.endpoint,
-      request: attempt.request,
-      response: attempt.response,
-      outcome: attempt.outcome,
-      httpStatus: attempt.httpStatus ?? null,
-      latencyMs: attempt.latencyMs,
-    });
-  }
-  // Stable: events, then state changes, then calls, when two share a millisecond.
-  timeline.sort((a, b) => a.at - b.at);
+  const count = counts[0] ?? {};
+  const clicks = Number(count.clicks ?? 0);
+  const recovery = (clicks > 0 ? 1 : 0) + (clicks > 1 ? 1 : 0) + (count.returned_at === null || count.returned_at === undefined ? 0 : 1);
+  const jobs = jobRows.map(rowToJob);
   const verified = session.orderCheck;
   return {
     session: {
@@ -240,7 +345,7 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
         : null,
       sources: sourcesOf(session.landingUrl, session.userAgent),
     },
-    emissions: emissions.map((e) => ({ kind: e.kind, status: e.status, remoteId: e.remoteId ?? null, createdAt: e.createdAt, updatedAt: e.updatedAt })),
+    emissions: emissions.map(rowToEmission).map((e) => ({ kind: e.kind, status: e.status, remoteId: e.remoteId ?? null, createdAt: e.createdAt, updatedAt: e.updatedAt })),
     jobs: jobs.map((job) => ({
       id: job.id,
       upstream: job.upstream,
@@ -250,7 +355,13 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
       lastError: job.lastError ?? null,
       createdAt: job.createdAt,
     })),
-    timeline,
+    timeline: page.timeline,
+    timelineNext: page.next,
+    totals: {
+      events: session.eventCount,
+      timeline: session.eventCount + Number(count.states ?? 0) + recovery + Number(count.calls ?? 0),
+      jobs: Number(count.jobs ?? 0),
+    },
   };
 }
 

@@ -20,6 +20,8 @@ import {
   SandboxRequestsQuery,
   SandboxRequestsResponse,
   SessionDetailResponse,
+  SessionTimelineResponse,
+  TimelineQuery,
   SessionIdParam,
   SessionInfoResponse,
   SessionListResponse,
@@ -29,7 +31,7 @@ import {
 } from '../dashboard/api-schema.js';
 import { dashboardAuth, SESSION_COOKIE, type DashboardAuth } from '../dashboard/auth.js';
 import { overview, sources } from '../dashboard/overview.js';
-import { deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail } from '../dashboard/queries.js';
+import { deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail, sessionTimeline } from '../dashboard/queries.js';
 import { runChecks, type Check } from '../doctor-checks.js';
 import { fail } from '../http/errors.js';
 import type { Store, Upstream } from '../store/store.js';
@@ -197,6 +199,14 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
     const detail = await sessionDetail(store, id.data);
     if (!detail) fail(404, 'not_found', 'No such session.');
     return send(c, SessionDetailResponse, detail);
+  });
+
+  // Later pages of a session's timeline ("Show more" on the session's page).
+  api.get('/sessions/:id/timeline', async (c) => {
+    const id = SessionIdParam.safeParse(c.req.param('id'));
+    if (!id.success) fail(400, 'bad_request', 'Not a session id.');
+    const { after, limit } = query(c, TimelineQuery);
+    return send(c, SessionTimelineResponse, await sessionTimeline(sql, id.data, { ...(after ? { after } : {}), limit }));
   });
 
   const showsSandbox = config.sandbox || config.emitVia === 'sandbox';

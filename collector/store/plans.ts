@@ -94,16 +94,18 @@ function build(d: Dialect) {
     /** `UPDATE sessions` of these columns (one text per set of columns, so each stays prepared). */
     updateSession: memo((columns: string) => q(`UPDATE sessions SET ${columns.split(',').map((name) => `${name} = ?`).join(', ')} WHERE id = ?`)),
     recordState: q('INSERT INTO session_states (session_id, state, at) VALUES (?, ?, ?)'),
-    listStateChanges: q('SELECT state, at FROM session_states WHERE session_id = ? ORDER BY at, seq'),
+    // The lists below read the latest `limit` rows (parameter last), oldest first: see LIST_LIMIT.
+    listStateChanges: q(`SELECT state, at FROM (SELECT state, at, seq FROM session_states WHERE session_id = ? ORDER BY at DESC, seq DESC LIMIT ?) latest
+      ORDER BY at, seq`),
     countSessions: 'SELECT COUNT(*) AS n FROM sessions',
     /** Oldest due first; a session another sweeper is taking right now is left to it. */
     dueSessions: q(`SELECT * FROM sessions WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?${d.forUpdateSkipLocked()}`),
     clearDue: q(`UPDATE sessions SET due_at = NULL WHERE ${d.inList('id', 'text')}`),
     abandonedByEmail: q(`SELECT * FROM sessions WHERE state = 'abandoned' AND lower(${d.jsonText('lead', 'emailAddress')}) = lower(?)
-      ORDER BY created_at, id${d.forUpdate}`),
+      ORDER BY created_at, id LIMIT ?${d.forUpdate}`),
     /** Sessions of this lead email still open with a cart (no CART yet), any letter case. */
     openCartsByEmail: q(`SELECT * FROM sessions WHERE state = 'open' AND cart IS NOT NULL AND lower(${d.jsonText('lead', 'emailAddress')}) = lower(?)
-      ORDER BY created_at, id${d.forUpdate}`),
+      ORDER BY created_at, id LIMIT ?${d.forUpdate}`),
     /** A session other than the given one that holds the order id: reported it, or its Import Lead created it. */
     orderHolder: q(`SELECT id FROM sessions WHERE (claimed_order_id = ? OR ${d.jsonText('konnektive', 'orderId')} = ?) AND id <> ? LIMIT 1`),
 
@@ -114,7 +116,9 @@ function build(d: Dialect) {
      * list parameter would cost it a JSON parse and a padded list an ephemeral table.
      */
     eventsSession: memo((count) => q(`SELECT session_id FROM events WHERE id IN (${Array(Number(count)).fill('?').join(', ')}) LIMIT 1`)),
-    listEvents: q(`SELECT * FROM events WHERE session_id = ? ORDER BY ${d.eventOrder}`),
+    listEvents: q(`SELECT id, session_id, type, received_at, payload FROM (
+        SELECT id, session_id, type, received_at, payload, ${d.eventOrder} AS ord FROM events WHERE session_id = ? ORDER BY ${d.eventOrder} DESC LIMIT ?) latest
+      ORDER BY ord`),
     /**
      * The latest page view of one page among a session's latest `RECENT_PAGE_VIEWS` page views,
      * else the latest page view (parameters: session, limit, page). The inner query walks
@@ -144,10 +148,12 @@ function build(d: Dialect) {
     releaseClaims: q(`UPDATE outbox SET state = 'pending', ${releaseLease}, updated_at = ? WHERE state = 'running' AND lease_owner = ?`),
     replayDead: q("UPDATE outbox SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE state = 'dead'"),
     countJobs: 'SELECT state, COUNT(*) AS n FROM outbox GROUP BY state',
-    listJobs: q('SELECT * FROM outbox WHERE (CAST(? AS TEXT) IS NULL OR session_id = ?) AND (CAST(? AS TEXT) IS NULL OR state = ?) ORDER BY id'),
+    listJobs: q(`SELECT * FROM (SELECT * FROM outbox WHERE (CAST(? AS TEXT) IS NULL OR session_id = ?) AND (CAST(? AS TEXT) IS NULL OR state = ?)
+      ORDER BY id DESC LIMIT ?) latest ORDER BY id`),
     recordAttempt: q(`INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    listAttempts: q('SELECT * FROM delivery_attempts WHERE (CAST(? AS BIGINT) IS NULL OR job_id = ?) ORDER BY id'),
+    listAttempts: q(`SELECT * FROM (SELECT * FROM delivery_attempts WHERE (CAST(? AS BIGINT) IS NULL OR job_id = ?) ORDER BY id DESC LIMIT ?) latest
+      ORDER BY id`),
 
     // --- emissions ---------------------------------------------------------------------------
     /** A `cancelled` emission (a CART held back for an order that did not verify) is queued again. */
@@ -156,7 +162,8 @@ function build(d: Dialect) {
       WHERE emissions.status = 'cancelled'`),
     getEmission: q('SELECT * FROM emissions WHERE session_id = ? AND kind = ?'),
     updateEmission: q('UPDATE emissions SET status = ?, remote_id = COALESCE(?, remote_id), updated_at = ? WHERE session_id = ? AND kind = ?'),
-    listEmissions: q('SELECT * FROM emissions WHERE (CAST(? AS TEXT) IS NULL OR session_id = ?) ORDER BY created_at, session_id, kind'),
+    listEmissions: q(`SELECT * FROM (SELECT * FROM emissions WHERE (CAST(? AS TEXT) IS NULL OR session_id = ?)
+      ORDER BY created_at DESC, session_id DESC, kind DESC LIMIT ?) latest ORDER BY created_at, session_id, kind`),
 
     // --- shared rate limits ------------------------------------------------------------------
     /** One statement: the row (SQLite: the database) lock serialises collectors sharing the key. */

@@ -14,6 +14,8 @@ import type { PageName } from '../wire-schema.js';
 import {
   RATE_SEND_HORIZON_MS,
   RECENT_PAGE_VIEWS,
+  LIST_LIMIT,
+  SESSIONS_PER_EMAIL,
   type CartOutcome,
   type ClaimOptions,
   type DailyRollup,
@@ -164,8 +166,8 @@ export abstract class SqlStore implements Store {
       insertEmission: async ({ sessionId, kind, payload, now }) =>
         (await x.run(p.insertEmission, [sessionId, kind, JSON.stringify(payload), now, now])) === 1,
       getEmission: async (sessionId, kind) => first(await x.rows(p.getEmission, [sessionId, kind]), rowToEmission),
-      listAbandonedByEmail: async (email) => (await x.rows(p.abandonedByEmail, [email])).map(rowToSession),
-      listOpenCartsByEmail: async (email) => (await x.rows(p.openCartsByEmail, [email])).map(rowToSession),
+      listAbandonedByEmail: async (email) => (await x.rows(p.abandonedByEmail, [email, SESSIONS_PER_EMAIL])).map(rowToSession),
+      listOpenCartsByEmail: async (email) => (await x.rows(p.openCartsByEmail, [email, SESSIONS_PER_EMAIL])).map(rowToSession),
       nested: async (fn) => {
         // On PostgreSQL a failed statement aborts the whole transaction; rolling back to the
         // savepoint is what makes it usable again. On SQLite it undoes the failed part's writes.
@@ -206,12 +208,12 @@ export abstract class SqlStore implements Store {
     return Number((await this.db.rows(this.plans.countSessions))[0]?.n ?? 0);
   }
 
-  async listStateChanges(sessionId: string): Promise<{ state: SessionState; at: number }[]> {
-    return (await this.db.rows(this.plans.listStateChanges, [sessionId])).map((row) => ({ state: String(row.state) as SessionState, at: Number(row.at) }));
+  async listStateChanges(sessionId: string, limit = LIST_LIMIT): Promise<{ state: SessionState; at: number }[]> {
+    return (await this.db.rows(this.plans.listStateChanges, [sessionId, limit])).map((row) => ({ state: String(row.state) as SessionState, at: Number(row.at) }));
   }
 
-  async listEvents(sessionId: string): Promise<StoredEvent[]> {
-    return (await this.db.rows(this.plans.listEvents, [sessionId])).map(rowToEvent);
+  async listEvents(sessionId: string, limit = LIST_LIMIT): Promise<StoredEvent[]> {
+    return (await this.db.rows(this.plans.listEvents, [sessionId, limit])).map(rowToEvent);
   }
 
   async lastPageView(sessionId: string, page: PageName): Promise<StoredEvent | undefined> {
@@ -316,13 +318,13 @@ export abstract class SqlStore implements Store {
     return counts;
   }
 
-  async listJobs(filter: { sessionId?: string; state?: JobState }): Promise<Job[]> {
-    const { sessionId = null, state = null } = filter;
-    return (await this.db.rows(this.plans.listJobs, [sessionId, sessionId, state, state])).map(rowToJob);
+  async listJobs(filter: { sessionId?: string; state?: JobState; limit?: number }): Promise<Job[]> {
+    const { sessionId = null, state = null, limit = LIST_LIMIT } = filter;
+    return (await this.db.rows(this.plans.listJobs, [sessionId, sessionId, state, state, limit])).map(rowToJob);
   }
 
-  async listAttempts(jobId?: number): Promise<DeliveryAttempt[]> {
-    return (await this.db.rows(this.plans.listAttempts, [jobId ?? null, jobId ?? null])).map(rowToAttempt);
+  async listAttempts(jobId?: number, limit = LIST_LIMIT): Promise<DeliveryAttempt[]> {
+    return (await this.db.rows(this.plans.listAttempts, [jobId ?? null, jobId ?? null, limit])).map(rowToAttempt);
   }
 
   /** Finishes one job; `false` (and no change) when `owner` no longer holds its lease. */
@@ -364,9 +366,9 @@ export abstract class SqlStore implements Store {
     await this.atomically(async (x) => x.run(this.plans.updateEmission, values), true);
   }
 
-  async listEmissions(filter: { sessionId?: string } = {}): Promise<Emission[]> {
+  async listEmissions(filter: { sessionId?: string; limit?: number } = {}): Promise<Emission[]> {
     const sessionId = filter.sessionId ?? null;
-    return (await this.db.rows(this.plans.listEmissions, [sessionId, sessionId])).map(rowToEmission);
+    return (await this.db.rows(this.plans.listEmissions, [sessionId, sessionId, filter.limit ?? LIST_LIMIT])).map(rowToEmission);
   }
 
   // --- shared rate limits ----------------------------------------------------------------------

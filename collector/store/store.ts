@@ -314,9 +314,12 @@ export interface StoreTx {
    */
   insertEmission(emission: Pick<Emission, 'sessionId' | 'kind' | 'payload'> & { now: number }): Promise<boolean>;
   getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
-  /** Sessions whose CART is out and unpaid (`abandoned`) with this lead email, any letter case. */
+  /**
+   * Sessions whose CART is out and unpaid (`abandoned`) with this lead email, any letter case:
+   * the oldest {@link SESSIONS_PER_EMAIL} (anyone can type an email into any number of sessions).
+   */
   listAbandonedByEmail(email: string): Promise<Session[]>;
-  /** Sessions still `open` with a cart (no CART yet) with this lead email, any letter case. */
+  /** Sessions still `open` with a cart (no CART yet) with this lead email, any letter case: the oldest {@link SESSIONS_PER_EMAIL}. */
   listOpenCartsByEmail(email: string): Promise<Session[]>;
 }
 
@@ -354,6 +357,21 @@ export function isTransactionConflict(error: unknown): boolean {
 
 /** {@link Store.recordRateSend}: the send was recorded (go now), or the window is full until `retryAt`. */
 export type RateSendResult = { sent: true; id: number } | { sent: false; retryAt: number };
+
+/**
+ * The most rows a list of the store reads at once ({@link Store.listEvents} and the other lists):
+ * a visitor can grow what some of them list, and no read may grow with it. What a user sees in
+ * full is paged (the dashboard's timeline, collector/dashboard/queries.ts).
+ */
+export const LIST_LIMIT = 1_000;
+
+/**
+ * The most sessions {@link StoreTx.listAbandonedByEmail} and {@link StoreTx.listOpenCartsByEmail}
+ * read: a buyer has a few carts, and anyone can type the buyer's email into any number of
+ * sessions. The oldest are read first, so sessions made after the buyer's cannot crowd it out; a
+ * cart left unread is still rechecked with Konnektive before any email (session-rules.ts).
+ */
+export const SESSIONS_PER_EMAIL = 100;
 
 /**
  * How far back {@link Store.lastPageView} looks for a page: a real funnel has a handful of page
@@ -459,21 +477,25 @@ export interface Store {
   /** Puts dead letters back into the outbox; returns how many. */
   replayDeadJobs(now: number): Promise<number>;
   countJobsByState(): Promise<Record<JobState, number>>;
-  listJobs(filter: { sessionId?: string; state?: JobState }): Promise<Job[]>;
-  listEvents(sessionId: string): Promise<StoredEvent[]>;
+  /** The latest `limit` (default {@link LIST_LIMIT}) jobs of the filter, oldest first. */
+  listJobs(filter: { sessionId?: string; state?: JobState; limit?: number }): Promise<Job[]>;
+  /** The session's latest `limit` (default {@link LIST_LIMIT}) events, oldest first. */
+  listEvents(sessionId: string, limit?: number): Promise<StoredEvent[]>;
   /**
    * The session's latest page view of `page` among its latest {@link RECENT_PAGE_VIEWS} page
    * views, else its latest page view; undefined when it has none. One bounded read, whatever the
    * session holds (the recovery link's target).
    */
   lastPageView(sessionId: string, page: PageName): Promise<StoredEvent | undefined>;
-  listAttempts(jobId?: number): Promise<DeliveryAttempt[]>;
+  /** The latest `limit` (default {@link LIST_LIMIT}) delivery attempts, of one job or of all, oldest first. */
+  listAttempts(jobId?: number, limit?: number): Promise<DeliveryAttempt[]>;
   countSessions(): Promise<number>;
   getEmission(sessionId: string, kind: EmissionKind): Promise<Emission | undefined>;
   updateEmission(sessionId: string, kind: EmissionKind, change: { status: EmissionStatus; remoteId?: string; now: number }): Promise<void>;
-  listEmissions(filter?: { sessionId?: string }): Promise<Emission[]>;
-  /** The states a session passed through, oldest first (written by every state change). */
-  listStateChanges(sessionId: string): Promise<{ state: SessionState; at: number }[]>;
+  /** The latest `limit` (default {@link LIST_LIMIT}) emissions, of one session or of all, oldest first. */
+  listEmissions(filter?: { sessionId?: string; limit?: number }): Promise<Emission[]>;
+  /** The latest `limit` (default {@link LIST_LIMIT}) states a session passed through, oldest first (written by every state change). */
+  listStateChanges(sessionId: string, limit?: number): Promise<{ state: SessionState; at: number }[]>;
   /**
    * Reserves the next free slot of a shared rate limit: returns when the caller may go (now or
    * later) and moves the key's next slot `intervalMs` past it. Atomic across collectors.

@@ -2,11 +2,13 @@
  * @module session-view
  * One buyer's session: who (in full: the only place the dashboard shows email and phone), what
  * was in the cart, and a timeline of every page, lead update, state change, recovery click and
- * upstream call with its redacted request and response.
+ * upstream call with its redacted request and response, a page at a time ("Show more").
  */
-import type { SessionDetailData, TimelineEntryData } from '../api-schema.js';
+import { useState } from 'preact/hooks';
+import type { SessionDetailData, SessionTimelineData, TimelineEntryData } from '../api-schema.js';
+import { api, isApiError, type ApiError } from './api.js';
 import { Badge, Problem, Section } from './components.js';
-import { dateTime, money, STEP_LABELS, time } from './format.js';
+import { count, dateTime, money, STEP_LABELS, time } from './format.js';
 import { usePoll } from './hooks.js';
 
 function pretty(text: string): string {
@@ -155,18 +157,59 @@ function Detail({ data }: { data: SessionDetailData }) {
           </ul>
         )}
       </Section>
-      <Section title="Timeline">
-        <ol class="timeline">
-          {data.timeline.map((entry, index) => (
-            <li key={index} class={`t-${entry.kind}`}>
-              <time dateTime={new Date(entry.at).toISOString()}>{time(entry.at)}</time>
-              <div>
-                <Entry entry={entry} />
-              </div>
-            </li>
-          ))}
-        </ol>
-      </Section>
+      <Timeline data={data} />
     </>
+  );
+}
+
+/**
+ * The timeline, oldest first: the first page comes with each refresh, "Show more" adds the next
+ * pages below it. A session holds at most its cap of events, and is still read a page at a time.
+ */
+function Timeline({ data }: { data: SessionDetailData }) {
+  const [later, setLater] = useState<{ entries: TimelineEntryData[]; next: string | null }>();
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<ApiError>();
+  const entries = later ? [...data.timeline, ...later.entries] : data.timeline;
+  const next = later ? later.next : data.timelineNext;
+  const more = async () => {
+    if (next === null) return;
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      const page = await api.get<SessionTimelineData>(`/sessions/${encodeURIComponent(data.session.id)}/timeline?after=${encodeURIComponent(next)}`);
+      setLater({ entries: [...(later?.entries ?? []), ...page.timeline], next: page.next });
+    } catch (e) {
+      if (isApiError(e)) setProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const { totals } = data;
+  return (
+    <Section title="Timeline">
+      <p class="hint timeline-totals">
+        {next === null ? `All ${count(entries.length)} entries shown` : `${count(entries.length)} of ${count(totals.timeline)} entries shown`} ·{' '}
+        {count(totals.events)} {totals.events === 1 ? 'event' : 'events'} stored
+      </p>
+      <Problem error={problem} />
+      <ol class="timeline" aria-busy={busy}>
+        {entries.map((entry, index) => (
+          <li key={index} class={`t-${entry.kind}`}>
+            <time dateTime={new Date(entry.at).toISOString()}>{time(entry.at)}</time>
+            <div>
+              <Entry entry={entry} />
+            </div>
+          </li>
+        ))}
+      </ol>
+      {next !== null ? (
+        <p>
+          <button type="button" onClick={() => void more()} disabled={busy}>
+            {busy ? 'Loading…' : 'Show more'}
+          </button>
+        </p>
+      ) : null}
+    </Section>
   );
 }
