@@ -8,7 +8,7 @@
  * first dot) and otherwise go by what the collector answers.
  */
 import type { Page } from '@playwright/test';
-import { signLink } from '../collector/tokens.js';
+import { signLink, signRecovery } from '../collector/tokens.js';
 import type { IngestResponse } from '../collector/wire-schema.js';
 import { expect, expectLead, sessionIds, test } from './support/fixtures.js';
 import { SECRET, type Stack } from './support/stack.js';
@@ -214,6 +214,44 @@ test("a visitor who holds a session keeps it when a link carries someone else's:
   await page.goto(`${stack.b}/checkout.html?utm_source=mail#_fb=${(await othersSession(stack)).link}`);
   expect((await sessionIds(page)).session).toBe(ownOnB);
   expect(page.url()).toBe(`${stack.b}/checkout.html?utm_source=mail`);
+});
+
+test("a recovery link to someone else's cart leaves the session a visitor holds alone", async ({ page, stack }) => {
+  await page.goto(`${stack.a}/checkout.html`);
+  const own = (await sessionIds(page)).session;
+  const other = await othersSession(stack);
+  const recovery = signRecovery(SECRET, sessionIdOf(other.session), Date.now() + 3_600_000);
+
+  const before = stack.recorder.batches().length;
+  await page.goto(`${stack.collector.url}/r/${recovery}`);
+  await page.waitForURL(`${stack.a}/checkout.html?affId=ATTACKER`);
+  expect((await sessionIds(page)).session).toBe(own);
+  const sent = stack.recorder.batches().slice(before);
+  expect(sent.length).toBeGreaterThan(0);
+  expect(sent.every(({ batch }) => batch.link === undefined && sessionIdOf(batch.session!) === own)).toBe(true);
+});
+
+test('back through their own recovery link in the same browser, the buyer is sent as returning', async ({ page, stack }) => {
+  await page.goto(`${stack.b}/checkout.html`);
+  const own = (await sessionIds(page)).session;
+  await page.fill('[name=emailAddress]', 'ann@example.com');
+  await page.locator('[name=emailAddress]').blur();
+  await expectLead(stack, own, { emailAddress: 'ann@example.com' });
+
+  const before = stack.recorder.batches().length;
+  await page.goto(`${stack.collector.url}/r/${signRecovery(SECRET, own, Date.now() + 3_600_000)}`);
+  await page.waitForURL(`${stack.b}/checkout.html`);
+  const returned = (await sessionIds(page)).session;
+  // The recovery landing's token, naming the session this domain holds, went to the collector,
+  // which recorded the return (a new session linked to the abandoned one).
+  const links = stack.recorder
+    .batches()
+    .slice(before)
+    .map(({ batch }) => batch.link)
+    .filter((link) => link !== undefined);
+  expect(links).toHaveLength(1);
+  expect(sessionIdOf(links[0]!)).toBe(own);
+  expect((await stack.collector.store.getSession(returned))?.recoversSessionId).toBe(own);
 });
 
 test('a forged session token is refused and replaced, and what was refused goes again', async ({ page, stack, context }) => {
