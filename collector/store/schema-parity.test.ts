@@ -207,3 +207,25 @@ describe('upgrading a store of migration 10', () => {
     await expectCreationTimes(await postgresStoreAt(10, rows));
   });
 });
+
+describe('upgrading a store of migration 12', () => {
+  // One event with a two-byte character: the byte count is of the UTF-8 text, as ingest counts it.
+  const payloads = ['{"type":"page","url":"https://offer.example/?city=Zürich"}', '{"type":"exit"}'];
+  const rows = [
+    "INSERT INTO sessions (id, campaign_id, created_at, last_seen_at, user_agent, ip) VALUES ('s1', '1', 1000, 1000, 'x', '1'), ('s2', '1', 2000, 2000, 'x', '1')",
+    ...payloads.map((payload, i) => `INSERT INTO events (id, session_id, type, received_at, payload) VALUES ('e${i}', 's1', 'page', 1000, '${payload}')`),
+  ];
+  const expectCounted = async (store: Store) => {
+    await store.migrate();
+    const bytes = payloads.reduce((sum, payload) => sum + Buffer.byteLength(payload), 0);
+    expect(await store.getSession('s1')).toMatchObject({ eventCount: 2, eventBytes: bytes });
+    expect(await store.getSession('s2')).toMatchObject({ eventCount: 0, eventBytes: 0 });
+    await store.close();
+  };
+
+  it("SQLite counts each session's stored events and their bytes", () => inTempDir(async (dir) => expectCounted(await sqliteStoreAt(dir, 12, rows))));
+
+  it.skipIf(postgres.skip !== undefined)("PostgreSQL counts each session's stored events and their bytes", async () => {
+    await expectCounted(await postgresStoreAt(12, rows));
+  });
+});
