@@ -62,12 +62,14 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
   const to = from + HOUR_MS;
   const cells = new Accumulator();
 
-  // Visitors of the hour: their steps, lead, and whether they ended in an order.
+  // Visitors of the hour: their steps, lead, and whether they ended in an order. A buyer's return
+  // through a recovery link (a session that recovers another) is no new visitor: the abandoned
+  // session counted them, and its cart's figures count the return.
   const visitors = await sql.all<Row>(
     `SELECT s.id, s.created_at, s.landing_url, s.user_agent, s.lead,
             (SELECT ${sql.dialect.commaList('c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
             (SELECT COUNT(*) FROM session_outcomes o WHERE o.session_id = s.id AND o.order_at IS NOT NULL) AS orders
-       FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND NOT s.is_bot`,
+       FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND NOT s.is_bot AND s.recovers_session_id IS NULL`,
     [from, to],
   );
   // Each visitor's affiliate, for the session search (one multi-row statement, not a round trip each).
@@ -121,11 +123,13 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
     });
   }
 
-  // Orders delivered in the hour; the ORDER's items tell whether an upsell was bought.
+  // Orders delivered in the hour; the ORDER's items tell whether an upsell was bought. The pages of
+  // a recovered cart's order include those its buyer saw after returning through the link.
   const orders = await sql.all<Row>(
     `SELECT o.order_cents, s.landing_url, s.user_agent,
             (SELECT e.payload FROM emissions e WHERE e.session_id = o.session_id AND e.kind = 'order') AS payload,
-            (SELECT ${sql.dialect.commaList('c.page')} FROM session_clicks c WHERE c.session_id = o.session_id) AS pages
+            (SELECT ${sql.dialect.commaList('c.page')} FROM session_clicks c WHERE c.session_id = o.session_id
+                OR c.session_id IN (SELECT r.id FROM sessions r WHERE r.recovers_session_id = o.session_id)) AS pages
        FROM session_outcomes o LEFT JOIN sessions s ON s.id = o.session_id
       WHERE o.order_at >= ? AND o.order_at < ?`,
     [from, to],

@@ -315,6 +315,7 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       -- A session begun by a buyer's return through a recovery link names the abandoned session
       -- whose cart it carries: its order recovers that cart, and it never abandons a cart of its own.
       ALTER TABLE sessions ADD COLUMN recovers_session_id TEXT;
+      CREATE INDEX sessions_by_recovered ON sessions (recovers_session_id) WHERE recovers_session_id IS NOT NULL;
       -- Single-use tokens (cross-domain and recovery link tokens, the once-per-cart prefill) spent
       -- so far, kept until they would have expired anyway; the retention job deletes them after.
       CREATE TABLE spent_tokens (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
