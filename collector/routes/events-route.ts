@@ -19,6 +19,7 @@ import type { IngestRequest } from '../ingest/apply-batch.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { prefillUrl, recoveryLanding } from '../recovery/recovery-landing.js';
+import { dropShortPhone } from '../session/lead-merge.js';
 import type { Store } from '../store/store.js';
 import { LINK_TOKEN_TTL_MS, newSessionId, sessionTokenFor, signLink, verifyLink, verifySession } from '../tokens.js';
 import { EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
@@ -155,6 +156,9 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
         }
         metrics.cardNumbersDropped.inc(cardLabels(drop));
       }
+      // A "phone" too short to be one is a security code or PIN typed into a field the page
+      // labelled phone: kept out of the stored event too, not only out of the lead.
+      if (event.type === 'lead') dropShortPhone(event.fields);
     }
 
     const userAgent = (c.req.header('user-agent') ?? '').slice(0, 500);
