@@ -355,6 +355,22 @@ for (const route of ['activecampaign', 'konnektive', 'sandbox'] as const) {
       expect((await collector.store.getSession(id))?.state).toBe('abandoned');
     });
 
+    it.runIf(route === 'activecampaign')('a link scanner that runs scripts gets no contact fields, and leaves them for the buyer', async () => {
+      await start();
+      const { orderUrl } = await abandon();
+      const landingOf = async () => landingToken((await open(orderUrl)).headers.get('location')!);
+      const scanner = await collector.post(
+        { campaign: '12', link: await landingOf(), events: [ev.page('checkout', CHECKOUT)] },
+        { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36' },
+      );
+      expect(scanner.status).toBe(200);
+      const scanned = (await scanner.json()) as IngestResponse;
+      expect(JSON.stringify(scanned)).not.toMatch(PERSONAL);
+      expect(scanned.prefill).toBeUndefined();
+      const buyer = await visit({ link: await landingOf() }, [ev.page('checkout', CHECKOUT)]);
+      expect(buyer.ids.fields).toEqual(ann);
+    });
+
     it.runIf(route === 'activecampaign')('an ordinary link token never gets prefill data; a recovery landing on a purged session starts afresh', async () => {
       await start();
       const first = await visit({}, [ev.page('checkout', CHECKOUT), ev.lead(ann)]);
