@@ -9,7 +9,7 @@ import { Hono } from 'hono';
 import { cardDropLabeller, scrubEvent } from '../card-filter.js';
 import { isAllowedOrigin, type Config } from '../config.js';
 import { botDetector } from '../http/bot-filter.js';
-import { clientIp } from '../http/client-ip.js';
+import { addressKey, clientIp } from '../http/client-ip.js';
 import { cors } from '../http/cors.js';
 import { fail } from '../http/errors.js';
 import { ByteBudget, rateLimit } from '../http/rate-limit.js';
@@ -52,10 +52,11 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     return verdict;
   };
 
-  // What one address may send per minute in bytes, beside the request limit (http/rate-limit.ts).
+  // Both limits count per address, an IPv6 address by its /64 (a client holds a whole /64 and can
+  // rotate through it). What one address may send per minute in bytes, beside the request limit.
   const bytes = new ByteBudget({
     bytesPerMinute: config.rateLimitBytesPerMinute,
-    keyOf: (c) => clientIp(c, config.trustProxy),
+    keyOf: (c) => addressKey(clientIp(c, config.trustProxy)),
     onLimited: () => reject('bytes_limited'),
     clock,
   });
@@ -65,7 +66,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     cors({ isAllowed: originAllowed }),
     rateLimit({
       perMinute: config.rateLimitPerMinute,
-      keyOf: (c) => clientIp(c, config.trustProxy),
+      keyOf: (c) => addressKey(clientIp(c, config.trustProxy)),
       onLimited: () => reject('rate_limited'),
       clock,
     }),

@@ -89,3 +89,15 @@ describe('POST /v1/events past the bytes per minute of an address', () => {
     expect(await rejected(running, 'session_full')).toBe(0);
   });
 });
+
+describe('POST /v1/events from rotating IPv6 addresses', () => {
+  it('counts a whole /64 as one address: rotating within it gains nothing', async () => {
+    const running = (collector = await startTestCollector(testEnv({ SECRET: TEST_SECRET, RATE_LIMIT_PER_MINUTE: '3', TRUST_PROXY: 'on' })));
+    const from = (address: string) => running.post({ events: [checkout()] }, { headers: { 'x-forwarded-for': address } });
+    const statuses = [];
+    for (let i = 1; i <= 5; i++) statuses.push((await from(`2001:db8:7:9::${i.toString(16)}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    // Another /64 is another address.
+    expect((await from('2001:db8:7:a::1')).status).toBe(200);
+  });
+});
