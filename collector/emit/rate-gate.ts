@@ -22,7 +22,7 @@
  * again. So no 1025 ms of real send times ever holds more than `perSecond` requests, whatever the
  * lateness, the number of workers or collectors, and 25 ms remain for the network.
  *
- * Why not rate-limiter-flexible (already a dependency, used for per-IP ingest limits): its
+ * Why not a rate-limiting library such as rate-limiter-flexible: its
  * shared backends are Redis, Mongo, MySQL, PostgreSQL and the like, not our SQLite file, so an
  * embedded collector would need a second store or an in-memory limiter that two workers cannot
  * share; and it reads the wall clock, while rate-limit tests here drive a virtual {@link Clock} so
