@@ -256,6 +256,12 @@ test('sandbox: walk the demo, abandon, see the cart on the dashboard, recover it
     await page.goto(`${url}/dashboard/#/sessions/${encodeURIComponent(session)}`);
     await expect(timeline.locator('li.t-state').filter({ hasText: 'complete' })).toHaveCount(1);
     await expect(timeline).toContainText('Came back through the recovery link');
+    // The session Ada came back as, one click away, and it names the cart it came back for.
+    await page.locator('dl.facts').getByRole('link', { name: returned }).click();
+    await expect(page.locator('dl.facts')).toContainText('Came back for');
+    await expect(page.locator('dl.facts').getByRole('link', { name: session })).toBeVisible();
+    await page.locator('dl.facts').getByRole('link', { name: session }).click();
+    await expect(page.locator('dl.facts')).toContainText('Came back as');
     await expect(timeline.locator('li.t-upstream').filter({ hasText: 'ActiveCampaign PUT /ecomOrders' })).toHaveCount(1);
     await timeline.locator('li.t-upstream').filter({ hasText: 'ActiveCampaign POST /ecomOrders' }).locator('summary').click();
     await expect(timeline.locator('li.t-upstream').filter({ hasText: 'ActiveCampaign POST /ecomOrders' }).locator('pre').first()).toContainText('externalcheckoutid');

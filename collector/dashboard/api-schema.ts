@@ -158,6 +158,8 @@ export const SessionDetailResponse = z.object({
     konnektive: z.object({ sessionId: z.string().nullable(), orderId: z.string().nullable(), customerId: z.string().nullable() }),
     orderCheck: z.object({ verified: z.boolean(), reason: z.string().nullable(), totalCents: z.number().nullable(), currency: z.string().nullable() }).nullable(),
     sources: z.record(z.string(), z.string()),
+    recovers: z.string().nullable(),
+    returns: z.array(z.string()),
   }),
   emissions: z.array(z.object({ kind: z.string(), status: z.string(), remoteId: z.string().nullable(), createdAt: z.number(), updatedAt: z.number() })),
   jobs: z.array(

@@ -131,6 +131,10 @@ export interface SessionDetail {
     konnektive: { sessionId: string | null; orderId: string | null; customerId: string | null };
     orderCheck: { verified: boolean; reason: string | null; totalCents: number | null; currency: string | null } | null;
     sources: Record<string, string>;
+    /** The abandoned session whose recovery link began this one. */
+    recovers: string | null;
+    /** The sessions begun through this one's recovery link (the first {@link SESSION_RETURNS}). */
+    returns: string[];
   };
   emissions: { kind: string; status: string; remoteId: string | null; createdAt: number; updatedAt: number }[];
   /** The latest {@link SESSION_JOBS} jobs, oldest first; `totals.jobs` says how many there are. */
@@ -146,6 +150,8 @@ export interface SessionDetail {
 export const TIMELINE_PAGE = 200;
 /** The jobs a session's page lists (its latest). */
 export const SESSION_JOBS = 50;
+/** The returns through a session's recovery link its page lists (each landing is one). */
+export const SESSION_RETURNS = 20;
 
 /**
  * Where an entry stands in the timeline: its time, then its source (events, state changes,
@@ -296,7 +302,7 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
   const session = await store.getSession(id);
   if (!session) return undefined;
   const sql = store.sql();
-  const [page, jobRows, emissions, counts] = await Promise.all([
+  const [page, jobRows, emissions, counts, returns] = await Promise.all([
     sessionTimeline(sql, id),
     sql.all<Row>('SELECT * FROM (SELECT * FROM outbox WHERE session_id = ? ORDER BY id DESC LIMIT ?) latest ORDER BY id', [id, SESSION_JOBS]),
     // At most one of each kind per session (the table's key): bounded as it is.
@@ -309,6 +315,7 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
               (SELECT returned_at FROM session_outcomes WHERE session_id = ?) AS returned_at`,
       [id, id, id, id, id],
     ),
+    sql.all<Row>('SELECT id FROM sessions WHERE recovers_session_id = ? ORDER BY created_at, id LIMIT ?', [id, SESSION_RETURNS]),
   ]);
   const count = counts[0] ?? {};
   const clicks = Number(count.clicks ?? 0);
@@ -344,6 +351,8 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
           }
         : null,
       sources: sourcesOf(session.landingUrl, session.userAgent),
+      recovers: session.recoversSessionId ?? null,
+      returns: returns.map((row) => String(row.id)),
     },
     emissions: emissions.map(rowToEmission).map((e) => ({ kind: e.kind, status: e.status, remoteId: e.remoteId ?? null, createdAt: e.createdAt, updatedAt: e.updatedAt })),
     jobs: jobs.map((job) => ({

@@ -101,6 +101,15 @@ export function SessionView({ id }: { id: string }) {
   );
 }
 
+/** Another session of the same buyer (a return through a recovery link, or the cart it came back for). */
+function SessionLink({ id }: { id: string }) {
+  return (
+    <a class="mono" href={`#/sessions/${encodeURIComponent(id)}`}>
+      {id}
+    </a>
+  );
+}
+
 function Detail({ data }: { data: SessionDetailData }) {
   const s = data.session;
   const currency = s.cart?.currency ?? 'USD';
@@ -142,6 +151,27 @@ function Detail({ data }: { data: SessionDetailData }) {
           <dd class="mono">{s.konnektive.sessionId ?? '–'}</dd>
           <dt>Session id</dt>
           <dd class="mono">{s.id}</dd>
+          {s.recovers && (
+            <>
+              <dt>Came back for</dt>
+              <dd>
+                the abandoned cart of <SessionLink id={s.recovers} />, through its recovery link
+              </dd>
+            </>
+          )}
+          {s.returns.length > 0 && (
+            <>
+              <dt>Came back as</dt>
+              <dd>
+                {s.returns.map((id, i) => (
+                  <>
+                    {i > 0 && ', '}
+                    <SessionLink id={id} />
+                  </>
+                ))}
+              </dd>
+            </>
+          )}
         </dl>
       </Section>
       <Section title="Sent to ActiveCampaign">
