@@ -45,6 +45,7 @@ const parsed = parseConfig({
   ACTIVECAMPAIGN_RATE_LIMIT: String(rate),
   ABANDON_AFTER: '1s',
   RATE_LIMIT_PER_MINUTE: '1000000',
+  RATE_LIMIT_BYTES_PER_MINUTE: '100000000000',
   LOG_LEVEL: 'silent',
 });
 if (!parsed.ok) throw new Error(parsed.problems.join('\n'));

@@ -216,7 +216,9 @@ try {
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
     KONNEKTIVE_CAMPAIGNS: '12',
+    // The load comes from one address: neither per-address limit is what this measures.
     RATE_LIMIT_PER_MINUTE: '100000000',
+    RATE_LIMIT_BYTES_PER_MINUTE: '100000000000',
     LOG_LEVEL: 'info',
   });
 } catch (error) {

@@ -136,6 +136,7 @@ try {
       DATABASE_URL: `file:${database}`,
       LOG_LEVEL: 'info',
       RATE_LIMIT_PER_MINUTE: '100000000',
+      RATE_LIMIT_BYTES_PER_MINUTE: '100000000000',
       RETENTION_DAYS: '30',
       RETENTION_EVERY: '4s',
     },
