@@ -4,9 +4,9 @@
  */
 import type { IngestResponse } from '../../collector/wire-schema.js';
 import { collect, lead } from './capture.js';
-import { setPage } from './config.js';
+import { setPage, tag } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
-import { ids, link, withLink } from './session.js';
+import { crossDomain, ids, link } from './session.js';
 import { answered, setConsent } from './transport.js';
 import { guard, soon } from './util.js';
 
@@ -39,7 +39,8 @@ const commands: Record<string, (a?: any, b?: any) => void> = {
     const call = guard(() => {
       if (!done) {
         done = true;
-        callback((link && withLink(url)) || url);
+        // The cross-domain code (`d.js`) puts the token on a URL that leads to another funnel domain.
+        callback((crossDomain && crossDomain.withLink(url, link, tag.domains!)) || url);
       }
     });
     // Called once: now (after this task) when a token is at hand, else on the next answer or at the deadline.

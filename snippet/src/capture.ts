@@ -7,21 +7,20 @@
  * parsed, or at the first focus, so it is in place long before the visitor has typed anything.
  * Pages without fields never load it.
  */
-import type { LeadFields } from '../../collector/wire-schema.js';
-import { formSelector, src } from './config.js';
+import { src, tag } from './config.js';
 import type * as LeadCapture from './lead-capture.js';
 import { consented, track } from './transport.js';
 import { log, on, soon } from './util.js';
 
 let code: typeof LeadCapture | undefined;
-let loading: Promise<unknown> | undefined;
+let loading: Promise<typeof LeadCapture> | undefined;
 let timer: ReturnType<typeof setTimeout>;
-
-const send = (fields: LeadFields): void => track({ type: 'lead', fields });
 
 /**
  * Runs `fn` with the capture code: at once when it is in place (so that on leaving the beacon
- * goes right after), else once `c.js`, beside the snippet's own file, has loaded.
+ * goes right after), else once `c.js`, beside the snippet's own file, has loaded. Calls made
+ * while it loads wait on one promise, so they run in the order they were made (a browser
+ * settles separate `import()`s of one URL in any order: the page's last `lead` must win).
  */
 const withCode = (fn: (code: typeof LeadCapture) => void): unknown =>
   code ? fn(code) : (loading ||= import(new URL('c.js', src).href)).then((module) => fn((code = module)), log);
@@ -37,7 +36,7 @@ export const watchForms = (): void => {
 };
 
 /** Sends the fields of the `lead` command whose value changed since last sent. */
-export const lead = (values: Record<string, unknown>): unknown => withCode((code) => code.lead(values, send));
+export const lead = (values: Record<string, unknown>): unknown => withCode((code) => code.lead(values, track));
 
 /** Reads the lead fields of the page, when it has any, and sends what changed. */
-export const collect = (): unknown => consented && document.querySelector('input,select,textarea') && withCode((code) => code.collect(formSelector, send));
+export const collect = (): unknown => consented && document.querySelector('input,select,textarea') && withCode((code) => code.collect(tag.form, track));

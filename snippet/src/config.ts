@@ -8,13 +8,13 @@ import type { PageName } from '../../collector/wire-schema.js';
 export let page: PageName;
 /** Where batches go: `/v1/events` on `data-collector`, else on the origin the script came from. */
 export let endpoint: string;
-export let campaign: string | undefined;
-/** The funnel's domains (`data-domains`), lower case; links to them carry the session. */
-export let domains: string[];
-/** `data-form`: the forms whose fields are captured; by default every form with an email or phone field. */
-export let formSelector: string | undefined;
-/** `data-debug`: log the errors the snippet catches to the console. */
-export let debug = false;
+/**
+ * The tag's `data-*` attributes, for those used as written where they are needed: `data-campaign`
+ * (sent with each batch), `data-form` (the forms whose fields are captured; by default every form
+ * with an email or phone field), `data-domains` (the funnel's other domains, read by `d.js`),
+ * `data-debug`.
+ */
+export let tag: DOMStringMap;
 /** The snippet's own URL: the files it loads on demand sit beside it. */
 export let src: string;
 
@@ -31,10 +31,6 @@ export const readConfig = (script: HTMLScriptElement | null): DOMStringMap | und
   if (data && setPage(data.page)) {
     src = script.src;
     endpoint = new URL('/v1/events', data.collector || src).href;
-    campaign = data.campaign;
-    domains = (data.domains || '').toLowerCase().match(/[^\s,]+/g) || [];
-    formSelector = data.form;
-    debug = 'debug' in data;
-    return data;
+    return (tag = data);
   }
 };

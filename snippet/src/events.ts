@@ -6,9 +6,6 @@ import type { CartItem } from '../../collector/wire-schema.js';
 import { page } from './config.js';
 import { track } from './transport.js';
 
-/** The URL of the last page view: the referrer of the next one in a single-page app. */
-let lastUrl = document.referrer;
-
 /**
  * A URL as it is, without its fragment: the fragment never leaves the browser (a page keeps its
  * own state there, and sign-in flows their tokens), so the collector never stores it. Beyond
@@ -20,11 +17,13 @@ const whole = (href: string): string => {
   return url.length > 2048 ? url.split('?')[0]!.slice(0, 2048) : url;
 };
 
+/** The URL of the last page view as sent: the referrer of the next one in a single-page app. */
+let lastUrl = whole(document.referrer);
+
 /** A page view with the URL: affiliate and UTM parameters reach the collector as they are. */
-export const trackPage = (): void => {
-  track({ type: 'page', page, url: whole(location.href), referrer: whole(lastUrl) });
-  lastUrl = location.href;
-};
+export const trackPage = (): void =>
+  // The referrer first: then `lastUrl` becomes this page's URL.
+  track({ type: 'page', page, referrer: lastUrl, url: (lastUrl = whole(location.href)) });
 
 /** The cart of the `cart` command: `{ items: [{ id, name, price, qty }], currency }`, as the collector takes it. */
 export const trackCart = (cart: { items: CartItem[]; currency: string }): void => track({ ...cart, type: 'cart' });

@@ -13,10 +13,11 @@ import { decorate, startSession } from './session.js';
 import { beacon, refreshLink, send, startTransport } from './transport.js';
 import { guard, on } from './util.js';
 
-const host = window as unknown as { funnelbeacon?: unknown };
+/** The page's `funnelbeacon`: the queue of commands issued before we loaded, then our function. */
+declare const window: { funnelbeacon?: unknown };
 
 guard(() => {
-  const queued = host.funnelbeacon as { q?: [string, unknown?, unknown?][] } | undefined;
+  const queued = window.funnelbeacon as { q?: [string, unknown?, unknown?][] } | undefined;
   // currentScript is null in module scripts; the attribute finds the tag there too.
   const data = readConfig((document.currentScript || document.querySelector('script[data-page]')) as HTMLScriptElement);
   if (!data) return;
@@ -52,7 +53,7 @@ guard(() => {
   // of the back/forward cache (https://web.dev/articles/bfcache). visibilitychange is the last
   // event mobile browsers reliably fire before discarding a page in the background. Coming back
   // (from another tab, or from the back/forward cache: pageshow) resumes sending.
-  let left = false;
+  let left: boolean | undefined; // not yet
   on('pagehide visibilitychange pageshow', ({ type }) => {
     if (type == 'pagehide' || document.hidden) {
       collect();
@@ -70,6 +71,6 @@ guard(() => {
   // once a minute, which is enough; a page shown again renews at once (above).
   setInterval(guard(refreshLink), 6e4);
 
-  host.funnelbeacon = funnelbeacon;
+  window.funnelbeacon = funnelbeacon;
   for (const args of (queued && queued.q) || []) funnelbeacon(...args);
 })();

@@ -9,12 +9,14 @@ import type { LeadFields } from '../../collector/wire-schema.js';
 import { classify, FIELDS } from './fields.js';
 
 type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
+/** The snippet's `track`: queues a lead event for the collector. */
+type Track = (event: { type: 'lead'; fields: LeadFields }) => void;
 
 /** What the collector has been sent for each field from this page. */
 const sent: LeadFields = {};
 
 /** Sends the fields (from the page or the `lead` command) whose value changed since last sent. */
-export const lead = (values: Record<string, unknown>, send: (fields: LeadFields) => void): void => {
+export const lead = (values: Record<string, unknown>, track: Track): void => {
   const changed: LeadFields = {};
   let any = false;
   for (const [field] of FIELDS) {
@@ -27,14 +29,14 @@ export const lead = (values: Record<string, unknown>, send: (fields: LeadFields)
       }
     }
   }
-  if (any) send(changed);
+  if (any) track({ type: 'lead', fields: changed });
 };
 
 /**
  * Reads the lead fields of the page: those inside `formSelector` (`data-form`), or by default
  * those of every form (and of the formless rest of the page) that has an email or phone field.
  */
-export const collect = (formSelector: string | undefined, send: (fields: LeadFields) => void): void => {
+export const collect = (formSelector: string | undefined, track: Track): void => {
   const elements = [...document.querySelectorAll<Field>('input,select,textarea')];
   const fields = (elements as HTMLInputElement[]).map(classify);
   const leadForms = elements.filter((_, i) => /^(em|ph)/.test(fields[i]!)).map((element) => element.form);
@@ -46,5 +48,5 @@ export const collect = (formSelector: string | undefined, send: (fields: LeadFie
       values[field] ||= element.value;
     }
   });
-  lead(values, send);
+  lead(values, track);
 };

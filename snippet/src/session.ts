@@ -11,16 +11,16 @@
  * only on a page that names other domains.
  */
 import type { IngestResponse } from '../../collector/wire-schema.js';
-import { domains, src } from './config.js';
+import { src, tag } from './config.js';
 import type * as CrossDomain from './cross-domain.js';
 import { readSession, writeSession } from './storage.js';
 import { log } from './util.js';
 
-/** This domain's session token; empty until the collector first answers. */
-export let session = '';
+/** This domain's session token: as stored (none: null, undefined or ''), then as the collector answers. */
+export let session: string | null | undefined;
 /** The link token of the last answer (none before it), and when the collector stops taking it. */
-export let link = '';
-export let linkExpires = 0;
+export let link: string | undefined;
+export let linkExpires: number;
 /** A link token from the address bar that this page is to send (see `startSession`). */
 let arriving = '';
 /** Public ids from the last answer, for the `ready` command. */
@@ -51,8 +51,13 @@ export const startSession = (): void => {
   // Tokens are `<kind>.<session id>.<...>`: `s` a session, `l` a link to another funnel domain,
   // `p` the link of a recovery landing.
   if (session && arriving.indexOf(`p.${session.split('.')[1]}.`)) arriving = '';
-  // The cross-domain code, in place before the first link token arrives.
-  withCode(() => 0);
+  // The cross-domain code, in place before the first link token arrives, or else right after.
+  if (tag.domains) {
+    import(new URL('d.js', src).href).then((module) => {
+      crossDomain = module;
+      decorate();
+    }, log);
+  }
 };
 
 /** How a request names its session: by the arriving link, else by the stored session, else not (a new session). */
@@ -74,22 +79,14 @@ export const remember = (answer: IngestResponse): void => {
 /** The collector does not know our session (forged, or purged since): the next request starts a new one. */
 export const forget = (): void => writeSession((session = ''));
 
-let code: typeof CrossDomain | undefined;
-let loading: Promise<unknown> | undefined;
+/**
+ * The cross-domain code (cross-domain.ts, `d.js` beside the snippet), once it has loaded: it
+ * loads at start, and never on a page that names no other domain.
+ */
+export let crossDomain: typeof CrossDomain | undefined;
 
 /**
- * Runs `fn` with the cross-domain code (cross-domain.ts, `d.js` beside the snippet): at once when
- * it is in place, else once it has loaded; never on a page that names no other domain.
+ * Puts the link token on the links and form actions leading to another funnel domain: with each
+ * new token, before each click, and once the cross-domain code is in place (a token may come first).
  */
-const withCode = (fn: (code: typeof CrossDomain) => unknown): unknown =>
-  code ? fn(code) : domains[0] && (loading ||= import(new URL('d.js', src).href)).then((module) => fn((code = module)), log);
-
-/**
- * `href` carrying the current link token when it leads to another funnel domain; `undefined` for
- * any other URL, and until the cross-domain code has loaded (it loads at start, and the first
- * link token comes only with the collector's first answer).
- */
-export const withLink = (href: string): string | undefined => code && code.withLink(href, link, domains);
-
-/** Puts the link token on the links and form actions leading to another funnel domain. */
-export const decorate = (): unknown => link && withCode((code) => code.decorate(link, domains));
+export const decorate = (): unknown => crossDomain && crossDomain.decorate(link, tag.domains!);

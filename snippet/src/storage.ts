@@ -28,16 +28,20 @@ const secure = location.protocol == 'https:';
 const COOKIE = secure ? '__Host-funnelbeacon' : NAME;
 
 /**
- * The session token kept on this domain, or ''. localStorage first, and the cookie only where
- * localStorage cannot be read (blocked storage, some sandboxed frames): localStorage belongs to
- * this origin alone, where a plain cookie can be set for the whole parent domain by any sibling
- * subdomain, and would otherwise put this visitor in a session of its choosing. The cookie is
- * found by its exact name (`notfunnelbeacon=` is another cookie; `match` takes the string as a
- * pattern).
+ * The session token kept on this domain, if any (none: null, undefined or ''). localStorage
+ * first, and the cookie only where localStorage cannot be read (blocked storage, some sandboxed
+ * frames): localStorage belongs to this origin alone, where a plain cookie can be set for the
+ * whole parent domain by any sibling subdomain, and would otherwise put this visitor in a session
+ * of its choosing. The cookie is found by its exact name, at the start or after the `; ` that
+ * `document.cookie` puts between cookies (`notfunnelbeacon=` is another cookie; `match` takes
+ * the string as a pattern).
  */
-export const readSession = (): string => {
-  const stored = local(NAME);
-  return (stored === undefined ? (document.cookie.match(`(^|;\\s*)${COOKIE}=([^;]*)`) || [])[2] : stored) || '';
+export const readSession = (): string | null | undefined => {
+  try {
+    return localStorage.getItem(NAME);
+  } catch {
+    return (document.cookie.match(`(^|; )${COOKIE}=([^;]*)`) || [])[2];
+  }
 };
 
 /**

@@ -7,7 +7,7 @@
  * anything not known to be stored is sent again, on this page or the next one.
  */
 import type { EventBatch, FunnelEvent, IngestResponse } from '../../collector/wire-schema.js';
-import { campaign, endpoint } from './config.js';
+import { endpoint, tag } from './config.js';
 import { uuid } from './ids.js';
 import { credentials, forget, link, linkExpires, remember } from './session.js';
 import { local } from './storage.js';
@@ -38,9 +38,7 @@ export const answered: (() => void)[] = [];
 export let consented: boolean;
 
 /** Mirrors the queue to localStorage. */
-const save = (): void => {
-  if (consented) local(QUEUE, JSON.stringify(queue));
-};
+const save = (): unknown => consented && local(QUEUE, JSON.stringify(queue));
 
 export const setConsent = (given: boolean): void => {
   consented = given;
@@ -67,7 +65,7 @@ export const track = (event: NewEvent): void => {
  * JSON in a text/plain body: a CORS-safelisted type, so no preflight, and `sendBeacon` does not
  * throw as it does for application/json (https://github.com/w3c/beacon/issues/10).
  */
-const body = (events: FunnelEvent[]): string => JSON.stringify({ ...credentials(), campaign, events } satisfies EventBatch);
+const body = (events: FunnelEvent[]): string => JSON.stringify({ ...credentials(), campaign: tag.campaign, events } satisfies EventBatch);
 
 /**
  * Sends the oldest unacknowledged events; with `refresh`, sends even none, to renew the link
@@ -92,7 +90,7 @@ export const send = (refresh?: boolean): void => {
         } else {
           if (status == 200) {
             remember(answer);
-            answered.splice(0).forEach((fn) => fn());
+            for (const fn of answered.splice(0)) fn();
           }
           // Stored, or refused for good (any other 4xx), when keeping it would block the rest.
           queue = queue.filter((event) => !batch.includes(event));
@@ -114,9 +112,7 @@ export const send = (refresh?: boolean): void => {
  * Renews the link token two minutes before it expires, so that links always carry a valid one.
  * A hidden page waits: it renews when it is shown again.
  */
-export const refreshLink = (): void => {
-  if (link && !document.hidden && linkExpires - Date.now() < 12e4) send(true);
-};
+export const refreshLink = (): unknown => link && !document.hidden && linkExpires - Date.now() < 12e4 && send(true);
 
 /**
  * Hands the unacknowledged events to `sendBeacon`, which the browser delivers after the page is

@@ -3,11 +3,10 @@
  * What every entry point needs: a guard so that nothing escapes into the host page, a debug log,
  * timers and listeners that go through the guard.
  */
-import { debug } from './config.js';
+import { tag } from './config.js';
 
-export const log = (...args: unknown[]): void => {
-  if (debug) console.log('funnelbeacon', ...args);
-};
+/** With `data-debug`, the errors the snippet catches go to the console. */
+export const log = (error: unknown): unknown => tag && 'debug' in tag && console.log('funnelbeacon', error);
 
 /**
  * Wraps an entry point (listener, timer, callback, command) so that whatever it throws stays
