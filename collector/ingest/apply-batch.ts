@@ -74,6 +74,13 @@ export const DEFAULT_INGEST_POLICY: IngestPolicy = Object.freeze({
 });
 
 export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: IngestPolicy = DEFAULT_INGEST_POLICY): Promise<IngestOutcome> {
+  // Each payload serialised once, here: measured against the session's cap before anything is
+  // written (a refused batch leaves no row behind, not even a new session or a spent link token),
+  // then stored as is.
+  const payloads = request.events.map((event) => JSON.stringify(event));
+  let batchBytes = 0;
+  for (const payload of payloads) batchBytes += Buffer.byteLength(payload);
+  const cap = policy.sessionCap ?? DEFAULT_SESSION_CAP;
   let session: Session | undefined;
   let linkRefused = false;
   let recovered: Session | undefined;
@@ -89,8 +96,9 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     if (found && found.userAgent === request.userAgent && request.receivedAt - found.createdAt <= RESEND_WINDOW_MS) session = found;
   } else if (request.mode === 'adopt' && request.link) {
     const { nonce, expiresAt, recovery } = request.link;
+    const named = await tx.getSession(request.sessionId);
+    if (!recovery && exceedsCap(named, payloads.length, batchBytes, cap)) return { ok: false, code: 'session_full' };
     if (await tx.spendToken(`link.${nonce}`, expiresAt)) {
-      const named = await tx.getSession(request.sessionId);
       // A recovery landing never gets the abandoned session itself: whoever holds the link (a
       // forwarded mail, a scanner) must not write to the buyer's session. It gets a new one that
       // carries the cart and recovers it when it pays.
@@ -107,12 +115,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     session = await tx.getSession(request.sessionId);
   }
   if (!session && request.mode === 'existing') return { ok: false, code: 'unknown_session' };
-  // Each payload serialised once, here: measured against the session's cap before anything is
-  // written (a refused batch leaves no row behind, not even a new session), then stored as is.
-  const payloads = request.events.map((event) => JSON.stringify(event));
-  let batchBytes = 0;
-  for (const payload of payloads) batchBytes += Buffer.byteLength(payload);
-  if (exceedsCap(session, payloads.length, batchBytes, policy.sessionCap ?? DEFAULT_SESSION_CAP)) return { ok: false, code: 'session_full' };
+  if (exceedsCap(session, payloads.length, batchBytes, cap)) return { ok: false, code: 'session_full' };
   if (!session) {
     const firstPage = request.events.find((event) => event.type === 'page');
     const fresh: NewSession = {

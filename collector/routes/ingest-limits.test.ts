@@ -43,6 +43,15 @@ describe('POST /v1/events past the session cap', () => {
     expect(await rejected(running, 'session_full')).toBe(2);
   });
 
+  it('refuses a link token that would carry a batch into a full session without spending it', async () => {
+    const running = (collector = await startTestCollector(testEnv({ SECRET: TEST_SECRET, SESSION_MAX_EVENTS: '2' })));
+    const { link } = (await (await running.post({ events: [checkout(), ev.exit('checkout')] })).json()) as IngestResponse;
+    const refused = await running.post({ link, events: [checkout('?next-domain')] });
+    expect(refused.status).toBe(413);
+    const nonce = link.split('.')[3]!;
+    expect(await running.store.transaction((tx) => tx.spendToken(`link.${nonce}`, Date.now() + 60_000))).toBe(true);
+  });
+
   it('caps the bytes of a session too (SESSION_MAX_BYTES)', async () => {
     const running = (collector = await startTestCollector(testEnv({ SECRET: TEST_SECRET, SESSION_MAX_BYTES: '5000' })));
     const first = await running.post({ events: [checkout(`?x=${'a'.repeat(1_800)}`)] });
