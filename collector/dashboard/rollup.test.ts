@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { testPostgres } from '../../test/support/postgres.js';
-import { bucketRange, HOUR_MS, readBreakdown, readTotals, refreshRollup } from './rollup.js';
+import { bucketRange, HOUR_MS, MAX_VALUES_PER_HOUR, OTHER, readBreakdown, readTotals, refreshRollup } from './rollup.js';
 
 const postgres = await testPostgres();
 afterAll(() => postgres.dropSchemas());
@@ -75,6 +75,33 @@ for (const [name, open, skip] of stores) {
         const current = await readTotals(sql, boundary, boundary + HOUR_MS, { now: boundary + HOUR_MS, linkTtlMs: TTL });
         expect([previous.visitors, current.visitors]).toEqual([VISITORS, 0]);
         expect((await readBreakdown(sql, 'affId', boundary, boundary + HOUR_MS, 10))).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it(`keeps ${MAX_VALUES_PER_HOUR} values of a dimension apart in an hour, and counts the rest as ${OTHER}`, async () => {
+      const store = await open();
+      try {
+        await store.migrate();
+        const distinct = MAX_VALUES_PER_HOUR + 150;
+        await store.transaction(async (tx) => {
+          // A visitor a millisecond before the hour belongs to the hour before.
+          for (let i = -1; i < distinct; i++) {
+            const at = HOUR * HOUR_MS + i;
+            await tx.insertSession({ id: `w${i}`, campaignId: '12', createdAt: at, lastSeenAt: at, landingUrl: `https://offer.example/?affId=AFF${i}`, referrer: undefined, userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0', ip: '203.0.113.9', isBot: false });
+          }
+        });
+        const sql = store.sql();
+        await refreshRollup(sql, { budgetMs: Number.POSITIVE_INFINITY });
+        const from = HOUR * HOUR_MS;
+        expect((await readTotals(sql, from, from + HOUR_MS, { now: from, linkTtlMs: TTL })).visitors).toBe(distinct);
+        const rows = await readBreakdown(sql, 'affId', from, from + HOUR_MS, 1_000);
+        expect(rows).toHaveLength(MAX_VALUES_PER_HOUR + 1);
+        expect(rows.find((row) => row.value === OTHER)?.figures.visitors).toBe(150);
+        expect(rows.find((row) => row.value === 'AFF0')?.figures.visitors).toBe(1);
+        const stored = await sql.all<{ n: number | string }>('SELECT COUNT(*) AS n FROM dashboard_rollup WHERE dim = ? AND bucket = ?', ['affId', HOUR]);
+        expect(Number(stored[0]!.n)).toBe(MAX_VALUES_PER_HOUR + 1);
       } finally {
         await store.close();
       }

@@ -34,16 +34,33 @@ function json<T>(value: unknown): T | undefined {
   }
 }
 
+/**
+ * The distinct values of one source dimension an hour keeps apart; later ones count together as
+ * {@link OTHER}. Source values come from the visitor's URL (`affId`, `c1`, `utm_campaign`, ...), so
+ * without a bound anyone could make one hour's figures (and every read of a period) as large as
+ * they like. A real funnel's hour has far fewer affiliates and campaigns; a click id passed as a
+ * sub-id keeps its first values of the hour apart.
+ */
+export const MAX_VALUES_PER_HOUR = 200;
+export const OTHER = '(other)';
+
 /** Per (dimension, value): the figures of one hour. */
 class Accumulator {
   readonly #cells = new Map<string, Figures>();
+  readonly #distinct = new Map<string, number>();
 
   add(sources: Record<SourceDimension, string>, contribution: (figures: Figures) => void): void {
     for (const dim of DIMENSIONS) {
-      const value = dim === TOTAL ? '' : sources[dim];
-      const key = `${dim}\u0000${value}`;
-      let figures = this.#cells.get(key);
-      if (!figures) this.#cells.set(key, (figures = emptyFigures()));
+      let value = dim === TOTAL ? '' : sources[dim];
+      let figures = this.#cells.get(`${dim}\u0000${value}`);
+      if (!figures) {
+        const distinct = this.#distinct.get(dim) ?? 0;
+        if (distinct >= MAX_VALUES_PER_HOUR) value = OTHER;
+        else this.#distinct.set(dim, distinct + 1);
+        const key = `${dim}\u0000${value}`;
+        figures = this.#cells.get(key);
+        if (!figures) this.#cells.set(key, (figures = emptyFigures()));
+      }
       contribution(figures);
     }
   }
@@ -56,23 +73,14 @@ class Accumulator {
   }
 }
 
-/** Recomputes one hour from the sessions, clicks and recovery facts (session_outcomes) of that hour. */
-async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
-  const from = bucket * HOUR_MS;
-  const to = from + HOUR_MS;
-  const cells = new Accumulator();
+/** Visitors read by one statement of a recompute. */
+const VISITORS_PER_READ = 1_000;
 
-  // Visitors of the hour: their steps, lead, and whether they ended in an order. A buyer's return
-  // through a recovery link (a session that recovers another) is no new visitor: the abandoned
-  // session counted them, and its cart's figures count the return.
-  const visitors = await sql.all<Row>(
-    `SELECT s.id, s.created_at, s.landing_url, s.user_agent, s.lead,
-            (SELECT ${sql.dialect.commaList('c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
-            (SELECT COUNT(*) FROM session_outcomes o WHERE o.session_id = s.id AND o.order_at IS NOT NULL) AS orders
-       FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND NOT s.is_bot AND s.recovers_session_id IS NULL`,
-    [from, to],
-  );
-  // Each visitor's affiliate, for the session search (one multi-row statement, not a round trip each).
+/**
+ * Adds a page of an hour's visitors to its figures, and files each one's affiliate for the session
+ * search (one multi-row statement, not a round trip each).
+ */
+async function addVisitors(sql: SqlAccess, cells: Accumulator, visitors: Row[]): Promise<void> {
   const affiliates: unknown[][] = [];
   for (const row of visitors) {
     const sources = sourcesOf(row.landing_url as string | null, row.user_agent as string | null);
@@ -88,12 +96,42 @@ async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
     });
     affiliates.push([row.id, sources.affId === '(none)' ? null : sources.affId, sources.device, Number(row.created_at)]);
   }
+  if (affiliates.length === 0) return;
   await insertRows(
     sql,
     'INSERT INTO dashboard_sources (session_id, aff_id, device, created_at) VALUES',
     'ON CONFLICT (session_id) DO UPDATE SET aff_id = excluded.aff_id, device = excluded.device, created_at = excluded.created_at',
     affiliates,
   );
+}
+
+/** Recomputes one hour from the sessions, clicks and recovery facts (session_outcomes) of that hour. */
+async function recomputeHour(sql: SqlAccess, bucket: number): Promise<void> {
+  const from = bucket * HOUR_MS;
+  const to = from + HOUR_MS;
+  const cells = new Accumulator();
+
+  // Visitors of the hour: their steps, lead, and whether they ended in an order. A buyer's return
+  // through a recovery link (a session that recovers another) is no new visitor: the abandoned
+  // session counted them, and its cart's figures count the return.
+  // Read a page at a time in (created_at, id) order, so that an hour of any number of visitors
+  // never sits in memory whole.
+  let after: [number, string] = [from - 1, ''];
+  for (;;) {
+    const visitors = await sql.all<Row>(
+      `SELECT s.id, s.created_at, s.landing_url, s.user_agent, s.lead,
+              (SELECT ${sql.dialect.commaList('c.page')} FROM session_clicks c WHERE c.session_id = s.id) AS pages,
+              (SELECT COUNT(*) FROM session_outcomes o WHERE o.session_id = s.id AND o.order_at IS NOT NULL) AS orders
+         FROM sessions s WHERE s.created_at >= ? AND s.created_at < ? AND (s.created_at, s.id) > (CAST(? AS BIGINT), CAST(? AS TEXT))
+          AND NOT s.is_bot AND s.recovers_session_id IS NULL
+        ORDER BY s.created_at, s.id LIMIT ?`,
+      [from, to, after[0], after[1], VISITORS_PER_READ],
+    );
+    await addVisitors(sql, cells, visitors);
+    if (visitors.length < VISITORS_PER_READ) break;
+    const last = visitors.at(-1)!;
+    after = [Number(last.created_at), String(last.id)];
+  }
 
   // Carts abandoned in the hour (their CART delivered), and what became of them: the recovery
   // facts of session_outcomes, the same rows `funnelbeacon report` reads.
