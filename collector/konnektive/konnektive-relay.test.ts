@@ -261,11 +261,18 @@ describe('Konnektive relay', () => {
 
   it('sends a phone number it cannot read without guessing exactly as typed', async () => {
     collector = await startTestCollector(konnektiveEnv(double.url));
-    for (const phoneNumber of ['(555) 010-1234', '0151 23456787', '+49 1512 3456787 ext. 12', 'call me']) {
+    for (const phoneNumber of ['(555) 010-1234', '0151 23456787', '+49 1512 3456787 ext. 12']) {
       double.calls.length = 0;
       await send(undefined, [ev.page('lead', LANDING), ev.lead({ ...ann, phoneNumber })]);
       await outboxSettled(collector);
       expect(leadCalls()[0]!.params.phoneNumber, phoneNumber).toBe(phoneNumber);
+    }
+    // Fewer than 7 digits is no phone number (a security code or PIN typed into the field): not sent at all.
+    for (const phoneNumber of ['call me', '737']) {
+      double.calls.length = 0;
+      await send(undefined, [ev.page('lead', LANDING), ev.lead({ ...ann, phoneNumber })]);
+      await outboxSettled(collector);
+      expect(leadCalls()[0]!.params, phoneNumber).not.toHaveProperty('phoneNumber');
     }
   });
 
