@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { DEFAULT_SESSION_MAX_BYTES, DEFAULT_SESSION_MAX_EVENTS } from './ingest/session-cap.js';
+import { isTimeZone } from './lifecycle/day-windows.js';
 
 const duration = (fallback: string) =>
   z
@@ -142,6 +143,14 @@ const EnvSchema = z.object({
   /** The owner's product list (collector/catalogue/product-file.ts); else Konnektive's campaign products. */
   PRODUCTS_FILE: optionalText,
   PRODUCT_MEDIA_HOSTS: list.pipe(z.array(mediaHost)),
+  /** Lifecycle sync (collector/lifecycle/): off unless asked for. */
+  LIFECYCLE_SYNC: flag(false),
+  LIFECYCLE_POLL_EVERY: duration('5m').refine((ms) => ms >= 30_000, { message: 'at least 30s (each poll reads three Konnektive queries)' }),
+  LIFECYCLE_LOOKBACK_DAYS: z.coerce.number().int().min(1).max(31).default(2),
+  KONNEKTIVE_TIMEZONE: z
+    .string()
+    .default('America/New_York')
+    .refine(isTimeZone, { message: 'expected an IANA time zone such as America/New_York (the Konnektive account\'s zone)' }),
 });
 
 export type EmitVia = 'konnektive' | 'activecampaign' | 'sandbox';
@@ -205,6 +214,16 @@ export interface Config {
     readonly linkTtlMs: number;
     readonly doneUrl: string | undefined;
     readonly fallbackUrl: string | undefined;
+  };
+  /**
+   * Lifecycle sync: whether it runs, how often Konnektive is read, how many days before today
+   * each read covers, and the account's time zone (Konnektive's whole-day windows are in it).
+   */
+  readonly lifecycle: {
+    readonly enabled: boolean;
+    readonly pollEveryMs: number;
+    readonly lookbackDays: number;
+    readonly timeZone: string;
   };
 }
 
@@ -275,6 +294,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (konnektive && e.KONNEKTIVE_CAMPAIGNS.length === 0) {
     problems.push('KONNEKTIVE_CAMPAIGNS: required with Konnektive credentials (comma-separated campaign ids)');
   }
+  if (e.LIFECYCLE_SYNC && !activeCampaign) {
+    problems.push('LIFECYCLE_SYNC: lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY');
+  }
+  if (e.LIFECYCLE_SYNC && !konnektive) {
+    problems.push('LIFECYCLE_SYNC: lifecycle sync reads Konnektive and needs KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD');
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const config: Config = {
@@ -310,6 +335,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     productsFile: e.PRODUCTS_FILE,
     productMediaHosts: Object.freeze(e.PRODUCT_MEDIA_HOSTS),
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
+    lifecycle: Object.freeze({
+      enabled: e.LIFECYCLE_SYNC,
+      pollEveryMs: e.LIFECYCLE_POLL_EVERY,
+      lookbackDays: e.LIFECYCLE_LOOKBACK_DAYS,
+      timeZone: e.KONNEKTIVE_TIMEZONE,
+    }),
   };
   // With TRUST_PROXY, X-Forwarded-For names the client: anyone who reaches the collector without
   // going through the proxy could write any address there and step around every per-IP limit.
