@@ -164,3 +164,14 @@ export function Section({ title, children, actions }: { title: string; children:
     </section>
   );
 }
+
+/** The button that loads a list's next page (the Delivery view's requests, a session's timeline). */
+export function ShowMore({ busy, onMore }: { busy: boolean; onMore: () => unknown }) {
+  return (
+    <p>
+      <button type="button" onClick={() => void onMore()} disabled={busy}>
+        {busy ? 'Loading…' : 'Show more'}
+      </button>
+    </p>
+  );
+}

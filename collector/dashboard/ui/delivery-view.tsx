@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { DeliveryData, DoctorData, SandboxRequestsData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
-import { Badge, DataTable, Problem, Section } from './components.js';
+import { Badge, DataTable, Problem, Section, ShowMore } from './components.js';
 import { ago, count, dateTime } from './format.js';
 import { usePoll } from './hooks.js';
 
@@ -171,11 +171,7 @@ function SandboxRequests({ data }: { data: DeliveryData }) {
             ))}
           </ul>
           {next !== null ? (
-            <p>
-              <button type="button" onClick={() => void more()} disabled={busy}>
-                {busy ? 'Loading…' : 'Show more'}
-              </button>
-            </p>
+            <ShowMore busy={busy} onMore={more} />
           ) : (
             <p class="hint">{requests.length === 1 ? 'That is the only one.' : `All ${count(requests.length)} shown.`}</p>
           )}

@@ -7,7 +7,7 @@
 import { useState } from 'preact/hooks';
 import type { SessionDetailData, SessionTimelineData, TimelineEntryData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
-import { Badge, Problem, Section } from './components.js';
+import { Badge, Problem, Section, ShowMore } from './components.js';
 import { count, dateTime, money, STEP_LABELS, time } from './format.js';
 import { usePoll } from './hooks.js';
 
@@ -233,13 +233,7 @@ function Timeline({ data }: { data: SessionDetailData }) {
           </li>
         ))}
       </ol>
-      {next !== null ? (
-        <p>
-          <button type="button" onClick={() => void more()} disabled={busy}>
-            {busy ? 'Loading…' : 'Show more'}
-          </button>
-        </p>
-      ) : null}
+      {next !== null ? <ShowMore busy={busy} onMore={more} /> : null}
     </Section>
   );
 }
