@@ -23,6 +23,7 @@ import { GroupCommitter } from './ingest/group-commit.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { startKonnektiveProbe } from './konnektive/konnektive-probe.js';
 import { konnektiveHandlers } from './konnektive/konnektive-relay.js';
+import { awaitingLifecycleDelivery, lifecyclePollClock, lifecyclePollHandlers } from './lifecycle/lifecycle-poller.js';
 import { sandboxKonnektive } from './konnektive/sandbox-konnektive.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -106,6 +107,8 @@ export async function startCollector(config: Config, options: CollectorOptions =
     ...konnektiveHandlers({ config, store, api: konnektive, health, metrics, logger, clock }),
     ...purchaseHandlers({ config, store, konnektive, catalogue, health, metrics, logger, clock }),
     ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emissionUpstream(config.emitVia), recovery: recoveryLinks(config, secret) }),
+    ...lifecyclePollHandlers({ config, store, api: konnektive, health, metrics, logger, clock, onQueued: () => worker.notify() }),
+    'lifecycle.deliver': awaitingLifecycleDelivery(clock),
   };
   const worker = new OutboxWorker({
     store,
@@ -125,7 +128,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     clock,
   });
 
-  const sweeper = new Sweeper({ store, config, clock, logger, onQueued: () => worker.notify() });
+  const sweeper = new Sweeper({ store, config, clock, logger, onQueued: () => worker.notify(), lifecycle: lifecyclePollClock(config, store) });
   const retention = new Retention({ store, clock, logger, retentionDays: config.retentionDays, everyMs: config.retentionEveryMs });
   const committer = new GroupCommitter(store, {
     onCommitted: () => worker.notify(),

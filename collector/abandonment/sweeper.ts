@@ -26,10 +26,12 @@ export interface SweeperOptions {
   onQueued?: () => void;
   /** Sessions taken per transaction. */
   batchSize?: number;
+  /** Lifecycle sync's poll, queued on this clock's ticks (collector/lifecycle/lifecycle-poller.ts). */
+  lifecycle?: { tick(now: number): Promise<boolean> };
 }
 
 export class Sweeper {
-  readonly #o: Required<SweeperOptions>;
+  readonly #o: Required<Omit<SweeperOptions, 'lifecycle'>> & Pick<SweeperOptions, 'lifecycle'>;
   readonly #policy: AbandonmentPolicy;
   /** Cancels the next tick; undefined once stopped. */
   #cancel: (() => void) | undefined;
@@ -72,6 +74,7 @@ export class Sweeper {
       seen += batch;
       if (batch < batchSize) break;
     }
+    if (await this.#o.lifecycle?.tick(clock.now())) queued++;
     if (queued > 0) this.#o.onQueued();
     if (seen > 0) this.#o.logger.debug({ sessions: seen, jobs: queued }, 'sweep done');
     return seen;

@@ -13,6 +13,9 @@ export const KONNEKTIVE_PATHS = Object.freeze({
   importClick: '/landers/clicks/import/',
   importLead: '/leads/import/',
   queryOrder: '/order/query/',
+  /** Read-only, for the lifecycle sync (collector/lifecycle/): transactions and purchases changed on given days. */
+  queryTransactions: '/transactions/query/',
+  queryPurchases: '/purchase/query/',
   activeCampaign: '/cart/activecampaign/',
   /** Read-only: `funnelbeacon doctor` checks that each allowed campaign exists. */
   queryCampaign: '/campaign/query/',

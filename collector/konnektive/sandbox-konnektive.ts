@@ -33,6 +33,8 @@ export function sandboxKonnektive(): KonnektiveApi {
             },
           };
         case 'queryOrder':
+        case 'queryTransactions':
+        case 'queryPurchases':
           return { ok: false, failure: 'rejected', httpStatus: 200, latencyMs: 0, message: 'No result found (sandbox)' };
         case 'queryCampaign':
           return { ok: true, httpStatus: 200, latencyMs: 0, message: demoCampaign(params.campaignId ?? '1') };

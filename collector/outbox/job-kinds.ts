@@ -18,6 +18,10 @@ export const JOB_KINDS = Object.freeze({
   emitOrder: 'emit.order',
   /** Closes a CART whose buyer paid with another order. */
   emitClose: 'emit.close',
+  /** Reads what changed in Konnektive over the lifecycle window; one pending at a time (collector/lifecycle/). */
+  lifecyclePoll: 'lifecycle.poll',
+  /** Tells ActiveCampaign one lifecycle event (its payload); queued per customer, so a customer's events keep their order. */
+  lifecycleDeliver: 'lifecycle.deliver',
 } as const);
 export type JobKind = (typeof JOB_KINDS)[keyof typeof JOB_KINDS];
 
@@ -43,6 +47,8 @@ export function emissionUpstream(emitVia: EmitVia): Upstream {
 
 /** The upstream a job of this kind calls. */
 export function jobUpstream(kind: JobKind, emitVia: EmitVia): Upstream {
+  // Lifecycle events go to ActiveCampaign directly: the sync requires its credentials.
+  if (kind === JOB_KINDS.lifecycleDeliver) return 'activecampaign';
   return EMIT_KINDS.has(kind) ? emissionUpstream(emitVia) : 'konnektive';
 }
 

@@ -90,6 +90,15 @@ function build(d: Dialect) {
     insertSession: q(`INSERT INTO sessions (id, campaign_id, created_at, state_changed_at, last_seen_at, landing_url, referrer, user_agent, ip, is_bot, recovers_session_id)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     spendToken: q('INSERT INTO spent_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
+
+    // --- lifecycle sync (collector/lifecycle/) ---------------------------------------------------
+    /** Inside a transaction: a second collector reading the same record waits for the first's write. */
+    getLifecycleSnapshot: q(`SELECT snapshot FROM lifecycle_snapshots WHERE kind = ? AND record_id = ?${d.forUpdate}`),
+    lifecycleSnapshotsOfGroup: q('SELECT record_id, snapshot FROM lifecycle_snapshots WHERE kind = ? AND group_key = ? ORDER BY record_id LIMIT ?'),
+    putLifecycleSnapshot: q(`INSERT INTO lifecycle_snapshots (kind, record_id, group_key, snapshot, updated_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (kind, record_id) DO UPDATE SET group_key = excluded.group_key, snapshot = excluded.snapshot, updated_at = excluded.updated_at`),
+    insertLifecycleEvent: q('INSERT INTO lifecycle_events (id, kind, customer_key, payload, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+    getLifecycleEvent: q('SELECT * FROM lifecycle_events WHERE id = ?'),
     purgeSpentTokens: q(`DELETE FROM spent_tokens WHERE id IN (SELECT id FROM spent_tokens WHERE expires_at < ? LIMIT ?)`),
     /** `UPDATE sessions` of these columns (one text per set of columns, so each stays prepared). */
     updateSession: memo((columns: string) => q(`UPDATE sessions SET ${columns.split(',').map((name) => `${name} = ?`).join(', ')} WHERE id = ?`)),

@@ -341,4 +341,31 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX spent_tokens_by_expiry ON spent_tokens (expires_at);
     `,
   },
+  {
+    version: 16,
+    sql: `
+      -- Lifecycle sync: what was last seen of each Konnektive record (a transaction, purchase or
+      -- order, by its id), so that only a real change becomes an event; group_key is the record's
+      -- order id (a refund is matched with the sales of its order).
+      CREATE TABLE lifecycle_snapshots (
+        kind TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        group_key TEXT,
+        snapshot TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (kind, record_id)
+      );
+      CREATE INDEX lifecycle_snapshots_by_group ON lifecycle_snapshots (kind, group_key) WHERE group_key IS NOT NULL;
+      -- Each lifecycle event once, under its stable id (made from Konnektive's ids and the change).
+      CREATE TABLE lifecycle_events (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        customer_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX lifecycle_events_by_customer ON lifecycle_events (customer_key, created_at);
+      CREATE INDEX lifecycle_events_by_created ON lifecycle_events (created_at);
+    `,
+  },
 ];

@@ -16,6 +16,7 @@ import {
   RECENT_PAGE_VIEWS,
   LIST_LIMIT,
   SESSIONS_PER_EMAIL,
+  LIFECYCLE_GROUP_LIMIT,
   type CartOutcome,
   type ClaimOptions,
   type DailyRollup,
@@ -145,6 +146,14 @@ export abstract class SqlStore implements Store {
         const changed = x.run(p.spendToken, [id, expiresAt]);
         return (isPromise(changed) ? await changed : changed) === 1;
       },
+      getLifecycleSnapshot: async (kind, recordId) => first(await x.rows(p.getLifecycleSnapshot, [kind, recordId]), (row) => String(row.snapshot)),
+      listLifecycleSnapshots: async (kind, groupKey) =>
+        (await x.rows(p.lifecycleSnapshotsOfGroup, [kind, groupKey, LIFECYCLE_GROUP_LIMIT])).map((row) => ({ recordId: String(row.record_id), snapshot: String(row.snapshot) })),
+      putLifecycleSnapshot: async ({ kind, recordId, groupKey, snapshot, now }) => {
+        await x.run(p.putLifecycleSnapshot, [kind, recordId, groupKey ?? null, snapshot, now]);
+      },
+      insertLifecycleEvent: async ({ id, kind, customerKey, payload, now }) =>
+        (await x.run(p.insertLifecycleEvent, [id, kind, customerKey, JSON.stringify(payload), now])) === 1,
       markPageClicked: async (sessionId, page) => {
         const changed = x.run(p.markPageClicked, [sessionId, page]);
         return (isPromise(changed) ? await changed : changed) === 1;

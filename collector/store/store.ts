@@ -278,6 +278,9 @@ export interface DailyRollup {
   value: number;
 }
 
+/** Most snapshots read of one group (an order's transactions: sales, rebills, refunds). */
+export const LIFECYCLE_GROUP_LIMIT = 500;
+
 /** Operations available inside one transaction. */
 export interface StoreTx {
   getSession(id: string): Promise<Session | undefined>;
@@ -296,6 +299,16 @@ export interface StoreTx {
    * Kept until `expiresAt`, after which the token is refused for its age anyway.
    */
   spendToken(id: string, expiresAt: number): Promise<boolean>;
+  /**
+   * Lifecycle sync: what was last seen of a Konnektive record (`kind` is its source), as stored
+   * JSON. Locks the row until commit on PostgreSQL, so two collectors take turns on one record.
+   */
+  getLifecycleSnapshot(kind: string, recordId: string): Promise<string | undefined>;
+  /** The snapshots of one group (a transaction's order), at most {@link LIFECYCLE_GROUP_LIMIT}. */
+  listLifecycleSnapshots(kind: string, groupKey: string): Promise<Array<{ recordId: string; snapshot: string }>>;
+  putLifecycleSnapshot(snapshot: { kind: string; recordId: string; groupKey?: string; snapshot: string; now: number }): Promise<void>;
+  /** Stores a lifecycle event; `false` when one with its id was stored before (by any collector). */
+  insertLifecycleEvent(event: { id: string; kind: string; customerKey: string; payload: Record<string, unknown>; now: number }): Promise<boolean>;
   /** Records that a page type got its click; `false` when it already had one. */
   markPageClicked(sessionId: string, page: PageName): Promise<boolean>;
   enqueue(job: NewJob): Promise<number>;
