@@ -135,6 +135,26 @@ describe('parseConfig', () => {
       expect(result.ok && result.config.activeCampaign?.apiUrl).toBe('https://acct.api-us1.com/api/3');
     }
   });
+
+  it('reads ActiveCampaign event tracking only with both its account id and key, over https or to this machine', () => {
+    const off = parseConfig(live);
+    expect(off.ok && off.config.activeCampaignEvents).toBeUndefined();
+    expect(off.ok && off.config.lifecycle.tagPrefix).toBe('fb-');
+    const on = parseConfig({ ...live, ACTIVECAMPAIGN_ACCOUNT_ID: '1234', ACTIVECAMPAIGN_EVENT_KEY: 'key', LIFECYCLE_TAG_PREFIX: 'shop-' });
+    expect(on.ok && on.config.activeCampaignEvents).toEqual({ accountId: '1234', eventKey: 'key', eventsUrl: 'https://trackcmp.net/event' });
+    expect(on.ok && on.config.lifecycle.tagPrefix).toBe('shop-');
+    const local = parseConfig({ ...live, ACTIVECAMPAIGN_ACCOUNT_ID: '1', ACTIVECAMPAIGN_EVENT_KEY: 'k', ACTIVECAMPAIGN_EVENTS_URL: 'http://127.0.0.1:9/event' });
+    expect(local.ok && local.config.activeCampaignEvents?.eventsUrl).toBe('http://127.0.0.1:9/event');
+    const problems = (env: Record<string, string>) => {
+      const result = parseConfig({ ...live, ...env });
+      return result.ok ? [] : result.problems;
+    };
+    expect(problems({ ACTIVECAMPAIGN_ACCOUNT_ID: '1234' })).toEqual([expect.stringMatching(/^ACTIVECAMPAIGN_EVENT_KEY: /)]);
+    expect(problems({ ACTIVECAMPAIGN_EVENT_KEY: 'k' })).toEqual([expect.stringMatching(/^ACTIVECAMPAIGN_ACCOUNT_ID: /)]);
+    expect(problems({ ACTIVECAMPAIGN_ACCOUNT_ID: 'acct', ACTIVECAMPAIGN_EVENT_KEY: 'k' })).toEqual([expect.stringMatching(/^ACTIVECAMPAIGN_ACCOUNT_ID: /)]);
+    expect(problems({ ACTIVECAMPAIGN_EVENTS_URL: 'http://trackcmp.net/event' })).toEqual([expect.stringMatching(/^ACTIVECAMPAIGN_EVENTS_URL: must be an https/)]);
+    expect(problems({ LIFECYCLE_TAG_PREFIX: 'a,b' })).toEqual([expect.stringMatching(/^LIFECYCLE_TAG_PREFIX: /)]);
+  });
 });
 
 describe('isAllowedOrigin', () => {

@@ -111,6 +111,15 @@ const EnvSchema = z.object({
   ACTIVECAMPAIGN_API_KEY: optionalText,
   ACTIVECAMPAIGN_CONNECTION_ID: optionalText.pipe(z.string().regex(/^\d+$/, 'expected a numeric id').optional()),
   ACTIVECAMPAIGN_RATE_LIMIT: z.coerce.number().positive().max(100).default(5),
+  /** Event tracking (lifecycle events): Settings → Tracking → Event Tracking shows both. */
+  ACTIVECAMPAIGN_ACCOUNT_ID: optionalText.pipe(z.string().regex(/^\d+$/, 'expected the numeric account id (actid) that Event Tracking shows').optional()),
+  ACTIVECAMPAIGN_EVENT_KEY: optionalText,
+  ACTIVECAMPAIGN_EVENTS_URL: optionalText.pipe(z.url().optional()).refine((url) => url === undefined || secureUpstream(url), SECURE_UPSTREAM),
+  /** Prefix of the lifecycle tags (`fb-customer`, `fb-past-due`, ...). */
+  LIFECYCLE_TAG_PREFIX: z
+    .string()
+    .default('fb-')
+    .refine((prefix) => prefix.length <= 32 && !/[\u0000-\u001f,]/.test(prefix), { message: 'at most 32 characters, without commas or control characters' }),
   // Default 30m, or 2m in sandbox mode (see parseConfig) so a first run shows a cart within minutes.
   ABANDON_AFTER: duration('30m'),
   UPSELL_WINDOW: duration('15m'),
@@ -174,6 +183,8 @@ export interface Config {
     | { readonly apiUrl: string; readonly apiKey: string; readonly connectionId: string | undefined }
     | undefined;
   readonly activeCampaignRatePerSecond: number;
+  /** ActiveCampaign's event tracking, when both its account id and event key are set. */
+  readonly activeCampaignEvents: { readonly accountId: string; readonly eventKey: string; readonly eventsUrl: string } | undefined;
   readonly abandonAfterMs: number;
   readonly upsellWindowMs: number;
   readonly sweepEveryMs: number;
@@ -224,6 +235,8 @@ export interface Config {
     readonly pollEveryMs: number;
     readonly lookbackDays: number;
     readonly timeZone: string;
+    /** `LIFECYCLE_TAG_PREFIX`: the lifecycle tags are this followed by `customer`, `past-due`, ... */
+    readonly tagPrefix: string;
   };
 }
 
@@ -237,6 +250,9 @@ const SANDBOX_ORIGINS = ['http://localhost', 'http://127.0.0.1'];
 export const SANDBOX_HOST = '127.0.0.1';
 /** Sandbox mode's default ABANDON_AFTER: a newcomer sees the abandoned cart within minutes. */
 export const SANDBOX_ABANDON_AFTER_MS = 2 * 60_000;
+
+/** ActiveCampaign's event tracking endpoint (`ACTIVECAMPAIGN_EVENTS_URL` replaces it, e.g. for tests). */
+export const DEFAULT_EVENTS_URL = 'https://trackcmp.net/event';
 
 /** ActiveCampaign shows the account URL without `/api/3`; accept it either way. */
 function activeCampaignBase(url: string): string {
@@ -294,6 +310,9 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (konnektive && e.KONNEKTIVE_CAMPAIGNS.length === 0) {
     problems.push('KONNEKTIVE_CAMPAIGNS: required with Konnektive credentials (comma-separated campaign ids)');
   }
+  if (Boolean(e.ACTIVECAMPAIGN_ACCOUNT_ID) !== Boolean(e.ACTIVECAMPAIGN_EVENT_KEY)) {
+    problems.push(`${e.ACTIVECAMPAIGN_ACCOUNT_ID ? 'ACTIVECAMPAIGN_EVENT_KEY' : 'ACTIVECAMPAIGN_ACCOUNT_ID'}: event tracking needs both ACTIVECAMPAIGN_ACCOUNT_ID and ACTIVECAMPAIGN_EVENT_KEY, or neither`);
+  }
   if (e.LIFECYCLE_SYNC && !activeCampaign) {
     problems.push('LIFECYCLE_SYNC: lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY');
   }
@@ -315,6 +334,10 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     emitVia,
     activeCampaign: activeCampaign && Object.freeze(activeCampaign),
     activeCampaignRatePerSecond: e.ACTIVECAMPAIGN_RATE_LIMIT,
+    activeCampaignEvents:
+      e.ACTIVECAMPAIGN_ACCOUNT_ID && e.ACTIVECAMPAIGN_EVENT_KEY
+        ? Object.freeze({ accountId: e.ACTIVECAMPAIGN_ACCOUNT_ID, eventKey: e.ACTIVECAMPAIGN_EVENT_KEY, eventsUrl: e.ACTIVECAMPAIGN_EVENTS_URL ?? DEFAULT_EVENTS_URL })
+        : undefined,
     abandonAfterMs: sandbox && !env.ABANDON_AFTER?.trim() ? SANDBOX_ABANDON_AFTER_MS : e.ABANDON_AFTER,
     upsellWindowMs: e.UPSELL_WINDOW,
     sweepEveryMs: e.SWEEP_EVERY,
@@ -340,6 +363,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       pollEveryMs: e.LIFECYCLE_POLL_EVERY,
       lookbackDays: e.LIFECYCLE_LOOKBACK_DAYS,
       timeZone: e.KONNEKTIVE_TIMEZONE,
+      tagPrefix: e.LIFECYCLE_TAG_PREFIX,
     }),
   };
   // With TRUST_PROXY, X-Forwarded-For names the client: anyone who reaches the collector without
