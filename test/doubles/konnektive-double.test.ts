@@ -645,3 +645,59 @@ describe('introspection', () => {
     expect((await call('/leads/import/', lead())).result).toBe('SUCCESS');
   });
 });
+
+describe('lifecycle queries (/transactions/query/, /purchase/query/, /order/query/ by dateUpdated)', () => {
+  const window = { dateRangeType: 'dateUpdated', startDate: '04/30/2025', endDate: '05/01/2025', resultsPerPage: '200' };
+
+  it('refuses what Konnektive refuses: missing or badly written dates, more than 200 a page, unknown enums', async () => {
+    for (const path of ['/transactions/query/', '/purchase/query/']) {
+      expect((await call(path, {})).message).toMatch(/startDate is required/);
+      expect((await call(path, { ...window, startDate: '2025-04-30' })).message).toMatch(/mm\/dd\/yyyy/);
+      expect((await call(path, { ...window, resultsPerPage: '201' })).message).toMatch(/resultsPerPage/);
+      expect((await call(path, { ...window, dateRangeType: 'dateChanged' })).message).toMatch(/dateRangeType/);
+      expect((await call(path, { ...window, startDate: '05/02/2025' })).result).toBe('ERROR');
+    }
+    expect((await call('/transactions/query/', { ...window, txnType: 'RECURRING' })).message).toMatch(/txnType/);
+    // Query Purchases wants startDate strictly before endDate.
+    expect((await call('/purchase/query/', { ...window, startDate: '05/01/2025' })).message).toMatch(/before endDate/);
+    expect((await call('/transactions/query/', { ...window, startDate: '05/01/2025' })).message).toMatch(/No transactions found/);
+    expect((await call('/transactions/query/', window, false)).message).toBe(KONNEKTIVE_BAD_CREDENTIALS);
+  });
+
+  it('answers whole days in the account zone by dateUpdated, page by page, and an empty page as ERROR', async () => {
+    k.setUtcOffset(-300); // New York in winter: 2025-05-01 12:00 UTC is 07:00 there.
+    k.putTransaction({ transactionId: '1', txnType: 'SALE', responseType: 'SUCCESS', orderId: 'A' });
+    clock = Date.UTC(2025, 4, 2, 4, 30); // 23:30 on May 1st in the account's zone, May 2nd in UTC
+    k.putTransaction({ transactionId: '2', txnType: 'SALE', responseType: 'SUCCESS', orderId: 'B' });
+    clock = Date.UTC(2025, 4, 2, 5, 30); // 00:30 on May 2nd in the account's zone
+    k.putTransaction({ transactionId: '1', isChargedback: '1' });
+    const mayFirst = await call('/transactions/query/', { ...window, startDate: '05/01/2025', endDate: '05/01/2025' });
+    expect(mayFirst.message.data.map((row: { transactionId: string }) => row.transactionId)).toEqual(['2']);
+    expect(mayFirst.message.data[0].dateUpdated).toBe('2025-05-01 23:30:00');
+    const mayFirstToSecond = await call('/transactions/query/', { ...window, startDate: '05/01/2025', endDate: '05/02/2025' });
+    expect(mayFirstToSecond.message.data).toHaveLength(2);
+    // By dateCreated transaction 1 stays on May 1st.
+    expect((await call('/transactions/query/', { ...window, dateRangeType: 'dateCreated', startDate: '05/01/2025', endDate: '05/01/2025' })).message.totalResults).toBe(2);
+
+    for (let i = 0; i < 250; i++) k.putPurchase({ purchaseId: `P${i}`, status: 'ACTIVE', billingCycleNumber: 1 });
+    const range = { ...window, startDate: '05/01/2025', endDate: '05/02/2025' };
+    const first = await call('/purchase/query/', { ...range, page: '1' });
+    const second = await call('/purchase/query/', { ...range, page: '2' });
+    expect(first.message.data).toHaveLength(200);
+    expect(second.message.data).toHaveLength(50);
+    expect(first.message.totalResults).toBe(250);
+    expect(await call('/purchase/query/', { ...range, page: '3' })).toEqual({ result: 'ERROR', message: 'No purchases found' });
+  });
+
+  it('answers an order\'s fulfillments as set, updated then; and fails on purpose per path', async () => {
+    const order = k.createCompletedOrder({ email: 'ann@example.com', items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] });
+    clock += 3_600_000;
+    k.updateOrder(order.orderId, { fulfillments: [{ fulfillmentId: 'F1', status: 'SHIPPED', trackingNumber: '1Z9' }] });
+    const found = await call('/order/query/', { ...window, startDate: '05/01/2025', endDate: '05/01/2025' });
+    expect(found.message.data[0]).toMatchObject({ orderId: order.orderId, fulfillments: [{ status: 'SHIPPED', trackingNumber: '1Z9' }], dateUpdated: '2025-05-01 13:00:00' });
+    k.fail('http500', { path: '/transactions/query/', times: 1 });
+    const res = await fetch(`${k.url}/transactions/query/`, { method: 'POST', body: new URLSearchParams({ ...CREDS, ...window }) });
+    expect(res.status).toBe(500);
+    expect((await call('/transactions/query/', window)).message).toMatch(/No transactions found/);
+  });
+});

@@ -137,7 +137,7 @@ export interface KonnektiveItemInput {
 
 export interface KonnektiveOrderChange {
   at: number;
-  via: 'leads/import' | 'completeOrder' | 'addUpsell' | 'createCompletedOrder' | 'setOrderStatus';
+  via: 'leads/import' | 'completeOrder' | 'addUpsell' | 'createCompletedOrder' | 'setOrderStatus' | 'updateOrder';
   /** The lead fields sent (credentials removed), or a summary of the helper call. */
   changes: Record<string, string>;
 }
@@ -158,7 +158,24 @@ export interface KonnektiveOrder {
   dateCreated: number;
   dateUpdated: number;
   history: KonnektiveOrderChange[];
+  /** Fields set by {@link KonnektiveDouble.updateOrder} (fulfillments, ...), answered as given. */
+  extra?: Record<string, unknown>;
 }
+
+/**
+ * A transaction or purchase (subscription) the account holds, for the lifecycle queries: its
+ * fields as Query Transactions / Query Purchases answer them, and when it was created and last
+ * updated (printed in the account's zone).
+ */
+export interface KonnektiveLifecycleRecord {
+  fields: Record<string, unknown>;
+  dateCreated: number;
+  dateUpdated: number;
+}
+
+/** Query Transactions' `txnType` and `responseType` filters. */
+export const KONNEKTIVE_TXN_TYPES = ['SALE', 'AUTHORIZE', 'CAPTURE', 'VOID', 'REFUND'] as const;
+export const KONNEKTIVE_RESPONSE_TYPES = ['SUCCESS', 'HARD_DECLINE', 'SOFT_DECLINE'] as const;
 
 export interface KonnektiveAcRouteCall {
   type: KonnektiveAcType;
@@ -199,6 +216,15 @@ export interface KonnektiveDouble {
     currency?: string;
   }): KonnektiveOrder;
   setOrderStatus(orderId: string, status: KonnektiveOrderStatus): KonnektiveOrder;
+  /** Sets fields of an order (`fulfillments`, ...) as Query Order will answer them; updates it now. */
+  updateOrder(orderId: string, fields: Record<string, unknown>): KonnektiveOrder;
+  /** Transactions by `transactionId` and purchases by `purchaseId` (Query Transactions / Query Purchases). */
+  readonly transactions: Map<string, KonnektiveLifecycleRecord>;
+  readonly purchases: Map<string, KonnektiveLifecycleRecord>;
+  /** Adds a transaction, or changes one (fields merged): created or updated now. */
+  putTransaction(fields: Record<string, unknown> & { transactionId: string }): KonnektiveLifecycleRecord;
+  /** Adds a purchase, or changes one (fields merged): created or updated now. */
+  putPurchase(fields: Record<string, unknown> & { purchaseId: string }): KonnektiveLifecycleRecord;
   /** Forgets all calls, sessions, orders and failures; restores the initial credentials. */
   reset(): void;
   close(): Promise<void>;
@@ -368,6 +394,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
   const calls: KonnektiveCall[] = [];
   const sessions = new Map<string, KonnektiveSession>();
   const leads = new Map<string, KonnektiveOrder>();
+  const transactions = new Map<string, KonnektiveLifecycleRecord>();
+  const purchases = new Map<string, KonnektiveLifecycleRecord>();
   const acRoute: KonnektiveAcRouteCall[] = [];
   const customersByEmail = new Map<string, number>();
   const hanging = new Set<http.ServerResponse>();
@@ -548,7 +576,79 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       totalAmount: order.totalAmount,
       currencyCode: order.currencyCode,
       items: order.items.map((item) => ({ ...item })),
+      ...structuredClone(order.extra ?? {}),
     };
+  }
+
+  /**
+   * Query Transactions and Query Purchases (docs/upstreams.md, "Lifecycle sync"): strict about
+   * what public clients validate: dates in m/d/Y, required without a look-up key; start not after
+   * end (purchases: strictly before); `dateRangeType`; `resultsPerPage` 1..200; the enums. Dates
+   * are whole days in the account's zone; nothing found is an ERROR, as Konnektive answers it.
+   */
+  function lifecycleQuery(records: Map<string, KonnektiveLifecycleRecord>, what: 'transactions' | 'purchases'): (p: Params) => Outcome {
+    const keys = what === 'transactions' ? ['transactionId', 'orderId', 'purchaseId', 'customerId'] : ['purchaseId', 'orderId', 'customerId'];
+    return (p) => {
+      const errors: string[] = [];
+      for (const key of ['orderId', 'purchaseId']) checkField(p, errors, key, { max: 30 });
+      if (has(p, 'customerId') && !INT.test(p.customerId ?? '')) errors.push('customerId must be an integer');
+      const byKey = keys.some((key) => has(p, key));
+      let start: number | undefined;
+      let end: number | undefined;
+      for (const name of ['startDate', 'endDate'] as const) {
+        if (!has(p, name)) {
+          if (!byKey) errors.push(`${name} is required`);
+        } else if (parseUsDate(p[name] ?? '') === undefined) errors.push(`${name} must be a date in mm/dd/yyyy format`);
+      }
+      const startDay = has(p, 'startDate') ? parseUsDate(p.startDate ?? '') : undefined;
+      const endDay = has(p, 'endDate') ? parseUsDate(p.endDate ?? '') : undefined;
+      if (startDay !== undefined && endDay !== undefined) {
+        if (startDay > endDay || (what === 'purchases' && startDay === endDay)) errors.push(what === 'purchases' ? 'startDate must be before endDate' : 'startDate must not be after endDate');
+      }
+      // The days are the account's: its midnight is UTC's minus the offset; any time given is ignored.
+      if (startDay !== undefined) start = startDay - utcOffsetMs;
+      if (endDay !== undefined) end = endDay - utcOffsetMs + 86_400_000 - 1;
+      const dateRangeType = p.dateRangeType ?? 'dateCreated';
+      if (dateRangeType !== 'dateCreated' && dateRangeType !== 'dateUpdated') errors.push('Invalid dateRangeType');
+      if (what === 'transactions') {
+        if (has(p, 'txnType') && !(KONNEKTIVE_TXN_TYPES as readonly string[]).includes(p.txnType ?? '')) errors.push(`Invalid txnType ${p.txnType}`);
+        if (has(p, 'responseType') && !(KONNEKTIVE_RESPONSE_TYPES as readonly string[]).includes(p.responseType ?? '')) errors.push(`Invalid responseType ${p.responseType}`);
+      }
+      const perPage = has(p, 'resultsPerPage') ? Number(p.resultsPerPage) : 25;
+      if (!Number.isInteger(perPage) || perPage < 1 || perPage > 200) errors.push('resultsPerPage must be between 1 and 200');
+      const page = has(p, 'page') ? Number(p.page) : 1;
+      if (!Number.isInteger(page) || page < 1) errors.push('page must be a positive integer');
+      if (errors.length > 0) return { ok: false, message: errors.join('; ') };
+
+      const found = [...records.values()].filter((record) => {
+        const when = dateRangeType === 'dateUpdated' ? record.dateUpdated : record.dateCreated;
+        if (start !== undefined && when < start) return false;
+        if (end !== undefined && when > end) return false;
+        for (const key of keys) if (has(p, key) && String(record.fields[key] ?? '') !== p[key]) return false;
+        for (const key of ['txnType', 'responseType', 'status']) if (has(p, key) && String(record.fields[key] ?? '') !== p[key]) return false;
+        return true;
+      });
+      found.sort((a, b) => a.dateCreated - b.dateCreated);
+      const data = found.slice((page - 1) * perPage, page * perPage);
+      if (data.length === 0) return { ok: false, message: what === 'transactions' ? 'No transactions found matching those parameters' : 'No purchases found' };
+      return {
+        ok: true,
+        message: {
+          totalResults: found.length,
+          resultsPerPage: perPage,
+          page,
+          data: data.map((record) => ({ ...structuredClone(record.fields), dateCreated: crmDate(record.dateCreated, utcOffsetMs), dateUpdated: crmDate(record.dateUpdated, utcOffsetMs) })),
+        },
+      };
+    };
+  }
+
+  function putRecord(records: Map<string, KonnektiveLifecycleRecord>, id: string, fields: Record<string, unknown>): KonnektiveLifecycleRecord {
+    const at = now();
+    const existing = records.get(id);
+    const record = existing ? { ...existing, fields: { ...existing.fields, ...structuredClone(fields) }, dateUpdated: at } : { fields: structuredClone(fields), dateCreated: at, dateUpdated: at };
+    records.set(id, record);
+    return record;
   }
 
   function queryOrder(p: Params): Outcome {
@@ -686,6 +786,8 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     '/landers/clicks/import/': importClick,
     '/leads/import/': importLead,
     '/order/query/': queryOrder,
+    '/transactions/query/': lifecycleQuery(transactions, 'transactions'),
+    '/purchase/query/': lifecycleQuery(purchases, 'purchases'),
     '/cart/activecampaign/': cartActiveCampaign,
   };
 
@@ -864,8 +966,21 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
       order.history.push({ at: order.dateUpdated, via: 'setOrderStatus', changes: { orderStatus: status } });
       return order;
     },
+    updateOrder(orderId, fields) {
+      const order = requireOrder(orderId);
+      order.extra = { ...order.extra, ...structuredClone(fields) };
+      order.dateUpdated = now();
+      order.history.push({ at: order.dateUpdated, via: 'updateOrder', changes: Object.fromEntries(Object.keys(fields).map((key) => [key, 'set'])) });
+      return order;
+    },
+    transactions,
+    purchases,
+    putTransaction: (fields) => putRecord(transactions, fields.transactionId, fields),
+    putPurchase: (fields) => putRecord(purchases, fields.purchaseId, fields),
     reset() {
       calls.length = 0;
+      transactions.clear();
+      purchases.clear();
       acRoute.length = 0;
       sessions.clear();
       leads.clear();
