@@ -23,7 +23,8 @@ import { GroupCommitter } from './ingest/group-commit.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { startKonnektiveProbe } from './konnektive/konnektive-probe.js';
 import { konnektiveHandlers } from './konnektive/konnektive-relay.js';
-import { awaitingLifecycleDelivery, lifecyclePollClock, lifecyclePollHandlers } from './lifecycle/lifecycle-poller.js';
+import { lifecyclePollClock, lifecyclePollHandlers } from './lifecycle/lifecycle-poller.js';
+import { lifecycleDeliveryHandlers } from './lifecycle/lifecycle-delivery.js';
 import { sandboxKonnektive } from './konnektive/sandbox-konnektive.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -108,7 +109,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     ...purchaseHandlers({ config, store, konnektive, catalogue, health, metrics, logger, clock }),
     ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emissionUpstream(config.emitVia), recovery: recoveryLinks(config, secret) }),
     ...lifecyclePollHandlers({ config, store, api: konnektive, health, metrics, logger, clock, onQueued: () => worker.notify() }),
-    'lifecycle.deliver': awaitingLifecycleDelivery(clock),
+    ...lifecycleDeliveryHandlers({ config, store, health, metrics, logger, clock, ...(options.fetch ? { fetch: options.fetch } : {}) }),
   };
   const worker = new OutboxWorker({
     store,

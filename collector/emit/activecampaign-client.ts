@@ -306,3 +306,89 @@ function summariseAcResponse(body: Record<string, unknown>): string {
   }
   return JSON.stringify(summary).slice(0, 500);
 }
+
+// ---- event tracking ----
+
+export interface ActiveCampaignEventTracker {
+  /**
+   * Records `event` for the contact with `email` (ActiveCampaign's event tracking, "Event is
+   * recorded" automations): a form POST to the events URL with the account id and event key.
+   * Answered like every other call: `ok`, or a failure value.
+   */
+  track(event: string, email: string, eventdata: string, record?: CallRecorder): Promise<AcResponse>;
+}
+
+export interface ActiveCampaignEventTrackerOptions {
+  /** `ACTIVECAMPAIGN_EVENTS_URL`: `https://trackcmp.net/event` unless set. */
+  eventsUrl: string;
+  accountId: string;
+  eventKey: string;
+  /** The same account's gate as the API's: event tracking counts as a request of the account. */
+  gate: Pick<RateGate, 'acquire' | 'pauseUntil'>;
+  clock: Clock;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** ActiveCampaign caps an event name at 32 characters. */
+export const AC_EVENT_NAME_MAX = 32;
+
+export function activeCampaignEventTracker({ eventsUrl, accountId, eventKey, gate, clock, timeoutMs = 15_000, fetch: doFetch = fetch }: ActiveCampaignEventTrackerOptions): ActiveCampaignEventTracker {
+  return {
+    async track(event, email, eventdata, record) {
+      if (event.length === 0 || event.length > AC_EVENT_NAME_MAX) return failure('rejected', `event name "${event}" must be 1 to ${AC_EVENT_NAME_MAX} characters`);
+      const form = new URLSearchParams({ actid: accountId, key: eventKey, event, eventdata, visit: JSON.stringify({ email }) });
+      // The event name only: the key, the account, the email and the event's data stay out of the log.
+      const requestSummary = JSON.stringify({ event, eventdata: '[redacted]', visit: '[redacted]' });
+      await gate.acquire();
+      const started = performance.now();
+      const finish = (result: AcResponse, responseSummary: string): AcResponse => {
+        record?.({
+          endpoint: 'POST /event',
+          request: requestSummary,
+          response: responseSummary,
+          outcome: result.ok ? 'ok' : result.failure === 'rate_limited' ? 'transient' : result.failure,
+          ...(result.status === undefined ? {} : { httpStatus: result.status }),
+          latencyMs: Math.round(performance.now() - started),
+        });
+        return result;
+      };
+      let response: Response;
+      let text: string;
+      try {
+        response = await doFetch(eventsUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body: form.toString(),
+          signal: AbortSignal.timeout(timeoutMs),
+          ...NO_REDIRECTS,
+        });
+        text = await response.text();
+      } catch (error) {
+        const message = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'connection failed';
+        return finish(failure('transient', message), message);
+      }
+      const status = response.status;
+      const json = parseJson(text);
+      if (status >= 200 && status < 300) {
+        // AC answers `{"success":1,"message":"Event spawned"}`; anything else did not record it.
+        if (json?.success === 1 || json?.success === '1') return finish({ ok: true, status, body: json }, '{"success":1}');
+        return finish(failure('rejected', `HTTP ${status}: the event was not recorded`, { status }), `HTTP ${status}, no success`);
+      }
+      if (isRedirect(status)) {
+        const message = redirectProblem(status, response.headers.get('location'), new URL(eventsUrl), 'ACTIVECAMPAIGN_EVENTS_URL');
+        return finish(failure('transient', message, { status }), message);
+      }
+      if (status === 429 || (status === 503 && response.headers.get('retry-after'))) {
+        const retryAt = clock.now() + (parseRetryAfter(response.headers.get('retry-after'), clock.now()) ?? 1000);
+        await gate.pauseUntil(retryAt);
+        const message = `HTTP ${status}: ActiveCampaign asks to wait ${Math.ceil((retryAt - clock.now()) / 1000)} s`;
+        return finish(failure('rate_limited', message, { status, retryAt }), message);
+      }
+      if (status >= 500) return finish(failure('transient', `HTTP ${status}`, { status }), `HTTP ${status}`);
+      // AC answers a wrong account id or event key, and a bad event, with 400 `{}`.
+      const message = `HTTP ${status}: event tracking refused the event (check ACTIVECAMPAIGN_ACCOUNT_ID, ACTIVECAMPAIGN_EVENT_KEY, and that event tracking is on)`;
+      return finish(failure(status === 401 || status === 403 ? 'auth' : 'rejected', message, { status }), message);
+    },
+  };
+}

@@ -1,7 +1,9 @@
 /**
  * @module activecampaign-double
  * A strict stand-in for the ActiveCampaign v3 "Deep Data" API (connections, e-commerce customers,
- * orders and abandoned carts), run as a real HTTP server on 127.0.0.1 so that funnelbeacon's
+ * orders and abandoned carts), the contact side the lifecycle sync writes (`contact/sync` with
+ * custom field values, fields, tags, contact tags, tracking logs) and event tracking
+ * (`POST /event`, trackcmp.net's form), run as a real HTTP server on 127.0.0.1 so that funnelbeacon's
  * integration tests exercise the real client, its throttle and its timeouts.
  *
  * It rejects what the real API rejects, as far as public sources show
@@ -19,18 +21,22 @@ import { startHttpDouble } from './http-double.js';
 import { connectionsResource } from './activecampaign/connections.js';
 import { customersResource } from './activecampaign/customers.js';
 import { ordersResource } from './activecampaign/orders.js';
+import { contactsResource, type AcContact, type AcContactTag, type AcField, type AcTag, type AcTrackingLog } from './activecampaign/contacts.js';
 import type { AcConnection, AcCustomer, AcOrder } from './activecampaign/records.js';
 import type { Reply, ResourceRoute } from './activecampaign/wire.js';
 
+export type { AcContact, AcContactTag, AcField, AcTag, AcTrackingLog } from './activecampaign/contacts.js';
 export { AC_ORDER_STATE, type AcConnection, type AcCustomer, type AcOrder, type AcOrderDiscount, type AcOrderProduct, type AcOrderState } from './activecampaign/records.js';
 
 const WINDOW_MS = 1000;
 
 /**
  * `down` resets the connection without an HTTP answer (as an unreachable or crashing upstream
- * does); `http503` answers 503 with `Retry-After` unless `retryAfterSeconds: null`.
+ * does); `http503` answers 503 with `Retry-After` unless `retryAfterSeconds: null`; `lost` does
+ * what the request asks and then resets the connection, so the caller never learns it worked
+ * (a timeout after ActiveCampaign wrote).
  */
-export type AcFailureMode = 'http500' | 'http503' | 'hang' | 'down';
+export type AcFailureMode = 'http500' | 'http503' | 'hang' | 'down' | 'lost';
 
 export interface AcFailOptions {
   /** Fail this many requests, then recover; omitted = until `recover()`. */
@@ -43,6 +49,9 @@ export interface ActiveCampaignDoubleOptions {
   apiKey?: string;
   rateLimitPerSecond?: number;
   now?: () => number;
+  /** Event tracking (`POST /event`, trackcmp.net's route): the account id and event key it takes. */
+  eventAccountId?: string;
+  eventKey?: string;
 }
 
 export interface AcRequestRecord {
@@ -74,6 +83,14 @@ export interface ActiveCampaignDouble {
   readonly connections: Map<string, AcConnection>;
   readonly customers: Map<string, AcCustomer>;
   readonly orders: Map<string, AcOrder>;
+  readonly contacts: Map<string, AcContact>;
+  readonly fields: Map<string, AcField>;
+  readonly tags: Map<string, AcTag>;
+  readonly contactTags: Map<string, AcContactTag>;
+  /** Every event tracked through `POST /event`, oldest first. */
+  readonly trackingLogs: AcTrackingLog[];
+  /** `url` + `/event`: what `ACTIVECAMPAIGN_EVENTS_URL` points at in tests. */
+  readonly eventsUrl: string;
   readonly stats: AcStats;
   /** Highest number of requests admitted (not answered 429) within any one-second window. */
   maxRequestsInAnyWindow(): number;
@@ -95,6 +112,13 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
   const connections = new Map<string, AcConnection>();
   const customers = new Map<string, AcCustomer>();
   const orders = new Map<string, AcOrder>();
+  const contacts = new Map<string, AcContact>();
+  const fields = new Map<string, AcField>();
+  const tags = new Map<string, AcTag>();
+  const contactTags = new Map<string, AcContactTag>();
+  const trackingLogs: AcTrackingLog[] = [];
+  const contactIds = { contact: 0, field: 0, tag: 0, contactTag: 0, trackingLog: 0 };
+  const eventAccount = { actid: options.eventAccountId ?? '1000', key: options.eventKey ?? 'ac-event-key' };
   const stats: AcStats = { total: 0, rateLimited: 0, byStatus: {} };
   /** Arrival times of every admitted request, oldest first. */
   const admitted: number[] = [];
@@ -123,12 +147,14 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
     ecomCustomers: customersResource(store).route,
     ecomOrders: orderRoutes.route,
   };
+  const contactRoutes = contactsResource({ now, contacts, fields, tags, contactTags, trackingLogs, ids: contactIds });
 
   function route(method: string, path: string, query: Record<string, string>, body: unknown): Reply {
     const parts = path.replace(/\/+$/, '').split('/').slice(3); // drop '', 'api', '3'
     const [resource, id, ...rest] = parts;
     const routes = rest.length === 0 && resource !== undefined ? resources[resource] : undefined;
-    return routes?.(method, id, query, body) ?? { status: 404, body: { message: 'Not Found' } };
+    const contactReply = resource !== undefined && rest.length <= 1 ? contactRoutes.route(method, resource, id, rest[0], query, body) : undefined;
+    return routes?.(method, id, query, body) ?? contactReply ?? { status: 404, body: { message: 'Not Found' } };
   }
 
   // ---- HTTP plumbing ----
@@ -201,6 +227,16 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
         res.on('close', () => hanging.delete(res));
         return;
       }
+      if (failing.mode === 'lost') {
+        if (req.headers['api-token'] === apiKey || url.pathname === '/event') {
+          orderRoutes.refreshStates(at);
+          if (url.pathname === '/event' && method === 'POST') contactRoutes.trackEvent(raw, eventAccount);
+          else if (bodyIsJson) route(method, url.pathname, query, body);
+        }
+        count(0);
+        res.socket?.destroy();
+        return;
+      }
       if (failing.mode === 'http503') {
         const headers: Record<string, string> =
           failing.retryAfter === null ? {} : { 'retry-after': String(failing.retryAfter) };
@@ -211,6 +247,12 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       return;
     }
 
+    // Event tracking is its own host in AC (trackcmp.net), authenticated by the form's actid and key.
+    if (url.pathname === '/event' && method === 'POST') {
+      const reply = contactRoutes.trackEvent(raw, eventAccount);
+      finish(reply.status, reply.body, rateHeaders);
+      return;
+    }
     if (req.headers['api-token'] !== apiKey) {
       finish(403, { message: 'Forbidden: missing or invalid Api-Token' }, rateHeaders);
       return;
@@ -238,6 +280,12 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
     connections,
     customers,
     orders,
+    contacts,
+    fields,
+    tags,
+    contactTags,
+    trackingLogs,
+    eventsUrl: `${origin}/event`,
     stats,
     maxRequestsInAnyWindow() {
       let best = 0;
@@ -267,6 +315,12 @@ export async function startActiveCampaignDouble(options: ActiveCampaignDoubleOpt
       connections.clear();
       customers.clear();
       orders.clear();
+      contacts.clear();
+      fields.clear();
+      tags.clear();
+      contactTags.clear();
+      trackingLogs.length = 0;
+      Object.assign(contactIds, { contact: 0, field: 0, tag: 0, contactTag: 0, trackingLog: 0 });
       admitted.length = 0;
       stats.total = 0;
       stats.rateLimited = 0;

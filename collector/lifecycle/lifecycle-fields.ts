@@ -1,0 +1,69 @@
+/**
+ * @module lifecycle-fields
+ * The contact fields the lifecycle sync writes in ActiveCampaign, and how they come to exist:
+ * `funnelbeacon connect` creates the missing ones, found by their personalization tag (perstag),
+ * so running it again creates nothing; the delivery does the same once per process, so a sync
+ * started before `connect` still lands its values.
+ */
+import { withFilters, type AcResponse, type ActiveCampaignClient, type CallRecorder } from '../emit/activecampaign-client.js';
+
+export type LifecycleFieldKey = 'status' | 'nextBillDate' | 'cancelledOn' | 'lifetimeValue' | 'lastOrderDate';
+
+export interface LifecycleFieldDefinition {
+  key: LifecycleFieldKey;
+  title: string;
+  perstag: string;
+  type: 'text' | 'date' | 'number';
+  descript: string;
+}
+
+export const LIFECYCLE_FIELDS: readonly LifecycleFieldDefinition[] = [
+  { key: 'status', title: 'Customer Status', perstag: 'FB_CUSTOMER_STATUS', type: 'text', descript: 'funnelbeacon: lead, customer, subscriber, past due, cancelled, paused, refunded or chargeback' },
+  { key: 'nextBillDate', title: 'Next Bill Date', perstag: 'FB_NEXT_BILL_DATE', type: 'date', descript: "funnelbeacon: the subscription's next bill date in Konnektive" },
+  { key: 'cancelledOn', title: 'Cancelled On', perstag: 'FB_CANCELLED_ON', type: 'date', descript: 'funnelbeacon: when the subscription was cancelled' },
+  { key: 'lifetimeValue', title: 'Lifetime Value', perstag: 'FB_LIFETIME_VALUE', type: 'number', descript: "funnelbeacon: the contact's orders in ActiveCampaign, net of refunds and chargebacks" },
+  { key: 'lastOrderDate', title: 'Last Order Date', perstag: 'FB_LAST_ORDER_DATE', type: 'date', descript: 'funnelbeacon: the date of the last sale or rebill' },
+];
+
+export type FieldIds = Record<LifecycleFieldKey, string>;
+export type FieldsResult = { ok: true; ids: FieldIds; created: string[] } | Extract<AcResponse, { ok: false }>;
+
+/** Finds each field by perstag and creates (and shows on all lists) the ones missing. */
+export async function ensureLifecycleFields(client: ActiveCampaignClient, record?: CallRecorder): Promise<FieldsResult> {
+  const ids: Partial<FieldIds> = {};
+  const created: string[] = [];
+  for (const field of LIFECYCLE_FIELDS) {
+    let id = await findField(client, field.perstag, record);
+    if (typeof id !== 'string' && id !== undefined) return id;
+    if (id === undefined) {
+      const posted = await client.request('POST', '/fields', { field: { title: field.title, type: field.type, perstag: field.perstag, descript: field.descript, visible: 1 } }, record);
+      if (!posted.ok) {
+        // Created meanwhile by another collector (or a title already in use): look once more.
+        const again = await findField(client, field.perstag, record);
+        if (typeof again === 'string') id = again;
+        else return posted;
+      } else {
+        id = idOf(posted.body.field);
+        if (id === undefined) return { ok: false, failure: 'transient', message: 'ActiveCampaign answered without a field id', errors: [], duplicate: false, notFound: false };
+        created.push(field.title);
+        const rel = await client.request('POST', '/fieldRels', { fieldRel: { field: id, relid: 0 } }, record);
+        if (!rel.ok) return rel;
+      }
+    }
+    ids[field.key] = id;
+  }
+  return { ok: true, ids: ids as FieldIds, created };
+}
+
+async function findField(client: ActiveCampaignClient, perstag: string, record?: CallRecorder): Promise<string | undefined | Extract<AcResponse, { ok: false }>> {
+  const found = await client.request('GET', withFilters('/fields', { perstag }), undefined, record);
+  if (!found.ok) return found.notFound ? undefined : found;
+  const list = found.body.fields;
+  const match = Array.isArray(list) ? list.find((f) => typeof f === 'object' && f !== null && String((f as Record<string, unknown>).perstag).toUpperCase() === perstag) : undefined;
+  return idOf(match);
+}
+
+function idOf(value: unknown): string | undefined {
+  const id = typeof value === 'object' && value !== null ? (value as Record<string, unknown>).id : undefined;
+  return id === undefined || id === null ? undefined : String(id);
+}
