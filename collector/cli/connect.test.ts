@@ -32,6 +32,35 @@ describe('funnelbeacon connect', () => {
     expect(ac.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
   });
 
+  it('with LIFECYCLE_SYNC=on creates the lifecycle contact fields once, found again by their personalization tags', async () => {
+    k = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
+    ac = await startActiveCampaignDouble({ apiKey: 'ac-key' });
+    const cfg = config(konnektiveEnv(k.url, { EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: ac.url, ACTIVECAMPAIGN_API_KEY: 'ac-key', LIFECYCLE_SYNC: 'on' }));
+    const first = await connect(cfg);
+    expect(first).toMatchObject({ ok: true, created: true });
+    expect(first.message).toMatch(/lifecycle contact fields created: Customer Status, Next Bill Date, Cancelled On, Lifetime Value, Last Order Date/);
+    expect([...ac.fields.values()].map((f) => [f.perstag, f.type, f.relids])).toEqual([
+      ['FB_CUSTOMER_STATUS', 'text', ['0']],
+      ['FB_NEXT_BILL_DATE', 'date', ['0']],
+      ['FB_CANCELLED_ON', 'date', ['0']],
+      ['FB_LIFETIME_VALUE', 'number', ['0']],
+      ['FB_LAST_ORDER_DATE', 'date', ['0']],
+    ]);
+    const second = await connect(cfg);
+    expect(second).toMatchObject({ ok: true, created: false });
+    expect(second.message).toMatch(/the lifecycle contact fields exist already/);
+    expect(ac.fields.size).toBe(5);
+    expect(ac.stats.rateLimited).toBe(0);
+  }, 20_000);
+
+  it('creates no lifecycle field while LIFECYCLE_SYNC is off', async () => {
+    k = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
+    ac = await startActiveCampaignDouble({ apiKey: 'ac-key' });
+    await connect(config(konnektiveEnv(k.url, { EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: ac.url, ACTIVECAMPAIGN_API_KEY: 'ac-key' })));
+    expect(ac.fields.size).toBe(0);
+    expect(ac.requests.filter((r) => r.path.includes('/fields'))).toHaveLength(0);
+  });
+
   it('says the key is wrong, and creates nothing', async () => {
     k = await startKonnektiveDouble({ loginId: 'fb-login', password: 'fb-password', campaigns: ['12'] });
     ac = await startActiveCampaignDouble({ apiKey: 'ac-key' });

@@ -6,12 +6,19 @@
  * route it is `type=CONNECTION` on `/cart/activecampaign/` (after a `QUERY` for one). Running it
  * again finds the connection and changes nothing. It prints the id to put in
  * `ACTIVECAMPAIGN_CONNECTION_ID`.
+ *
+ * With `LIFECYCLE_SYNC=on` it also creates the lifecycle contact fields that are missing
+ * (collector/lifecycle/lifecycle-fields.ts), found by their personalization tags, so a second run
+ * creates none.
  */
 import type { Config } from '../config.js';
 import { acCall, connectionFilter, konnektiveAdvice, type DoctorOptions } from '../doctor-checks.js';
 import { acConnectionBody } from '../emit/activecampaign-bodies.js';
 import { konnektiveClient, type KonnektiveApi, type KonnektiveResult } from '../konnektive/konnektive-client.js';
 import { readKonnektiveAnswer } from '../konnektive/konnektive-probe.js';
+import { systemClock } from '../clock.js';
+import { activeCampaignClient } from '../emit/activecampaign-client.js';
+import { ensureLifecycleFields } from '../lifecycle/lifecycle-fields.js';
 
 export interface ConnectResult {
   ok: boolean;
@@ -67,7 +74,41 @@ async function connectViaKonnektive(config: Config, api: KonnektiveApi): Promise
   return { ok: true, created: true, id: id === undefined ? undefined : String(id), message: 'connection created' };
 }
 
+/**
+ * Requests of `connect` leave at most three a second: it may run beside a collector whose own
+ * calls use the account's limit of five, and a second or two more do not matter here.
+ */
+const CONNECT_SPACING_MS = 350;
+
+/** Creates the lifecycle contact fields that are missing, after the connection. */
+async function withLifecycleFields(config: Config, options: DoctorOptions, result: ConnectResult): Promise<ConnectResult> {
+  const ac = config.activeCampaign;
+  if (!result.ok || !config.lifecycle.enabled || !ac) return result;
+  const clock = options.clock ?? systemClock;
+  let next = 0;
+  const gate = {
+    acquire: async () => {
+      const wait = next - clock.now();
+      next = Math.max(next, clock.now()) + CONNECT_SPACING_MS;
+      if (wait > 0) await clock.sleep(wait);
+    },
+    pauseUntil: (until: number) => {
+      next = Math.max(next, until);
+      return Promise.resolve();
+    },
+  };
+  const client = activeCampaignClient({ apiUrl: ac.apiUrl, apiKey: ac.apiKey, gate, clock, timeoutMs: options.timeoutMs ?? 10_000, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const fields = await ensureLifecycleFields(client);
+  if (!fields.ok) return { ...result, ok: false, message: `${result.message}; the lifecycle contact fields were not all created (ActiveCampaign ${fields.message}): run connect again` };
+  const made = fields.created.length === 0 ? 'the lifecycle contact fields exist already' : `lifecycle contact fields created: ${fields.created.join(', ')}`;
+  return { ...result, message: `${result.message}; ${made}` };
+}
+
 export async function connect(config: Config, options: DoctorOptions = {}): Promise<ConnectResult> {
+  return withLifecycleFields(config, options, await connectRoute(config, options));
+}
+
+async function connectRoute(config: Config, options: DoctorOptions): Promise<ConnectResult> {
   if (config.emitVia === 'activecampaign' && config.activeCampaign) return connectDirect(config, options);
   if (config.emitVia === 'konnektive' && config.konnektive) {
     return connectViaKonnektive(config, konnektiveClient({ ...config.konnektive, timeoutMs: options.timeoutMs ?? 10_000, ...(options.fetch ? { fetch: options.fetch } : {}) }));

@@ -5,7 +5,7 @@
  * so running it again creates nothing; the delivery does the same once per process, so a sync
  * started before `connect` still lands its values.
  */
-import { withFilters, type AcResponse, type ActiveCampaignClient, type CallRecorder } from '../emit/activecampaign-client.js';
+import { type AcResponse, type ActiveCampaignClient, type CallRecorder } from '../emit/activecampaign-client.js';
 
 export type LifecycleFieldKey = 'status' | 'nextBillDate' | 'cancelledOn' | 'lifetimeValue' | 'lastOrderDate';
 
@@ -30,18 +30,21 @@ export type FieldsResult = { ok: true; ids: FieldIds; created: string[] } | Extr
 
 /** Finds each field by perstag and creates (and shows on all lists) the ones missing. */
 export async function ensureLifecycleFields(client: ActiveCampaignClient, record?: CallRecorder): Promise<FieldsResult> {
+  const existing = await fieldsByPerstag(client, record);
+  if (!(existing instanceof Map)) return existing;
   const ids: Partial<FieldIds> = {};
   const created: string[] = [];
   for (const field of LIFECYCLE_FIELDS) {
-    let id = await findField(client, field.perstag, record);
-    if (typeof id !== 'string' && id !== undefined) return id;
+    let id = existing.get(field.perstag);
     if (id === undefined) {
       const posted = await client.request('POST', '/fields', { field: { title: field.title, type: field.type, perstag: field.perstag, descript: field.descript, visible: 1 } }, record);
       if (!posted.ok) {
-        // Created meanwhile by another collector (or a title already in use): look once more.
-        const again = await findField(client, field.perstag, record);
-        if (typeof again === 'string') id = again;
-        else return posted;
+        // Created meanwhile by another collector (a duplicate title or perstag): look once more.
+        if (posted.failure !== 'rejected') return posted;
+        const again = await fieldsByPerstag(client, record);
+        if (!(again instanceof Map)) return again;
+        id = again.get(field.perstag);
+        if (id === undefined) return posted;
       } else {
         id = idOf(posted.body.field);
         if (id === undefined) return { ok: false, failure: 'transient', message: 'ActiveCampaign answered without a field id', errors: [], duplicate: false, notFound: false };
@@ -55,12 +58,23 @@ export async function ensureLifecycleFields(client: ActiveCampaignClient, record
   return { ok: true, ids: ids as FieldIds, created };
 }
 
-async function findField(client: ActiveCampaignClient, perstag: string, record?: CallRecorder): Promise<string | undefined | Extract<AcResponse, { ok: false }>> {
-  const found = await client.request('GET', withFilters('/fields', { perstag }), undefined, record);
-  if (!found.ok) return found.notFound ? undefined : found;
-  const list = found.body.fields;
-  const match = Array.isArray(list) ? list.find((f) => typeof f === 'object' && f !== null && String((f as Record<string, unknown>).perstag).toUpperCase() === perstag) : undefined;
-  return idOf(match);
+const PAGE = 100;
+
+/** Every custom field of the account, by perstag (upper case), a hundred a request. */
+async function fieldsByPerstag(client: ActiveCampaignClient, record?: CallRecorder): Promise<Map<string, string> | Extract<AcResponse, { ok: false }>> {
+  const found = new Map<string, string>();
+  for (let offset = 0; offset < 10_000; offset += PAGE) {
+    const page = await client.request('GET', `/fields?limit=${PAGE}&offset=${offset}`, undefined, record);
+    if (!page.ok) return page.notFound ? found : page;
+    const list = Array.isArray(page.body.fields) ? (page.body.fields as unknown[]) : [];
+    for (const field of list) {
+      const perstag = typeof field === 'object' && field !== null ? (field as Record<string, unknown>).perstag : undefined;
+      const id = idOf(field);
+      if (typeof perstag === 'string' && id !== undefined) found.set(perstag.toUpperCase(), id);
+    }
+    if (list.length < PAGE) break;
+  }
+  return found;
 }
 
 function idOf(value: unknown): string | undefined {
