@@ -126,6 +126,33 @@ describe('lifecycle delivery to ActiveCampaign', () => {
     // The recovering rebill removed past due; the decline's tags went with it.
     expect(tagsOf(EMAIL)).not.toContain('fb-past-due');
     expect((await store.listJobs({ state: 'dead' })).length).toBe(0);
+    // Every call is in the delivery log, and no email, name or reason reaches it.
+    const attempts = await store.listAttempts(undefined, 1000);
+    expect(attempts.length).toBe(double.requests.length);
+    const endpoints = new Set(attempts.map((a) => a.endpoint.replace(/\/\d+/g, '/{id}')));
+    for (const call of ['POST /contact/sync', 'GET /contacts/{id}/contactTags', 'POST /contactTags', 'DELETE /contactTags/{id}', 'POST /event', 'GET /ecomOrders/{id}', 'PUT /ecomOrders/{id}']) expect(endpoints).toContain(call);
+    const logged = JSON.stringify(attempts).toLowerCase();
+    for (const secret of [EMAIL.toLowerCase(), 'ann.lee', '"lee"', 'insufficient funds', 'too expensive', 'evkey-1', API_KEY]) expect(logged).not.toContain(secret);
+  });
+
+  it('many customers at once, beside the funnel, never pass 5 requests in any second', async () => {
+    const customers = Array.from({ length: 12 }, (_, i) => ({ customerId: `6${i}`, email: `buyer${i}@example.com` }));
+    for (const [i, who] of customers.entries()) {
+      await store.transaction((tx) =>
+        tx.enqueue({
+          sessionId: `lifecycle:customer:${who.customerId}`,
+          upstream: 'activecampaign',
+          kind: JOB_KINDS.lifecycleDeliver,
+          payload: { ...journey[0], customer: who, id: `txn:S${i}:sale`, orderId: `K${i}`, transactionId: `S${i}` },
+          runAt: clock.now(),
+        }),
+      );
+    }
+    await drain();
+    expect(double.orders.size).toBe(12);
+    expect(double.trackingLogs.length).toBe(12);
+    expect(double.stats.rateLimited).toBe(0);
+    expect(double.maxRequestsInAnyWindow()).toBeLessThanOrEqual(5);
   });
 
   it('a first sale that came through the funnel keeps its one ORDER', async () => {
