@@ -59,6 +59,16 @@ describe('change detector', () => {
     expect(refund).toMatchObject({ returnsTransactionId: '11', fullRefund: false, amountCents: 500 });
   });
 
+  it('a purchase whose cycle counts differently from its transaction\'s adds no second rebill', async () => {
+    const m = memory();
+    await m.see('purchases', { purchaseId: 'P3', orderId: 'O3', status: 'ACTIVE', billingCycleNumber: 2 });
+    const told = await m.see('transactions', { transactionId: '30', orderId: 'O3', purchaseId: 'P3', billingCycleNumber: 2, txnType: 'SALE', responseType: 'SUCCESS', totalAmount: '9.00' });
+    expect(told.map((e) => e.id)).toEqual(['purchase:P3:cycle:2:rebill_succeeded']);
+    expect(await m.see('purchases', { purchaseId: 'P3', orderId: 'O3', status: 'ACTIVE', billingCycleNumber: 3 })).toEqual([]);
+    // With no transaction read, the purchase's cycle advancing is the rebill.
+    expect((await m.see('purchases', { purchaseId: 'P3', orderId: 'O3', status: 'ACTIVE', billingCycleNumber: 4, price: '9.00' })).map((e) => e.id)).toEqual(['purchase:P3:cycle:4:rebill_succeeded']);
+  });
+
   it('a record without its id, or a field that changed nothing worth telling, makes no event', async () => {
     const m = memory();
     expect(await m.see('transactions', { txnType: 'SALE', responseType: 'SUCCESS' })).toEqual([]);

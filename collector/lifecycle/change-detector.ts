@@ -297,6 +297,21 @@ async function detectPurchase(row: KonnektiveRow, previous: PurchaseSnapshot | u
   const amount = cents(row.price);
   const events: LifecycleEvent[] = [];
   const was = previous?.status;
+  // Whether a rebill transaction of this purchase, of the cycle last seen here or a later one,
+  // told the rebill already: Konnektive's purchase cycle may count the cycle billed or the next
+  // one, so the purchase tells a rebill only when no transaction did.
+  const toldByTransaction = async (success: boolean): Promise<boolean> => {
+    if (!orderId) return false;
+    const seen = await lookup.transactionsOfOrder(orderId);
+    return seen.some(
+      (t) =>
+        t.snapshot.purchaseId === id &&
+        (t.snapshot.billingCycle ?? 1) > 1 &&
+        (t.snapshot.billingCycle ?? 1) >= (previous?.billingCycle ?? 1) &&
+        SALE_TYPES.has(t.snapshot.txnType) &&
+        (t.snapshot.responseType === 'SUCCESS') === success,
+    );
+  };
   if (was !== snapshot.status) {
     const stamp = `purchase:${id}:status:${snapshot.status}:${at}`;
     const reason = text(row, 'cancelReason');
@@ -312,7 +327,7 @@ async function detectPurchase(row: KonnektiveRow, previous: PurchaseSnapshot | u
         break;
       case 'RECYCLE_BILLING':
         // Told by the declined rebill transaction when it was read; this is the same event id.
-        if (billingCycle !== undefined) events.push({ ...base, id: `purchase:${id}:cycle:${billingCycle}:rebill_declined`, kind: 'rebill_declined', occurredAt: at });
+        if (billingCycle !== undefined && !(await toldByTransaction(false))) events.push({ ...base, id: `purchase:${id}:cycle:${billingCycle}:rebill_declined`, kind: 'rebill_declined', occurredAt: at });
         break;
       default:
         if (was !== undefined && CHURN_STATES.has(was) && LIVE_STATES.has(snapshot.status)) {
@@ -321,7 +336,7 @@ async function detectPurchase(row: KonnektiveRow, previous: PurchaseSnapshot | u
     }
   }
   // The cycle advanced and no transaction told it: a rebill (same id as the transaction's).
-  if (previous?.billingCycle !== undefined && billingCycle !== undefined && billingCycle > previous.billingCycle && snapshot.status !== 'RECYCLE_BILLING') {
+  if (previous?.billingCycle !== undefined && billingCycle !== undefined && billingCycle > previous.billingCycle && snapshot.status !== 'RECYCLE_BILLING' && !(await toldByTransaction(true))) {
     events.push({ ...base, ...(amount !== undefined ? { amountCents: amount } : {}), id: `purchase:${id}:cycle:${billingCycle}:rebill_succeeded`, kind: 'rebill_succeeded', occurredAt: at });
   }
   return { recordId: id, snapshot, events };

@@ -28,7 +28,10 @@ import { recordChange } from './lifecycle-sync.js';
 export const LIFECYCLE_POLL_KEY = 'lifecycle:poll';
 /** Records written per store transaction. */
 const BATCH = 100;
-/** Within one instant, orders first (a transaction's email may come from its order), purchases last. */
+/**
+ * Orders first (a transaction's email may come from its order), then transactions, then purchases
+ * (a rebill is told by its transaction, the purchase only when none did); each in update order.
+ */
 const SOURCE_ORDER: Record<LifecycleSource, number> = { orders: 0, transactions: 1, purchases: 2 };
 
 export interface LifecyclePollDeps extends UpstreamCallDeps {
@@ -89,7 +92,7 @@ export function lifecyclePollHandlers(deps: LifecyclePollDeps): Record<typeof JO
         for (const row of read.rows) rows.push({ source, row });
       }
       withOrderEmails(rows);
-      rows.sort((a, b) => updatedAt(a.row).localeCompare(updatedAt(b.row)) || SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source]);
+      rows.sort((a, b) => SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source] || updatedAt(a.row).localeCompare(updatedAt(b.row)));
       let found = 0;
       let repeated = 0;
       for (let i = 0; i < rows.length; i += BATCH) {
