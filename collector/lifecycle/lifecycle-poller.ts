@@ -14,14 +14,14 @@
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { KonnektiveApi } from '../konnektive/konnektive-client.js';
+import type { KonnektiveApi, KonnektiveFailure } from '../konnektive/konnektive-client.js';
 import { JOB_KINDS } from '../outbox/job-kinds.js';
 import type { JobHandler } from '../outbox/job-outcome.js';
 import { queueJob } from '../outbox/queue-job.js';
 import { failureOutcome, konnektiveCaller, type UpstreamCallDeps } from '../outbox/upstream-call.js';
 import type { Store } from '../store/store.js';
 import { lifecycleWindow } from './day-windows.js';
-import { LIFECYCLE_SOURCES, readChanged, type KonnektiveRow, type LifecycleSource } from './konnektive-lifecycle-client.js';
+import { LIFECYCLE_SOURCES, readChanged, type KonnektiveRow, type LifecycleSource, type QueryCall } from './konnektive-lifecycle-client.js';
 import { recordChange } from './lifecycle-sync.js';
 
 /** The outbox key of every poll job: one waiting poll stands for all collectors. */
@@ -79,36 +79,51 @@ function updatedAt(row: KonnektiveRow): string {
   return typeof value === 'string' ? value : '';
 }
 
+export type SyncResult =
+  | { ok: true; records: number; events: number; alreadyKnown: number }
+  | { ok: false; failure: KonnektiveFailure; message: string };
+
+/**
+ * Reads the three sources over `window` (whole days, m/d/Y) and records every row: the poll's
+ * work, and what a day-by-day backfill needs for each day. Nothing is recorded unless all three
+ * reads succeeded.
+ */
+export async function syncWindow(store: Store, clock: Pick<Clock, 'now'>, call: QueryCall, window: { startDate: string; endDate: string }): Promise<SyncResult> {
+  const rows: Array<{ source: LifecycleSource; row: KonnektiveRow }> = [];
+  for (const source of LIFECYCLE_SOURCES) {
+    const read = await readChanged(call, source, window);
+    if (!read.ok) return read;
+    for (const row of read.rows) rows.push({ source, row });
+  }
+  withOrderEmails(rows);
+  rows.sort((a, b) => SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source] || updatedAt(a.row).localeCompare(updatedAt(b.row)));
+  let events = 0;
+  let alreadyKnown = 0;
+  for (let i = 0; i < rows.length; i += BATCH) {
+    const now = clock.now();
+    const outcomes = await store.transaction(async (tx) => {
+      const done = [];
+      for (const { source, row } of rows.slice(i, i + BATCH)) done.push(await recordChange(tx, source, row, now));
+      return done;
+    });
+    for (const outcome of outcomes) {
+      events += outcome.inserted.length;
+      alreadyKnown += outcome.duplicates;
+    }
+  }
+  return { ok: true, records: rows.length, events, alreadyKnown };
+}
+
 export function lifecyclePollHandlers(deps: LifecyclePollDeps): Record<typeof JOB_KINDS.lifecyclePoll, JobHandler> {
   const call = konnektiveCaller(deps);
   return {
     [JOB_KINDS.lifecyclePoll]: async (job, effects) => {
       const { config, store, clock, logger } = deps;
       const window = lifecycleWindow(clock.now(), config.lifecycle.timeZone, config.lifecycle.lookbackDays);
-      const rows: Array<{ source: LifecycleSource; row: KonnektiveRow }> = [];
-      for (const source of LIFECYCLE_SOURCES) {
-        const read = await readChanged((endpoint, params) => call(job, effects, endpoint, params), source, window);
-        if (!read.ok) return failureOutcome(deps, 'konnektive', read);
-        for (const row of read.rows) rows.push({ source, row });
-      }
-      withOrderEmails(rows);
-      rows.sort((a, b) => SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source] || updatedAt(a.row).localeCompare(updatedAt(b.row)));
-      let found = 0;
-      let repeated = 0;
-      for (let i = 0; i < rows.length; i += BATCH) {
-        const now = clock.now();
-        const outcomes = await store.transaction(async (tx) => {
-          const done = [];
-          for (const { source, row } of rows.slice(i, i + BATCH)) done.push(await recordChange(tx, source, row, now));
-          return done;
-        });
-        for (const outcome of outcomes) {
-          found += outcome.inserted.length;
-          repeated += outcome.duplicates;
-        }
-      }
-      if (found > 0) deps.onQueued?.();
-      logger.info({ days: window.days.length, from: window.days[0], records: rows.length, events: found, alreadyKnown: repeated }, 'lifecycle poll done');
+      const result = await syncWindow(store, clock, (endpoint, params) => call(job, effects, endpoint, params), window);
+      if (!result.ok) return failureOutcome(deps, 'konnektive', result);
+      if (result.events > 0) deps.onQueued?.();
+      logger.info({ days: window.days.length, from: window.days[0], records: result.records, events: result.events, alreadyKnown: result.alreadyKnown }, 'lifecycle poll done');
       return { type: 'done' };
     },
   };
