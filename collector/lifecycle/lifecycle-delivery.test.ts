@@ -12,6 +12,8 @@ import type { JobHandler } from '../outbox/job-outcome.js';
 import { OutboxWorker } from '../outbox/outbox-worker.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { UpstreamHealth } from '../upstream-health.js';
+import { activeCampaignEmitter } from '../emit/activecampaign-emitter.js';
+import { sampleOrder } from '../../test/support/emissions.js';
 import type { LifecycleEvent } from './lifecycle-event.js';
 import { lifecycleDeliveryHandlers } from './lifecycle-delivery.js';
 
@@ -28,7 +30,7 @@ const unexpected: JobHandler = () => Promise.reject(new Error('unexpected job ki
 
 beforeEach(async () => {
   clock = new VirtualClock();
-  store = SqliteStore.fromUrl('file::memory:');
+  store = SqliteStore.fromUrl('file::memory:', { clock });
   await store.migrate();
   double = await startActiveCampaignDouble({ apiKey: API_KEY, now: () => clock.now(), eventAccountId: '777', eventKey: 'evkey-1' });
   const logger = createLogger('silent');
@@ -43,6 +45,7 @@ beforeEach(async () => {
         activeCampaignRatePerSecond: 5,
         activeCampaignEvents: { accountId: '777', eventKey: 'evkey-1', eventsUrl: double.eventsUrl },
         lifecycle: { enabled: true, pollEveryMs: 300_000, lookbackDays: 2, timeZone: 'America/New_York', tagPrefix: 'fb-' },
+        upsellWindowMs: 15 * 60_000,
       },
       store,
       health,
@@ -68,7 +71,7 @@ async function queue(...events: LifecycleEvent[]): Promise<void> {
 
 /** Runs the outbox until nothing is left to do, moving time past each retry's backoff. */
 async function drain(): Promise<void> {
-  for (let round = 0; round < 200; round += 1) {
+  for (let round = 0; round < 1000; round += 1) {
     const handled = await worker.runOnce();
     if (handled > 0) continue;
     const pending = await store.listJobs({ state: 'pending' });
@@ -165,6 +168,46 @@ describe('lifecycle delivery to ActiveCampaign', () => {
     expect(double.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/ecomOrders')).length).toBe(before);
     expect(double.orders.size).toBe(1);
     expect(double.trackingLogs.length).toBe(2); // the event is the detector's to deduplicate; the order is not sent twice
+  });
+
+  it("a first sale the funnel is selling waits for the funnel's ORDER (with its upsells) and is not sent as a second order", async () => {
+    const now = clock.now();
+    await store.transaction((tx) => tx.insertSession({ id: 's-funnel', campaignId: '3', createdAt: now, lastSeenAt: now, landingUrl: undefined, referrer: undefined, userAgent: 'UA', ip: '203.0.113.1', isBot: false }));
+    await store.updateSession('s-funnel', { konnektive: { orderId: 'K100' } });
+    await queue(journey[0] as LifecycleEvent);
+    expect(await worker.runOnce()).toBe(1);
+    expect(double.orders.size).toBe(0);
+    expect((await store.listJobs({ state: 'pending' }))[0]?.lastError).toMatch(/waiting for the funnel's ORDER/);
+    // The funnel's ORDER arrives after the upsell window, on its own connection's terms.
+    const funnel = activeCampaignEmitter({ config: { publicUrl: 'https://collect.example.com', activeCampaign: { apiUrl: double.apiUrl, apiKey: API_KEY, connectionId: undefined }, activeCampaignRatePerSecond: 5 }, store, clock, fetch: clock.fetch });
+    const sent = await funnel.emit(sampleOrder({ sessionId: 's-funnel', cartId: 'cart-1', orderId: 'K100', email: EMAIL, customerExternalId: '501', totalCents: 7990, orderedAt: new Date(now).toISOString() }), { mayAlreadyExist: false, record: () => undefined });
+    expect(sent.ok).toBe(true);
+    await drain();
+    expect([...double.orders.values()].map((o) => [o.externalid, o.totalPrice])).toEqual([['K100', 7990]]);
+    expect(fieldValue('FB_LIFETIME_VALUE')).toBe('79.90');
+    expect(double.trackingLogs.map((log) => log.event)).toEqual(['order_completed']);
+  });
+
+  it('a first sale whose funnel ORDER never comes is sent alone once the wait is over', async () => {
+    const now = clock.now();
+    await store.transaction((tx) => tx.insertSession({ id: 's-funnel', campaignId: '3', createdAt: now, lastSeenAt: now, landingUrl: undefined, referrer: undefined, userAgent: 'UA', ip: '203.0.113.1', isBot: false }));
+    await store.updateSession('s-funnel', { konnektive: { orderId: 'K100' } });
+    await queue(journey[0] as LifecycleEvent);
+    await drain();
+    expect(clock.now() - now).toBeGreaterThanOrEqual(75 * 60_000);
+    expect([...double.orders.values()].map((o) => [o.externalid, o.totalPrice])).toEqual([['K100', 4995]]);
+  });
+
+  it('a first sale already in ActiveCampaign on another connection (Konnektive\'s route) is not sent again', async () => {
+    await queue(journey[0] as LifecycleEvent);
+    await drain();
+    const first = [...double.orders.values()][0];
+    if (first) first.connectionid = '99';
+    const posts = double.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/ecomOrders')).length;
+    await queue({ ...(journey[0] as LifecycleEvent), id: 'txn:T1:sale:again' });
+    await drain();
+    expect(double.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/ecomOrders')).length).toBe(posts);
+    expect(double.orders.size).toBe(1);
   });
 
   it('a refund retried after its PUT reached ActiveCampaign but the answer was lost lowers the order once', async () => {

@@ -45,7 +45,19 @@ export interface LifecycleDeliveryDeps {
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
+  /**
+   * Whether a funnel session holds this Konnektive order: its ORDER is (or will be) the sale's
+   * order in ActiveCampaign, with the cart it recovers and the upsells it includes.
+   */
+  funnelHoldsOrder?: (orderId: string) => Promise<boolean>;
+  /** How long a first sale held by a funnel session waits for that ORDER before it is sent itself. */
+  funnelOrderWaitMs?: number;
 }
+
+/** Beyond the upsell window, how long the funnel's ORDER may take (outbox retries) before the sale goes alone. */
+export const FUNNEL_ORDER_GRACE_MS = 60 * 60_000;
+/** How often a first sale waiting for the funnel's ORDER looks again. */
+const FUNNEL_ORDER_RECHECK_MS = 5 * 60_000;
 
 type Failed = Extract<AcResponse, { ok: false }> | CallFailure;
 type Step<T> = { ok: true; value: T } | { ok: false; failed: Failed };
@@ -78,6 +90,21 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     connection = found.value[0]?.id;
     // Money given back on a sale ActiveCampaign never had: nothing to lower until the sale is there.
     return connection === undefined ? fail({ failure: 'transient', message: 'no funnelbeacon connection in ActiveCampaign yet: run funnelbeacon connect' }) : { ok: true, value: String(connection) };
+  }
+
+  /**
+   * A first sale that the funnel sells: any order with its id in the account (the funnel's ORDER
+   * on funnelbeacon's connection, or on Konnektive's when EMIT_VIA=konnektive) is that sale.
+   * Not there yet while a funnel session holds it: its ORDER comes after the upsell window, with
+   * the cart it recovers, and this sale waits for it rather than take its place.
+   */
+  async function funnelSale(job: Job, externalid: string, record: CallRecorder): Promise<Step<'present' | 'wait' | 'absent'>> {
+    const anywhere = await lookup<{ id: string }>(withFilters('/ecomOrders', { externalid }), 'ecomOrders', record);
+    if (!anywhere.ok) return anywhere;
+    if (anywhere.value.length > 0) return { ok: true, value: 'present' };
+    const held = deps.funnelHoldsOrder ? await deps.funnelHoldsOrder(externalid) : false;
+    const waited = deps.clock.now() - job.createdAt;
+    return { ok: true, value: held && waited < (deps.funnelOrderWaitMs ?? FUNNEL_ORDER_GRACE_MS) ? 'wait' : 'absent' };
   }
 
   /** A first sale or a rebill: found by externalid, else created with its customer. */
@@ -195,11 +222,16 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     return sent.ok ? { ok: true, value: undefined } : fail(sent);
   }
 
-  async function deliver(job: Job, event: LifecycleEvent, email: string, record: CallRecorder): Promise<Step<void>> {
+  async function deliver(job: Job, event: LifecycleEvent, email: string, record: CallRecorder): Promise<Step<void> | { ok: 'wait' }> {
     const action = orderAction(event);
     if (action.type === 'create') {
-      const created = await createOrder(event, action.externalid, record);
-      if (!created.ok) return created;
+      const sale = event.kind === 'sale_completed' ? await funnelSale(job, action.externalid, record) : ({ ok: true, value: 'absent' } as const);
+      if (!sale.ok) return sale;
+      if (sale.value === 'wait') return { ok: 'wait' };
+      if (sale.value === 'absent') {
+        const created = await createOrder(event, action.externalid, record);
+        if (!created.ok) return created;
+      }
     } else if (action.type === 'lower') {
       const lowered = await lowerOrder(event, action.externalids, action.amountCents, record);
       if (!lowered.ok) return lowered;
@@ -245,6 +277,10 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     if (email === undefined || email.trim() === '') return { type: 'dead', error: `lifecycle event ${event.id}: the customer has no email in Konnektive` };
     const record: CallRecorder = (call) => recordCall(deps, 'activecampaign', job, effects, call);
     const result = await deliver(job, event, email, record);
+    if (result.ok === 'wait') {
+      // Held back without spending an attempt; the customer's later events wait behind it.
+      return { type: 'paused', error: `waiting for the funnel's ORDER of Konnektive order ${event.orderId ?? ''}`, notBeforeMs: deps.clock.now() + FUNNEL_ORDER_RECHECK_MS };
+    }
     if (result.ok) {
       logger.info({ jobId: job.id, kind: event.kind }, 'lifecycle event delivered');
       return { type: 'done' };
@@ -262,9 +298,9 @@ function readEvent(payload: Record<string, unknown>): LifecycleEvent | string {
 }
 
 export interface LifecycleDeliveryOptions {
-  config: Pick<Config, 'activeCampaign' | 'activeCampaignRatePerSecond' | 'activeCampaignEvents' | 'publicUrl' | 'lifecycle'>;
-  /** Holds the account's rate slots: the same gate as the funnel's CARTs and ORDERs (same key). */
-  store: Pick<Store, 'reserveRateSlot' | 'deferRateSlots' | 'recordRateSend' | 'forgetRateSend'>;
+  config: Pick<Config, 'activeCampaign' | 'activeCampaignRatePerSecond' | 'activeCampaignEvents' | 'publicUrl' | 'lifecycle' | 'upsellWindowMs'>;
+  /** Holds the account's rate slots (the same gate as the funnel's CARTs and ORDERs: same key) and the funnel's orders. */
+  store: Pick<Store, 'reserveRateSlot' | 'deferRateSlots' | 'recordRateSend' | 'forgetRateSend' | 'orderHeldElsewhere'>;
   health: UpstreamHealth;
   metrics: Metrics;
   logger: Logger;
@@ -297,6 +333,9 @@ export function lifecycleDeliveryHandlers(options: LifecycleDeliveryOptions): { 
       metrics: options.metrics,
       logger: options.logger,
       clock,
+      // No session has this id: any funnel session holding the order counts.
+      funnelHoldsOrder: (orderId) => options.store.orderHeldElsewhere(orderId, ''),
+      funnelOrderWaitMs: config.upsellWindowMs + FUNNEL_ORDER_GRACE_MS,
     }),
   };
 }
