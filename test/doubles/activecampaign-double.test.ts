@@ -558,3 +558,60 @@ describe('introspection', () => {
     expect((await api('GET', '/contacts')).status).toBe(404);
   });
 });
+
+describe('the contact side the lifecycle sync writes', () => {
+  async function event(form: Record<string, string>): Promise<{ status: number; json: unknown }> {
+    clock += 1_000;
+    const res = await fetch(ac.eventsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    return { status: res.status, json: await res.json() };
+  }
+
+  it('creates fields once per title and perstag, and checks the values contact/sync writes into them', async () => {
+    const made = await api('POST', '/fields', { field: { title: 'Next Bill Date', type: 'date', perstag: 'FB_NEXT_BILL_DATE' } });
+    expect(made.status).toBe(201);
+    expect((await api('POST', '/fields', { field: { title: 'Next Bill Date', type: 'date' } })).json.errors[0].code).toBe('duplicate');
+    expect((await api('POST', '/fields', { field: { title: 'Other', type: 'date', perstag: 'fb_next_bill_date' } })).json.errors[0].code).toBe('field_invalid');
+    expect((await api('POST', '/fields', { field: { title: 'X', type: 'colour' } })).status).toBe(422);
+    expect((await api('GET', '/fields?filters[perstag]=FB_NEXT_BILL_DATE')).json.fields).toHaveLength(1);
+    const id = made.json.field.id as string;
+    expect((await api('POST', '/contact/sync', { contact: { email: 'a@example.com', fieldValues: [{ field: id, value: '12/01/2026' }] } })).status).toBe(422);
+    expect((await api('POST', '/contact/sync', { contact: { email: 'a@example.com', fieldValues: [{ field: '999', value: 'x' }] } })).json.errors[0].code).toBe('related_missing');
+    expect((await api('POST', '/contact/sync', { email: 'a@example.com' })).status).toBe(422);
+    const synced = await api('POST', '/contact/sync', { contact: { email: 'a@example.com', fieldValues: [{ field: id, value: '2026-12-01' }] } });
+    expect(synced.status).toBe(201);
+    expect((await api('POST', '/contact/sync', { contact: { email: 'A@example.com', firstName: 'Ann' } })).status).toBe(200);
+    expect(ac.contacts.size).toBe(1);
+    expect([...ac.contacts.values()][0]?.fieldValues.get(id)).toBe('2026-12-01');
+  });
+
+  it('adds a tag to a contact once, lists and deletes it by the contactTag id', async () => {
+    const contact = (await api('POST', '/contact/sync', { contact: { email: 'a@example.com' } })).json.contact.id as string;
+    const tag = (await api('POST', '/tags', { tag: { tag: 'fb-customer', tagType: 'contact' } })).json.tag.id as string;
+    expect((await api('POST', '/tags', { tag: { tag: 'FB-Customer', tagType: 'contact' } })).json.errors[0].code).toBe('duplicate');
+    expect((await api('GET', '/tags?search=fb-cust')).json.tags).toHaveLength(1);
+    expect((await api('POST', '/contactTags', { contactTag: { contact: '77', tag } })).status).toBe(404);
+    const added = await api('POST', '/contactTags', { contactTag: { contact, tag } });
+    expect(added.status).toBe(201);
+    expect((await api('POST', '/contactTags', { contactTag: { contact, tag } })).json.errors[0].code).toBe('duplicate');
+    expect((await api('GET', `/contacts/${contact}/contactTags`)).json.contactTags).toEqual([expect.objectContaining({ contact, tag })]);
+    expect((await api('DELETE', `/contactTags/${added.json.contactTag.id}`)).status).toBe(200);
+    expect((await api('DELETE', `/contactTags/${added.json.contactTag.id}`)).json.message).toMatch(/No Result found for SubscriberTag/);
+  });
+
+  it("tracks an event only with the account's id and key, a name of at most 32 characters and a contact's email", async () => {
+    const good = { actid: '1000', key: 'ac-event-key', event: 'rebill_declined', eventdata: '{"id":"e1"}', visit: JSON.stringify({ email: 'a@example.com' }) };
+    expect(await event({ ...good, key: 'wrong' })).toEqual({ status: 400, json: {} });
+    expect((await event({ ...good, event: 'x'.repeat(33) })).status).toBe(400);
+    expect((await event({ ...good, visit: 'a@example.com' })).status).toBe(400);
+    expect(await event(good)).toEqual({ status: 200, json: { success: 1, message: 'Event spawned' } });
+    const contact = [...ac.contacts.values()][0]?.id ?? '';
+    expect((await api('GET', `/contacts/${contact}/trackingLogs`)).json.trackingLogs).toEqual([expect.objectContaining({ value: 'rebill_declined', data: '{"id":"e1"}' })]);
+  });
+
+  it("'lost' does what was asked and never answers", async () => {
+    ac.fail('lost', { times: 1 });
+    clock += 1_000;
+    await expect(fetch(`${ac.apiUrl}/tags`, { method: 'POST', headers: { 'Api-Token': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ tag: { tag: 'fb-paused' } }) })).rejects.toThrow();
+    expect([...ac.tags.values()].map((t) => t.tag)).toEqual(['fb-paused']);
+  });
+});
