@@ -170,6 +170,19 @@ describe('lifecycle delivery to ActiveCampaign', () => {
     expect(double.trackingLogs.length).toBe(2); // the event is the detector's to deduplicate; the order is not sent twice
   });
 
+  it('a first sale declined makes a new contact a lead, and leaves a customer a customer', async () => {
+    const declined: LifecycleEvent = { ...base, id: 'txn:T0:decline', kind: 'sale_declined', occurredAt: '2026-10-30 09:00:00', transactionId: 'T0', amountCents: 4995, reason: 'Do not honor', declineType: 'hard' };
+    await queue(declined);
+    await drain();
+    expect(fieldValue('FB_CUSTOMER_STATUS')).toBe('lead');
+    expect(tagsOf(EMAIL)).toEqual(['fb-declined']);
+    await queue(journey[0] as LifecycleEvent, { ...declined, id: 'txn:T9:decline', transactionId: 'T9' });
+    await drain();
+    expect(fieldValue('FB_CUSTOMER_STATUS')).toBe('subscriber');
+    expect(tagsOf(EMAIL)).toEqual(['fb-customer', 'fb-declined', 'fb-subscriber']);
+    expect(double.trackingLogs.map((log) => log.event)).toEqual(['payment_declined', 'order_completed', 'payment_declined']);
+  });
+
   it("a first sale the funnel is selling waits for the funnel's ORDER (with its upsells) and is not sent as a second order", async () => {
     const now = clock.now();
     await store.transaction((tx) => tx.insertSession({ id: 's-funnel', campaignId: '3', createdAt: now, lastSeenAt: now, landingUrl: undefined, referrer: undefined, userAgent: 'UA', ip: '203.0.113.1', isBot: false }));

@@ -63,6 +63,9 @@ type Failed = Extract<AcResponse, { ok: false }> | CallFailure;
 type Step<T> = { ok: true; value: T } | { ok: false; failed: Failed };
 const fail = (failed: Failed): { ok: false; failed: Failed } => ({ ok: false, failed });
 
+/** AC's largest page. */
+const ORDER_PAGE = 100;
+
 /** Tag ids stay valid for the process's life; a bounded map, as the tags are few. */
 const TAG_CACHE_LIMIT = 256;
 
@@ -149,13 +152,19 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     return put.ok ? { ok: true, value: undefined } : fail(put);
   }
 
-  /** The contact's orders in ActiveCampaign (carts left out), net of what was given back. */
+  /**
+   * The contact's orders in ActiveCampaign, carts left out, net of what was given back: on every
+   * connection, as the funnel's ORDER may be on Konnektive's (EMIT_VIA=konnektive).
+   */
   async function lifetimeValue(email: string, record: CallRecorder): Promise<Step<number>> {
-    const connection = await connectionId(record);
-    if (!connection.ok) return connection;
-    const found = await lookup<{ externalid: string | null; totalPrice: number | string }>(`${withFilters('/ecomOrders', { email, connectionid: connection.value })}&limit=100`, 'ecomOrders', record);
-    if (!found.ok) return found;
-    return { ok: true, value: found.value.filter((o) => o.externalid !== null && o.externalid !== '').reduce((sum, o) => sum + Number(o.totalPrice), 0) };
+    let total = 0;
+    for (let offset = 0; offset < 10_000; offset += ORDER_PAGE) {
+      const page = await lookup<{ externalid: string | null; totalPrice: number | string }>(`${withFilters('/ecomOrders', { email })}&limit=${ORDER_PAGE}&offset=${offset}`, 'ecomOrders', record);
+      if (!page.ok) return page;
+      total += page.value.filter((o) => o.externalid !== null && o.externalid !== '').reduce((sum, o) => sum + Number(o.totalPrice), 0);
+      if (page.value.length < ORDER_PAGE) break;
+    }
+    return { ok: true, value: total };
   }
 
   async function tagId(name: string, record: CallRecorder): Promise<Step<string>> {
@@ -264,6 +273,11 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     }
     const contactId = (synced.body.contact as { id?: string } | undefined)?.id;
     if (contactId === undefined) return fail({ failure: 'transient', message: 'contact/sync answered without a contact id' });
+    if (change.status === undefined && event.kind === 'sale_declined' && !hasValue(synced.body, fields.status)) {
+      // Declined before any sale: the contact is a lead (a customer's status is left as it is).
+      const lead = await client.request('POST', '/contact/sync', { contact: { email, fieldValues: [{ field: fields.status, value: 'lead' }] } }, record);
+      if (!lead.ok) return fail(lead);
+    }
     const tagged = await applyTags(String(contactId), change.add, change.remove, record);
     if (!tagged.ok) return tagged;
     return track(event, email, String(contactId), job.attempts > 0 || job.lastError !== undefined, record);
@@ -287,6 +301,12 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     }
     return failureOutcome(deps, 'activecampaign', result.failed);
   };
+}
+
+/** Whether contact/sync's answer shows a value in the field. */
+function hasValue(body: Record<string, unknown>, field: string): boolean {
+  const values = Array.isArray(body.fieldValues) ? (body.fieldValues as Array<{ field?: unknown; value?: unknown }>) : [];
+  return values.some((v) => String(v.field) === field && typeof v.value === 'string' && v.value !== '');
 }
 
 /** The job's payload as a lifecycle event, or why it is not one. */
