@@ -128,13 +128,3 @@ export function lifecyclePollHandlers(deps: LifecyclePollDeps): Record<typeof JO
     },
   };
 }
-
-/**
- * Until ActiveCampaign delivery of lifecycle events is in place, their jobs wait (held back,
- * no attempt spent) instead of being dead-lettered; jobs exist only with LIFECYCLE_SYNC=on.
- */
-export const awaitingLifecycleDelivery = (clock: Clock): JobHandler => async () => ({
-  type: 'paused',
-  error: 'lifecycle delivery to ActiveCampaign is not available in this version',
-  notBeforeMs: clock.now() + 15 * 60_000,
-});
