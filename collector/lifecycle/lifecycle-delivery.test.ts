@@ -223,6 +223,19 @@ describe('lifecycle delivery to ActiveCampaign', () => {
     expect(double.orders.size).toBe(1);
   });
 
+  it("a full refund of a first sale on Konnektive's connection lowers that order to 0 and makes the customer refunded", async () => {
+    await queue(journey[0] as LifecycleEvent);
+    await drain();
+    const sale = [...double.orders.values()][0];
+    if (sale) sale.connectionid = '99';
+    await queue({ ...base, id: 'txn:T8:refund', kind: 'refund', occurredAt: '2026-11-03 10:00:00', transactionId: 'T8', returnsTransactionId: 'T1', amountCents: 4995, fullRefund: true });
+    await drain();
+    expect(sale?.totalPrice).toBe(0);
+    expect(sale?.orderDiscounts.map((d) => [d.name, d.discountAmount])).toEqual([['refund txn:T8:refund', 4995]]);
+    expect(fieldValue('FB_CUSTOMER_STATUS')).toBe('refunded');
+    expect(fieldValue('FB_LIFETIME_VALUE')).toBe('0.00');
+  });
+
   it('a refund retried after its PUT reached ActiveCampaign but the answer was lost lowers the order once', async () => {
     await queue(journey[0] as LifecycleEvent, journey[1] as LifecycleEvent, journey[3] as LifecycleEvent);
     await drain();

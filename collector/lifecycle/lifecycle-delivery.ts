@@ -84,15 +84,15 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
 
   let connection: string | undefined = deps.config.activeCampaign?.connectionId;
 
-  /** funnelbeacon's connection: configured, or found as the funnel's emitter creates it. */
-  async function connectionId(record: CallRecorder): Promise<Step<string>> {
+  /** funnelbeacon's connection: configured, or found as the funnel's emitter creates it; undefined while there is none. */
+  async function connectionId(record: CallRecorder): Promise<Step<string | undefined>> {
     if (connection !== undefined) return { ok: true, value: connection };
     const externalid = acConnectionBody(deps.config.publicUrl).connection.externalid ?? '';
     const found = await lookup<{ id: string }>(withFilters('/connections', { service: AC_SERVICE, externalid }), 'connections', record);
     if (!found.ok) return found;
-    connection = found.value[0]?.id;
-    // Money given back on a sale ActiveCampaign never had: nothing to lower until the sale is there.
-    return connection === undefined ? fail({ failure: 'transient', message: 'no funnelbeacon connection in ActiveCampaign yet: run funnelbeacon connect' }) : { ok: true, value: String(connection) };
+    const id = found.value[0]?.id;
+    connection = id === undefined ? undefined : String(id);
+    return { ok: true, value: connection };
   }
 
   /**
@@ -126,9 +126,16 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
   async function lowerOrder(event: LifecycleEvent, externalids: string[], amountCents: number, record: CallRecorder): Promise<Step<void>> {
     const connection = await connectionId(record);
     if (!connection.ok) return connection;
+    // A rebill's order (keyed by a transaction id, a number other stores may use too) is looked for
+    // on funnelbeacon's connection; a first sale's by its Konnektive order id on any connection, as
+    // the funnel's ORDER may be on Konnektive's.
+    const searches = externalids.map((externalid): Record<string, string> | undefined =>
+      externalid === event.orderId ? { externalid } : connection.value === undefined ? undefined : { externalid, connectionid: connection.value },
+    );
     let orderId: string | undefined;
-    for (const externalid of externalids) {
-      const found = await lookup<{ id: string }>(withFilters('/ecomOrders', { externalid, connectionid: connection.value }), 'ecomOrders', record);
+    for (const filters of searches) {
+      if (filters === undefined) continue;
+      const found = await lookup<{ id: string }>(withFilters('/ecomOrders', filters), 'ecomOrders', record);
       if (!found.ok) return found;
       orderId = found.value[0]?.id;
       if (orderId !== undefined) break;
