@@ -49,6 +49,8 @@ export type OrderAction =
   | { type: 'create'; externalid: string }
   /** Money given back: the order of the sale it returns loses `amountCents` of its total. */
   | { type: 'lower'; externalids: string[]; amountCents: number }
+  /** A chargeback reverted: the order gets back what the chargeback took (its amount, else the chargeback's). */
+  | { type: 'restore'; externalids: string[]; amountCents: number | undefined }
   | { type: 'none' };
 
 export function orderAction(event: LifecycleEvent): OrderAction {
@@ -67,6 +69,10 @@ export function orderAction(event: LifecycleEvent): OrderAction {
       // The sale it returns: a rebill's order is keyed by its transaction, a first sale's by its order.
       const externalids = [event.returnsTransactionId, event.orderId].filter((id): id is string => id !== undefined);
       return externalids.length === 0 || !(event.amountCents !== undefined && event.amountCents > 0) ? { type: 'none' } : { type: 'lower', externalids, amountCents: event.amountCents };
+    }
+    case 'chargeback_reversed': {
+      const externalids = [event.returnsTransactionId, event.orderId].filter((id): id is string => id !== undefined);
+      return externalids.length === 0 ? { type: 'none' } : { type: 'restore', externalids, amountCents: event.amountCents };
     }
     default:
       return { type: 'none' };
@@ -99,7 +105,7 @@ export function orderEmission(event: LifecycleEvent, externalid: string, timeZon
   };
 }
 
-/** The name of the order discount that marks a refund as applied to an order (see lowerOrder). */
+/** The order discount that marks money given back (or a chargeback reverted) as applied to an order (see adjustOrder). */
 export function refundMarker(event: LifecycleEvent): string {
   return `${event.kind} ${event.id}`;
 }

@@ -53,7 +53,8 @@ export function stateChange(event: LifecycleEvent): StateChange {
     case 'chargeback':
       return { status: 'chargeback', add: ['chargeback'], remove: [] };
     case 'chargeback_reversed':
-      return { add: [], remove: ['chargeback'] };
+      // The money is the merchant's again: a customer (a subscription's state comes with its own events).
+      return { status: 'customer', add: ['customer'], remove: ['chargeback'] };
     case 'order_cancelled':
     case 'fulfillment_shipped':
     case 'fulfillment_delivered':

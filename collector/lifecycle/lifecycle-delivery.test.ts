@@ -236,6 +236,26 @@ describe('lifecycle delivery to ActiveCampaign', () => {
     expect(fieldValue('FB_LIFETIME_VALUE')).toBe('0.00');
   });
 
+  it('a chargeback lowers its order and its reversal gives the amount back, each once', async () => {
+    await queue(journey[0] as LifecycleEvent);
+    await drain();
+    const chargeback: LifecycleEvent = { ...base, id: 'txn:T1:chargeback:2026-11-20', kind: 'chargeback', occurredAt: '2026-11-20 10:00:00', returnsTransactionId: 'T1', amountCents: 4995, reason: '10.4 Fraud' };
+    const reversed: LifecycleEvent = { ...base, id: 'txn:T1:chargeback_reversed:2026-11-20', kind: 'chargeback_reversed', occurredAt: '2026-12-02 10:00:00', returnsTransactionId: 'T1' };
+    await queue(chargeback);
+    await drain();
+    const sale = [...double.orders.values()][0];
+    expect(sale?.totalPrice).toBe(0);
+    expect(fieldValue('FB_CUSTOMER_STATUS')).toBe('chargeback');
+    expect(tagsOf(EMAIL)).toContain('fb-chargeback');
+    await queue(reversed, reversed);
+    await drain();
+    expect(sale?.totalPrice).toBe(4995);
+    expect(fieldValue('FB_LIFETIME_VALUE')).toBe('49.95');
+    expect(fieldValue('FB_CUSTOMER_STATUS')).toBe('customer');
+    expect(tagsOf(EMAIL)).not.toContain('fb-chargeback');
+    expect(double.trackingLogs.map((log) => log.event)).toEqual(['order_completed', 'chargeback']);
+  });
+
   it('a refund retried after its PUT reached ActiveCampaign but the answer was lost lowers the order once', async () => {
     await queue(journey[0] as LifecycleEvent, journey[1] as LifecycleEvent, journey[3] as LifecycleEvent);
     await drain();

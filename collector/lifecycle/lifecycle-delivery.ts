@@ -121,9 +121,10 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
   /**
    * Money given back: the order's total goes down by the amount (never below 0), and the same PUT
    * adds an order discount named after the event. A retry reads the order back and finds the
-   * marker, so a PUT whose answer was lost is never applied twice.
+   * marker, so a PUT whose answer was lost is never applied twice. A chargeback reverted raises it
+   * again by what the chargeback took, marked the same way.
    */
-  async function lowerOrder(event: LifecycleEvent, externalids: string[], amountCents: number, record: CallRecorder): Promise<Step<void>> {
+  async function adjustOrder(event: LifecycleEvent, externalids: string[], change: { lower: number } | { restore: number | undefined }, record: CallRecorder): Promise<Step<void>> {
     const connection = await connectionId(record);
     if (!connection.ok) return connection;
     // A rebill's order (keyed by a transaction id, a number other stores may use too) is looked for
@@ -149,9 +150,24 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     const marker = refundMarker(event);
     if (discounts.some((d) => d.name === marker)) return { ok: true, value: undefined };
     const total = Number(current?.totalPrice ?? 0);
+    let amountCents: number;
+    let totalPrice: number;
+    if ('lower' in change) {
+      amountCents = change.lower;
+      totalPrice = Math.max(0, total - amountCents);
+    } else {
+      // The chargebacks on this order, oldest first, and the reversals already applied to them.
+      const taken = discounts.filter((d) => d.name.startsWith('chargeback '));
+      const given = discounts.filter((d) => d.name.startsWith('chargeback_reversed ')).length;
+      const reversed = taken[given];
+      // No chargeback left to revert on this order (it never reached ActiveCampaign's order): nothing to give back.
+      if (reversed === undefined) return { ok: true, value: undefined };
+      amountCents = change.restore ?? Number(reversed.discountAmount);
+      totalPrice = total + amountCents;
+    }
     const body = {
       ecomOrder: {
-        totalPrice: Math.max(0, total - amountCents),
+        totalPrice,
         orderDiscounts: [...discounts.map((d) => ({ name: d.name, type: d.type, discountAmount: Number(d.discountAmount) })), { name: marker, type: 'order', discountAmount: amountCents }],
       },
     };
@@ -248,9 +264,9 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
         const created = await createOrder(event, action.externalid, record);
         if (!created.ok) return created;
       }
-    } else if (action.type === 'lower') {
-      const lowered = await lowerOrder(event, action.externalids, action.amountCents, record);
-      if (!lowered.ok) return lowered;
+    } else if (action.type === 'lower' || action.type === 'restore') {
+      const adjusted = await adjustOrder(event, action.externalids, action.type === 'lower' ? { lower: action.amountCents } : { restore: action.amountCents }, record);
+      if (!adjusted.ok) return adjusted;
     }
     if (!fields) {
       const ensured = await ensureLifecycleFields(client, record);
