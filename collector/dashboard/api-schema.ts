@@ -88,9 +88,44 @@ export const PeriodSchema = z.object({
 /** The currencies of the carts and orders of the period(s) shown; more than one means amounts were added across currencies. */
 const currencies = z.array(z.string());
 
+/** What happened after the order in a period (dashboard/lifecycle-figures.ts); amounts of all currencies added. */
+export const LifecyclePeriodSchema = z.object({
+  sales: count,
+  salesCents: count,
+  saleDeclines: count,
+  rebills: count,
+  rebillCents: count,
+  rebillDeclines: count,
+  recoveredRebills: count,
+  recoveredRebillCents: count,
+  cancellations: count,
+  pauses: count,
+  refunds: count,
+  refundCents: count,
+  chargebacks: count,
+  chargebackCents: count,
+  /** Known for a period that ends now only (statuses are kept as last seen). */
+  activeSubscribers: count.nullable(),
+  /** Sales + rebills − refunds − chargebacks: below 0 when more was given back than taken. */
+  netCents: z.number().int(),
+});
+
+export const LifecycleOverviewSchema = z.object({
+  /** Whether LIFECYCLE_SYNC is on (the figures are shown too when it is off but events were stored). */
+  enabled: z.boolean(),
+  /** The currencies of the lifecycle amounts of both periods; more than one means they were added. */
+  currencies,
+  current: LifecyclePeriodSchema,
+  previous: LifecyclePeriodSchema,
+});
+
 export const OverviewResponse = z.object({
   currency: z.string().length(3),
   currencies,
+  /** After the order: null when the lifecycle sync is off and has stored nothing. */
+  lifecycle: LifecycleOverviewSchema.nullable(),
+  /** What the lifecycle sync needs to run, when it cannot (e.g. ActiveCampaign's API settings). */
+  lifecycleNote: z.string().nullable(),
   /** Hours whose figures are still being recomputed (the numbers may be a little behind). */
   pendingHours: count,
   generatedAt: z.number(),
@@ -248,6 +283,8 @@ export const SessionInfoResponse = z.object({
 
 export type OverviewData = z.infer<typeof OverviewResponse>;
 export type PeriodData = z.infer<typeof PeriodSchema>;
+export type LifecyclePeriodData = z.infer<typeof LifecyclePeriodSchema>;
+export type LifecycleOverviewData = z.infer<typeof LifecycleOverviewSchema>;
 export type SourcesData = z.infer<typeof SourcesResponse>;
 export type SessionListData = z.infer<typeof SessionListResponse>;
 export type SessionDetailData = z.infer<typeof SessionDetailResponse>;

@@ -6,6 +6,7 @@ import type { SqlAccess } from '../store/store.js';
 import { PAGE_NAMES, type PageName } from '../wire-schema.js';
 import type { OverviewData, PeriodData, SourcesData } from './api-schema.js';
 import { deriveFigures, type Figures } from './figures.js';
+import { hasLifecycleEvents, lifecycleFigures, total, type LifecycleFigures } from './lifecycle-figures.js';
 import { readBreakdown, readTotals, refreshRollup } from './rollup.js';
 import type { SourceDimension } from './sources.js';
 
@@ -61,9 +62,47 @@ export interface OverviewOptions {
   now: number;
   linkTtlMs: number;
   refreshBudgetMs?: number;
+  /** Whether LIFECYCLE_SYNC is on, and what it needs when it cannot run (see {@link lifecycleNote}). */
+  lifecycle?: { enabled: boolean; note: string | null };
 }
 
-export async function overview(sql: SqlAccess, from: number, to: number, { now, linkTtlMs, refreshBudgetMs = 1_000 }: OverviewOptions): Promise<OverviewData> {
+/** With Konnektive's credentials but not ActiveCampaign's API, the lifecycle sync cannot run: say what it needs. */
+export function lifecycleNote(config: { konnektive: unknown; activeCampaign: unknown; sandbox: boolean }): string | null {
+  return config.konnektive && !config.activeCampaign && !config.sandbox ? 'Lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY.' : null;
+}
+
+function lifecyclePeriod(f: LifecycleFigures) {
+  return {
+    sales: f.sales,
+    salesCents: total(f.salesCents),
+    saleDeclines: f.saleDeclines,
+    rebills: f.rebills,
+    rebillCents: total(f.rebillCents),
+    rebillDeclines: f.rebillDeclines,
+    recoveredRebills: f.recoveredRebills,
+    recoveredRebillCents: total(f.recoveredRebillCents),
+    cancellations: f.cancellations,
+    pauses: f.pauses,
+    refunds: f.refunds,
+    refundCents: total(f.refundCents),
+    chargebacks: f.chargebacks,
+    chargebackCents: total(f.chargebackCents),
+    activeSubscribers: f.activeSubscribers,
+    netCents: total(f.netCents),
+  };
+}
+
+/** The lifecycle figures of both periods, or null when the sync is off and has stored nothing. */
+export async function lifecycleOverview(sql: SqlAccess, from: number, to: number, { now, enabled, currency }: { now: number; enabled: boolean; currency: string }): Promise<OverviewData['lifecycle']> {
+  if (!enabled && !(await hasLifecycleEvents(sql))) return null;
+  const span = to - from;
+  const [current, previous] = await Promise.all([lifecycleFigures(sql, from, to, { now, currency }), lifecycleFigures(sql, from - span, from, { now, currency })]);
+  const currencies = new Set<string>();
+  for (const f of [current, previous]) for (const amounts of [f.salesCents, f.rebillCents, f.refundCents, f.chargebackCents]) for (const c of Object.keys(amounts)) currencies.add(c);
+  return { enabled, currencies: [...currencies].sort(), current: lifecyclePeriod(current), previous: lifecyclePeriod(previous) };
+}
+
+export async function overview(sql: SqlAccess, from: number, to: number, { now, linkTtlMs, refreshBudgetMs = 1_000, lifecycle = { enabled: false, note: null } }: OverviewOptions): Promise<OverviewData> {
   const { pending } = await refreshRollup(sql, { budgetMs: refreshBudgetMs });
   const span = to - from;
   const [current, previous] = await Promise.all([readTotals(sql, from, to, { now, linkTtlMs }), readTotals(sql, from - span, from, { now, linkTtlMs })]);
@@ -75,9 +114,12 @@ export async function overview(sql: SqlAccess, from: number, to: number, { now, 
     derived: deriveFigures(figures),
     funnel: funnelOf(figures, show),
   });
+  const currency = await mainCurrency(sql);
   return {
-    currency: await mainCurrency(sql),
+    currency,
     currencies: await periodCurrencies(sql, from - span, to),
+    lifecycle: await lifecycleOverview(sql, from, to, { now, enabled: lifecycle.enabled, currency }),
+    lifecycleNote: lifecycle.note,
     pendingHours: pending,
     generatedAt: now,
     current: period(current, from, to),

@@ -30,7 +30,7 @@ import {
   SourcesResponse,
 } from '../dashboard/api-schema.js';
 import { dashboardAuth, SESSION_COOKIE, type DashboardAuth } from '../dashboard/auth.js';
-import { overview, sources } from '../dashboard/overview.js';
+import { lifecycleNote, overview, sources } from '../dashboard/overview.js';
 import { deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail, sessionTimeline } from '../dashboard/queries.js';
 import { runChecks, type Check } from '../doctor-checks.js';
 import { fail } from '../http/errors.js';
@@ -180,7 +180,7 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
 
   api.get('/overview', async (c) => {
     const { from, to } = query(c, RangeQuery);
-    return send(c, OverviewResponse, await overview(sql, from, to, { now: now(), linkTtlMs }));
+    return send(c, OverviewResponse, await overview(sql, from, to, { now: now(), linkTtlMs, lifecycle: { enabled: config.lifecycle.enabled, note: lifecycleNote(config) } }));
   });
 
   api.get('/sources', async (c) => {

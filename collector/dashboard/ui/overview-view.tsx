@@ -1,9 +1,9 @@
 /**
  * @module overview-view
  * The overview: the funnel, sales, carts and recovery for the chosen period, each figure beside
- * the previous period's.
+ * the previous period's; what happened after the order when the lifecycle sync runs.
  */
-import type { OverviewData } from '../api-schema.js';
+import type { LifecycleOverviewData, OverviewData } from '../api-schema.js';
 import { FunnelChart, MixedCurrencies, Problem, Section, Stat } from './components.js';
 import { count, money, percent } from './format.js';
 import { usePoll, type Route } from './hooks.js';
@@ -50,6 +50,8 @@ function Overview({ data }: { data: OverviewData }) {
           <Stat label="Revenue per visitor" value={m(c.derived.revenuePerVisitorCents)} previous={m(p.derived.revenuePerVisitorCents)} now={c.derived.revenuePerVisitorCents} before={p.derived.revenuePerVisitorCents} />
         </dl>
       </Section>
+      {data.lifecycle ? <AfterTheOrder lifecycle={data.lifecycle} currency={cur} /> : null}
+      {data.lifecycleNote ? <p class="note">{data.lifecycleNote}</p> : null}
       <Section title="Carts and recovery">
         <dl class="stats">
           <Stat label="Carts abandoned" value={count(c.figures.carts)} previous={count(p.figures.carts)} now={c.figures.carts} before={p.figures.carts} invert hint={`${m(c.figures.cartCents)} recoverable`} />
@@ -67,5 +69,37 @@ function Overview({ data }: { data: OverviewData }) {
         <FunnelChart id="funnel" period={c} previous={p} />
       </Section>
     </>
+  );
+}
+
+/** The lifecycle sync's figures (collector/dashboard/lifecycle-figures.ts), counted when each change was found. */
+function AfterTheOrder({ lifecycle, currency }: { lifecycle: LifecycleOverviewData; currency: string }) {
+  const c = lifecycle.current;
+  const p = lifecycle.previous;
+  const m = (cents: number) => money(cents, currency);
+  return (
+    <Section title="After the order">
+      {lifecycle.enabled ? null : <p class="sub">Lifecycle sync is off: these are the changes it found while it ran.</p>}
+      <MixedCurrencies currencies={lifecycle.currencies} />
+      <dl class="stats" id="after-the-order">
+        <Stat label="Net revenue" value={m(c.netCents)} previous={m(p.netCents)} now={c.netCents} before={p.netCents} hint="sales + rebills − refunds − chargebacks" />
+        <Stat label="Rebills" value={count(c.rebills)} previous={count(p.rebills)} now={c.rebills} before={p.rebills} hint={m(c.rebillCents)} />
+        <Stat label="Rebill declines" value={count(c.rebillDeclines)} previous={count(p.rebillDeclines)} now={c.rebillDeclines} before={p.rebillDeclines} invert />
+        <Stat label="Recovered rebills" value={count(c.recoveredRebills)} previous={count(p.recoveredRebills)} now={c.recoveredRebills} before={p.recoveredRebills} hint={`${m(c.recoveredRebillCents)}, paid after a decline of the same cycle`} />
+        <Stat label="First-sale declines" value={count(c.saleDeclines)} previous={count(p.saleDeclines)} now={c.saleDeclines} before={p.saleDeclines} invert />
+        <Stat label="Cancellations" value={count(c.cancellations)} previous={count(p.cancellations)} now={c.cancellations} before={p.cancellations} invert />
+        <Stat label="Pauses" value={count(c.pauses)} previous={count(p.pauses)} now={c.pauses} before={p.pauses} invert />
+        <Stat label="Refunds" value={count(c.refunds)} previous={count(p.refunds)} now={c.refunds} before={p.refunds} invert hint={m(c.refundCents)} />
+        <Stat label="Chargebacks" value={count(c.chargebacks)} previous={count(p.chargebacks)} now={c.chargebacks} before={p.chargebacks} invert hint={m(c.chargebackCents)} />
+        <Stat
+          label="Active subscribers"
+          value={c.activeSubscribers === null ? '–' : count(c.activeSubscribers)}
+          previous={p.activeSubscribers === null ? '–' : count(p.activeSubscribers)}
+          now={c.activeSubscribers}
+          before={p.activeSubscribers}
+          hint="latest known status active or trial"
+        />
+      </dl>
+    </Section>
   );
 }
