@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { recordChange } from '../lifecycle/lifecycle-sync.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { buildReport, formatReport, money, parseReportArgs, type ReportJson } from './recovery-report.js';
 
@@ -82,5 +83,43 @@ describe('funnelbeacon report', () => {
     const empty = formatReport(await buildReport(store, { sinceMs: 7 * DAY, now: Date.now(), linkTtlMs: 7 * DAY }), 7 * DAY);
     await store.close();
     expect(empty).toMatch(/recovery rate\s+-/);
+    expect(empty).not.toMatch(/after the order/);
+  });
+
+  it('prints what happened after the order, in the table and in JSON, once the lifecycle sync stored events', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'funnelbeacon-report-')), 'r.db');
+    const store = new SqliteStore(path);
+    await store.migrate();
+    const now = Date.now();
+    const txn = (id: number, fields: Record<string, unknown>) => ({ transactionId: String(id), txnType: 'SALE', responseType: 'SUCCESS', orderId: 'O1', purchaseId: 'P1', emailAddress: 'buyer@example.com', currency: 'USD', ...fields });
+    const rows = [
+      txn(1, { billingCycleNumber: 1, totalAmount: '39.95' }),
+      txn(2, { billingCycleNumber: 2, responseType: 'SOFT_DECLINE', totalAmount: '39.95' }),
+      txn(3, { billingCycleNumber: 2, totalAmount: '39.95' }),
+      txn(4, { billingCycleNumber: 2, txnType: 'REFUND', totalAmount: '-5.00' }),
+    ];
+    for (const [i, row] of rows.entries()) await store.transaction((tx) => recordChange(tx, 'transactions', row, now - DAY + i));
+    await store.transaction((tx) => recordChange(tx, 'purchases', { purchaseId: 'P1', orderId: 'O1', status: 'CANCELLED', emailAddress: 'buyer@example.com', dateUpdated: '2026-12-06 10:00:00' }, now - DAY));
+    await store.close();
+
+    const report = JSON.parse(cli(['report', '--json'], `file:${path}`).stdout) as ReportJson;
+    expect(report.lifecycle).toMatchObject({
+      sales: 1,
+      rebills: 1,
+      rebillCents: { USD: 3995 },
+      rebillDeclines: 1,
+      recoveredRebills: 1,
+      refunds: 1,
+      refundCents: { USD: 500 },
+      cancellations: 1,
+      activeSubscribers: 0,
+      netCents: { USD: 3995 + 3995 - 500 },
+    });
+    const table = cli(['report'], `file:${path}`).stdout;
+    expect(table).toMatch(/rebills\s+1\s+USD 39\.95/);
+    expect(table).toMatch(/recovered rebills\s+1\s+USD 39\.95/);
+    expect(table).toMatch(/refunds\s+1\s+USD 5\.00/);
+    expect(table).toMatch(/cancellations\s+1/);
+    expect(table).toMatch(/net revenue\s+USD 74\.90/);
   });
 });

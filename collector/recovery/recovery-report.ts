@@ -8,7 +8,11 @@
  * recovered (an ORDER followed), recovered by link (the buyer came back through the recovery link
  * before the ORDER), and lost (abandoned longer than the link lives, without an order). Orders are
  * the ORDERs delivered in the period.
+ *
+ * After the order (when the lifecycle sync runs or has stored events): the same figures as the
+ * dashboard's, from collector/dashboard/lifecycle-figures.ts, counted when each change was found.
  */
+import { hasLifecycleEvents, lifecycleFigures, type LifecycleFigures } from '../dashboard/lifecycle-figures.js';
 import { parseDuration } from '../duration.js';
 import type { CentsByCurrency, FunnelReport, Store } from '../store/store.js';
 
@@ -16,6 +20,8 @@ export interface ReportOptions {
   sinceMs: number;
   now: number;
   linkTtlMs: number;
+  /** LIFECYCLE_SYNC: the lifecycle lines are printed when it is on, or when events were stored. */
+  lifecycleEnabled?: boolean;
 }
 
 export interface ReportJson extends Omit<FunnelReport, 'since' | 'until'> {
@@ -25,6 +31,8 @@ export interface ReportJson extends Omit<FunnelReport, 'since' | 'until'> {
   recoveryRate: number | null;
   /** The recovery link's lifetime, after which an abandoned cart without an order counts as lost. */
   linkLifetimeMs: number;
+  /** What happened after the order; `null` when the lifecycle sync is off and has stored nothing. */
+  lifecycle: LifecycleFigures | null;
 }
 
 export type ReportArgs = { ok: true; sinceMs: number; json: boolean } | { ok: false; problem: string };
@@ -37,14 +45,17 @@ export function parseReportArgs(values: { since?: unknown; json?: unknown }): Re
   return { ok: true, sinceMs, json: values.json === true };
 }
 
-export async function buildReport(store: Store, { sinceMs, now, linkTtlMs }: ReportOptions): Promise<ReportJson> {
+export async function buildReport(store: Store, { sinceMs, now, linkTtlMs, lifecycleEnabled = false }: ReportOptions): Promise<ReportJson> {
   const report = await store.funnelReport(now - sinceMs, now + 1);
+  const sql = store.sql();
+  const lifecycle = lifecycleEnabled || (await hasLifecycleEvents(sql)) ? await lifecycleFigures(sql, now - sinceMs, now + 1, { now }) : null;
   return {
     ...report,
     since: new Date(report.since).toISOString(),
     until: new Date(now).toISOString(),
     recoveryRate: report.cartsAbandoned === 0 ? null : report.cartsRecovered / report.cartsAbandoned,
     linkLifetimeMs: linkTtlMs,
+    lifecycle,
   };
 }
 
@@ -70,6 +81,22 @@ export function formatReport(r: ReportJson, sinceMs: number): string {
     ['orders', r.orders, money(r.revenue)],
     ['recovery-link clicks', r.recoveryClicks, `${r.recoveryReturns} buyer(s) came back through the link`],
   ];
+  const l = r.lifecycle;
+  if (l) {
+    rows.push(
+      ['after the order', '', ''],
+      ['  first-sale declines', l.saleDeclines, ''],
+      ['  rebills', l.rebills, money(l.rebillCents)],
+      ['  rebill declines', l.rebillDeclines, ''],
+      ['  recovered rebills', l.recoveredRebills, `${money(l.recoveredRebillCents)}, paid after a decline of the same cycle`],
+      ['  cancellations', l.cancellations, ''],
+      ['  pauses', l.pauses, ''],
+      ['  refunds', l.refunds, money(l.refundCents)],
+      ['  chargebacks', l.chargebacks, money(l.chargebackCents)],
+      ['  active subscribers', l.activeSubscribers ?? '-', 'latest known status active or trial'],
+      ['  net revenue', money(l.netCents), 'sales + rebills - refunds - chargebacks'],
+    );
+  }
   const width = Math.max(...rows.map(([label]) => label.length));
   const valueWidth = Math.max(...rows.map(([, value]) => String(value).length));
   const lines = rows.map(([label, value, note]) => `  ${label.padEnd(width)}  ${String(value).padStart(valueWidth)}  ${note}`.trimEnd());
@@ -79,6 +106,7 @@ export function formatReport(r: ReportJson, sinceMs: number): string {
     '',
     'Carts are those abandoned in the period; recovered: an ORDER followed the CART; by recovery link:',
     'the buyer came back through the CART\'s link first (email scanners\' clicks count as clicks, not returns).',
+    ...(l ? ['After the order: the lifecycle sync\'s changes, counted when each was found in Konnektive.'] : []),
     '',
   ].join('\n');
 }
