@@ -18,6 +18,7 @@ import { dashboardRoute } from './routes/dashboard-route.js';
 import { demoRoute } from './routes/demo-route.js';
 import { eventsRoute } from './routes/events-route.js';
 import { healthRoute } from './routes/health-route.js';
+import { postbackRoute } from './routes/postback-route.js';
 import { recoveryRoute } from './routes/recovery-route.js';
 import { snippetRoute } from './routes/snippet-route.js';
 import type { Store } from './store/store.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   logger: Logger;
   /** Time of requests: when events were received, whether a link has expired. */
   clock?: Clock;
+  /** Wakes the outbox worker when a request queued a job (a Konnektive postback's poll). */
+  wakeWorker?: () => void;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -42,6 +45,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', healthRoute(deps));
   app.route('/', snippetRoute());
   app.route('/', recoveryRoute(deps));
+  app.route('/', postbackRoute(deps));
   if (deps.config.sandbox) app.route('/', demoRoute(deps));
   app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, linkTtlMs: deps.config.recovery.linkTtlMs, ...(deps.clock ? { clock: deps.clock } : {}) }));
 

@@ -156,6 +156,10 @@ const EnvSchema = z.object({
   LIFECYCLE_SYNC: flag(false),
   LIFECYCLE_POLL_EVERY: duration('5m').refine((ms) => ms >= 30_000, { message: 'at least 30s (each poll reads three Konnektive queries)' }),
   LIFECYCLE_LOOKBACK_DAYS: z.coerce.number().int().min(1).max(31).default(2),
+  /** The last part of the postback URL Konnektive calls (`/v1/konnektive/postback/<secret>`). */
+  LIFECYCLE_POSTBACK_SECRET: optionalText.refine((secret) => secret === undefined || /^[A-Za-z0-9._~-]{16,}$/.test(secret), {
+    message: 'must be at least 16 characters of letters, digits, "-", "_", "." or "~" (it is part of a URL; e.g. openssl rand -hex 24)',
+  }),
   KONNEKTIVE_TIMEZONE: z
     .string()
     .default('America/New_York')
@@ -237,6 +241,8 @@ export interface Config {
     readonly timeZone: string;
     /** `LIFECYCLE_TAG_PREFIX`: the lifecycle tags are this followed by `customer`, `past-due`, ... */
     readonly tagPrefix: string;
+    /** `LIFECYCLE_POSTBACK_SECRET`: when set, Konnektive's postbacks to `/v1/konnektive/postback/<it>` start a poll at once. */
+    readonly postbackSecret?: string | undefined;
   };
 }
 
@@ -319,6 +325,11 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (e.LIFECYCLE_SYNC && !konnektive) {
     problems.push('LIFECYCLE_SYNC: lifecycle sync reads Konnektive and needs KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD');
   }
+  if (e.LIFECYCLE_POSTBACK_SECRET && !e.LIFECYCLE_SYNC) {
+    // A postback only makes the lifecycle poll run sooner: without the sync it would be a public
+    // URL that answers Konnektive and does nothing, and the owner would believe the push works.
+    problems.push('LIFECYCLE_POSTBACK_SECRET: postbacks start the lifecycle poll early and need LIFECYCLE_SYNC=on');
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const config: Config = {
@@ -364,6 +375,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       lookbackDays: e.LIFECYCLE_LOOKBACK_DAYS,
       timeZone: e.KONNEKTIVE_TIMEZONE,
       tagPrefix: e.LIFECYCLE_TAG_PREFIX,
+      postbackSecret: e.LIFECYCLE_POSTBACK_SECRET,
     }),
   };
   // With TRUST_PROXY, X-Forwarded-For names the client: anyone who reaches the collector without

@@ -139,7 +139,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       ...abandonmentPolicy(config),
     },
   });
-  const app = createApp({ config, secret, store, committer, metrics, health, logger, clock });
+  const app = createApp({ config, secret, store, committer, metrics, health, logger, clock, wakeWorker: () => worker.notify() });
 
   const server: ServerType = await new Promise((resolve) => {
     const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started));
