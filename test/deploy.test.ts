@@ -162,10 +162,12 @@ describe('deployment files', () => {
   );
 
   it.skipIf(!nginx || !openssl)(
-    `nginx run with the example logs recovery links without their token, over HTTPS and HTTP, and when the collector is down${nginx && openssl ? '' : ' (skipped: nginx or openssl not installed)'}`,
+    `nginx run with the example logs recovery links without their token and postbacks without their secret, over HTTPS and HTTP, and when the collector is down${nginx && openssl ? '' : ' (skipped: nginx or openssl not installed)'}`,
     async () => {
       const { dir, site, writeConf } = nginxPrefix();
+      const reached: string[] = [];
       const collector = await listenOn((req, res) => {
+        reached.push(req.url!);
         res.writeHead(req.url!.startsWith('/r/') ? 302 : 200, { location: 'https://offer.example/checkout' });
         res.end();
       });
@@ -188,10 +190,16 @@ describe('deployment files', () => {
         expect((await request('https', https, `/r/${token}`)).status).toBe(302);
         expect((await request('http', http, `/r/${token}`)).status).toBe(301);
         expect((await request('https', https, '/f.js')).status).toBe(200);
+        // Konnektive's postbacks reach the collector, secret and fields as sent.
+        const postback = '/v1/konnektive/postback/pb-Zq8w3NfT6yL1vK0m?orderId=6012&emailAddress=ann%40example.com';
+        expect((await request('https', https, postback)).status).toBe(200);
+        expect(reached).toContain(postback);
+        expect((await request('http', http, postback)).status).toBe(301);
         // The collector is down: nginx answers 502 and names no token in its error log either.
         await collector.close();
         expect((await request('https', https, `/r/${token}`)).status).toBe(502);
         expect((await request('https', https, '/f.js')).status).toBe(502);
+        expect((await request('https', https, postback)).status).toBe(502);
 
         const access = readFileSync(join(dir, 'access.log'), 'utf8');
         const recovery = access.split('\n').filter((line) => line.includes('/r/'));
@@ -202,6 +210,10 @@ describe('deployment files', () => {
         // The 502 of /f.js is logged as usual; the one of the recovery link is not.
         expect(errors).toContain('/f.js');
         expect(`${access}\n${errors}`).not.toContain('P8EGQtYNdsQNisjw');
+        const postbacks = access.split('\n').filter((line) => line.includes('/v1/konnektive/postback/'));
+        expect(postbacks).toHaveLength(3);
+        for (const line of postbacks) expect(line).toMatch(/"GET \/v1\/konnektive\/postback\/\[secret\] HTTP\/1\.1" (200|301|502) \d+ "-" "funnelbeacon-deploy-test"$/);
+        expect(`${access}\n${errors}`).not.toMatch(/pb-Zq8w3NfT6yL1vK0m|ann(%40|@)example/);
       } finally {
         server.kill('SIGTERM');
         await new Promise((resolve) => (server.exitCode === null ? server.once('exit', resolve) : resolve(undefined)));
