@@ -146,7 +146,18 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
     const read = await client.request('GET', `/ecomOrders/${encodeURIComponent(orderId)}`, undefined, record);
     if (!read.ok) return fail(read);
     const current = read.body.ecomOrder as { totalPrice?: number | string } | undefined;
-    const discounts = Array.isArray(read.body.ecomOrderDiscounts) ? (read.body.ecomOrderDiscounts as Array<{ name: string; type: string; discountAmount: number | string }>) : [];
+    type Discount = { name: string; type: string; discountAmount: number | string };
+    let discounts: Discount[];
+    if (Array.isArray(read.body.ecomOrderDiscounts)) discounts = read.body.ecomOrderDiscounts as Discount[];
+    else {
+      // Not side-loaded (AC documents it on the create's answer): read the order's own list. Not
+      // knowing the marks already there could subtract twice, so a failure here stops the job.
+      const own = await client.request('GET', `/ecomOrders/${encodeURIComponent(orderId)}/orderDiscounts`, undefined, record);
+      if (!own.ok || !Array.isArray(own.body.ecomOrderDiscounts)) {
+        return fail(own.ok ? { failure: 'rejected', message: `ActiveCampaign did not list the discounts of order ${orderId}: the refund is not applied` } : own);
+      }
+      discounts = own.body.ecomOrderDiscounts as Discount[];
+    }
     const marker = refundMarker(event);
     if (discounts.some((d) => d.name === marker)) return { ok: true, value: undefined };
     const total = Number(current?.totalPrice ?? 0);
