@@ -65,7 +65,7 @@ export function acOrderBody(order: OrderEmission, ids: AcIds): { ecomOrder: Reco
   return {
     ecomOrder: {
       externalid: order.orderId,
-      source: 1,
+      source: order.historical ? 0 : 1,
       email: order.email,
       orderProducts: orderProducts(order.items),
       totalPrice: order.totalCents,

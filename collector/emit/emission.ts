@@ -81,6 +81,8 @@ export interface OrderEmission extends Buyer, Basket {
   cartRemoteId?: string;
   /** A CART was sent before for this session (recovery). */
   recoversCart: boolean;
+  /** An order from the past (a lifecycle backfill): ActiveCampaign's `source` 0, which starts no automation. */
+  historical?: boolean;
 }
 
 /**

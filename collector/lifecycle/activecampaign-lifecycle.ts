@@ -102,6 +102,7 @@ export function orderEmission(event: LifecycleEvent, externalid: string, timeZon
     currency: event.currency,
     orderedAt,
     recoversCart: false,
+    ...(event.historical ? { historical: true } : {}),
   };
 }
 

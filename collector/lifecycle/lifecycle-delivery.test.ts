@@ -256,6 +256,15 @@ describe('lifecycle delivery to ActiveCampaign', () => {
     expect(double.trackingLogs.map((log) => log.event)).toEqual(['order_completed', 'chargeback']);
   });
 
+  it('history from the backfill gets its orders as historical and no tracked event', async () => {
+    await queue(...journey.slice(0, 2).map((event) => ({ ...event, historical: true })));
+    await drain();
+    expect([...double.orders.values()].map((o) => [o.externalid, o.source])).toEqual([['K100', 0], ['T2', 0]]);
+    expect(double.trackingLogs).toEqual([]);
+    expect(fieldValue('FB_CUSTOMER_STATUS')).toBe('subscriber');
+    expect(tagsOf(EMAIL)).toEqual(['fb-customer', 'fb-subscriber']);
+  });
+
   it('a refund retried after its PUT reached ActiveCampaign but the answer was lost lowers the order once', async () => {
     await queue(journey[0] as LifecycleEvent, journey[1] as LifecycleEvent, journey[3] as LifecycleEvent);
     await drain();

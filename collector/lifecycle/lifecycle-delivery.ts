@@ -253,7 +253,8 @@ export function lifecycleDeliveryHandler(deps: LifecycleDeliveryDeps): JobHandle
   /** Sends the tracked event, unless a retried job finds it in the contact's tracking log already. */
   async function track(event: LifecycleEvent, email: string, contactId: string, mayHaveSent: boolean, record: CallRecorder): Promise<Step<void>> {
     const name = AC_EVENT_NAMES[event.kind];
-    if (!deps.events || name === undefined) return { ok: true, value: undefined };
+    // History told now starts no "Event is recorded" automation.
+    if (!deps.events || name === undefined || event.historical) return { ok: true, value: undefined };
     const data = eventData(event);
     if (mayHaveSent) {
       const logs = await lookup<Record<string, unknown>>(`/contacts/${encodeURIComponent(contactId)}/trackingLogs?limit=100`, 'trackingLogs', record);

@@ -79,4 +79,11 @@ export interface LifecycleEvent {
   nextBillDate?: string;
   trackingNumber?: string;
   carrier?: string;
+  /**
+   * Found by the backfill of history (`funnelbeacon sync --since`), not as it happened:
+   * ActiveCampaign gets its order as historical (`source` 0: no "Makes a purchase" automation, not
+   * on the e-commerce dashboard), its fields and tags, and no tracked event, so no automation
+   * runs for the past.
+   */
+  historical?: boolean;
 }
