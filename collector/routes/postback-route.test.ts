@@ -19,7 +19,7 @@ import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import { parseConfig } from '../config.js';
 import { LIFECYCLE_POLL_KEY } from '../lifecycle/lifecycle-poller.js';
 import { createLogger } from '../logger.js';
-import { HINT_GAP_MS, MAX_POSTBACK_BYTES, POSTBACKS_PER_MINUTE } from './postback-route.js';
+import { HINT_GAP_MS, MAX_POSTBACK_BYTES, POSTBACKS_PER_MINUTE, secretMatcher } from './postback-route.js';
 
 const SECRET = 'pb-Zq8w3NfT6yL1vK0m';
 const MINUTE = 60_000;
@@ -265,6 +265,36 @@ describe('Konnektive postbacks', { timeout: 60_000 }, () => {
     const log = lines.join('\n');
     expect(log).not.toContain(SECRET);
     expect(log).not.toContain('ann@example.com');
+  });
+});
+
+describe('the secret comparison', () => {
+  it('accepts the secret alone', () => {
+    const isSecret = secretMatcher(SECRET);
+    expect(isSecret(SECRET)).toBe(true);
+    for (const wrong of ['', 'x', SECRET.slice(0, -1), `${SECRET}x`, SECRET.toUpperCase(), `${SECRET.slice(0, -1)}n`]) expect(isSecret(wrong), wrong).toBe(false);
+  });
+
+  it('takes as long whether a guess differs at its first character or its last', () => {
+    // A secret long enough that a comparison stopping at the first difference would take a
+    // thousand times longer for the near miss; the digests make both the same work.
+    const secret = 'k'.repeat(1 << 20);
+    const isSecret = secretMatcher(secret);
+    const nearMiss = `${secret.slice(0, -1)}j`;
+    const farMiss = `j${secret.slice(1)}`;
+    const median = (guess: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 31; i++) {
+        const started = process.hrtime.bigint();
+        isSecret(guess);
+        times.push(Number(process.hrtime.bigint() - started));
+      }
+      return times.sort((a, b) => a - b)[15]!;
+    };
+    median(nearMiss); // warm up
+    const ratio = median(nearMiss) / median(farMiss);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
   });
 });
 
