@@ -9,6 +9,8 @@ import type { Config, ConfigResult } from './config.js';
 import { konnektiveClient, type KonnektiveApi } from './konnektive/konnektive-client.js';
 import { probeKonnektive, readKonnektiveAnswer, type KonnektiveProbe } from './konnektive/konnektive-probe.js';
 import { AC_SERVICE, acConnectionBody } from './emit/activecampaign-bodies.js';
+import { addDays, dayIn, konnektiveDate } from './lifecycle/day-windows.js';
+import { SOURCE_ENDPOINT, LIFECYCLE_SOURCES, type LifecycleSource } from './lifecycle/konnektive-lifecycle-client.js';
 import { openStore } from './store/open-store.js';
 import { POSTGRES_PLANS, SQLITE_PLANS } from './store/plans.js';
 import { POSTGRES_MIGRATIONS } from './store/postgres-migrations.js';
@@ -135,6 +137,71 @@ export async function checkKonnektive(config: Config, api: KonnektiveApi, now: n
     );
   }
   return checks;
+}
+
+/** The Konnektive permission each lifecycle read needs, as the API user's Access Details name it. */
+export const LIFECYCLE_PERMISSIONS: Readonly<Record<LifecycleSource, string>> = Object.freeze({
+  transactions: 'Query Transactions',
+  purchases: 'Query Purchases',
+  orders: 'Query Order',
+});
+
+/** Konnektive's "No … found / matching" is zero rows: the read is allowed. */
+const NO_ROWS = /^no\b.*\b(found|match)/i;
+
+/**
+ * With LIFECYCLE_SYNC=on: each Konnektive query the sync makes, once, over yesterday and today in
+ * the account's zone, one row (a harmless read). A refusal of an API user whose credentials work is a missing
+ * permission: the check names the one to grant.
+ */
+export async function checkLifecyclePermissions(config: Config, api: KonnektiveApi, now: number): Promise<Check[]> {
+  // Yesterday to today, as the poll asks (Query Purchases wants its start before its end).
+  const today = dayIn(now, config.lifecycle.timeZone);
+  const window = { startDate: konnektiveDate(addDays(today, -1)), endDate: konnektiveDate(today) };
+  const checks: Check[] = [];
+  for (const source of LIFECYCLE_SOURCES) {
+    const permission = LIFECYCLE_PERMISSIONS[source];
+    const name = `konnektive ${permission.toLowerCase()}`;
+    let answer;
+    try {
+      answer = await api.call(SOURCE_ENDPOINT[source], { dateRangeType: 'dateUpdated', ...window, resultsPerPage: '1', page: '1' });
+    } catch (error) {
+      checks.push({ name, status: 'warn', message: `could not try ${permission} (${error instanceof Error ? error.message : String(error)})` });
+      continue;
+    }
+    if (answer.ok || (answer.failure === 'rejected' && NO_ROWS.test(answer.message.trim()))) {
+      checks.push({ name, status: 'ok', message: `the API user may call ${permission} (the lifecycle sync reads ${source} with it)` });
+    } else if (answer.failure === 'rejected') {
+      checks.push({
+        name,
+        status: 'fail',
+        message: `Konnektive refused ${permission} ("${answer.message.slice(0, 120)}"): grant ${permission} to the API user (Admin → Users → the API user → Access Details); the lifecycle sync reads ${source} with it.`,
+      });
+    } else {
+      checks.push({ name, status: 'fail', message: `${permission}: ${konnektiveAdvice(config.konnektive?.apiUrl ?? '', readKonnektiveAnswer(answer) as Exclude<KonnektiveProbe, { status: 'ok' }>)}` });
+    }
+  }
+  return checks;
+}
+
+/**
+ * The event tracking settings. ActiveCampaign has no harmless call that checks the event key: the
+ * only call that takes it (`POST /event`) tracks an event on a contact, and doctor writes nothing.
+ * So the account id's form is checked, and the check says where the key's first use shows.
+ */
+export function checkEventTracking(config: Config): Check {
+  const events = config.activeCampaignEvents;
+  if (!events) {
+    return { name: 'activecampaign events', status: 'ok', message: 'event tracking is off (set ACTIVECAMPAIGN_ACCOUNT_ID and ACTIVECAMPAIGN_EVENT_KEY to track lifecycle events)' };
+  }
+  if (!/^\d{1,12}$/.test(events.accountId)) {
+    return { name: 'activecampaign events', status: 'fail', message: 'ACTIVECAMPAIGN_ACCOUNT_ID is not the numeric account id (actid) that Settings → Tracking → Event Tracking shows.' };
+  }
+  return {
+    name: 'activecampaign events',
+    status: 'ok',
+    message: `account id ${events.accountId} has the form Event Tracking shows. ActiveCampaign offers no harmless call that checks ACTIVECAMPAIGN_EVENT_KEY (only tracking an event does, and doctor writes nothing): the first lifecycle event's call shows in Delivery whether the key is accepted.`,
+  };
 }
 
 interface AcAnswer {
@@ -334,6 +401,14 @@ export async function runChecks(result: ConfigResult, options: DoctorOptions = {
   }
   if (config.emitVia === 'konnektive' && konnektive && checks.every((c) => c.name !== 'konnektive' || c.status === 'ok')) {
     checks.push(await checkKonnektiveConnection(config, konnektive));
+  }
+  if (config.lifecycle.enabled) {
+    // The permissions are worth asking about only once the API user and this address are accepted.
+    if (konnektive && checks.every((c) => c.name !== 'konnektive' || c.status === 'ok')) checks.push(...(await checkLifecyclePermissions(config, konnektive, now)));
+    else if (!konnektive && !config.sandbox) checks.push({ name: 'lifecycle sync', status: 'fail', message: 'lifecycle sync reads Konnektive and needs KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD' });
+    if (config.activeCampaign) checks.push(checkEventTracking(config));
+  } else if (config.konnektive && !config.activeCampaign) {
+    checks.push({ name: 'lifecycle sync', status: 'ok', message: 'off. Lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY (with the Konnektive route alone it cannot run).' });
   }
   checks.push(await checkPublicUrl(config, options));
   return checks;

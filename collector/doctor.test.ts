@@ -192,13 +192,49 @@ describe('funnelbeacon doctor', () => {
     const res = await ask();
     expect(res.status).toBe(200);
     const body = DoctorResponse.parse(await res.json());
-    expect(body.checks.map((check) => check.name)).toEqual(['config', 'store', 'konnektive', 'konnektive campaign 12', 'activecampaign connection', 'public url']);
+    expect(body.checks.map((check) => check.name)).toEqual(['config', 'store', 'konnektive', 'konnektive campaign 12', 'activecampaign connection', 'lifecycle sync', 'public url']);
     expect(body.checks.find((check) => check.name === 'konnektive')).toMatchObject({ status: 'ok' });
     expect(body.checks.find((check) => check.name === 'store')).toMatchObject({ status: 'ok', message: expect.stringMatching(/schema up to date/) });
     expect(JSON.stringify(body)).not.toContain('fb-password');
     const calls = double.calls.length;
     expect(DoctorResponse.parse(await (await ask()).json())).toEqual(body);
     expect(double.calls.length).toBe(calls);
+  });
+
+  it('with LIFECYCLE_SYNC=on, tries each Konnektive query the sync needs and names the permission Konnektive refuses', async () => {
+    ac = await startActiveCampaignDouble({ apiKey: 'key' });
+    const env = await migrated(
+      konnektiveEnv(double.url, { EMIT_VIA: 'activecampaign', ACTIVECAMPAIGN_API_URL: ac.url, ACTIVECAMPAIGN_API_KEY: 'key', LIFECYCLE_SYNC: 'on', KONNEKTIVE_TIMEZONE: 'America/New_York' }),
+    );
+    const allowed = await doctor(env);
+    expect(line(allowed.lines, 'konnektive query transactions')).toMatch(/^ok +konnektive query transactions: the API user may call Query Transactions/);
+    expect(line(allowed.lines, 'konnektive query purchases')).toMatch(/^ok /);
+    expect(line(allowed.lines, 'konnektive query order')).toMatch(/^ok /);
+    expect(line(allowed.lines, 'activecampaign events')).toMatch(/^ok +activecampaign events: event tracking is off/);
+    // The strict double took each (dates in m/d/Y, one row a page) as Konnektive would.
+    const lifecycleCalls = double.calls.filter((call) => ['/transactions/query/', '/purchase/query/'].includes(call.path));
+    expect(lifecycleCalls.map((call) => [call.path, call.params.dateRangeType, call.params.resultsPerPage])).toEqual([
+      ['/transactions/query/', 'dateUpdated', '1'],
+      ['/purchase/query/', 'dateUpdated', '1'],
+    ]);
+    expect(lifecycleCalls[0]!.params.startDate).toMatch(/^\d{2}\/\d{2}\/\d{4}$/);
+
+    double.fail('permissionDenied', { path: '/purchase/query/', times: 1 });
+    const refused = await doctor(env);
+    expect(refused.code).toBe(1);
+    expect(line(refused.lines, 'konnektive query purchases')).toMatch(/^FAIL +konnektive query purchases: Konnektive refused Query Purchases .*grant Query Purchases to the API user/);
+    expect(line(refused.lines, 'konnektive query transactions')).toMatch(/^ok /);
+    expect(refused.lines.join('\n')).not.toContain('fb-password');
+
+    const events = await doctor({ ...env, ACTIVECAMPAIGN_ACCOUNT_ID: '123456', ACTIVECAMPAIGN_EVENT_KEY: 'event-key-secret' });
+    expect(line(events.lines, 'activecampaign events')).toMatch(/^ok +activecampaign events: account id 123456 .*no harmless call that checks ACTIVECAMPAIGN_EVENT_KEY/);
+    expect(events.lines.join('\n')).not.toContain('event-key-secret');
+    expect(ac.trackingLogs).toHaveLength(0);
+  });
+
+  it('with the Konnektive route alone, says lifecycle sync needs ActiveCampaign\'s API settings', async () => {
+    const { lines } = await doctor(await migrated(konnektiveEnv(double.url)));
+    expect(line(lines, 'lifecycle sync')).toMatch(/needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY/);
   });
 
   it('lists every configuration problem', async () => {

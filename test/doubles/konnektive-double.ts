@@ -37,7 +37,7 @@ export const KONNEKTIVE_AC_TYPES = ['CONNECTION', 'CART', 'ORDER', 'CUSTOMER', '
 export type KonnektiveAcType = (typeof KONNEKTIVE_AC_TYPES)[number];
 
 /** `down` is an alias of `http500`. */
-export type KonnektiveFailureMode = 'http500' | 'hang' | 'error' | 'badCredentials' | 'ipNotWhitelisted' | 'down';
+export type KonnektiveFailureMode = 'http500' | 'hang' | 'error' | 'badCredentials' | 'ipNotWhitelisted' | 'permissionDenied' | 'down';
 
 export const KONNEKTIVE_BAD_CREDENTIALS = 'Could not authenticate credentials';
 /** Contains "No result", which is what public clients match to mean "empty page". */
@@ -49,6 +49,11 @@ export const KONNEKTIVE_GENERIC_ERROR = 'An unexpected error occurred, please tr
  * our stand-in, naming the IP and the whitelist as such errors do.
  */
 export const KONNEKTIVE_IP_NOT_WHITELISTED = 'IP address 127.0.0.1 is not whitelisted for this API user';
+/**
+ * The refusal of an endpoint the API user was not granted (Access Details). Konnektive's wording
+ * is not public either: our stand-in, an ERROR under HTTP 200 after the credentials were accepted.
+ */
+export const KONNEKTIVE_PERMISSION_DENIED = 'API user does not have permission to access this endpoint';
 
 export interface KonnektiveDoubleOptions {
   loginId?: string;
@@ -853,6 +858,7 @@ export async function startKonnektiveDouble(options: KonnektiveDoubleOptions = {
     if (mode === 'error') outcome = { ok: false, message: KONNEKTIVE_GENERIC_ERROR };
     else if (mode === 'badCredentials') outcome = { ok: false, message: KONNEKTIVE_BAD_CREDENTIALS };
     else if (mode === 'ipNotWhitelisted') outcome = { ok: false, message: KONNEKTIVE_IP_NOT_WHITELISTED };
+    else if (mode === 'permissionDenied') outcome = { ok: false, message: KONNEKTIVE_PERMISSION_DENIED };
     else if (bodyProblem) outcome = { ok: false, message: bodyProblem };
     else if ((params.loginId ?? '').length > 32 || (params.password ?? '').length > 32) {
       outcome = { ok: false, message: 'loginId and password may not be greater than 32 characters' };
