@@ -209,6 +209,21 @@ export const SessionDetailResponse = z.object({
     }),
   ),
   timeline: z.array(TimelineEntrySchema),
+  /** After the order: the lifecycle sync's events of the lead's email (the latest 50), oldest first. */
+  lifecycle: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.string(),
+      occurredAt: z.string(),
+      foundAt: z.number(),
+      amountCents: z.number().nullable(),
+      currency: z.string().nullable(),
+      orderId: z.string().nullable(),
+      transactionId: z.string().nullable(),
+      reason: z.string().nullable(),
+      trackingNumber: z.string().nullable(),
+    }),
+  ),
   /** Pass as `after` to `/sessions/:id/timeline` for the next page; null when the timeline ends here. */
   timelineNext: z.string().nullable(),
   /** How much the session holds: its stored events, its timeline's entries, its jobs (the latest 50 are listed). */

@@ -11,6 +11,9 @@ import { testPostgres } from '../../test/support/postgres.js';
 import { OverviewResponse } from './api-schema.js';
 import { lifecycleFigures } from './lifecycle-figures.js';
 import { lifecycleNote, overview } from './overview.js';
+import { sessionDetail } from './queries.js';
+import { jobHref } from './ui/job-link.js';
+import { SessionDetailResponse } from './api-schema.js';
 
 const postgres = await testPostgres();
 afterAll(() => postgres.dropSchemas());
@@ -113,8 +116,39 @@ for (const [name, open, skip] of stores) {
         await store.close();
       }
     });
+
+    it("lists the buyer's events on the session's page, by the lead's email in any letter case, and no one else's", async () => {
+      const store = await open();
+      try {
+        await store.migrate();
+        await seed(store);
+        await store.transaction(async (tx) => {
+          await tx.insertSession({ id: 's1', campaignId: '12', createdAt: FROM, lastSeenAt: FROM, landingUrl: undefined, referrer: undefined, userAgent: 'x', ip: '203.0.113.9', isBot: false });
+          await tx.updateSession('s1', { lead: { emailAddress: 'BUYER@example.com' } });
+          await tx.insertSession({ id: 's2', campaignId: '12', createdAt: FROM, lastSeenAt: FROM, landingUrl: undefined, referrer: undefined, userAgent: 'x', ip: '203.0.113.9', isBot: false });
+        });
+        const detail = SessionDetailResponse.parse(await sessionDetail(store, 's1'));
+        // Every seeded transaction is this buyer's; the cancelled, paused and trial subscriptions are others'.
+        expect(detail.lifecycle.map((e) => e.kind).sort()).toEqual(['chargeback', 'rebill_declined', 'rebill_succeeded', 'rebill_succeeded', 'rebill_succeeded', 'refund', 'sale_completed', 'sale_completed', 'sale_declined']);
+        expect(detail.lifecycle.map((e) => e.foundAt)).toEqual([...detail.lifecycle.map((e) => e.foundAt)].sort((a, b) => a - b));
+        expect(detail.lifecycle.find((e) => e.kind === 'refund')).toMatchObject({ amountCents: 1000, currency: 'USD', orderId: 'O1', transactionId: '6' });
+        expect(JSON.stringify(detail.lifecycle)).not.toMatch(/example\.com/i);
+        expect((await sessionDetail(store, 's2'))!.lifecycle).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
   });
 }
+
+describe("a job's link on Delivery", () => {
+  it('leads a funnel job to its session, a customer\'s lifecycle job to the sessions of the email, and the poll nowhere', () => {
+    expect(jobHref('abc_123')).toBe('#/sessions/abc_123');
+    expect(jobHref('customer:buyer@example.com')).toBe('#/sessions?q=buyer%40example.com');
+    expect(jobHref('customer:konnektive:991')).toBeUndefined();
+    expect(jobHref('lifecycle:poll')).toBeUndefined();
+  });
+});
 
 describe('the note when the lifecycle sync cannot run', () => {
   it('names ActiveCampaign’s API settings with the Konnektive route alone, and says nothing otherwise', () => {

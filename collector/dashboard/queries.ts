@@ -4,6 +4,7 @@
  * timeline, and the delivery view. Every query goes through an index (see migration 6): by
  * creation time, email, order id, affiliate, the outbox's partial indexes, or attempts by outcome.
  */
+import { customerKey } from '../lifecycle/lifecycle-sync.js';
 import { rowToAttempt, rowToEmission, rowToJob, rowToSession } from '../store/rows.js';
 import type { JobState, SqlAccess, Store, Upstream } from '../store/store.js';
 import { maskEmail, maskPhone } from './mask.js';
@@ -141,9 +142,53 @@ export interface SessionDetail {
   jobs: { id: number; upstream: Upstream; kind: string; state: JobState; attempts: number; lastError: string | null; createdAt: number }[];
   /** The timeline's first page, oldest first. */
   timeline: TimelineEntry[];
+  /** What the lifecycle sync found of the buyer after the order (by the lead's email), the latest {@link SESSION_LIFECYCLE}, oldest first. */
+  lifecycle: LifecycleEntry[];
   /** The cursor of the next page (`GET /sessions/:id/timeline?after=`), null when this was the last. */
   timelineNext: string | null;
   totals: { events: number; timeline: number; jobs: number };
+}
+
+/** One lifecycle event as the session's page shows it: what happened, never the customer's details. */
+export interface LifecycleEntry {
+  id: string;
+  kind: string;
+  /** Konnektive's wall-clock time in the account's zone, as it wrote it. */
+  occurredAt: string;
+  /** When this collector found it. */
+  foundAt: number;
+  amountCents: number | null;
+  currency: string | null;
+  orderId: string | null;
+  transactionId: string | null;
+  reason: string | null;
+  trackingNumber: string | null;
+}
+
+/** The lifecycle events a session's page lists (the buyer's latest). */
+export const SESSION_LIFECYCLE = 50;
+
+const textOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+
+/** The buyer's latest lifecycle events, oldest first, through the (customer_key, created_at) index. */
+export async function buyerLifecycle(sql: SqlAccess, email: string | undefined, limit = SESSION_LIFECYCLE): Promise<LifecycleEntry[]> {
+  if (!email?.trim()) return [];
+  const rows = await sql.all<Row>('SELECT id, kind, payload, created_at FROM lifecycle_events WHERE customer_key = ? ORDER BY created_at DESC, id DESC LIMIT ?', [customerKey({ email }), limit]);
+  return rows.reverse().map((row) => {
+    const event = JSON.parse(String(row.payload)) as Record<string, unknown>;
+    return {
+      id: String(row.id),
+      kind: String(row.kind),
+      occurredAt: textOrNull(event.occurredAt) ?? '',
+      foundAt: Number(row.created_at),
+      amountCents: typeof event.amountCents === 'number' ? event.amountCents : null,
+      currency: textOrNull(event.currency),
+      orderId: textOrNull(event.orderId),
+      transactionId: textOrNull(event.transactionId),
+      reason: textOrNull(event.reason),
+      trackingNumber: textOrNull(event.trackingNumber),
+    };
+  });
 }
 
 /** A page of a session's timeline, oldest first, at most this many entries by default. */
@@ -317,6 +362,7 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
     ),
     sql.all<Row>('SELECT id FROM sessions WHERE recovers_session_id = ? ORDER BY created_at, id LIMIT ?', [id, SESSION_RETURNS]),
   ]);
+  const lifecycle = await buyerLifecycle(sql, session.lead.emailAddress);
   const count = counts[0] ?? {};
   const clicks = Number(count.clicks ?? 0);
   const recovery = (clicks > 0 ? 1 : 0) + (clicks > 1 ? 1 : 0) + (count.returned_at === null || count.returned_at === undefined ? 0 : 1);
@@ -365,6 +411,7 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
       createdAt: job.createdAt,
     })),
     timeline: page.timeline,
+    lifecycle,
     timelineNext: page.next,
     totals: {
       events: session.eventCount,

@@ -10,6 +10,7 @@ import { api, isApiError, type ApiError } from './api.js';
 import { Badge, DataTable, Problem, Section, ShowMore } from './components.js';
 import { ago, count, dateTime } from './format.js';
 import { usePoll } from './hooks.js';
+import { JobLink } from './job-link.js';
 
 const NAMES = { konnektive: 'Konnektive', activecampaign: 'ActiveCampaign' } as const;
 
@@ -90,7 +91,7 @@ export function DeliveryView() {
                     <td>{job.attempts}</td>
                     <td class="wrap">{job.lastError ?? '–'}</td>
                     <td>
-                      <a href={`#/sessions/${encodeURIComponent(job.sessionId)}`}>open</a>
+                      <JobLink jobKey={job.sessionId} label="open" />
                     </td>
                     <td>
                       <button type="button" onClick={() => void replay('/delivery/replay', { id: job.id })} aria-label={`Replay job ${job.id}`}>
@@ -162,7 +163,7 @@ function SandboxRequests({ data }: { data: DeliveryData }) {
                   {/* Outside the summary: a link inside it would take the click meant to open the request. */}
                   {r.sessionId ? (
                     <p>
-                      <a href={`#/sessions/${encodeURIComponent(r.sessionId)}`}>Open the session</a>
+                      <JobLink jobKey={r.sessionId} label="Open the session" />
                     </p>
                   ) : null}
                   <pre>{pretty(r.request) || '(no body)'}</pre>

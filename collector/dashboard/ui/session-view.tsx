@@ -187,6 +187,7 @@ function Detail({ data }: { data: SessionDetailData }) {
           </ul>
         )}
       </Section>
+      {data.lifecycle.length > 0 ? <AfterTheOrder data={data} /> : null}
       <Timeline data={data} />
     </>
   );
@@ -234,6 +235,25 @@ function Timeline({ data }: { data: SessionDetailData }) {
         ))}
       </ol>
       {next !== null ? <ShowMore busy={busy} onMore={more} /> : null}
+    </Section>
+  );
+}
+
+/** The buyer's lifecycle events (by the lead's email): what Konnektive recorded after the order. */
+function AfterTheOrder({ data }: { data: SessionDetailData }) {
+  return (
+    <Section title="After the order">
+      <ul class="plain" id="buyer-lifecycle">
+        {data.lifecycle.map((e) => (
+          <li key={e.id}>
+            <strong>{e.kind.replace(/_/g, ' ')}</strong> {e.occurredAt || dateTime(e.foundAt)}
+            {e.amountCents !== null ? ` · ${money(e.amountCents, e.currency ?? 'USD')}` : ''}
+            {e.orderId ? <span class="mono"> · order {e.orderId}</span> : null}
+            {e.reason ? ` · ${e.reason}` : ''}
+            {e.trackingNumber ? <span class="mono"> · {e.trackingNumber}</span> : null}
+          </li>
+        ))}
+      </ul>
     </Section>
   );
 }
