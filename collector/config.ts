@@ -319,10 +319,11 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (Boolean(e.ACTIVECAMPAIGN_ACCOUNT_ID) !== Boolean(e.ACTIVECAMPAIGN_EVENT_KEY)) {
     problems.push(`${e.ACTIVECAMPAIGN_ACCOUNT_ID ? 'ACTIVECAMPAIGN_EVENT_KEY' : 'ACTIVECAMPAIGN_ACCOUNT_ID'}: event tracking needs both ACTIVECAMPAIGN_ACCOUNT_ID and ACTIVECAMPAIGN_EVENT_KEY, or neither`);
   }
-  if (e.LIFECYCLE_SYNC && !activeCampaign) {
+  // In sandbox mode the sync runs against sandbox Konnektive (the demo's rows) and records its calls.
+  if (e.LIFECYCLE_SYNC && !activeCampaign && !sandbox) {
     problems.push('LIFECYCLE_SYNC: lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY');
   }
-  if (e.LIFECYCLE_SYNC && !konnektive) {
+  if (e.LIFECYCLE_SYNC && !konnektive && !sandbox) {
     problems.push('LIFECYCLE_SYNC: lifecycle sync reads Konnektive and needs KONNEKTIVE_LOGIN_ID and KONNEKTIVE_PASSWORD');
   }
   if (e.LIFECYCLE_POSTBACK_SECRET && !e.LIFECYCLE_SYNC) {

@@ -37,7 +37,8 @@ ${body}
 recorded by the collector, not sent. Watch it on the <a href="/dashboard/">dashboard</a>: leave
 the checkout after typing an email and the cart is abandoned after ABANDON_AFTER (2 minutes in
 sandbox mode), its CART carrying a recovery link; pay and it becomes an order. See also
-<a href="/demo/recorded">the recorded CARTs and ORDERs</a>.</aside>
+<a href="/demo/recorded">the recorded CARTs and ORDERs</a>, and, once you paid, what happens
+<a href="/demo/lifecycle">after the order</a> (a rebill, a declined rebill, a refund, a cancel).</aside>
 </body>
 </html>
 `;

@@ -69,3 +69,54 @@ describe('the sandbox demo closes the recovery loop', () => {
     expect(await (await fetch(`${collector.url}/demo/recorded`)).text()).toContain('PUT /ecomOrders/sandbox-cart-');
   });
 });
+
+describe('the sandbox demo after the order', () => {
+  it('makes a demo order rebill, decline, recover, be refunded and cancel through the lifecycle poll, with every Konnektive read recorded and the figures on the dashboard', async () => {
+    const { ev, eventually } = await import('../../test/support/test-collector.js');
+    const { OverviewResponse } = await import('../dashboard/api-schema.js');
+    collector = await startTestCollector(testEnv({ LIFECYCLE_SYNC: 'on' }));
+    expect(collector.config.sandbox).toBe(true);
+    const post = async (body: object) => (await (await collector.post(body, { origin: collector.url })).json()) as import('../wire-schema.js').IngestResponse;
+    const first = await post({ events: [ev.page('checkout', `${collector.url}/demo/checkout`), ev.lead({ firstName: 'Ann', emailAddress: 'Ann@Example.com' })] });
+    await post({ session: first.session, events: [ev.page('thankyou', `${collector.url}/demo/thanks?orderId=DEMO2002`), ev.order('DEMO2002')] });
+    // The page lists the demo order once the session holds it (the order id and the email).
+    const page = async () => (await fetch(`${collector.url}/demo/lifecycle`)).text();
+    await eventually(async () => /data-order="[^"]+" data-action="rebill"/.test(await page()));
+    const orderId = /data-order="([^"]+)" data-action="rebill"/.exec(await page())![1]!;
+    expect(await page()).toContain('Ann@Example.com');
+
+    const change = (body: unknown, contentType = 'application/json') =>
+      fetch(`${collector.url}/demo/lifecycle`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const events = async () => (await collector.store.sql().all<{ kind: string }>('SELECT kind FROM lifecycle_events ORDER BY created_at, id')).map((row) => row.kind);
+    // Bad input is refused and changes nothing.
+    expect((await change(`orderId=${orderId}&action=rebill`, 'application/x-www-form-urlencoded')).status).toBe(415);
+    expect((await change({ orderId, action: 'chargeback' })).status).toBe(400);
+    expect((await change({ orderId: 'NOPE', action: 'rebill' })).status).toBe(404);
+    expect(await events()).toEqual([]);
+
+    for (const [action, expected] of [
+      ['rebill', ['sale_completed', 'rebill_succeeded']],
+      ['decline', ['rebill_declined']],
+      ['rebill', ['rebill_succeeded']],
+      ['refund', ['refund']],
+      ['cancel', ['subscription_cancelled']],
+    ] as const) {
+      const before = (await events()).length;
+      const res = await change({ orderId, action });
+      expect(res.status).toBe(200);
+      await eventually(async () => (await events()).length >= before + expected.length);
+      expect((await events()).slice(before).sort()).toEqual([...expected].sort());
+    }
+
+    // The poll's reads are in the recorded calls, as Konnektive's would be.
+    const endpoints = (await collector.store.listAttempts()).filter((a) => a.outcome === 'sandbox').map((a) => a.endpoint);
+    for (const endpoint of ['queryTransactions', 'queryPurchases', 'queryOrder']) expect(endpoints).toContain(endpoint);
+
+    const now = Date.now();
+    const overview = OverviewResponse.parse(await (await fetch(`${collector.url}/dashboard/api/overview?from=${now - 86_400_000}&to=${now + 60_000}`)).json());
+    expect(overview.lifecycle).toMatchObject({
+      enabled: true,
+      current: { sales: 1, rebills: 2, rebillDeclines: 1, recoveredRebills: 1, refunds: 1, refundCents: 1998, cancellations: 1, netCents: 3 * 3995 - 1998 },
+    });
+  });
+});
