@@ -1,6 +1,6 @@
 /**
  * @module cli
- * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report`. Configuration errors print one line per
+ * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report | sync --since`. Configuration errors print one line per
  * problem, naming the variable, and exit 1. `--env-file PATH` reads the settings from a file
  * (see load-env.ts), so that no secret is ever passed on a command line.
  */
@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { Sweeper } from './abandonment/sweeper.js';
 import { systemClock } from './clock.js';
 import { connect, connectLines } from './cli/connect.js';
+import { parseSyncArgs, runSync } from './cli/sync.js';
 import { startBanner } from './cli/banner.js';
 import { runDoctor } from './doctor.js';
 import { BackupError, backupSqlite } from './store/backup.js';
@@ -39,6 +40,10 @@ const USAGE = `usage: funnelbeacon [--env-file PATH] <command>
   report [--since 7d] [--json]
             sessions, leads, carts abandoned and recovered (by recovery link too), recovered
             revenue, lost carts, orders and recovery-link clicks; --json for scripts
+  sync --since YYYY-MM-DD [--until YYYY-MM-DD] [--dry-run]
+            lifecycle backfill (LIFECYCLE_SYNC=on): read Konnektive's history day by day and
+            deliver it to ActiveCampaign; Ctrl-C stops, the same command resumes; --dry-run
+            prints the events per day and sends and writes nothing
 `;
 
 function configFrom(envFile: string | undefined): Config {
@@ -56,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { once: { type: 'boolean' }, since: { type: 'string' }, json: { type: 'boolean' }, 'env-file': { type: 'string' } },
+    options: { once: { type: 'boolean' }, since: { type: 'string' }, until: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'env-file': { type: 'string' } },
   });
   const command = positionals[0] ?? 'serve';
   const given = values['env-file'];
@@ -170,6 +175,22 @@ async function main(argv: string[]): Promise<number> {
       await store.close();
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, args.sinceMs));
       return 0;
+    }
+    case 'sync': {
+      const args = parseSyncArgs(values);
+      if (!args.ok) {
+        console.error(`funnelbeacon: ${args.problem}`);
+        return 2;
+      }
+      const config = configOrExit();
+      // The first Ctrl-C stops after the day in hand (resumable); a second one stops at once.
+      const controller = new AbortController();
+      process.on('SIGINT', () => (controller.signal.aborted ? process.exit(130) : controller.abort()));
+      return runSync(config, args.args, {
+        out: { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true },
+        err: (line) => console.error(line),
+        signal: controller.signal,
+      });
     }
     case 'doctor': {
       const result = loadConfig(envFile);
