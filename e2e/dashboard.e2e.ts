@@ -271,6 +271,52 @@ test('sandbox: walk the demo, abandon, see the cart on the dashboard, recover it
   }
 });
 
+test('sandbox: a demo order rebills, declines, recovers, is refunded and cancels; the overview shows what happened after the order', async ({ page, browser }) => {
+  test.setTimeout(90_000);
+  const sandbox = await startSandboxCollector({ LIFECYCLE_SYNC: 'on' });
+  try {
+    const { collector, url } = sandbox;
+    const buyer = await visitor(browser);
+    await buyer.page.goto(`${url}/demo/lead`);
+    const { session } = await sessionIds(buyer.page);
+    await buyer.page.getByLabel('First name').fill('Lin');
+    await buyer.page.getByLabel('Email').fill('lin@example.com');
+    await waitForLead(collector, session, { emailAddress: 'lin@example.com' });
+    await buyer.page.click('#to-checkout');
+    await buyer.page.waitForURL(`${url}/demo/checkout`);
+    await buyer.page.click('#pay');
+    await buyer.page.waitForURL(/\/demo\/upsell\?orderId=DEMO/);
+    await buyer.page.click('#decline');
+    await buyer.page.waitForURL(/\/demo\/thanks\?orderId=DEMO/);
+    await expect.poll(async () => (await collector.store.getSession(session))?.lastPage).toBe('thankyou');
+    await buyer.page.getByRole('link', { name: 'after the order' }).click();
+    await buyer.page.waitForURL(`${url}/demo/lifecycle`);
+    const events = async () => Number((await collector.store.sql().all<{ n: number }>('SELECT COUNT(*) AS n FROM lifecycle_events'))[0]?.n ?? 0);
+    for (const [button, total] of [['Rebill', 2], ['Decline a rebill', 3], ['Rebill', 4], ['Refund half', 5], ['Cancel', 6]] as const) {
+      await buyer.page.getByRole('button', { name: button, exact: true }).click();
+      await expect.poll(events, { message: `events after ${button}` }).toBe(total);
+    }
+    await buyer.close();
+
+    await page.goto(`${url}/dashboard/#/overview`);
+    await expect(stat(page, 'Rebills')).toHaveText('2');
+    await expect(stat(page, 'Rebill declines')).toHaveText('1');
+    await expect(stat(page, 'Recovered rebills')).toHaveText('1');
+    await expect(stat(page, 'Refunds')).toHaveText('1');
+    await expect(statHint(page, 'Refunds')).toHaveText('$19.98');
+    await expect(stat(page, 'Cancellations')).toHaveText('1');
+    await expect(stat(page, 'Net revenue')).toHaveText('$99.87');
+    await screenshots(page, 'overview-lifecycle', () => expect(stat(page, 'Recovered rebills')).toHaveText('1'));
+
+    // The buyer's page lists the events after the order.
+    await page.goto(`${url}/dashboard/#/sessions/${encodeURIComponent(session)}`);
+    await expect(page.locator('#buyer-lifecycle li')).toHaveCount(6);
+    await expect(page.locator('#buyer-lifecycle')).toContainText('subscription cancelled');
+  } finally {
+    await sandbox.close();
+  }
+});
+
 test('a view asked for while the dashboard loads is the view it shows', async ({ browser }) => {
   const sandbox = await startSandboxCollector();
   try {
