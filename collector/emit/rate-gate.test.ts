@@ -279,3 +279,46 @@ describe('RateGate when requests leave late', () => {
     }
   });
 });
+
+describe('RateGate: funnel calls before lifecycle deliveries', () => {
+  /** Every window of 1000 ms holds at most `limit` of `times`. */
+  function maxInAnySecond(times: number[]): number {
+    const sorted = [...times].sort((a, b) => a - b);
+    let most = 0;
+    for (let i = 0; i < sorted.length; i += 1) {
+      let n = 0;
+      for (let j = i; j < sorted.length && sorted[j]! - sorted[i]! < 1000; j += 1) n += 1;
+      most = Math.max(most, n);
+    }
+    return most;
+  }
+
+  it('never gives a background caller the last slot of a second, so a funnel call behind 60 of them goes within the window', async () => {
+    const clock = new VirtualClock(T0);
+    const backfill = new RateGate({ store, clock, key: 'ac:acme', perSecond: 5 });
+    const funnel = new RateGate({ store, clock, key: 'ac:acme', perSecond: 5 });
+    const background = Array.from({ length: 60 }, () => backfill.acquire('background').then(() => clock.now()));
+    // The funnel's call arrives 3 s into the backfill, with about 50 background callers still queued.
+    await clock.sleep(3000);
+    const asked = clock.now();
+    const order = await goAt(funnel, clock);
+    const sent = await Promise.all(background);
+    expect(order - asked).toBeLessThanOrEqual(1050);
+    expect(sent.filter((t) => t > order).length).toBeGreaterThan(40);
+    // The limit holds for both together, and the backfill alone keeps one send free in every second.
+    expect(maxInAnySecond([...sent, order])).toBeLessThanOrEqual(5);
+    expect(maxInAnySecond(sent)).toBeLessThanOrEqual(4);
+  });
+
+  it('takes the priority of the outbox job running the call, and a pause holds background callers too', async () => {
+    const { runWithPriority, currentPriority } = await import('../outbox/job-priority.js');
+    expect(runWithPriority('lifecycle.deliver', () => currentPriority())).toBe('background');
+    expect(runWithPriority('emit.order', () => currentPriority())).toBe('funnel');
+    expect(currentPriority()).toBe('funnel');
+    const clock = new VirtualClock(T0);
+    const gate = new RateGate({ store, clock, key: 'ac:acme', perSecond: 5 });
+    await gate.pauseUntil(T0 + 3000);
+    expect(await runWithPriority('lifecycle.deliver', () => goAt(gate, clock))).toBe(T0 + 3000);
+    expect(await goAt(gate, clock)).toBe(T0 + 3000);
+  });
+});

@@ -22,6 +22,13 @@
  * again. So no 1025 ms of real send times ever holds more than `perSecond` requests, whatever the
  * lateness, the number of workers or collectors, and 25 ms remain for the network.
  *
+ * Funnel calls first (outbox/job-priority.ts): a background caller (a lifecycle delivery) queues
+ * on a schedule of its own, spaced for `perSecond - 1`, and the log lets it go only while fewer
+ * than `perSecond - 1` sends are in the window; a funnel caller queues on the main schedule, behind
+ * other funnel calls only, and may take the last one. However deep a backfill's queue, a CART or
+ * an ORDER waits at most for the window to move, never behind the backfill; the limit itself is
+ * the log's, for both, so it holds as before.
+ *
  * Why not a rate-limiting library such as rate-limiter-flexible: its
  * shared backends are Redis, Mongo, MySQL, PostgreSQL and the like, not our SQLite file, so an
  * embedded collector would need a second store or an in-memory limiter that two workers cannot
@@ -30,6 +37,7 @@
  * few lines, so it is kept here, next to the store that makes it shared.
  */
 import type { Clock } from '../clock.js';
+import { currentPriority, type JobPriority } from '../outbox/job-priority.js';
 import type { Store } from '../store/store.js';
 
 const SPACING_MARGIN = 1.05;
@@ -65,6 +73,8 @@ export class RateGate {
   readonly #key: string;
   readonly #perSecond: number;
   readonly #intervalMs: number;
+  /** Background callers: their own schedule, and one send fewer in any window. */
+  readonly #background: { key: string; limit: number; intervalMs: number };
   /** How far ahead of now to record a send: about as long as the store takes to answer. */
   #leadMs = 0;
 
@@ -77,6 +87,9 @@ export class RateGate {
     // Evenly spaced slots, 5% wider than the limit, so that on schedule every send passes the
     // log's check at once (`perSecond` slots span exactly LOG_WINDOW_MS).
     this.#intervalMs = slotSpacingMs(perSecond);
+    // With a limit of 1 there is no slot to keep free: background calls share it.
+    const limit = Math.max(1, perSecond - 1);
+    this.#background = { key: backgroundKey(key), limit, intervalMs: slotSpacingMs(limit) };
   }
 
   /**
@@ -87,18 +100,22 @@ export class RateGate {
    * during a stall would otherwise go together. Then the log: the send is recorded only if the
    * last `perSecond` real sends leave room; otherwise the caller waits until they do.
    */
-  async acquire(): Promise<void> {
+  async acquire(priority: JobPriority = currentPriority()): Promise<void> {
+    const background = priority === 'background';
+    const scheduleKey = background ? this.#background.key : this.#key;
+    const intervalMs = background ? this.#background.intervalMs : this.#intervalMs;
+    const limit = background ? this.#background.limit : this.#perSecond;
     for (;;) {
-      const at = await this.#store.reserveRateSlot(this.#key, this.#clock.now(), this.#intervalMs);
+      const at = await this.#store.reserveRateSlot(scheduleKey, this.#clock.now(), intervalMs);
       const wait = at - this.#clock.now();
       if (wait > 0) await this.#clock.sleep(wait);
-      if (this.#clock.now() - at <= this.#intervalMs * LATE_TOLERANCE) break;
+      if (this.#clock.now() - at <= intervalMs * LATE_TOLERANCE) break;
     }
     for (;;) {
       const asked = this.#clock.now();
       // Whole milliseconds: the stores keep times as integers.
       const at = Math.ceil(asked + this.#leadMs);
-      const result = await this.#store.recordRateSend(this.#key, at, this.#perSecond, LOG_WINDOW_MS);
+      const result = await this.#store.recordRateSend(this.#key, at, limit, LOG_WINDOW_MS);
       const took = this.#clock.now() - asked;
       this.#leadMs = Math.min(MAX_LEAD_MS, Math.max(took, this.#leadMs / 2));
       if (!result.sent) {
@@ -118,5 +135,11 @@ export class RateGate {
   /** No slot of this key is handed out before `until` (the upstream asked us to back off). */
   async pauseUntil(until: number): Promise<void> {
     await this.#store.deferRateSlots(this.#key, until);
+    await this.#store.deferRateSlots(this.#background.key, until);
   }
+}
+
+/** The schedule of a key's background callers. */
+export function backgroundKey(key: string): string {
+  return `${key}:background`;
 }

@@ -19,6 +19,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 import { CompletionWriter } from './completion-writer.js';
 import { JobEffects, type JobHandler, type JobOutcome } from './job-outcome.js';
 import { isJobKind, type JobKind } from './job-kinds.js';
+import { runWithPriority } from './job-priority.js';
 
 export interface OutboxWorkerOptions {
   store: Store;
@@ -160,7 +161,8 @@ export class OutboxWorker {
       outcome = { type: 'dead', error: `no handler for job kind ${job.kind}` };
     } else {
       try {
-        outcome = await handler(job, effects);
+        // The job's priority goes with its calls, so the rate gate serves a funnel's first.
+        outcome = await runWithPriority(job.kind, () => handler(job, effects));
       } catch (error) {
         // A handler bug is treated like a transient failure: it is retried, then dead-lettered.
         outcome = { type: 'retry', error: `handler error: ${describe(error)}` };

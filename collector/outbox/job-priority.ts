@@ -1,0 +1,34 @@
+/**
+ * @module job-priority
+ * Which outbox jobs go first when they share an upstream account. A funnel's own calls (CARTs,
+ * ORDERs, lead syncs) are what a buyer is waiting on; lifecycle deliveries are background work
+ * that can be hours deep during a backfill. So a lifecycle delivery is `background`: the outbox
+ * claims it after every due funnel job, and ActiveCampaign's rate gate never gives it the last
+ * slot of a second (collector/emit/rate-gate.ts), so a funnel call always finds one.
+ *
+ * The outbox worker runs each handler inside {@link runWithPriority}; the rate gate reads
+ * {@link currentPriority} for the call being made. One queue, one gate: only the order changes.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { JOB_KINDS } from './job-kinds.js';
+
+export type JobPriority = 'funnel' | 'background';
+
+/** The kinds that give way to the funnel's. */
+export const BACKGROUND_KINDS: readonly string[] = Object.freeze([JOB_KINDS.lifecycleDeliver]);
+
+export function jobPriority(kind: string): JobPriority {
+  return BACKGROUND_KINDS.includes(kind) ? 'background' : 'funnel';
+}
+
+const context = new AsyncLocalStorage<JobPriority>();
+
+/** Runs `fn` (a job's handler) with the priority of its job kind. */
+export function runWithPriority<T>(kind: string, fn: () => T): T {
+  return context.run(jobPriority(kind), fn);
+}
+
+/** The priority of the job whose handler is running; outside any job (a CLI's own call), `funnel`. */
+export function currentPriority(): JobPriority {
+  return context.getStore() ?? 'funnel';
+}
