@@ -31,6 +31,7 @@ import { AC_EVENT_NAMES, eventData, fieldValues, orderAction, orderEmission, ref
 import { stateChange, tagName, type LifecycleTag } from './customer-status.js';
 import { LIFECYCLE_EVENT_KINDS, type LifecycleEvent } from './lifecycle-event.js';
 import { ensureLifecycleFields, type FieldIds } from './lifecycle-fields.js';
+import { sandboxLifecycleHandler } from './sandbox-lifecycle.js';
 
 export interface LifecycleDeliveryDeps {
   client: ActiveCampaignClient;
@@ -353,7 +354,7 @@ function readEvent(payload: Record<string, unknown>): LifecycleEvent | string {
 }
 
 export interface LifecycleDeliveryOptions {
-  config: Pick<Config, 'activeCampaign' | 'activeCampaignRatePerSecond' | 'activeCampaignEvents' | 'publicUrl' | 'lifecycle' | 'upsellWindowMs'>;
+  config: Pick<Config, 'activeCampaign' | 'activeCampaignRatePerSecond' | 'activeCampaignEvents' | 'publicUrl' | 'lifecycle' | 'upsellWindowMs'> & { sandbox?: boolean };
   /** Holds the account's rate slots (the same gate as the funnel's CARTs and ORDERs: same key) and the funnel's orders. */
   store: Pick<Store, 'reserveRateSlot' | 'deferRateSlots' | 'recordRateSend' | 'forgetRateSend' | 'orderHeldElsewhere'>;
   health: UpstreamHealth;
@@ -368,8 +369,10 @@ export interface LifecycleDeliveryOptions {
 export function lifecycleDeliveryHandlers(options: LifecycleDeliveryOptions): { 'lifecycle.deliver': JobHandler } {
   const { config, clock } = options;
   const ac = config.activeCampaign;
+  // Sandbox mode (no credentials at all): the calls are recorded, not sent, like the funnel's.
+  if (!ac && config.sandbox) return { 'lifecycle.deliver': sandboxLifecycleHandler({ tagPrefix: config.lifecycle.tagPrefix, clock }) };
   if (!ac) {
-    // Configuration refuses LIFECYCLE_SYNC without these; a job queued before they were removed waits in the dead letters.
+    // Outside sandbox mode configuration refuses LIFECYCLE_SYNC without these; a job queued before they were removed waits in the dead letters.
     return { 'lifecycle.deliver': () => Promise.resolve({ type: 'dead', error: 'lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY' }) };
   }
   const gate = new RateGate({ store: options.store, clock, key: activeCampaignRateKey(ac.apiUrl), perSecond: config.activeCampaignRatePerSecond });

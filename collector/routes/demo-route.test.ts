@@ -111,6 +111,15 @@ describe('the sandbox demo after the order', () => {
     // The poll's reads are in the recorded calls, as Konnektive's would be.
     const endpoints = (await collector.store.listAttempts()).filter((a) => a.outcome === 'sandbox').map((a) => a.endpoint);
     for (const endpoint of ['queryTransactions', 'queryPurchases', 'queryOrder']) expect(endpoints).toContain(endpoint);
+    // And so is what ActiveCampaign would get for each event: its order, the contact's status, the
+    // tags and the tracked event; nothing is a dead letter.
+    await eventually(async () => (await collector.store.listJobs({ state: 'pending' })).length === 0);
+    expect(await collector.store.listJobs({ state: 'dead' })).toEqual([]);
+    const calls = (await collector.store.listAttempts()).filter((a) => a.upstream === 'activecampaign' && a.outcome === 'sandbox');
+    const tracked = calls.filter((a) => a.endpoint === 'POST /event').map((a) => (JSON.parse(a.request) as { event: string }).event);
+    expect(tracked.sort()).toEqual(['order_completed', 'order_refunded', 'rebill_declined', 'rebill_succeeded', 'rebill_succeeded', 'subscription_cancelled']);
+    expect(calls.filter((a) => a.endpoint === 'POST /ecomOrders')).toHaveLength(3);
+    expect(calls.some((a) => a.endpoint === 'POST /contactTags' && a.request.includes('"fb-cancelled"'))).toBe(true);
 
     const now = Date.now();
     const overview = OverviewResponse.parse(await (await fetch(`${collector.url}/dashboard/api/overview?from=${now - 86_400_000}&to=${now + 60_000}`)).json());
