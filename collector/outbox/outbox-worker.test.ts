@@ -119,6 +119,39 @@ describe('OutboxWorker', () => {
     expect((await store.listJobs({ sessionId: 's1' }))[0]?.state).toBe('done');
   });
 
+  it('claims a funnel job before older lifecycle deliveries, and a running worker claims it while the slow ones still run', async () => {
+    const order = JOB_KINDS.emitOrder;
+    const deliver = JOB_KINDS.lifecycleDeliver;
+    const releases: Array<() => void> = [];
+    const ran: string[] = [];
+    const slow: JobHandler = async (job) => {
+      ran.push(job.sessionId);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      return { type: 'done' };
+    };
+    const quick: JobHandler = async (job) => (ran.push(job.sessionId), { type: 'done' });
+    for (let i = 0; i < 12; i++) await enqueue(deliver, `customer:${i}`);
+    const w = new OutboxWorker({ store, handlers: allKinds({ [deliver]: slow, [order]: quick }), health: health(), logger, owner: 'w1', backoff: policy, clock, concurrency: 4, pollMs: 10 });
+    w.start();
+    for (let i = 0; i < 100 && ran.length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(ran).toEqual(['customer:0', 'customer:1', 'customer:2', 'customer:3']);
+    // The ORDER is queued after eight more deliveries are due; one of the four running ones finishes.
+    await enqueue(order, 'funnel-session');
+    releases.shift()?.();
+    for (let i = 0; i < 100 && !ran.includes('funnel-session'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Claimed next, ahead of the eight older deliveries, while three deliveries still run.
+    expect(ran[4]).toBe('funnel-session');
+    expect((await store.listJobs({ sessionId: 'funnel-session' }))[0]?.state).toBe('done');
+    expect((await store.listJobs({ state: 'running' })).length).toBeGreaterThanOrEqual(3);
+    for (let i = 0; i < 200 && ran.length < 13; i++) {
+      releases.splice(0).forEach((release) => release());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    releases.splice(0).forEach((release) => release());
+    await w.stop();
+    expect(ran).toHaveLength(13);
+  });
+
   it('gives back what it holds when stopped', async () => {
     await enqueue(SLOW);
     await store.claimJobs({ now: clock.now(), limit: 1, leaseMs: 60_000, owner: 'w1', skipUpstreams: [] });

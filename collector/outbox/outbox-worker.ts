@@ -1,14 +1,18 @@
 /**
  * @module outbox-worker
- * Delivers outbox jobs. Each round claims due jobs with a lease (one per session, oldest first,
- * so a session's calls keep their order), runs them concurrently, and records each outcome as
- * soon as that job finishes:
+ * Delivers outbox jobs. It claims due jobs with a lease (one per session, a funnel's before
+ * lifecycle deliveries, then oldest first, so a session's calls keep their order), runs them
+ * concurrently, and records each outcome as soon as that job finishes:
  * done, retry after a capped exponential backoff with jitter, or a dead letter after the last
  * attempt. A job held by a worker that died becomes claimable again when its lease expires.
  *
- * The loop survives every error: a failed round counts as no work, so trouble backs off to the
+ * The running loop claims again whenever one of its `concurrency` places is free (a job finished,
+ * `notify()`), never waiting for the slowest job of a batch: a CART queued while long lifecycle
+ * deliveries run is claimed as soon as any of them finishes, not after all of them.
+ *
+ * The loop survives every error: a failed claim counts as no work, so trouble backs off to the
  * normal poll interval instead of spinning. `notify()` wakes it early; `stop()` waits for the
- * round in flight, then gives back any claim it still holds.
+ * jobs in flight, then gives back any claim it still holds.
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
@@ -46,6 +50,8 @@ export class OutboxWorker {
   #wake: (() => void) | undefined;
   #pendingWake = false;
   readonly #completions: CompletionWriter;
+  /** The running loop's jobs in flight, by id. */
+  readonly #inFlight = new Map<number, Promise<void>>();
 
   constructor(options: OutboxWorkerOptions) {
     this.owner = options.owner ?? `worker-${randomUUID().slice(0, 8)}`;
@@ -124,16 +130,57 @@ export class OutboxWorker {
   }
 
   async #loop(): Promise<void> {
-    while (!this.#stopping) {
-      let handled = 0;
-      try {
+    const { store, leaseMs, clock, concurrency, logger } = this.#o;
+    // One renewal for every job in flight: a job can outlast a lease (a rate limit's wait).
+    const renew = () => {
+      cancelRenewal = clock.setTimer(renew, Math.max(10, leaseMs / 3));
+      const ids = [...this.#inFlight.keys()];
+      if (ids.length === 0) return;
+      store.renewLeases(this.owner, ids, clock.now() + leaseMs).catch((error: unknown) => {
+        logger.error({ err: describe(error), owner: this.owner }, 'lease renewal failed');
+      });
+    };
+    let cancelRenewal = clock.setTimer(renew, Math.max(10, leaseMs / 3));
+    try {
+      while (!this.#stopping) {
         this.#pendingWake = false;
-        handled = await this.runOnce();
-      } catch (error) {
-        this.#o.logger.error({ err: describe(error), owner: this.owner }, 'outbox round failed');
+        const free = concurrency - this.#inFlight.size;
+        let claimed = 0;
+        if (free > 0) {
+          try {
+            claimed = await this.#claimAndStart(free);
+          } catch (error) {
+            logger.error({ err: describe(error), owner: this.owner }, 'outbox round failed');
+          }
+        }
+        // Full, or nothing due: wait for a job to finish, a notify() or the poll interval.
+        if ((free === 0 || claimed === 0) && !this.#stopping && !this.#pendingWake) await this.#sleep(this.#o.pollMs);
       }
-      if (handled === 0 && !this.#stopping && !this.#pendingWake) await this.#sleep(this.#o.pollMs);
+      await Promise.allSettled(this.#inFlight.values());
+    } finally {
+      cancelRenewal();
     }
+  }
+
+  /** Claims up to `limit` due jobs and starts each; returns how many. */
+  async #claimAndStart(limit: number): Promise<number> {
+    const { store, health, leaseMs, clock, logger } = this.#o;
+    const jobs = await store.claimJobs({ now: clock.now(), limit, leaseMs, owner: this.owner, skipUpstreams: health.paused() });
+    for (const job of jobs) {
+      const run = (async () => {
+        try {
+          await this.#completions.write(await this.#deliver(job));
+        } catch (error) {
+          // Its lease runs out and another round delivers it again, as after a crash.
+          logger.error({ err: describe(error), owner: this.owner, jobId: job.id }, 'outbox round failed');
+        } finally {
+          this.#inFlight.delete(job.id);
+          this.notify();
+        }
+      })();
+      this.#inFlight.set(job.id, run);
+    }
+    return jobs.length;
   }
 
   #sleep(ms: number): Promise<void> {

@@ -47,14 +47,21 @@ const isClaimableHead = (notSkipped: string, now: string) => `${notSkipped}
  * `run_at, id` order and stops at the limit. PostgreSQL keeps the one query: it locks the rows
  * it selects (`FOR UPDATE SKIP LOCKED`), which a compound query cannot do.
  */
+/**
+ * Claim order: a funnel's jobs before lifecycle deliveries (collector/outbox/job-priority.ts), so
+ * a backfill's thousands of due deliveries never stand in front of a CART or an ORDER; then the
+ * oldest due first.
+ */
+const claimPriority = "CASE WHEN o.kind = 'lifecycle.deliver' THEN 1 ELSE 0 END";
+
 const sqliteClaimableJobs = (() => {
   const head = isClaimableHead('o.upstream NOT IN (SELECT value FROM json_each((SELECT skip FROM p)))', '(SELECT live FROM p)');
-  const half = (due: string) => `SELECT * FROM (SELECT o.id, o.run_at FROM outbox o WHERE ${due} AND ${head}
-      ORDER BY o.run_at, o.id LIMIT (SELECT lim FROM p))`;
+  const half = (due: string) => `SELECT * FROM (SELECT o.id, o.run_at, ${claimPriority} AS background FROM outbox o WHERE ${due} AND ${head}
+      ORDER BY background, o.run_at, o.id LIMIT (SELECT lim FROM p))`;
   return `WITH p (due, expired, skip, live, lim) AS (SELECT ?, ?, ?, ?, ?)
     SELECT id FROM (${half("o.state = 'pending' AND o.run_at <= (SELECT due FROM p)")}
       UNION ALL ${half("o.state = 'running' AND o.lease_until < (SELECT expired FROM p)")})
-    ORDER BY run_at, id LIMIT (SELECT lim FROM p)`;
+    ORDER BY background, run_at, id LIMIT (SELECT lim FROM p)`;
 })();
 
 const releaseLease = "lease_owner = NULL, lease_until = NULL";
@@ -146,7 +153,7 @@ function build(d: Dialect) {
       "SELECT * FROM outbox WHERE session_id = ? AND kind = ? AND state IN ('pending', 'running') AND state = 'pending' ORDER BY id LIMIT 1",
     ),
     claimableJobs:
-      d.name === 'sqlite' ? sqliteClaimableJobs : q(`SELECT o.id FROM outbox o WHERE ${claimable(d)} ORDER BY o.run_at, o.id LIMIT ?${d.forUpdateSkipLocked()}`),
+      d.name === 'sqlite' ? sqliteClaimableJobs : q(`SELECT o.id FROM outbox o WHERE ${claimable(d)} ORDER BY ${claimPriority}, o.run_at, o.id LIMIT ?${d.forUpdateSkipLocked()}`),
     /** The claim itself re-checks the whole condition: on PostgreSQL with a fresh snapshot. */
     claimJobs: q(`UPDATE outbox AS o SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ?
       WHERE ${d.inList('o.id', 'bigint')} AND ${claimable(d)} RETURNING *`),
