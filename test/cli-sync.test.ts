@@ -6,6 +6,8 @@
  *   and a second run sends nothing (skipping the recorded days; and, with the cursor gone, the
  *   detector's snapshots still find nothing new);
  * - a walk stopped after some days resumes at the day after the last one recorded;
+ * - a 5,000-record backfill stays within 5 requests in any second and a funnel ORDER made during
+ *   it goes through within 10 seconds of virtual time (the ORDER never queues behind the backfill);
  * - `--dry-run` prints the events per day and sends and writes nothing;
  * - bad arguments and a configuration without the lifecycle sync exit 2 changing nothing.
  */
@@ -13,7 +15,9 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, type Config } from '../collector/config.js';
 import { parseSyncArgs, runSync, type SyncArgs } from '../collector/cli/sync.js';
 import { BACKFILL_CURSOR_KEY } from '../collector/lifecycle/backfill.js';
+import { activeCampaignEmitter } from '../collector/emit/activecampaign-emitter.js';
 import { openStore } from '../collector/store/open-store.js';
+import { sampleOrder } from './support/emissions.js';
 import type { ActiveCampaignDouble } from './doubles/activecampaign-double.js';
 import type { KonnektiveDouble } from './doubles/konnektive-double.js';
 import { emissionEnv, withUpstreamDoubles } from './support/upstream-doubles.js';
@@ -165,6 +169,40 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     // Every sale once: what the stopped run queued was delivered by the resumed run's worker.
     expect(ac.orders.size).toBe(18);
     expect(ac.trackingLogs.length).toBe(0);
+  });
+
+  it('a 5,000-record backfill stays within 5 requests in any second, and a funnel ORDER made meanwhile goes through within 10 seconds', async () => {
+    const since = history(5, 1000);
+    const cfg = config();
+    const controller = new AbortController();
+    const running = sync(cfg, { since, until: undefined, dryRun: false }, controller.signal);
+    // Until the backfill's deliveries are flowing.
+    for (let i = 0; i < 2000 && ac.requests.length < 100; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(ac.requests.length).toBeGreaterThanOrEqual(100);
+    // A live collector's ORDER, on the same store and account: through the same rate gate.
+    const store = await openStore(cfg.databaseUrl);
+    const funnel = activeCampaignEmitter({ config: cfg, store, clock, fetch: clock.fetch });
+    const asked = clock.now();
+    const sent = await funnel.emit(
+      sampleOrder({ sessionId: 's-funnel', cartId: 'cart-funnel', orderId: 'FUNNEL-1', email: 'funnel@example.com', customerExternalId: 'F1', totalCents: 7990, orderedAt: new Date(asked).toISOString() }),
+      { mayAlreadyExist: false, record: () => undefined },
+    );
+    const through = clock.now();
+    expect(sent.ok).toBe(true);
+    expect(through - asked).toBeLessThanOrEqual(10_000);
+    // The backfill was far from done: thousands of its deliveries were still waiting behind the ORDER.
+    const [waiting] = await store.sql().all<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'lifecycle.deliver' AND state <> 'done'");
+    expect(Number(waiting?.n)).toBeGreaterThan(4000);
+    await store.close();
+    const before = ac.requests.length;
+    for (let i = 0; i < 2000 && ac.requests.length < before + 50; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort();
+    const stopped = await running;
+    expect(stopped.code).toBe(130);
+    expect(dayLines(stopped.lines)).toHaveLength(6);
+    expect([...ac.orders.values()].some((order) => order.externalid === 'FUNNEL-1')).toBe(true);
+    expect(ac.stats.rateLimited).toBe(0);
+    expect(ac.maxRequestsInAnyWindow()).toBeLessThanOrEqual(5);
   });
 
   it('--dry-run prints the events per day and sends and writes nothing', async () => {
