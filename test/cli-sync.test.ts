@@ -8,6 +8,7 @@
  * - a walk stopped after some days resumes at the day after the last one recorded;
  * - a 5,000-record backfill stays within 5 requests in any second and a funnel ORDER made during
  *   it goes through within 10 seconds of virtual time (the ORDER never queues behind the backfill);
+ * - on a terminal, one progress bar instead;
  * - `--dry-run` prints the events per day and sends and writes nothing;
  * - bad arguments and a configuration without the lifecycle sync exit 2 changing nothing.
  */
@@ -203,6 +204,24 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     expect([...ac.orders.values()].some((order) => order.externalid === 'FUNNEL-1')).toBe(true);
     expect(ac.stats.rateLimited).toBe(0);
     expect(ac.maxRequestsInAnyWindow()).toBeLessThanOrEqual(5);
+  });
+
+  it('on a terminal draws one progress bar (days, records, events, calls queued, time left) instead of a line per day', async () => {
+    const since = history(3, 2);
+    let text = '';
+    const code = await runSync(config(), { since, until: undefined, dryRun: false }, {
+      out: { isTTY: true, write: (chunk) => void (text += chunk) },
+      err: (line) => void (text += `ERR ${line}\n`),
+      clock,
+      fetch: clock.fetch,
+      waitEveryMs: 200,
+    });
+    expect(code).toBe(0);
+    const frames = text.split('\r\x1b[2K').slice(1).map((frame) => frame.split('\n')[0]);
+    expect(frames[0]).toMatch(/^\[#{6}\.{18}\] 1\/4 days  2 records  2 events  2 calls queued  ~\d+s left$/);
+    expect(frames).toContain('[########################] 4/4 days  6 records  6 events  6 calls queued  read');
+    expect(text).not.toMatch(new RegExp(`^${since}`, 'm'));
+    expect(text.trimEnd().split('\n').at(-1)).toBe('backfill done: 4 day(s) read, 6 records, 6 events; 6 delivered, 0 dead-lettered');
   });
 
   it('--dry-run prints the events per day and sends and writes nothing', async () => {

@@ -90,7 +90,7 @@ function bar(p: Progress, now: number): string {
   const width = 24;
   const filled = p.total === 0 ? width : Math.round((p.done / p.total) * width);
   const perDay = p.done === 0 ? 0 : (now - p.startedAt) / p.done;
-  const left = p.done === 0 ? '…' : `~${minutes(perDay * (p.total - p.done))} left`;
+  const left = p.done === p.total ? 'read' : p.done === 0 ? '…' : `~${minutes(perDay * (p.total - p.done))} left`;
   return `\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} days  ${p.records} records  ${p.events} events  ${p.events} calls queued  ${left}`;
 }
 
@@ -170,8 +170,12 @@ export async function runSync(config: Config, args: SyncArgs, options: SyncOptio
   );
   const { store, worker } = collector;
   try {
-    const [last] = await store.sql().all<{ n: number | string | null }>('SELECT COALESCE(MAX(id), 0) AS n FROM outbox');
-    const afterId = Number(last?.n ?? 0);
+    // What this run waits for: the deliveries it queues, and those a stopped run left waiting.
+    const [first] = await store.sql().all<{ n: number | string | null }>(
+      "SELECT COALESCE((SELECT MIN(id) - 1 FROM outbox WHERE kind = ? AND state IN ('pending', 'running')), (SELECT MAX(id) FROM outbox), 0) AS n",
+      [JOB_KINDS.lifecycleDeliver],
+    );
+    const afterId = Number(first?.n ?? 0);
     const progress: Progress = { done: 0, total: 0, records: 0, events: 0, startedAt: clock.now() };
     const cursor = await readCursor(store);
     const result = await backfill({
