@@ -39,27 +39,30 @@ const isClaimableHead = (notSkipped: string, now: string) => `${notSkipped}
                     AND r.state IN ('pending', 'running') AND r.state = 'running' AND r.lease_until >= ${now})`;
 
 /**
- * SQLite's claim query: the same jobs as {@link claimable} in the same order (same parameters:
- * now, now, upstreams to skip, now, limit), asked as two ordered, limited halves. With the `OR`
- * of pending and expired jobs, SQLite gathered every due job, checked each one's session, then
- * sorted them all: a claim cost time in proportion to the backlog (1.5 ms with 600 jobs due, the
- * worker falling further behind the more it had to do). Each half walks its partial index in
- * `run_at, id` order and stops at the limit. PostgreSQL keeps the one query: it locks the rows
- * it selects (`FOR UPDATE SKIP LOCKED`), which a compound query cannot do.
- */
-/**
  * Claim order: a funnel's jobs before lifecycle deliveries (collector/outbox/job-priority.ts), so
  * a backfill's thousands of due deliveries never stand in front of a CART or an ORDER; then the
  * oldest due first.
  */
 const claimPriority = "CASE WHEN o.kind = 'lifecycle.deliver' THEN 1 ELSE 0 END";
 
+/**
+ * SQLite's claim query: the same jobs as {@link claimable} in the same order (same parameters:
+ * now, now, upstreams to skip, now, limit), asked as ordered, limited parts. With the `OR`
+ * of pending and expired jobs, SQLite gathered every due job, checked each one's session, then
+ * sorted them all: a claim cost time in proportion to the backlog (1.5 ms with 600 jobs due, the
+ * worker falling further behind the more it had to do). Each part walks its partial index in
+ * `run_at, id` order and stops at the limit. PostgreSQL keeps the one query: it locks the rows
+ * it selects (`FOR UPDATE SKIP LOCKED`), which a compound query cannot do. Due jobs are asked
+ * apart for the funnel's and for lifecycle deliveries, so neither half sorts a backfill's backlog.
+ */
 const sqliteClaimableJobs = (() => {
   const head = isClaimableHead('o.upstream NOT IN (SELECT value FROM json_each((SELECT skip FROM p)))', '(SELECT live FROM p)');
   const half = (due: string) => `SELECT * FROM (SELECT o.id, o.run_at, ${claimPriority} AS background FROM outbox o WHERE ${due} AND ${head}
-      ORDER BY background, o.run_at, o.id LIMIT (SELECT lim FROM p))`;
+      ORDER BY o.run_at, o.id LIMIT (SELECT lim FROM p))`;
+  const pending = "o.state = 'pending' AND o.run_at <= (SELECT due FROM p)";
   return `WITH p (due, expired, skip, live, lim) AS (SELECT ?, ?, ?, ?, ?)
-    SELECT id FROM (${half("o.state = 'pending' AND o.run_at <= (SELECT due FROM p)")}
+    SELECT id FROM (${half(`${pending} AND o.kind <> 'lifecycle.deliver'`)}
+      UNION ALL ${half(`${pending} AND o.kind = 'lifecycle.deliver'`)}
       UNION ALL ${half("o.state = 'running' AND o.lease_until < (SELECT expired FROM p)")})
     ORDER BY background, run_at, id LIMIT (SELECT lim FROM p)`;
 })();
