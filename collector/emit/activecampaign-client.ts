@@ -99,18 +99,7 @@ export function activeCampaignClient({
         body === undefined ? summariseQuery(url.searchParams) : JSON.stringify(summariseAcBody(body));
 
       await gate.acquire();
-      const started = performance.now();
-      const finish = (result: AcResponse, responseSummary: string): AcResponse => {
-        record?.({
-          endpoint,
-          request: requestSummary,
-          response: responseSummary,
-          outcome: result.ok ? 'ok' : result.failure === 'rate_limited' ? 'transient' : result.failure,
-          ...(result.status === undefined ? {} : { httpStatus: result.status }),
-          latencyMs: Math.round(performance.now() - started),
-        });
-        return result;
-      };
+      const finish = recordingFinish(record, endpoint, requestSummary);
 
       let response: Response;
       let text: string;
@@ -341,18 +330,7 @@ export function activeCampaignEventTracker({ eventsUrl, accountId, eventKey, gat
       // The event name only: the key, the account, the email and the event's data stay out of the log.
       const requestSummary = JSON.stringify({ event, eventdata: '[redacted]', visit: '[redacted]' });
       await gate.acquire();
-      const started = performance.now();
-      const finish = (result: AcResponse, responseSummary: string): AcResponse => {
-        record?.({
-          endpoint: 'POST /event',
-          request: requestSummary,
-          response: responseSummary,
-          outcome: result.ok ? 'ok' : result.failure === 'rate_limited' ? 'transient' : result.failure,
-          ...(result.status === undefined ? {} : { httpStatus: result.status }),
-          latencyMs: Math.round(performance.now() - started),
-        });
-        return result;
-      };
+      const finish = recordingFinish(record, 'POST /event', requestSummary);
       let response: Response;
       let text: string;
       try {
@@ -390,5 +368,24 @@ export function activeCampaignEventTracker({ eventsUrl, accountId, eventKey, gat
       const message = `HTTP ${status}: event tracking refused the event (check ACTIVECAMPAIGN_ACCOUNT_ID, ACTIVECAMPAIGN_EVENT_KEY, and that event tracking is on)`;
       return finish(failure(status === 401 || status === 403 ? 'auth' : 'rejected', message, { status }), message);
     },
+  };
+}
+
+/**
+ * What ends a call once its slot was taken: records it (timed from now) for the delivery log and
+ * metrics, and hands the result back.
+ */
+function recordingFinish(record: CallRecorder | undefined, endpoint: string, requestSummary: string): (result: AcResponse, responseSummary: string) => AcResponse {
+  const started = performance.now();
+  return (result, responseSummary) => {
+    record?.({
+      endpoint,
+      request: requestSummary,
+      response: responseSummary,
+      outcome: result.ok ? 'ok' : result.failure === 'rate_limited' ? 'transient' : result.failure,
+      ...(result.status === undefined ? {} : { httpStatus: result.status }),
+      latencyMs: Math.round(performance.now() - started),
+    });
+    return result;
   };
 }
