@@ -33,7 +33,7 @@ import { emissionUpstream, type JobKind } from './outbox/job-kinds.js';
 import type { JobHandler } from './outbox/job-outcome.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { Retention } from './retention/retention.js';
-import { openStore } from './store/open-store.js';
+import { openStore, type OpenStoreOptions } from './store/open-store.js';
 import { recoveryLinks } from './recovery/recovery-token.js';
 import type { Store } from './store/store.js';
 import { UpstreamHealth } from './upstream-health.js';
@@ -62,6 +62,8 @@ export interface CollectorOptions {
   clock?: Clock;
   /** The `fetch` emission routes use (tests track requests in flight with it). */
   fetch?: typeof fetch;
+  /** Bench only: see {@link OpenStoreOptions.unsafeSkipDurability}. Never set from configuration. */
+  storeOptions?: Pick<OpenStoreOptions, 'unsafeSkipDurability'>;
 }
 
 export interface RunningCollector {
@@ -88,7 +90,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const clock = options.clock ?? systemClock;
   // A bad PRODUCTS_FILE stops the start here, before the store is opened.
   const catalogue = createCatalogue(config, clock);
-  const store = await openStore(config.databaseUrl, { clock });
+  const store = await openStore(config.databaseUrl, { ...options.storeOptions, clock });
   await store.migrate();
   const secret = await resolveSecret(config, store);
   const metrics = createMetrics(store, { clock });

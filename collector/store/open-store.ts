@@ -9,6 +9,12 @@ import { SqliteStore } from './sqlite-store.js';
 export interface OpenStoreOptions {
   /** The time the store writes; the wall clock by default. */
   clock?: Clock;
+  /**
+   * Bench only: commits stop being durable (SQLite skips its fsync, PostgreSQL runs with
+   * `synchronous_commit=off`), so `npm run bench` can show what durability costs. Nothing in the
+   * configuration sets it: only `bench/ingest/collector-entry.ts` passes it, in code.
+   */
+  unsafeSkipDurability?: boolean;
 }
 
 export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {

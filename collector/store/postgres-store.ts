@@ -30,6 +30,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** The time the store writes (job timestamps, state changes without one); the wall clock by default. */
   clock?: Clock;
+  /** Bench only (open-store.ts): `synchronous_commit=off` instead of `on`. */
+  unsafeSkipDurability?: boolean;
 }
 
 export class PostgresStore extends SqlStore {
@@ -64,7 +66,10 @@ export class PostgresStore extends SqlStore {
     // already in the URL is moved out and combined with ours instead of silently replacing it.
     const urlOptions = parsed.searchParams.get('options');
     parsed.searchParams.delete('options');
-    const startupOptions = [urlOptions, schema && `-c search_path=${pg.escapeIdentifier(schema)}`].filter(Boolean).join(' ');
+    // The server's own `synchronous_commit` (on by default) decides when a commit is durable; the
+    // bench's switch alone turns it off, to show what durability costs.
+    const synchronousCommit = options.unsafeSkipDurability ? '-c synchronous_commit=off' : undefined;
+    const startupOptions = [urlOptions, schema && `-c search_path=${pg.escapeIdentifier(schema)}`, synchronousCommit].filter(Boolean).join(' ');
 
     // int8 -> number for this pool only. Millisecond timestamps and row ids stay far below 2^53.
     const types = new pg.TypeOverrides();

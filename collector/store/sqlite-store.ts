@@ -50,6 +50,8 @@ function lockOf(path: string): AsyncMutex {
 export interface SqliteStoreOptions {
   /** The time the store writes (job timestamps, state changes without one); the wall clock by default. */
   clock?: Clock;
+  /** Bench only (open-store.ts): durable transactions skip their fsync. */
+  unsafeSkipDurability?: boolean;
 }
 
 export class SqliteStore extends SqlStore {
@@ -58,10 +60,12 @@ export class SqliteStore extends SqlStore {
   readonly #lock: AsyncMutex;
 
   readonly #path: string;
+  readonly #skipFsync: boolean;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super(sqliteDialect, SQLITE_PLANS, options.clock ?? systemClock, SQLITE_MIGRATIONS);
     this.#path = path;
+    this.#skipFsync = options.unsafeSkipDurability === true;
     this.#lock = lockOf(path);
     if (path !== ':memory:') {
       makeOwnerOnlyDir(dirname(path));
@@ -108,7 +112,7 @@ export class SqliteStore extends SqlStore {
         throw error;
       }
     });
-    if (durable) await this.#syncWal();
+    if (durable && !this.#skipFsync) await this.#syncWal();
     return result;
   }
 
