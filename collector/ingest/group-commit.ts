@@ -14,7 +14,18 @@
  * Groups are not chained: the store serialises the writes themselves, and a group written while
  * the previous one waits for its fsync is made durable by the next fsync (the SQLite store shares
  * one fsync among every commit before it), so writing and syncing overlap.
+ *
+ * On a store that writes groups set-based (PostgreSQL, store/group-writer.ts) every statement is
+ * a round trip, so a group is not written statement by statement: what its requests may read is
+ * fetched at once, `applyBatch` runs on that in memory (each request in its own `nested`, which
+ * costs nothing there, so a failing request is refused alone in the same transaction), and the
+ * rows are written in one pipelined batch with the COMMIT. Only a few groups are written at once
+ * (`groupWriters`): requests arriving meanwhile wait and make the next group larger, which is
+ * what keeps commits and round trips per request low under load. A group whose set-based writes
+ * fail (a value the database refuses, which no request can be blamed for yet) is written again
+ * the statement-at-a-time way, with a savepoint per request.
  */
+import { GroupWriteFailed, isGroupWriter, type GroupReads, type GroupWriter } from '../store/group-writer.js';
 import { isTransactionConflict, type Store } from '../store/store.js';
 import { applyBatch, DEFAULT_INGEST_POLICY, type IngestOutcome, type IngestPolicy, type IngestRequest } from './apply-batch.js';
 
@@ -46,6 +57,9 @@ export class GroupCommitter {
   #queue: Waiting[] = [];
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #groupWriter: GroupWriter | undefined;
+  /** Groups written at once; a group is formed only when one of these is free. */
+  readonly #writers: number;
 
   constructor(store: Store, { maxWaitMs = 0, maxBatch = 128, onCommitted = () => {}, policy = DEFAULT_INGEST_POLICY }: GroupCommitOptions = {}) {
     this.#policy = policy;
@@ -53,6 +67,8 @@ export class GroupCommitter {
     this.#maxWaitMs = maxWaitMs;
     this.#maxBatch = maxBatch;
     this.#onCommitted = onCommitted;
+    this.#groupWriter = isGroupWriter(store) ? store : undefined;
+    this.#writers = this.#groupWriter?.groupWriters ?? Number.POSITIVE_INFINITY;
   }
 
   submit(request: IngestRequest): Promise<IngestOutcome> {
@@ -75,6 +91,8 @@ export class GroupCommitter {
     this.#cancelTimer();
     const flush = () => {
       this.#timer = undefined;
+      // All writers busy: the first to finish forms the next group (see #flush).
+      if (this.#inFlight.size >= this.#writers) return;
       void this.#flush();
     };
     this.#timer = delayMs > 0 ? setTimeout(flush, delayMs) : setImmediate(flush);
@@ -89,7 +107,10 @@ export class GroupCommitter {
   #flush(): Promise<void> {
     const writing = this.#writeGroup();
     this.#inFlight.add(writing);
-    void writing.finally(() => this.#inFlight.delete(writing));
+    void writing.finally(() => {
+      this.#inFlight.delete(writing);
+      if (this.#queue.length > 0) this.#flushSoon(0);
+    });
     return writing;
   }
 
@@ -97,22 +118,39 @@ export class GroupCommitter {
     let group = this.#queue.splice(0, this.#maxBatch);
     if (group.length === 0) return;
     let outcomes: (IngestOutcome | { failed: unknown })[];
-    try {
-      outcomes = await this.#write(group, false);
-    } catch (error) {
-      if (!(error instanceof RequestFailed)) {
-        for (const waiting of group) waiting.reject(error);
-        return;
-      }
-      // One request broke the group: it alone fails, the others are written again without it,
-      // each in a savepoint this time, so a second bad one cannot cost a third transaction.
-      group[error.index]!.reject(error.cause);
-      group = group.filter((_, index) => index !== error.index);
+    if (this.#groupWriter) {
       try {
-        outcomes = await this.#write(group, true);
-      } catch (again) {
-        for (const waiting of group) waiting.reject(again);
-        return;
+        outcomes = await this.#writeSetBased(this.#groupWriter, group);
+      } catch (error) {
+        if (!(error instanceof GroupWriteFailed)) {
+          for (const waiting of group) waiting.reject(error);
+          return;
+        }
+        try {
+          outcomes = await this.#write(group, true);
+        } catch (again) {
+          for (const waiting of group) waiting.reject(again);
+          return;
+        }
+      }
+    } else {
+      try {
+        outcomes = await this.#write(group, false);
+      } catch (error) {
+        if (!(error instanceof RequestFailed)) {
+          for (const waiting of group) waiting.reject(error);
+          return;
+        }
+        // One request broke the group: it alone fails, the others are written again without it,
+        // each in a savepoint this time, so a second bad one cannot cost a third transaction.
+        group[error.index]!.reject(error.cause);
+        group = group.filter((_, index) => index !== error.index);
+        try {
+          outcomes = await this.#write(group, true);
+        } catch (again) {
+          for (const waiting of group) waiting.reject(again);
+          return;
+        }
       }
     }
     let jobs = 0;
@@ -126,6 +164,23 @@ export class GroupCommitter {
     });
     if (jobs > 0) this.#onCommitted(jobs);
     if (this.#queue.length > 0) this.#flushSoon(0);
+  }
+
+  /** The group on a {@link GroupWriter}: each request contained in memory, one transaction in all. */
+  #writeSetBased(writer: GroupWriter, group: readonly Waiting[]): Promise<(IngestOutcome | { failed: unknown })[]> {
+    return writer.groupTransaction(readsOf(group), async (tx) => {
+      // Run again from the start after a conflict: a fresh array each time.
+      const outcomes: (IngestOutcome | { failed: unknown })[] = [];
+      for (const { request } of group) {
+        try {
+          outcomes.push(await tx.nested(() => applyBatch(tx, request, this.#policy)));
+        } catch (error) {
+          if (isTransactionConflict(error)) throw error;
+          outcomes.push({ failed: error });
+        }
+      }
+      return outcomes;
+    });
   }
 
   /**
@@ -153,6 +208,23 @@ export class GroupCommitter {
     });
     return outcomes;
   }
+}
+
+/**
+ * What a group's requests may read, fetched before they run: their sessions, their events' ids
+ * (a resend finds its session by them) and the link tokens they may spend, named as `applyBatch`
+ * spends them. Anything missed is still read, one round trip at a time (group-tx.ts).
+ */
+function readsOf(group: readonly Waiting[]): GroupReads {
+  const sessionIds: string[] = [];
+  const eventIds: string[] = [];
+  const tokenIds: string[] = [];
+  for (const { request } of group) {
+    sessionIds.push(request.sessionId);
+    for (const event of request.events) eventIds.push(event.id);
+    if (request.link) tokenIds.push(`link.${request.link.nonce}`);
+  }
+  return { sessionIds, eventIds, tokenIds };
 }
 
 /** The request at `index` of a group written without savepoints failed; the transaction is void. */

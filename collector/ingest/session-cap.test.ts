@@ -18,6 +18,7 @@ import { newSessionId } from '../tokens.js';
 import type { FunnelEvent } from '../wire-schema.js';
 import { applyBatch, DEFAULT_INGEST_POLICY, type IngestOutcome, type IngestPolicy, type IngestRequest } from './apply-batch.js';
 import { GroupCommitter } from './group-commit.js';
+import { isGroupWriter } from '../store/group-writer.js';
 import type { SessionCap } from './session-cap.js';
 
 const T0 = 1_700_000_000_000;
@@ -160,6 +161,14 @@ for (const backend of backends) {
           transactions++;
           return transaction(fn);
         };
+        // PostgreSQL writes a group set-based (store/group-writer.ts): that is its one transaction.
+        if (isGroupWriter(store)) {
+          const groupTransaction = store.groupTransaction.bind(store);
+          store.groupTransaction = (reads, fn) => {
+            transactions++;
+            return groupTransaction(reads, fn);
+          };
+        }
         const outcomes = await Promise.all([
           committer.submit(request([pageView()])),
           committer.submit(more(full, [pageView()])),

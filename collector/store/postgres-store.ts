@@ -20,7 +20,10 @@ import { postgresDialect } from './dialect.js';
 import { POSTGRES_PLANS } from './plans.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SqlStore, type Exec } from './sql-store.js';
-import { isTransactionConflict } from './store.js';
+import { isTransactionConflict, type StoreTx } from './store.js';
+import type { GroupReads } from './group-tx.js';
+import { writeGroup } from './postgres-group-write.js';
+import type { GroupWriter } from './group-writer.js';
 
 /** Schema names are put into a connection option and DDL, so only plain identifiers are accepted. */
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -34,20 +37,40 @@ export interface PostgresStoreOptions {
   unsafeSkipDurability?: boolean;
 }
 
-export class PostgresStore extends SqlStore {
+export class PostgresStore extends SqlStore implements GroupWriter {
   readonly kind = 'postgres' as const;
+  /**
+   * Commit groups written at once, each on its own pipelined connection: while one waits for its
+   * COMMIT, the next reads. More would only make groups smaller (more commits per request).
+   */
+  readonly groupWriters = 2;
   readonly #pool: pg.Pool;
+  /** The commit groups' connections (`pipeline: true`; see postgres-group-write.ts). */
+  readonly #groupPool: pg.Pool;
   readonly #schema: string | undefined;
   #closed = false;
+  #roundTrips = 0;
 
-  private constructor(pool: pg.Pool, schema: string | undefined, clock: Clock) {
+  private constructor(pool: pg.Pool, groupPool: pg.Pool, schema: string | undefined, clock: Clock) {
     super(postgresDialect, POSTGRES_PLANS, clock, POSTGRES_MIGRATIONS);
     this.#pool = pool;
+    this.#groupPool = groupPool;
     this.#schema = schema;
     // An idle pooled connection that breaks (server restart) is dropped by the pool; without a
     // listener the 'error' event would crash the process. The next query opens a fresh
     // connection and reports any lasting failure to its own caller.
     this.#pool.on('error', () => {});
+    this.#groupPool.on('error', () => {});
+  }
+
+  /** Times this store waited on the server so far (a pipelined batch counts once): `/metrics`. */
+  get roundTrips(): number {
+    return this.#roundTrips;
+  }
+
+  /** A commit group in two round trips (postgres-group-write.ts); runs `fn` again after a conflict. */
+  groupTransaction<T>(reads: GroupReads, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return writeGroup({ pool: this.#groupPool, now: () => this.clock.now(), roundTrip: () => this.#roundTrips++ }, reads, fn);
   }
 
   /**
@@ -75,15 +98,16 @@ export class PostgresStore extends SqlStore {
     const types = new pg.TypeOverrides();
     types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
-    const pool = new pg.Pool({
+    const config: pg.PoolConfig = {
       connectionString: parsed.toString(),
       ...(startupOptions ? { options: startupOptions } : {}),
       types,
-    });
-    return new PostgresStore(pool, schema, options.clock ?? systemClock);
+    };
+    const groupPool = new pg.Pool({ ...config, pipeline: true, max: 2 });
+    return new PostgresStore(new pg.Pool(config), groupPool, schema, options.clock ?? systemClock);
   }
 
-  protected readonly db: Exec = on(() => this.#pool);
+  protected readonly db: Exec = on(() => this.#pool, () => this.#roundTrips++);
 
   /**
    * Inside a transaction a session is read `FOR UPDATE`: two collectors (or two commit groups)
@@ -93,7 +117,7 @@ export class PostgresStore extends SqlStore {
    * Commits are durable on their own, so `durable` asks nothing more here.
    */
   protected atomically<T>(fn: (x: Exec) => Promise<T>): Promise<T> {
-    return retryOnDeadlock(() => this.#inTransaction((client) => fn(on(() => client))));
+    return retryOnDeadlock(() => this.#inTransaction((client) => fn(on(() => client, () => this.#roundTrips++))));
   }
 
   /**
@@ -110,7 +134,7 @@ export class PostgresStore extends SqlStore {
     // pg throws when a pool is ended twice; closing is idempotent here, as in the SQLite store.
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#groupPool.end()]);
   }
 
   /** Runs `fn` on one dedicated connection between BEGIN and COMMIT; ROLLBACK when it throws. */
@@ -119,12 +143,14 @@ export class PostgresStore extends SqlStore {
     let broken = false;
     try {
       await client.query('BEGIN');
+      this.#roundTrips++;
       try {
         const result = await fn(client);
         // COMMIT of a transaction in which a statement failed (and the caller caught the error)
         // silently rolls back; PostgreSQL reports that as the ROLLBACK command. Make it loud,
         // otherwise the caller would believe its writes were durable.
         const commit = await client.query('COMMIT');
+        this.#roundTrips++;
         if (commit.command === 'ROLLBACK') {
           throw new Error('transaction rolled back at COMMIT: a statement inside it failed; use tx.nested() to contain failures');
         }
@@ -132,6 +158,7 @@ export class PostgresStore extends SqlStore {
       } catch (error) {
         try {
           await client.query('ROLLBACK');
+          this.#roundTrips++;
         } catch {
           // The connection is unusable; it is destroyed below instead of going back to the pool.
           broken = true;
@@ -144,13 +171,18 @@ export class PostgresStore extends SqlStore {
   }
 }
 
-/** Statements on a pool or on one checked-out client. */
-function on(db: () => pg.Pool | pg.PoolClient): Exec {
+/** Statements on a pool or on one checked-out client; each is a round trip, `roundTrip` counts it. */
+function on(db: () => pg.Pool | pg.PoolClient, roundTrip: () => void): Exec {
+  const query = async (sql: string, params?: readonly unknown[]) => {
+    const result = await db().query(sql, params as unknown[] | undefined);
+    roundTrip();
+    return result;
+  };
   return {
-    rows: async (sql, params) => (await db().query(sql, params as unknown[] | undefined)).rows,
-    run: async (sql, params) => (await db().query(sql, params as unknown[] | undefined)).rowCount ?? 0,
-    insert: async (sql, params) => Number((await db().query(sql, params as unknown[])).rows[0].id),
-    script: (sql) => db().query(sql),
+    rows: async (sql, params) => (await query(sql, params)).rows,
+    run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
+    insert: async (sql, params) => Number((await query(sql, params)).rows[0].id),
+    script: (sql) => query(sql),
   };
 }
 

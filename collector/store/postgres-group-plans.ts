@@ -1,0 +1,104 @@
+/**
+ * @module postgres-group-plans
+ * The statements of PostgreSQL's commit groups (postgres-group-write.ts), beside `plans.ts`:
+ * they exist on PostgreSQL only (column arrays, `unnest`, advisory locks for a whole group).
+ */
+
+/** The text a group's raced insert fails with (see POSTGRES_GROUP_PLANS). */
+export const GROUP_CONFLICT = 'funnelbeacon commit group conflict';
+
+function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The session columns a commit group writes, with their PostgreSQL types (rows.ts names them the same). */
+export const GROUP_SESSION_COLUMNS: readonly (readonly [string, string])[] = [
+  ['id', 'text'],
+  ['campaign_id', 'text'],
+  ['created_at', 'bigint'],
+  ['last_seen_at', 'bigint'],
+  ['landing_url', 'text'],
+  ['referrer', 'text'],
+  ['user_agent', 'text'],
+  ['ip', 'text'],
+  ['is_bot', 'boolean'],
+  ['last_page', 'text'],
+  ['lead', 'text'],
+  ['lead_version', 'integer'],
+  ['lead_synced_version', 'integer'],
+  ['cart', 'text'],
+  ['claimed_order_id', 'text'],
+  ['konnektive', 'text'],
+  ['state', 'text'],
+  ['state_changed_at', 'bigint'],
+  ['due_at', 'bigint'],
+  ['funnel_done', 'boolean'],
+  ['order_check', 'text'],
+  ['event_count', 'bigint'],
+  ['event_bytes', 'bigint'],
+  ['recovers_session_id', 'text'],
+];
+
+/**
+ * PostgreSQL's commit groups (postgres-group-write.ts): what a group's requests may read, in one
+ * pipelined round trip after BEGIN, and its writes, one set-based statement per table with a
+ * column array per column (`unnest`), so one text serves any group size and stays prepared.
+ * `$1` is the group's session ids and `$2` its event ids wherever both appear: the sessions of
+ * a resent first batch (found by its event ids) are read and locked with the others.
+ */
+export const POSTGRES_GROUP_PLANS = (() => {
+  const memo = (make: (key: string) => string) => {
+    const made = new Map<string, string>();
+    return (key: string) => {
+      let text = made.get(key);
+      if (text === undefined) made.set(key, (text = make(key)));
+      return text;
+    };
+  };
+  const owners = 'SELECT session_id FROM events WHERE id = ANY($2::text[])';
+  const ofGroup = (column: string) => `(${column} = ANY($1::text[]) OR ${column} IN (${owners}))`;
+  /**
+   * An insert that another collector may have raced (an event id, a token, a clicked page taken
+   * between the read and the write) writes fewer rows than the group expects: the statement
+   * then fails, which aborts the transaction (the pipelined COMMIT answers ROLLBACK), and the
+   * group is run again on what is committed now. `count` is the rows expected.
+   */
+  const checked = (insert: string, count: string) => `WITH written AS (${insert} RETURNING 1)
+    SELECT CASE WHEN count(*) = ${count}::bigint THEN count(*)
+      ELSE (${sqlLiteral(GROUP_CONFLICT)} || ': ' || count(*) || ' of ' || ${count}::bigint)::bigint END AS written FROM written`;
+  const arrays = (types: readonly string[], from = 1) => types.map((type, i) => `$${i + from}::${type}[]`).join(', ');
+  return {
+    /** Sorted, so two groups locking overlapping sessions take the locks in one order and never deadlock. */
+    lockSessions: `SELECT * FROM sessions WHERE ${ofGroup('id')} ORDER BY id FOR UPDATE`,
+    eventOwners: 'SELECT id, session_id FROM events WHERE id = ANY($1::text[])',
+    spentTokens: 'SELECT id FROM spent_tokens WHERE id = ANY($1::text[])',
+    clicks: `SELECT session_id, page FROM session_clicks WHERE ${ofGroup('session_id')}`,
+    pendingJobs: `SELECT * FROM outbox WHERE ${ofGroup('session_id')} AND state IN ('pending', 'running') AND state = 'pending' ORDER BY id`,
+    /** `enqueue`'s per-session lock (sql-store.ts), for all the group's sessions at once, in one order. */
+    lockOutboxes: `WITH keys AS MATERIALIZED (SELECT DISTINCT hashtext(s) AS k FROM unnest($2::text[]) AS s ORDER BY 1)
+      SELECT count(pg_advisory_xact_lock($1::int, k)) AS locked FROM keys`,
+    insertSessions: checked(
+      `INSERT INTO sessions (${GROUP_SESSION_COLUMNS.map(([name]) => name).join(', ')})
+        SELECT * FROM unnest(${arrays(GROUP_SESSION_COLUMNS.map(([, type]) => type))}) ON CONFLICT (id) DO NOTHING`,
+      `$${GROUP_SESSION_COLUMNS.length + 1}`,
+    ),
+    recordStates: `INSERT INTO session_states (session_id, state, at) SELECT * FROM unnest(${arrays(['text', 'text', 'bigint'])})`,
+    /** One text per set of columns a group changed (a handful: page views, lead updates, ...). */
+    updateSessions: memo((columns: string) => {
+      const names = columns.split(',');
+      const types = names.map((name) => GROUP_SESSION_COLUMNS.find(([column]) => column === name)![1]);
+      return `UPDATE sessions AS s SET ${names.map((name) => `${name} = u.${name}`).join(', ')}
+        FROM unnest(${arrays(['text', ...types])}) AS u(id, ${names.join(', ')}) WHERE s.id = u.id`;
+    }),
+    insertEvents: checked(
+      `INSERT INTO events (id, session_id, type, received_at, payload) SELECT * FROM unnest(${arrays(['text', 'text', 'text', 'bigint', 'text'])})
+        ON CONFLICT (id) DO NOTHING`,
+      '$6',
+    ),
+    markClicked: checked(`INSERT INTO session_clicks (session_id, page) SELECT * FROM unnest(${arrays(['text', 'text'])}) ON CONFLICT DO NOTHING`, '$3'),
+    spendTokens: checked(`INSERT INTO spent_tokens (id, expires_at) SELECT * FROM unnest(${arrays(['text', 'bigint'])}) ON CONFLICT (id) DO NOTHING`, '$3'),
+    /** In the order queued: ids follow it, and so does each session's job order. */
+    enqueue: `INSERT INTO outbox (session_id, upstream, kind, payload, run_at, created_at, updated_at)
+      SELECT * FROM unnest(${arrays(['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'])})`,
+  };
+})();
