@@ -101,16 +101,13 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
       reject('malformed_json');
       fail(400, 'malformed_json', 'The body is not valid JSON.');
     }
-    // PostgreSQL text cannot hold NUL; no lander has a reason to send one. Checked in the parsed
-    // values, not the raw text: a real backslash followed by `u0000` is written `\\u0000` there.
-    if (holdsNul(json)) {
-      reject('invalid_events');
-      fail(400, 'invalid_events', 'NUL characters are not allowed.');
-    }
+    // The schema also refuses text a store cannot keep as sent (a NUL character, an unpaired
+    // surrogate: wire-schema.ts, `storable`), naming the field; counted apart, as a lander sending
+    // it would lose whole batches.
     const parsed = EventBatch.safeParse(json);
     if (!parsed.success) {
-      reject('invalid_events');
       const issue = parsed.error.issues[0]!;
+      reject(issue.code === 'custom' && issue.params?.unstorable === true ? 'unstorable_text' : 'invalid_events');
       fail(400, 'invalid_events', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const batch = parsed.data;
@@ -213,24 +210,4 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
   });
 
   return app;
-}
-
-/** Whether any string or key in a parsed JSON value holds a NUL character (U+0000). */
-export function holdsNul(value: unknown): boolean {
-  // A stack, not recursion: a body of nested arrays is deeper than the call stack.
-  const pending: unknown[] = [value];
-  while (pending.length > 0) {
-    const each = pending.pop();
-    if (typeof each === 'string') {
-      if (each.includes('\0')) return true;
-    } else if (Array.isArray(each)) {
-      for (const inner of each) pending.push(inner);
-    } else if (each !== null && typeof each === 'object') {
-      for (const [key, inner] of Object.entries(each)) {
-        if (key.includes('\0')) return true;
-        pending.push(inner);
-      }
-    }
-  }
-  return false;
 }
