@@ -143,6 +143,8 @@ const EnvSchema = z.object({
   SESSION_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_SESSION_MAX_BYTES),
   KONNEKTIVE_PROBE_EVERY: duration('60s'),
   OUTBOX_LEASE: duration('60s'),
+  /** Upstream calls in flight at once, per upstream and per collector (collector/outbox/relay-lane.ts). */
+  RELAY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
   /** Read only to tell whether `serve` got its memory flags (collector/node-flags.ts). */
   NODE_OPTIONS: optionalText,
   RECOVERY_LINK_TTL: duration('7d'),
@@ -213,6 +215,11 @@ export interface Config {
    * dead collector's jobs wait. Long enough for the slowest upstream call (running rounds renew it).
    */
   readonly outboxLeaseMs: number;
+  /**
+   * Jobs each upstream's relay runs at once in this collector: Konnektive's and ActiveCampaign's
+   * places are apart, so one upstream's slow answers or rate limit never holds the other's.
+   */
+  readonly relayConcurrency: number;
   /** Node's own NODE_OPTIONS, as the process was started with it. */
   readonly nodeOptions: string | undefined;
   /**
@@ -365,6 +372,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     sessionMaxBytes: e.SESSION_MAX_BYTES,
     konnektiveProbeEveryMs: e.KONNEKTIVE_PROBE_EVERY,
     outboxLeaseMs: e.OUTBOX_LEASE,
+    relayConcurrency: e.RELAY_CONCURRENCY,
     nodeOptions: e.NODE_OPTIONS,
     sessionTtlMs: e.SESSION_TTL,
     productsFile: e.PRODUCTS_FILE,

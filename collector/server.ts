@@ -17,6 +17,8 @@ import { purchaseHandlers } from './abandonment/purchase-jobs.js';
 import { systemClock, type Clock } from './clock.js';
 import { createEmitter } from './emit/create-emitter.js';
 import { emissionHandlers } from './emit/emission-jobs.js';
+import { activeCampaignRateKey } from './emit/activecampaign-emitter.js';
+import { pickupThrottle } from './emit/rate-gate.js';
 import { DEFAULT_INGEST_POLICY } from './ingest/apply-batch.js';
 import { closeGracefully } from './http/graceful-close.js';
 import { GroupCommitter } from './ingest/group-commit.js';
@@ -113,6 +115,9 @@ export async function startCollector(config: Config, options: CollectorOptions =
     ...lifecyclePollHandlers({ config, store, api: konnektive, health, metrics, logger, clock, onQueued: () => worker.notify() }),
     ...lifecycleDeliveryHandlers({ config, store, health, metrics, logger, clock, ...(options.fetch ? { fetch: options.fetch } : {}) }),
   };
+  // ActiveCampaign's jobs are picked up only while its shared rate schedule has room (outbox/relay-lane.ts).
+  const ac = config.activeCampaign;
+  const throttles = ac ? { activecampaign: pickupThrottle({ store, clock, key: activeCampaignRateKey(ac.apiUrl), perSecond: config.activeCampaignRatePerSecond }) } : {};
   const worker = new OutboxWorker({
     store,
     handlers,
@@ -120,6 +125,8 @@ export async function startCollector(config: Config, options: CollectorOptions =
     logger,
     clock,
     leaseMs: config.outboxLeaseMs,
+    concurrency: config.relayConcurrency,
+    throttles,
     ...options.worker,
   });
   const stopProbe = startKonnektiveProbe({

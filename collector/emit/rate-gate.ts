@@ -37,7 +37,7 @@
  * few lines, so it is kept here, next to the store that makes it shared.
  */
 import type { Clock } from '../clock.js';
-import { currentPriority, type JobPriority } from '../outbox/job-priority.js';
+import { currentPriority, rateSlotReserved, type JobPriority } from '../outbox/job-priority.js';
 import type { Store } from '../store/store.js';
 
 const SPACING_MARGIN = 1.05;
@@ -53,6 +53,25 @@ const LOG_WINDOW_MS = 1000 * SPACING_MARGIN;
 export const SEND_TOLERANCE_MS = (LOG_WINDOW_MS - 1000) / 2;
 /** A slow store answer makes the gate record sends this far ahead at most. */
 const MAX_LEAD_MS = 1000;
+
+/**
+ * How far ahead of now the schedule may be booked while workers still pick up jobs for it. Long
+ * enough that a job picked up takes its slot before the slots booked ahead have gone (a claim
+ * and a handler's first store reads take milliseconds), short enough that few jobs wait.
+ */
+export const PICKUP_HORIZON_MS = 500;
+
+/**
+ * What a worker about to pick up jobs may start (outbox/relay-lane.ts): how many calls of each
+ * priority the schedules have room for within {@link PICKUP_HORIZON_MS}, and when each will
+ * have room again if it has none.
+ */
+export interface PickupRoom {
+  funnel: number;
+  background: number;
+  funnelAt: number;
+  backgroundAt: number;
+}
 
 /** Milliseconds between two slots of a limit of `perSecond` requests per second. */
 export function slotSpacingMs(perSecond: number): number {
@@ -107,6 +126,8 @@ export class RateGate {
     const limit = background ? this.#background.limit : this.#perSecond;
     for (;;) {
       const at = await this.#store.reserveRateSlot(scheduleKey, this.#clock.now(), intervalMs);
+      // The job's place is now in the schedule, where the worker's next pickup sees it.
+      rateSlotReserved();
       const wait = at - this.#clock.now();
       if (wait > 0) await this.#clock.sleep(wait);
       if (this.#clock.now() - at <= intervalMs * LATE_TOLERANCE) break;
@@ -142,4 +163,37 @@ export class RateGate {
 /** The schedule of a key's background callers. */
 export function backgroundKey(key: string): string {
   return `${key}:background`;
+}
+
+/**
+ * Throttling at pickup (RudderStack's router does the same): before a worker takes a job of the
+ * key's upstream, it asks whether the shared schedules have a slot within the horizon. Booked
+ * further ahead than that (a backlog, or a `Retry-After` pause), the worker leaves the jobs in
+ * the outbox, so none of them holds a place of the worker while it waits. Reads only: it
+ * reserves nothing, and {@link RateGate.acquire} still decides every call, so the limit holds as
+ * before, across workers and collectors.
+ */
+export function pickupThrottle(options: { store: Pick<Store, 'nextRateSlot'>; clock: Clock; key: string; perSecond: number }): {
+  room(horizonMs?: number): Promise<PickupRoom>;
+} {
+  const { store, clock, key, perSecond } = options;
+  const intervalMs = slotSpacingMs(perSecond);
+  const backgroundIntervalMs = slotSpacingMs(Math.max(1, perSecond - 1));
+  return {
+    async room(horizonMs = PICKUP_HORIZON_MS) {
+      const now = clock.now();
+      const [main, background] = await Promise.all([store.nextRateSlot(key), store.nextRateSlot(backgroundKey(key))]);
+      const count = (next: number | undefined, spacing: number) => {
+        const free = Math.max(now, next ?? now);
+        return free > now + horizonMs ? 0 : Math.floor((now + horizonMs - free) / spacing) + 1;
+      };
+      const at = (next: number | undefined) => Math.max(now, (next ?? now) - horizonMs);
+      return {
+        funnel: count(main, intervalMs),
+        background: count(background, backgroundIntervalMs),
+        funnelAt: at(main),
+        backgroundAt: Math.max(at(main), at(background)),
+      };
+    },
+  };
 }

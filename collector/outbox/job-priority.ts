@@ -21,14 +21,33 @@ export function jobPriority(kind: string): JobPriority {
   return BACKGROUND_KINDS.includes(kind) ? 'background' : 'funnel';
 }
 
-const context = new AsyncLocalStorage<JobPriority>();
+interface JobContext {
+  priority: JobPriority;
+  /** Told once, when the job first holds a place in its upstream's rate schedule. */
+  onRateSlot: (() => void) | undefined;
+}
 
-/** Runs `fn` (a job's handler) with the priority of its job kind. */
-export function runWithPriority<T>(kind: string, fn: () => T): T {
-  return context.run(jobPriority(kind), fn);
+const context = new AsyncLocalStorage<JobContext>();
+
+/**
+ * Runs `fn` (a job's handler) with the priority of its job kind. `onRateSlot` is how the worker
+ * learns that a job it picked up has taken its place in the rate gate's schedule
+ * (outbox/relay-lane.ts): until then, the schedule does not show the job, so it picks up no more.
+ */
+export function runWithPriority<T>(kind: string, fn: () => T, onRateSlot?: () => void): T {
+  return context.run({ priority: jobPriority(kind), onRateSlot }, fn);
 }
 
 /** The priority of the job whose handler is running; outside any job (a CLI's own call), `funnel`. */
 export function currentPriority(): JobPriority {
-  return context.getStore() ?? 'funnel';
+  return context.getStore()?.priority ?? 'funnel';
+}
+
+/** The rate gate reserved a slot for the running job's call (once per job is enough). */
+export function rateSlotReserved(): void {
+  const job = context.getStore();
+  const tell = job?.onRateSlot;
+  if (!job || !tell) return;
+  job.onRateSlot = undefined;
+  tell();
 }

@@ -6,24 +6,30 @@
  * done, retry after a capped exponential backoff with jitter, or a dead letter after the last
  * attempt. A job held by a worker that died becomes claimable again when its lease expires.
  *
- * The running loop claims again whenever one of its `concurrency` places is free (a job finished,
- * `notify()`), never waiting for the slowest job of a batch: a CART queued while long lifecycle
- * deliveries run is claimed as soon as any of them finishes, not after all of them.
+ * The running worker has one lane per upstream (relay-lane.ts), each with `concurrency` places
+ * of its own, refilled as each call ends: a CART queued while long lifecycle deliveries run is
+ * claimed as soon as any of them finishes, and Konnektive's places never wait on
+ * ActiveCampaign's answers or its rate limit. A rate-limited upstream is throttled at pickup
+ * (`throttles`): its jobs stay in the outbox until the shared schedule has room for them.
  *
- * The loop survives every error: a failed claim counts as no work, so trouble backs off to the
- * normal poll interval instead of spinning. `notify()` wakes it early; `stop()` waits for the
- * jobs in flight, then gives back any claim it still holds.
+ * Each lane survives every error: a failed claim counts as no work, so trouble backs off to the
+ * normal poll interval instead of spinning. `notify()` wakes the lanes early; `stop()` waits for
+ * the jobs in flight, then gives back any claim it still holds.
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { Job, JobFinish, Store } from '../store/store.js';
+import type { Job, JobFinish, Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { CompletionWriter } from './completion-writer.js';
 import { JobEffects, type JobHandler, type JobOutcome } from './job-outcome.js';
 import { isJobKind, type JobKind } from './job-kinds.js';
 import { runWithPriority } from './job-priority.js';
+import { RelayLane, type PickupThrottle } from './relay-lane.js';
+
+/** Places per upstream when none are configured (`RELAY_CONCURRENCY`). */
+export const DEFAULT_RELAY_CONCURRENCY = 32;
 
 export interface OutboxWorkerOptions {
   store: Store;
@@ -32,8 +38,10 @@ export interface OutboxWorkerOptions {
   health: UpstreamHealth;
   logger: Logger;
   owner?: string;
-  /** Jobs run at once (each from a different session). */
+  /** Jobs run at once per upstream (each from a different session); `runOnce` claims this many in all. */
   concurrency?: number;
+  /** Upstreams whose rate limit decides at pickup whether their jobs are claimed (ActiveCampaign's). */
+  throttles?: Partial<Record<Upstream, PickupThrottle>>;
   leaseMs?: number;
   pollMs?: number;
   backoff?: BackoffPolicy;
@@ -45,18 +53,15 @@ export interface OutboxWorkerOptions {
 export class OutboxWorker {
   readonly owner: string;
   readonly #o: Required<Omit<OutboxWorkerOptions, 'owner'>>;
-  #stopping = false;
   #running: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  #pendingWake = false;
   readonly #completions: CompletionWriter;
-  /** The running loop's jobs in flight, by id. */
-  readonly #inFlight = new Map<number, Promise<void>>();
+  readonly #lanes: RelayLane[];
 
   constructor(options: OutboxWorkerOptions) {
     this.owner = options.owner ?? `worker-${randomUUID().slice(0, 8)}`;
     this.#o = {
-      concurrency: 16,
+      concurrency: DEFAULT_RELAY_CONCURRENCY,
+      throttles: {},
       leaseMs: 60_000,
       pollMs: 1_000,
       backoff: DEFAULT_BACKOFF,
@@ -65,26 +70,49 @@ export class OutboxWorker {
       ...options,
     };
     this.#completions = new CompletionWriter(this.#o.store, this.owner);
+    const { store, health, logger, clock, concurrency, leaseMs, pollMs, throttles } = this.#o;
+    this.#lanes = (['konnektive', 'activecampaign'] as const).map(
+      (upstream) =>
+        new RelayLane({
+          upstream,
+          store,
+          health,
+          logger,
+          clock,
+          owner: this.owner,
+          concurrency,
+          leaseMs,
+          pollMs,
+          throttle: throttles[upstream],
+          run: async (job, onRateSlot) => this.#completions.write(await this.#deliver(job, onRateSlot)),
+          ended: () => this.notify(),
+        }),
+    );
   }
 
   start(): void {
     if (this.#running) return;
-    this.#stopping = false;
-    this.#running = this.#loop();
+    for (const lane of this.#lanes) lane.start();
+    this.#running = this.#renewWhileRunning();
   }
 
-  /** New work was queued: run a round now instead of at the next poll. */
+  /** New work was queued: claim now instead of at the next poll. */
   notify(): void {
-    this.#pendingWake = true;
-    this.#wake?.();
+    for (const lane of this.#lanes) lane.notify();
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.#running;
+    const running = this.#running;
+    this.#stopRenewal?.();
+    await Promise.all(this.#lanes.map((lane) => lane.stop()));
+    await running;
     this.#running = undefined;
     await this.#o.store.releaseClaims(this.owner);
+  }
+
+  /** Jobs in flight per upstream (the running worker's). */
+  inFlight(): Record<Upstream, number> {
+    return Object.fromEntries(this.#lanes.map((lane) => [lane.upstream, lane.inFlight.size])) as Record<Upstream, number>;
   }
 
   /** One round: claim, deliver, record. Returns how many jobs it handled. */
@@ -129,76 +157,34 @@ export class OutboxWorker {
     return jobs.length;
   }
 
-  async #loop(): Promise<void> {
-    const { store, leaseMs, clock, concurrency, logger } = this.#o;
-    // One renewal for every job in flight: a job can outlast a lease (a rate limit's wait).
+  #stopRenewal: (() => void) | undefined;
+
+  /** One lease renewal for every job in flight in any lane: a job can outlast a lease (a long Retry-After). */
+  async #renewWhileRunning(): Promise<void> {
+    const { store, leaseMs, clock, logger } = this.#o;
+    const every = Math.max(10, leaseMs / 3);
     const renew = () => {
-      cancelRenewal = clock.setTimer(renew, Math.max(10, leaseMs / 3));
-      const ids = [...this.#inFlight.keys()];
+      cancel = clock.setTimer(renew, every);
+      const ids = this.#lanes.flatMap((lane) => [...lane.inFlight.keys()]);
       if (ids.length === 0) return;
       store.renewLeases(this.owner, ids, clock.now() + leaseMs).catch((error: unknown) => {
         logger.error({ err: describe(error), owner: this.owner }, 'lease renewal failed');
       });
     };
-    let cancelRenewal = clock.setTimer(renew, Math.max(10, leaseMs / 3));
-    try {
-      while (!this.#stopping) {
-        this.#pendingWake = false;
-        const free = concurrency - this.#inFlight.size;
-        let claimed = 0;
-        if (free > 0) {
-          try {
-            claimed = await this.#claimAndStart(free);
-          } catch (error) {
-            logger.error({ err: describe(error), owner: this.owner }, 'outbox round failed');
-          }
-        }
-        // Full, or nothing due: wait for a job to finish, a notify() or the poll interval.
-        if ((free === 0 || claimed === 0) && !this.#stopping && !this.#pendingWake) await this.#sleep(this.#o.pollMs);
-      }
-      await Promise.allSettled(this.#inFlight.values());
-    } finally {
-      cancelRenewal();
-    }
-  }
-
-  /** Claims up to `limit` due jobs and starts each; returns how many. */
-  async #claimAndStart(limit: number): Promise<number> {
-    const { store, health, leaseMs, clock, logger } = this.#o;
-    const jobs = await store.claimJobs({ now: clock.now(), limit, leaseMs, owner: this.owner, skipUpstreams: health.paused() });
-    for (const job of jobs) {
-      const run = (async () => {
-        try {
-          await this.#completions.write(await this.#deliver(job));
-        } catch (error) {
-          // Its lease runs out and another round delivers it again, as after a crash.
-          logger.error({ err: describe(error), owner: this.owner, jobId: job.id }, 'outbox round failed');
-        } finally {
-          this.#inFlight.delete(job.id);
-          this.notify();
-        }
-      })();
-      this.#inFlight.set(job.id, run);
-    }
-    return jobs.length;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const cancel = this.#o.clock.setTimer(done, ms);
-      function done() {
-        cancel();
+    let cancel = clock.setTimer(renew, every);
+    await new Promise<void>((resolve) => {
+      this.#stopRenewal = () => {
+        this.#stopRenewal = undefined;
         resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
       };
     });
+    // Jobs still finishing keep their leases until the lanes have stopped.
+    await Promise.all(this.#lanes.map((lane) => lane.stop()));
+    cancel();
   }
 
   /** Runs one job's handler and decides its next state; the caller writes it. */
-  async #deliver(job: Job): Promise<JobFinish> {
+  async #deliver(job: Job, onRateSlot?: () => void): Promise<JobFinish> {
     const { handlers, logger, clock, backoff, random } = this.#o;
     const now = () => clock.now();
     const handler = isJobKind(job.kind) ? handlers[job.kind] : undefined;
@@ -209,7 +195,7 @@ export class OutboxWorker {
     } else {
       try {
         // The job's priority goes with its calls, so the rate gate serves a funnel's first.
-        outcome = await runWithPriority(job.kind, () => handler(job, effects));
+        outcome = await runWithPriority(job.kind, () => handler(job, effects), onRateSlot);
       } catch (error) {
         // A handler bug is treated like a transient failure: it is retried, then dead-lettered.
         outcome = { type: 'retry', error: `handler error: ${describe(error)}` };

@@ -47,7 +47,7 @@ const claimPriority = "CASE WHEN o.kind = 'lifecycle.deliver' THEN 1 ELSE 0 END"
 
 /**
  * SQLite's claim query: the same jobs as {@link claimable} in the same order (same parameters:
- * now, now, upstreams to skip, now, limit), asked as ordered, limited parts. With the `OR`
+ * now, now, upstreams to skip, now, skip background, limit), asked as ordered, limited parts. With the `OR`
  * of pending and expired jobs, SQLite gathered every due job, checked each one's session, then
  * sorted them all: a claim cost time in proportion to the backlog (1.5 ms with 600 jobs due, the
  * worker falling further behind the more it had to do). Each part walks its partial index in
@@ -60,12 +60,17 @@ const sqliteClaimableJobs = (() => {
   const half = (due: string) => `SELECT * FROM (SELECT o.id, o.run_at, ${claimPriority} AS background FROM outbox o WHERE ${due} AND ${head}
       ORDER BY o.run_at, o.id LIMIT (SELECT lim FROM p))`;
   const pending = "o.state = 'pending' AND o.run_at <= (SELECT due FROM p)";
-  return `WITH p (due, expired, skip, live, lim) AS (SELECT ?, ?, ?, ?, ?)
+  return `WITH p (due, expired, skip, live, nobg, lim) AS (SELECT ?, ?, ?, ?, ?, ?)
     SELECT id FROM (${half(`${pending} AND o.kind <> 'lifecycle.deliver'`)}
-      UNION ALL ${half(`${pending} AND o.kind = 'lifecycle.deliver'`)}
-      UNION ALL ${half("o.state = 'running' AND o.lease_until < (SELECT expired FROM p)")})
+      UNION ALL ${half(`${pending} AND o.kind = 'lifecycle.deliver' AND NOT (SELECT nobg FROM p)`)}
+      UNION ALL ${half(`o.state = 'running' AND o.lease_until < (SELECT expired FROM p) AND ${notBackground('(SELECT nobg FROM p)')}`)})
     ORDER BY background, run_at, id LIMIT (SELECT lim FROM p)`;
 })();
+
+/** Not a lifecycle delivery, or `skip` (ClaimOptions.skipBackground) is false. */
+function notBackground(skip: string): string {
+  return `(o.kind <> 'lifecycle.deliver' OR NOT ${skip})`;
+}
 
 const releaseLease = "lease_owner = NULL, lease_until = NULL";
 /** Only while `owner` holds the lease: a job whose lease was taken over belongs to its new claimer. */
@@ -156,7 +161,9 @@ function build(d: Dialect) {
       "SELECT * FROM outbox WHERE session_id = ? AND kind = ? AND state IN ('pending', 'running') AND state = 'pending' ORDER BY id LIMIT 1",
     ),
     claimableJobs:
-      d.name === 'sqlite' ? sqliteClaimableJobs : q(`SELECT o.id FROM outbox o WHERE ${claimable(d)} ORDER BY ${claimPriority}, o.run_at, o.id LIMIT ?${d.forUpdateSkipLocked()}`),
+      d.name === 'sqlite'
+        ? sqliteClaimableJobs
+        : q(`SELECT o.id FROM outbox o WHERE ${claimable(d)} AND ${notBackground('CAST(? AS BOOLEAN)')} ORDER BY ${claimPriority}, o.run_at, o.id LIMIT ?${d.forUpdateSkipLocked()}`),
     /** The claim itself re-checks the whole condition: on PostgreSQL with a fresh snapshot. */
     claimJobs: q(`UPDATE outbox AS o SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ?
       WHERE ${d.inList('o.id', 'bigint')} AND ${claimable(d)} RETURNING *`),
@@ -195,6 +202,8 @@ function build(d: Dialect) {
     recentRateSends: q('SELECT at FROM rate_sends WHERE key = ? AND at > CAST(? AS BIGINT) ORDER BY at DESC LIMIT ?'),
     recordRateSend: q(`INSERT INTO rate_sends (key, at) VALUES (?, ?)${d.returningId}`),
     forgetRateSend: q('DELETE FROM rate_sends WHERE key = ? AND id = ?'),
+    /** A read, so a worker deciding whether to pick up a job takes no slot and writes nothing. */
+    nextRateSlot: q('SELECT next_at FROM rate_slots WHERE key = ?'),
 
     // --- retention ---------------------------------------------------------------------------
     purgeableSessions: q(`SELECT s.id, s.created_at, s.is_bot, s.lead FROM sessions s WHERE ${purgeable}

@@ -284,7 +284,8 @@ export abstract class SqlStore implements Store {
     const { now, limit, owner, leaseMs } = options;
     const skip = this.dialect.list(options.skipUpstreams);
     return this.atomically(async (x) => {
-      const ids = (await x.rows(this.plans.claimableJobs, [now, now, skip, now, limit])).map((row) => Number(row.id));
+      const noBackground = this.dialect.bool(options.skipBackground ?? false);
+      const ids = (await x.rows(this.plans.claimableJobs, [now, now, skip, now, noBackground, limit])).map((row) => Number(row.id));
       if (ids.length === 0) return [];
       const rows = await x.rows(this.plans.claimJobs, [owner, now + leaseMs, now, this.dialect.list(ids), now, now, skip, now]);
       // RETURNING has no defined order: oldest due first.
@@ -405,6 +406,11 @@ export abstract class SqlStore implements Store {
 
   async forgetRateSend(key: string, id: number): Promise<void> {
     await this.db.run(this.plans.forgetRateSend, [key, id]);
+  }
+
+  async nextRateSlot(key: string): Promise<number | undefined> {
+    const [row] = await this.db.rows(this.plans.nextRateSlot, [key]);
+    return row ? Number(row.next_at) : undefined;
   }
 
   // --- retention -------------------------------------------------------------------------------

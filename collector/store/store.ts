@@ -343,6 +343,11 @@ export interface ClaimOptions {
   owner: string;
   /** Upstreams whose jobs must not be claimed now (a paused relay). */
   skipUpstreams: readonly Upstream[];
+  /**
+   * Claim no background jobs (lifecycle deliveries, collector/outbox/job-priority.ts): their
+   * upstream's rate limit has no room for them now, while the funnel's calls still find one.
+   */
+  skipBackground?: boolean;
 }
 
 export type JobCompletion =
@@ -525,6 +530,8 @@ export interface Store {
   recordRateSend(key: string, now: number, limit: number, windowMs: number): Promise<RateSendResult>;
   /** Takes back a recorded send that did not happen (its caller stalled before sending). */
   forgetRateSend(key: string, id: number): Promise<void>;
+  /** When the key's next slot is, as {@link reserveRateSlot} left it; undefined before the first. Reads only. */
+  nextRateSlot(key: string): Promise<number | undefined>;
   /**
    * Retention, one batch in one transaction: takes up to `limit` finished sessions older than the
    * cutoff (complete, expired or closed; abandoned once their CART was sent; bots), adds them to the daily
