@@ -9,6 +9,7 @@
 import { systemClock, type Clock } from './clock.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from './store/store.js';
+import { countsRoundTrips } from './store/group-writer.js';
 import { recoveryMetrics } from './recovery/recovery-metrics.js';
 
 export interface Metrics {
@@ -63,6 +64,19 @@ export function createMetrics(store: Store, { defaults = true, clock = systemClo
       for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
     },
   });
+  if (countsRoundTrips(store)) {
+    // Read from the store at each scrape: the store counts every wait on the database server (a
+    // pipelined batch once), so round trips per acknowledged request can be watched under load.
+    new Counter({
+      name: 'funnelbeacon_store_round_trips_total',
+      help: 'Round trips this collector made to the database (PostgreSQL; a pipelined batch counts once).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(store.roundTrips);
+      },
+    });
+  }
   return {
     registry,
     ...recoveryMetrics(registry, store, clock),
