@@ -65,6 +65,9 @@ const STORABLE = {
 /** A string of at most `max` characters that both stores can keep. */
 const text = (max: number) => z.string().max(max).refine(storable, STORABLE);
 
+/** For other schemas whose strings reach a query (the dashboard's search): the same check. */
+export const storableText = (schema: z.ZodString) => schema.refine(storable, STORABLE);
+
 const eventBase = {
   /** Client-made UUID: a resent event is recognised and changes nothing. */
   id: z.uuid(),

@@ -5,7 +5,7 @@
  * sent, and by the tests). The Preact UI imports the inferred types only.
  */
 import { z } from 'zod';
-import { PAGE_NAMES } from '../wire-schema.js';
+import { PAGE_NAMES, storableText } from '../wire-schema.js';
 import { SOURCE_DIMENSIONS } from './sources.js';
 
 const MAX_SPAN_MS = 400 * 86_400_000;
@@ -22,7 +22,8 @@ export const SourcesQuery = z.object({ from: instant, to: instant, dim: z.enum(S
 });
 
 export const SessionsQuery = z.object({
-  q: z.string().trim().min(1).max(255).optional(),
+  // A NUL or an unpaired surrogate is a 400 on both stores (PostgreSQL cannot compare with one).
+  q: storableText(z.string().trim().min(1).max(255)).optional(),
   before: instant.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });

@@ -325,6 +325,28 @@ describe('logout', () => {
   }
 });
 
+describe('search on both stores', () => {
+  const stores = [
+    { name: 'SQLite', skip: undefined, databaseUrl: () => testEnv().DATABASE_URL! },
+    { name: 'PostgreSQL', skip: postgres.skip, databaseUrl: () => postgres.newSchemaUrl() },
+  ];
+  for (const store of stores) {
+    it.skipIf(store.skip !== undefined)(`answers a search for text no store can compare with 400, never 500 (${store.name})`, async () => {
+      collector = await startTestCollector(konnektiveEnv('http://127.0.0.1:9', { DASHBOARD_TOKEN: TOKEN, DATABASE_URL: store.databaseUrl() }), { runWorker: false });
+      for (const q of ['%00', 'ann%00']) {
+        const res = await fetch(`${collector.url}/dashboard/api/sessions?q=${q}`, { headers: bearer });
+        const body = await res.json();
+        expect([res.status, body.error?.code], q).toEqual([400, 'bad_request']);
+        expect(body.error.message, q).toMatch(/^q: a NUL character/);
+      }
+      // A surrogate's UTF-8 bytes (no URL can carry a lone surrogate) decode to nothing found.
+      expect((await fetch(`${collector.url}/dashboard/api/sessions?q=%ED%A0%80`, { headers: bearer })).status).toBe(200);
+      // Ordinary text, emoji included, is still searched.
+      expect((await fetch(`${collector.url}/dashboard/api/sessions?q=${encodeURIComponent('ann 😀')}`, { headers: bearer })).status).toBe(200);
+    });
+  }
+});
+
 describe('dashboard in sandbox mode', () => {
   it('shows every request sandbox mode recorded, 50 at a time, newest first, each page after the one before', async () => {
     collector = await startTestCollector(testEnv(), { runWorker: false });
