@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newSessionId, sessionTokenFor, signLink, signSession, verifyLink, verifySession } from './tokens.js';
+import { newSessionId, sessionTokenFor, sessionVerifier, signLink, signSession, verifyLink, verifySession } from './tokens.js';
 
 const secret = 's'.repeat(40);
 
@@ -40,6 +40,30 @@ describe('session tokens', () => {
     // Another session's token is never echoed (an adoption answers with the adopted session).
     const other = newSessionId(now);
     expect(verifySession(secret, sessionTokenFor(secret, other, given, now, ttl), now)).toMatchObject({ ok: true, sessionId: other });
+  });
+});
+
+describe('the session verifier', () => {
+  it('answers as verifySession does, on a token it has seen and on one it has not', () => {
+    const check = sessionVerifier(secret, 2);
+    const id = newSessionId(1_780_000_000_000);
+    const token = signSession(secret, id, 10_000);
+    for (let seen = 0; seen < 2; seen++) {
+      expect(check(token, 0)).toEqual({ ok: true, sessionId: id, expiresAt: 10_000 });
+      // Remembered or not, a token past its expiry is refused.
+      expect(check(token, 10_001)).toEqual({ ok: false, reason: 'expired' });
+    }
+    const forged = signSession('t'.repeat(40), id, 10_000);
+    expect(check(forged, 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(check(forged, 0)).toEqual({ ok: false, reason: 'forged' });
+    expect(check('garbage', 0)).toEqual({ ok: false, reason: 'malformed' });
+  });
+  it('keeps at most as many tokens as it is told, and still verifies the ones it forgot', () => {
+    const check = sessionVerifier(secret, 2);
+    const ids = [1, 2, 3].map(() => newSessionId(1_780_000_000_000));
+    const tokens = ids.map((id) => signSession(secret, id, 10_000));
+    tokens.forEach((token, index) => expect(check(token, 0)).toMatchObject({ ok: true, sessionId: ids[index] }));
+    expect(check(tokens[0]!, 0)).toMatchObject({ ok: true, sessionId: ids[0] });
   });
 });
 

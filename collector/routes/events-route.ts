@@ -21,7 +21,7 @@ import type { Metrics } from '../metrics.js';
 import { prefillUrl, recoveryLanding } from '../recovery/recovery-landing.js';
 import { dropShortPhone } from '../session/lead-merge.js';
 import type { Store } from '../store/store.js';
-import { LINK_TOKEN_TTL_MS, newSessionId, sessionTokenFor, signLink, verifyLink, verifySession } from '../tokens.js';
+import { LINK_TOKEN_TTL_MS, newSessionId, sessionTokenFor, sessionVerifier, signLink, verifyLink } from '../tokens.js';
 import { EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
 
 export interface EventsRouteDeps {
@@ -39,6 +39,8 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
   const reject = (reason: string) => metrics.eventsRejected.inc({ reason });
   const isKnownBot = botDetector();
   const cardLabels = cardDropLabeller();
+  // A returning visitor's token is verified once, then found (tokens.ts: its expiry still checked).
+  const verifySessionToken = sessionVerifier(secret);
   // Parsing the origin as a URL on every request (twice: CORS, then the check) was measurable;
   // a funnel sends from a handful of origins. Bounded: a flood of made-up origins only evicts.
   const originVerdicts = new Map<string, boolean>();
@@ -125,7 +127,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
     let link: IngestRequest['link'];
     let linkRefused = false;
     if (batch.session !== undefined) {
-      const verified = verifySession(secret, batch.session, receivedAt);
+      const verified = verifySessionToken(batch.session, receivedAt);
       if (!verified.ok) {
         reject(verified.reason === 'expired' ? 'expired_session' : 'invalid_session');
         fail(401, 'invalid_session', verified.reason === 'expired' ? 'The session token has expired; start a new session.' : 'The session token is not valid; start a new session.');
