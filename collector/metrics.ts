@@ -66,16 +66,22 @@ export function createMetrics(store: Store, { defaults = true, clock = systemClo
   });
   if (countsRoundTrips(store)) {
     // Read from the store at each scrape: the store counts every wait on the database server (a
-    // pipelined batch once), so round trips per acknowledged request can be watched under load.
-    new Counter({
-      name: 'funnelbeacon_store_round_trips_total',
-      help: 'Round trips this collector made to the database (PostgreSQL; a pipelined batch counts once).',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(store.roundTrips);
-      },
-    });
+    // pipelined batch once) and every commit, so both per acknowledged request can be watched
+    // under load; `path="ingest"` is the ingest commit groups, `other` the rest (outbox worker,
+    // sweeper, reads).
+    const counter = (name: string, help: string, field: 'roundTrips' | 'commits') =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['path'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [path, counts] of Object.entries(store.counts())) this.inc({ path }, counts[field]);
+        },
+      });
+    counter('funnelbeacon_store_round_trips_total', 'Round trips this collector made to the database (PostgreSQL; a pipelined batch counts once).', 'roundTrips');
+    counter('funnelbeacon_store_commits_total', 'Transactions this collector committed (PostgreSQL; a statement outside a transaction counts as one).', 'commits');
   }
   return {
     registry,

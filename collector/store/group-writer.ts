@@ -32,11 +32,18 @@ export function isGroupWriter(store: object): store is GroupWriter {
   return typeof (store as Partial<GroupWriter>).groupTransaction === 'function';
 }
 
-/** A store that counts its round trips to the database (`funnelbeacon_store_round_trips_total`). */
+/**
+ * Round trips to the database (a pipelined batch counts once) and commits, of the ingest commit
+ * groups and of everything else (the outbox worker, the sweeper, reads): `/metrics`.
+ */
+export type StoreCounts = Record<'ingest' | 'other', { roundTrips: number; commits: number }>;
+
+/** A store that counts its round trips and commits (PostgreSQL's, where each costs a wait). */
 export interface CountsRoundTrips {
   readonly roundTrips: number;
+  counts(): StoreCounts;
 }
 
 export function countsRoundTrips(store: object): store is CountsRoundTrips {
-  return typeof (store as Partial<CountsRoundTrips>).roundTrips === 'number';
+  return typeof (store as Partial<CountsRoundTrips>).counts === 'function';
 }

@@ -60,10 +60,11 @@ describe.skipIf(postgres.skip !== undefined)('PostgreSQL commit groups', () => {
     const committer = new GroupCommitter(store);
     const before = store.roundTrips;
     const outcomes = await Promise.all(Array.from({ length: 40 }, () => committer.submit(request())));
-    expect(outcomes.every((outcome) => ok(outcome).accepted === 1 && outcome.jobs === 1)).toBe(true);
+    expect(outcomes.every((outcome) => ok(outcome).accepted === 1 && ok(outcome).jobs === 1)).toBe(true);
     expect(groups).toBe(1);
     // One pipelined batch of BEGIN and the reads, one of the writes and COMMIT.
     expect(store.roundTrips - before).toBe(2);
+    expect(store.counts().ingest).toEqual({ roundTrips: 2, commits: 1 });
     expect(await store.countSessions()).toBe(40);
     expect((await store.listJobs({})).map((job) => job.kind)).toEqual(Array(40).fill('konnektive.click'));
   });

@@ -33,6 +33,8 @@ export interface GroupWriteContext {
   now: () => number;
   /** Called each time the writer waits on the server (a pipelined batch counts once). */
   roundTrip: () => void;
+  /** Called for each group committed. */
+  committed: () => void;
 }
 
 
@@ -97,7 +99,10 @@ async function writeOnce<T>(context: GroupWriteContext, reads: GroupReads, fn: (
       throw committed.reason;
     }
     const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (!failed && committed.value.command === 'COMMIT') return result;
+    if (!failed && committed.value.command === 'COMMIT') {
+      context.committed();
+      return result;
+    }
     const cause: unknown = failed?.reason ?? new Error('commit group rolled back at COMMIT');
     if (isGroupConflict(cause)) throw new GroupConflict('another collector wrote a row of this group first');
     if (isTransactionConflict(cause)) throw cause;

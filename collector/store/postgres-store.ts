@@ -23,7 +23,7 @@ import { SqlStore, type Exec } from './sql-store.js';
 import { isTransactionConflict, type StoreTx } from './store.js';
 import type { GroupReads } from './group-tx.js';
 import { writeGroup } from './postgres-group-write.js';
-import type { GroupWriter } from './group-writer.js';
+import type { GroupWriter, StoreCounts } from './group-writer.js';
 
 /** Schema names are put into a connection option and DDL, so only plain identifiers are accepted. */
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -49,7 +49,8 @@ export class PostgresStore extends SqlStore implements GroupWriter {
   readonly #groupPool: pg.Pool;
   readonly #schema: string | undefined;
   #closed = false;
-  #roundTrips = 0;
+  /** Round trips and commits, of the ingest commit groups and of everything else (`/metrics`). */
+  readonly #counts: StoreCounts = { ingest: { roundTrips: 0, commits: 0 }, other: { roundTrips: 0, commits: 0 } };
 
   private constructor(pool: pg.Pool, groupPool: pg.Pool, schema: string | undefined, clock: Clock) {
     super(postgresDialect, POSTGRES_PLANS, clock, POSTGRES_MIGRATIONS);
@@ -63,14 +64,19 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     this.#groupPool.on('error', () => {});
   }
 
-  /** Times this store waited on the server so far (a pipelined batch counts once): `/metrics`. */
+  /** Times this store waited on the server so far (a pipelined batch counts once). */
   get roundTrips(): number {
-    return this.#roundTrips;
+    return this.#counts.ingest.roundTrips + this.#counts.other.roundTrips;
+  }
+
+  counts(): StoreCounts {
+    return { ingest: { ...this.#counts.ingest }, other: { ...this.#counts.other } };
   }
 
   /** A commit group in two round trips (postgres-group-write.ts); runs `fn` again after a conflict. */
   groupTransaction<T>(reads: GroupReads, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return writeGroup({ pool: this.#groupPool, now: () => this.clock.now(), roundTrip: () => this.#roundTrips++ }, reads, fn);
+    const counts = this.#counts.ingest;
+    return writeGroup({ pool: this.#groupPool, now: () => this.clock.now(), roundTrip: () => counts.roundTrips++, committed: () => counts.commits++ }, reads, fn);
   }
 
   /**
@@ -107,7 +113,14 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     return new PostgresStore(new pg.Pool(config), groupPool, schema, options.clock ?? systemClock);
   }
 
-  protected readonly db: Exec = on(() => this.#pool, () => this.#roundTrips++);
+  // Outside a transaction every statement commits on its own (PostgreSQL counts each in xact_commit).
+  protected readonly db: Exec = on(
+    () => this.#pool,
+    () => {
+      this.#counts.other.roundTrips++;
+      this.#counts.other.commits++;
+    },
+  );
 
   /**
    * Inside a transaction a session is read `FOR UPDATE`: two collectors (or two commit groups)
@@ -117,7 +130,7 @@ export class PostgresStore extends SqlStore implements GroupWriter {
    * Commits are durable on their own, so `durable` asks nothing more here.
    */
   protected atomically<T>(fn: (x: Exec) => Promise<T>): Promise<T> {
-    return retryOnDeadlock(() => this.#inTransaction((client) => fn(on(() => client, () => this.#roundTrips++))));
+    return retryOnDeadlock(() => this.#inTransaction((client) => fn(on(() => client, () => this.#counts.other.roundTrips++))));
   }
 
   /**
@@ -143,14 +156,15 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     let broken = false;
     try {
       await client.query('BEGIN');
-      this.#roundTrips++;
+      this.#counts.other.roundTrips++;
       try {
         const result = await fn(client);
         // COMMIT of a transaction in which a statement failed (and the caller caught the error)
         // silently rolls back; PostgreSQL reports that as the ROLLBACK command. Make it loud,
         // otherwise the caller would believe its writes were durable.
         const commit = await client.query('COMMIT');
-        this.#roundTrips++;
+        this.#counts.other.roundTrips++;
+        this.#counts.other.commits++;
         if (commit.command === 'ROLLBACK') {
           throw new Error('transaction rolled back at COMMIT: a statement inside it failed; use tx.nested() to contain failures');
         }
@@ -158,7 +172,7 @@ export class PostgresStore extends SqlStore implements GroupWriter {
       } catch (error) {
         try {
           await client.query('ROLLBACK');
-          this.#roundTrips++;
+          this.#counts.other.roundTrips++;
         } catch {
           // The connection is unusable; it is destroyed below instead of going back to the pool.
           broken = true;
