@@ -9,8 +9,20 @@
 //   batch4  a new visitor's four-event batch: page view, lead, cart, exit (also an Import Lead)
 //
 //   npm run build && node bench/ingest/run.mjs [--case all|new|lead|batch4] [--seconds 10]
-//     [--connections 50] [--rate N] [--store sqlite|postgres] [--database-url postgres://...]
-//     [--profile DIR] [--floor-shape both|minimal|rows]
+//     [--connections 50] [--rate N] [--store both|sqlite|postgres] [--database-url postgres://...]
+//     [--durability both|durable] [--profile DIR] [--floor-shape both|minimal|rows]
+//
+// In one run, for each case: the bare endpoint, the durable floors, and the collector on each
+// store (`--store both`, the default, when PostgreSQL answers at --database-url), each store
+// durable and, with `--durability both` (the default), with durability off (SQLite without its
+// fsync, PostgreSQL with synchronous_commit=off: a switch only the bench's entry point,
+// bench/ingest/collector-entry.ts, can reach). It prints the collector on SQLite / the rows
+// floor, the collector on PostgreSQL / on SQLite with PostgreSQL's commits
+// (pg_stat_database.xact_commit of the bench's database) and round trips (the collector's
+// funnelbeacon_store_round_trips_total) per acknowledged request, and durable / non-durable for
+// each store. After each collector's measurement the bench waits until its process is idle (its
+// outbox worker has delivered the Import Clicks the load queued), so no run is measured while
+// another's work goes on.
 //
 // `--profile DIR` writes a V8 CPU profile of the collector process (its whole life; the load
 // dominates it) into DIR, for `node bench/ingest/profile-summary.mjs DIR/<file>.cpuprofile`.
@@ -34,7 +46,8 @@ const { values } = parseArgs({
     // Kept for older command lines: --events 4 is the batch4 case.
     events: { type: 'string' },
     rate: { type: 'string' },
-    store: { type: 'string', default: 'sqlite' },
+    store: { type: 'string' },
+    durability: { type: 'string' },
     profile: { type: 'string' },
     // The durable floor's shape: `minimal` (one row per event) or `rows` (floor-server.mjs).
     'floor-shape': { type: 'string', default: 'both' },
@@ -130,7 +143,7 @@ function load(port, body) {
         connections,
         duration: seconds,
         ...(values.rate ? { overallRate: Number(values.rate) } : {}),
-        requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, headers: HEADERS, body: body() }) }],
+        requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, headers: { ...HEADERS }, body: body() }) }],
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
@@ -150,7 +163,7 @@ async function openSessions(port, count) {
   for (let i = 0; i < count; i += 50) {
     const answers = await Promise.all(
       Array.from({ length: Math.min(50, count - i) }, () =>
-        fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', headers: HEADERS, body: CASES.new.body() }).then((r) => r.json()),
+        fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', headers: { ...HEADERS }, body: CASES.new.body() }).then((r) => r.json()),
       ),
     );
     for (const answer of answers) tokens.push(answer.session);
@@ -170,32 +183,54 @@ const row = (name, result, events) => ({
   errors: result.errors,
 });
 
+
 const dir = mkdtempSync(join(tmpdir(), 'funnelbeacon-bench-'));
-// PostgreSQL: a database of its own, created for this run and dropped after it (the server given
+// PostgreSQL: databases of their own, created for this run and dropped after it (the server given
 // by --database-url may hold test databases that others use).
-const pgDatabase = `funnelbeacon_bench_${process.pid}`;
-async function adminQuery(sql) {
+const createdDatabases = [];
+async function adminQuery(sql, params) {
   const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: values['database-url'] });
+  const client = new pg.Client({ connectionString: values['database-url'], connectionTimeoutMillis: 2000 });
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query(sql, params)).rows;
   } finally {
     await client.end();
   }
 }
-let databaseUrl = `file:${join(dir, 'bench.db')}`;
-if (values.store === 'postgres') {
-  await adminQuery(`CREATE DATABASE ${pgDatabase}`);
+async function postgresAnswers() {
+  try {
+    await adminQuery('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+// A profile is of one collector: SQLite unless --store says otherwise.
+const pgAvailable = values.store === 'sqlite' || (values.profile && values.store === undefined) ? false : await postgresAnswers();
+if (values.store === 'postgres' && !pgAvailable) {
+  console.error(`--store postgres: no PostgreSQL answers at ${values['database-url']}`);
+  process.exit(2);
+}
+const stores = values.store === 'sqlite' || values.store === 'postgres' ? [values.store] : pgAvailable ? ['sqlite', 'postgres'] : ['sqlite'];
+if (values.store === undefined && !pgAvailable && !values.profile) console.log(`(PostgreSQL does not answer at ${values['database-url']}: SQLite only)`);
+// The memory run and a profile measure the shipped collector alone.
+const durabilities = values.rate || values.profile || values.durability === 'durable' ? ['durable'] : ['durable', 'non-durable'];
+
+async function newDatabaseUrl(store, durability) {
+  if (store === 'sqlite') return `file:${join(dir, `bench-${durability}.db`)}`;
+  const name = `funnelbeacon_bench_${process.pid}_${createdDatabases.length}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  createdDatabases.push(name);
   const url = new URL(values['database-url']);
-  url.pathname = `/${pgDatabase}`;
-  databaseUrl = url.href;
+  url.pathname = `/${name}`;
+  return url.href;
 }
 const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
 // The durable floors (floor-server.mjs): the least an endpoint with the same guarantee does here,
 // with one row per event (`minimal`) and with the rows the collector cannot do without (`rows`).
-// SQLite only; with --store postgres they are still SQLite, a reference for the machine, not the
-// store. Not run with --rate (the memory run compares the collector with the baseline only).
+// SQLite only: a reference for the machine, not the store. Not run with --rate (the memory run
+// compares the collector with the baseline only).
 const floorShapes = values.rate ? [] : values['floor-shape'] === 'both' ? ['minimal', 'rows'] : [values['floor-shape']];
 const floors = [];
 // FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
@@ -206,80 +241,141 @@ const nodeArgs = [...shebangFlags, ...profileArgs, ...(process.env.FUNNELBEACON_
 /** Stops what this run started and removes what it created; the bench leaves nothing behind. */
 async function cleanUp() {
   rmSync(dir, { recursive: true, force: true });
-  if (values.store === 'postgres') await adminQuery(`DROP DATABASE IF EXISTS ${pgDatabase}`);
+  for (const name of createdDatabases) await adminQuery(`DROP DATABASE IF EXISTS ${name}`);
 }
-let collector;
+/** The collectors, one process each: a store and a durability. */
+const collectors = [];
 try {
   for (const shape of floorShapes) floors.push({ shape, ...(await start('node', ['bench/ingest/floor-server.mjs'], { FLOOR_SHAPE: shape })) });
-  collector = await start('node', [...nodeArgs, 'dist/cli.js', 'serve'], {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl,
-    KONNEKTIVE_CAMPAIGNS: '12',
-    // The load comes from one address: neither per-address limit is what this measures.
-    RATE_LIMIT_PER_MINUTE: '100000000',
-    RATE_LIMIT_BYTES_PER_MINUTE: '100000000000',
-    LOG_LEVEL: 'info',
-  });
+  for (const store of stores) {
+    for (const durability of durabilities) {
+      const databaseUrl = await newDatabaseUrl(store, durability);
+      const server = await start('node', [...nodeArgs, 'dist/bench/ingest-collector.js', ...(durability === 'durable' ? [] : ['--non-durable'])], {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: databaseUrl,
+        KONNEKTIVE_CAMPAIGNS: '12',
+        // The load comes from one address: neither per-address limit is what this measures.
+        RATE_LIMIT_PER_MINUTE: '100000000',
+        RATE_LIMIT_BYTES_PER_MINUTE: '100000000000',
+        LOG_LEVEL: 'info',
+      });
+      collectors.push({ store, durability, database: store === 'postgres' ? new URL(databaseUrl).pathname.slice(1) : undefined, rssMax: 0, ...server });
+    }
+  }
 } catch (error) {
   // A floor or a collector that cannot start (a bad DATABASE_URL, a build missing) must not
   // leave the servers already started running: this script would never exit.
   await stop(bare.child);
-  for (const floor of floors) await stop(floor.child);
+  for (const server of [...floors, ...collectors]) await stop(server.child);
   await cleanUp();
   throw error;
 }
-let rssMax = 0;
 const sampler = setInterval(() => {
-  try {
-    rssMax = Math.max(rssMax, rssMb(collector.child.pid, 'VmRSS'));
-  } catch {}
+  for (const collector of collectors) {
+    try {
+      collector.rssMax = Math.max(collector.rssMax, rssMb(collector.child.pid, 'VmRSS'));
+    } catch {}
+  }
 }, 100);
 
+/** Waits until the process has been nearly idle for half a second (at most 60 s). */
+async function settle(server) {
+  const until = Date.now() + 60_000;
+  let before = cpuSeconds(server.child.pid);
+  while (Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = cpuSeconds(server.child.pid);
+    if (now - before < 0.025) return;
+    before = now;
+  }
+}
+/** The collector's round trips to its store so far, from its /metrics (undefined without the counter). */
+async function roundTrips(server) {
+  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  const found = /^funnelbeacon_store_round_trips_total(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+?\d+)?)$/m.exec(text);
+  return found ? Number(found[1]) : undefined;
+}
+const commits = async (database) => Number((await adminQuery('SELECT xact_commit FROM pg_stat_database WHERE datname = $1', [database]))[0].xact_commit);
+/** A collector's load run, with PostgreSQL's commits and round trips per acknowledged request. */
+async function measureCollector(collector, body) {
+  const commitsBefore = collector.database ? await commits(collector.database) : undefined;
+  const tripsBefore = await roundTrips(collector);
+  const result = await measure(collector, body);
+  const acknowledged = Math.max(1, result['2xx']);
+  if (collector.database) {
+    result.commitsPerAck = ((await commits(collector.database)) - commitsBefore) / acknowledged;
+    const tripsAfter = await roundTrips(collector);
+    if (tripsBefore !== undefined && tripsAfter !== undefined) result.roundTripsPerAck = (tripsAfter - tripsBefore) / acknowledged;
+  }
+  await settle(collector);
+  return result;
+}
+
+const label = (collector) => `funnelbeacon, ${collector.store}${collector.durability === 'durable' ? '' : ', durability off'}`;
+const fixed = (n) => (n === undefined ? 'n/a' : Number(n.toFixed(2)));
 const summary = [];
 for (const name of caseNames) {
   const spec = CASES[name];
-  const tokens = name === 'lead' ? await openSessions(collector.port, 1000) : [];
-  const body = () => spec.body(tokens);
-  const bareResult = await measure(bare, body);
+  const bareResult = await measure(bare, () => spec.body([]));
   const floorResults = [];
-  for (const floor of floors) floorResults.push({ shape: floor.shape, result: await measure(floor, body) });
-  const collectorResult = await measure(collector, body);
-  console.log(`\ningest case "${name}": ${spec.title}; ${connections} connections, ${seconds} s each, ${values.store}`);
+  for (const floor of floors) floorResults.push({ shape: floor.shape, result: await measure(floor, () => spec.body([])) });
+  const results = new Map();
+  for (const collector of collectors) {
+    const tokens = name === 'lead' ? await openSessions(collector.port, 1000) : [];
+    if (name === 'lead') await settle(collector);
+    results.set(collector, await measureCollector(collector, () => spec.body(tokens)));
+  }
+  console.log(`\ningest case "${name}": ${spec.title}; ${connections} connections, ${seconds} s each`);
   console.table([
     row('bare Hono 204 (baseline)', bareResult, spec.events),
     ...floorResults.map(({ shape, result }) => row(FLOOR_TITLES[shape], result, spec.events)),
-    row('funnelbeacon POST /v1/events', collectorResult, spec.events),
+    ...collectors.map((collector) => row(`${label(collector)} POST /v1/events`, results.get(collector), spec.events)),
   ]);
-  const throughput = collectorResult.requests.average / bareResult.requests.average;
+  const of = (store, durability = 'durable') => results.get(collectors.find((c) => c.store === store && c.durability === durability))?.requests.average;
   const floorRatios = {};
   for (const { shape, result } of floorResults) {
     floorRatios[shape] = result.requests.average / bareResult.requests.average;
-    console.log(`durable floor (${shape}) / baseline: ${floorRatios[shape].toFixed(2)}; funnelbeacon / this floor: ${(collectorResult.requests.average / result.requests.average).toFixed(2)}`);
+    console.log(`durable floor (${shape}) / baseline: ${floorRatios[shape].toFixed(2)}; funnelbeacon on SQLite / this floor: ${((of('sqlite') ?? NaN) / result.requests.average).toFixed(2)}${shape === 'rows' ? ' (goal >= 0.6, aim 0.8)' : ''}`);
   }
-  const p99 = collectorResult.latency.p99 / Math.max(1, bareResult.latency.p99);
-  if (values.rate) console.log(`fixed rate of ${values.rate} req/s: throughput is capped for both, compare latency and memory`);
-  else console.log(`throughput ratio (funnelbeacon / baseline): ${throughput.toFixed(2)} (goal >= 0.5)`);
-  console.log(`p99 ratio (funnelbeacon / baseline): ${p99.toFixed(2)}`);
-  const cpu = bareResult.cpuUsPerRequest / collectorResult.cpuUsPerRequest;
-  console.log(`CPU time per request, baseline / funnelbeacon: ${cpu.toFixed(2)} (the throughput ratio a collector bound only by its CPU would reach)`);
-  // At half the baseline's rate, the cores the load generator leaves, shared out per request: the
-  // most CPU a collector can spend per request (over all its threads, and its database's) and
-  // still keep up with that rate here.
-  const halfRate = bareResult.requests.average / 2;
-  const budgetUs = (availableParallelism() * 1e6 - collectorResult.generatorUsPerRequest * halfRate) / halfRate;
-  if (!values.rate) {
+  const line = { case: name };
+  const rows = floorResults.find((floor) => floor.shape === 'rows')?.result.requests.average;
+  if (rows && of('sqlite')) line['sqlite / rows floor'] = fixed(of('sqlite') / rows);
+  const pgDurable = results.get(collectors.find((c) => c.store === 'postgres' && c.durability === 'durable'));
+  if (pgDurable && of('sqlite')) {
+    line['postgres / sqlite'] = fixed(of('postgres') / of('sqlite'));
+    line['pg commits/ack'] = fixed(pgDurable.commitsPerAck);
+    line['pg round trips/ack'] = pgDurable.roundTripsPerAck === undefined ? 'n/a' : Number(pgDurable.roundTripsPerAck.toFixed(3));
     console.log(
-      `CPU the machine leaves a server per request at half the baseline's rate: ${Math.round(budgetUs)} µs ` +
-        `(${availableParallelism()} cores, the load generator ${Math.round(collectorResult.generatorUsPerRequest)} µs per request); funnelbeacon spends ${Math.round(collectorResult.cpuUsPerRequest)} µs` +
-        (values.store === 'postgres' ? ' (PostgreSQL\'s own CPU not counted)' : ''),
+      `funnelbeacon on PostgreSQL / on SQLite: ${line['postgres / sqlite']} (goal >= 0.6); per acknowledged request: ` +
+        `${pgDurable.commitsPerAck.toFixed(3)} commits (goal <= 0.1), ${pgDurable.roundTripsPerAck === undefined ? 'round trips not counted (no funnelbeacon_store_round_trips_total)' : `${pgDurable.roundTripsPerAck.toFixed(3)} round trips (goal <= 0.2)`}`,
     );
   }
-  summary.push({ case: name, store: values.store, 'throughput ratio': Number(throughput.toFixed(2)), 'p99 ratio': Number(p99.toFixed(2)), ...Object.fromEntries(Object.entries(floorRatios).map(([shape, ratio]) => [`floor ${shape}`, Number(ratio.toFixed(2))])), 'CPU ratio': Number(cpu.toFixed(2)), 'CPU µs/req': Math.round(collectorResult.cpuUsPerRequest), ...(values.rate ? {} : { 'CPU µs at 0.5': Math.round(budgetUs) }), 'req/s': Math.round(collectorResult.requests.average), 'baseline req/s': Math.round(bareResult.requests.average) });
+  for (const store of stores) {
+    if (!of(store, 'non-durable')) continue;
+    line[`${store} durable / off`] = fixed(of(store) / of(store, 'non-durable'));
+    console.log(`funnelbeacon on ${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, durable / durability off: ${line[`${store} durable / off`]} (goal >= 0.9)`);
+  }
+  for (const collector of collectors) {
+    const result = results.get(collector);
+    const p99 = result.latency.p99 / Math.max(1, bareResult.latency.p99);
+    if (collector.durability !== 'durable') continue;
+    const throughput = result.requests.average / bareResult.requests.average;
+    if (values.rate) console.log(`${collector.store}: fixed rate of ${values.rate} req/s: throughput is capped for both, compare latency and memory`);
+    else console.log(`${collector.store}: funnelbeacon / baseline: ${throughput.toFixed(2)}; p99 ratio ${p99.toFixed(2)}`);
+    const cpu = bareResult.cpuUsPerRequest / result.cpuUsPerRequest;
+    console.log(`${collector.store}: CPU time per request, baseline / funnelbeacon: ${cpu.toFixed(2)} (the throughput ratio a collector bound only by its CPU would reach)`);
+    line[`${collector.store} CPU µs/req`] = Math.round(result.cpuUsPerRequest);
+    line[`${collector.store} req/s`] = Math.round(result.requests.average);
+    if (values.rate) line[`${collector.store} p99 ratio`] = fixed(p99);
+  }
+  line['floor rows req/s'] = rows ? Math.round(rows) : 'n/a';
+  line['baseline req/s'] = Math.round(bareResult.requests.average);
+  summary.push(line);
 }
 clearInterval(sampler);
-const peak = rssMb(collector.child.pid, 'VmHWM');
-await stop(collector.child);
+const peaks = collectors.map((collector) => ({ collector, peak: rssMb(collector.child.pid, 'VmHWM') }));
+for (const collector of collectors) await stop(collector.child);
 await stop(bare.child);
 for (const floor of floors) await stop(floor.child);
 await cleanUp();
@@ -287,4 +383,7 @@ await cleanUp();
 console.log('\nsummary');
 console.table(summary);
 const budget = values.rate ? 100 : 150;
-console.log(`collector peak RSS: ${peak.toFixed(0)} MB (budget ${budget} MB${values.rate ? ` at ${values.rate} req/s` : ' under saturating load'})`);
+for (const { collector, peak } of peaks) {
+  if (collector.durability !== 'durable') continue;
+  console.log(`collector peak RSS, ${collector.store}: ${peak.toFixed(0)} MB (budget ${budget} MB${values.rate ? ` at ${values.rate} req/s` : ' under saturating load'})`);
+}
