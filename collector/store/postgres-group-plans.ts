@@ -102,3 +102,23 @@ export const POSTGRES_GROUP_PLANS = (() => {
       SELECT * FROM unnest(${arrays(['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'])})`,
   };
 })();
+
+/**
+ * The outbox worker's completions on PostgreSQL (postgres-completions.ts): a round's finished jobs
+ * in a few set-based statements, as `jobDone`, `jobRetry`, `jobDead` and `recordAttempt` of
+ * plans.ts write them one job at a time.
+ */
+export const POSTGRES_COMPLETION_PLANS = {
+  recordAttempts: `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::integer[], $9::bigint[])`,
+  /** Only while `owner` ($7) still holds the lease; `done` keeps the last error, the others set it. */
+  finishJobs: `UPDATE outbox AS o SET state = u.state, lease_owner = NULL, lease_until = NULL,
+      run_at = COALESCE(u.run_at, o.run_at), last_error = CASE WHEN u.state = 'done' THEN o.last_error ELSE u.error END,
+      attempts = o.attempts + u.counted, updated_at = $6
+    FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::integer[]) AS u(id, state, run_at, error, counted)
+    WHERE o.id = u.id AND o.state = 'running' AND o.lease_owner = $7 RETURNING o.id`,
+  /** The sessions the round patches, locked in id order (fewer deadlocks with ingest's groups); their Konnektive ids merge in. */
+  lockPatched: 'SELECT id, konnektive FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+  /** Many sessions at once (`getSession` calls that arrive together). */
+  sessions: 'SELECT * FROM sessions WHERE id = ANY($1::text[])',
+};

@@ -235,7 +235,7 @@ export function writeStatements(w: GroupWrites, now: number): Statement[] {
 
 const updateNames = new Map<string, string>();
 /** A statement name per set of columns (names are limited to 63 bytes; column lists are longer). */
-function updateName(columns: string): string {
+export function updateName(columns: string): string {
   let name = updateNames.get(columns);
   if (name === undefined) updateNames.set(columns, (name = `fb_group_update_${updateNames.size}`));
   return name;

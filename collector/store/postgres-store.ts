@@ -20,7 +20,11 @@ import { postgresDialect } from './dialect.js';
 import { POSTGRES_PLANS } from './plans.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SqlStore, type Exec } from './sql-store.js';
-import { isTransactionConflict, type StoreTx } from './store.js';
+import { isTransactionConflict, type JobFinish, type Session, type StoreTx } from './store.js';
+import { BatchedReads } from './batched-reads.js';
+import { completeJobsSetBased } from './postgres-completions.js';
+import { POSTGRES_COMPLETION_PLANS } from './postgres-group-plans.js';
+import { rowToSession } from './rows.js';
 import type { GroupReads } from './group-tx.js';
 import { writeGroup } from './postgres-group-write.js';
 import type { GroupWriter, StoreCounts } from './group-writer.js';
@@ -45,7 +49,7 @@ export class PostgresStore extends SqlStore implements GroupWriter {
    */
   readonly groupWriters = 2;
   readonly #pool: pg.Pool;
-  /** The commit groups' connections (`pipeline: true`; see postgres-group-write.ts). */
+  /** The commit groups' and the worker's completions' connections (`pipeline: true`; see postgres-group-write.ts). */
   readonly #groupPool: pg.Pool;
   readonly #schema: string | undefined;
   #closed = false;
@@ -67,6 +71,29 @@ export class PostgresStore extends SqlStore implements GroupWriter {
   /** Times this store waited on the server so far (a pipelined batch counts once). */
   get roundTrips(): number {
     return this.#counts.ingest.roundTrips + this.#counts.other.roundTrips;
+  }
+
+  /** Sessions read in the same turn of the event loop (the worker's jobs, started together) share one query. */
+  readonly #sessionReads = new BatchedReads<string, Session>(async (ids) => {
+    const rows = await this.db.rows(POSTGRES_COMPLETION_PLANS.sessions, [ids]);
+    return new Map(rows.map((row) => [String(row.id), rowToSession(row)]));
+  });
+
+  override getSession(id: string): Promise<Session | undefined> {
+    return this.#sessionReads.read(id);
+  }
+
+  /** The worker's round of finished jobs in three round trips (postgres-completions.ts). */
+  override completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
+    if (jobs.length === 0) return Promise.resolve([]);
+    const counts = this.#counts.other;
+    return retryOnDeadlock(() =>
+      completeJobsSetBased(
+        { pool: this.#groupPool, now: this.clock.now(), roundTrip: () => counts.roundTrips++, committed: () => counts.commits++ },
+        owner,
+        jobs,
+      ),
+    );
   }
 
   counts(): StoreCounts {
@@ -109,7 +136,8 @@ export class PostgresStore extends SqlStore implements GroupWriter {
       ...(startupOptions ? { options: startupOptions } : {}),
       types,
     };
-    const groupPool = new pg.Pool({ ...config, pipeline: true, max: 2 });
+    // One connection per group writer, and one for the outbox worker's completions.
+    const groupPool = new pg.Pool({ ...config, pipeline: true, max: 3 });
     return new PostgresStore(new pg.Pool(config), groupPool, schema, options.clock ?? systemClock);
   }
 
