@@ -122,7 +122,9 @@ export class RateGate {
   async acquire(priority: JobPriority = currentPriority()): Promise<void> {
     const background = priority === 'background';
     const scheduleKey = background ? this.#background.key : this.#key;
-    const intervalMs = background ? this.#background.intervalMs : this.#intervalMs;
+    // Whole milliseconds, rounded up (wider, never narrower): PostgreSQL keeps the schedule as a
+    // BIGINT and refuses 262.5 (the background spacing at 5 per second, 1050 / 4).
+    const intervalMs = Math.ceil(background ? this.#background.intervalMs : this.#intervalMs);
     const limit = background ? this.#background.limit : this.#perSecond;
     for (;;) {
       const at = await this.#store.reserveRateSlot(scheduleKey, this.#clock.now(), intervalMs);

@@ -156,7 +156,7 @@ for (const backend of [sqlite, postgres]) {
       await until(async () => (await jobs((job) => job.state !== 'done')).length === 0, 'every job');
     });
 
-    it('throttles a rate-limited upstream at pickup: while its schedule is paused it holds no place, and the other upstream runs', async () => {
+    it('throttles a rate-limited upstream at pickup: while its schedule is paused it holds no place, and the other upstream runs', { timeout: 30_000 }, async () => {
       const ac = await acDouble();
       const side = acSide(ac, store);
       const pausedUntil = Date.now() + 2_500;
@@ -183,7 +183,7 @@ for (const backend of [sqlite, postgres]) {
       expect(ac.maxRequestsInAnyWindow()).toBeLessThanOrEqual(5);
     });
 
-    it('holds the ActiveCampaign limit across two workers sharing one store, with the backlog waiting in the outbox', async () => {
+    it('holds the ActiveCampaign limit across two workers sharing one store, with the backlog waiting in the outbox', { timeout: 30_000 }, async () => {
       const ac = await acDouble();
       const peer = openPeer();
       closing.push(() => peer.close());
@@ -218,6 +218,26 @@ for (const backend of [sqlite, postgres]) {
       w.start();
       await until(() => done.length === 2, 'both jobs of the session', 5_000);
       expect(done).toEqual([JOB_KINDS.purchaseRecheck, AC_KIND]);
+    });
+
+    it("keeps a lifecycle backlog out of ActiveCampaign's places: a CART queued behind it goes within the next few calls", { timeout: 30_000 }, async () => {
+      const ac = await acDouble();
+      const side = acSide(ac, store);
+      for (let i = 0; i < 12; i++) await enqueue(LIFECYCLE_KIND, 'activecampaign', `customer:${i}`);
+      const w = worker({ handlers: allKinds({ [LIFECYCLE_KIND]: side.handler, [AC_KIND]: side.handler }), concurrency: 32, throttles: { activecampaign: side.throttle } });
+      w.start();
+      await until(() => ac.requests.length >= 3, 'the backfill under way');
+      // Throttled at pickup: of 12 due deliveries, only those the next half second holds are claimed.
+      expect(w.inFlight().activecampaign).toBeLessThan(6);
+      const before = ac.requests.length;
+      await enqueue(AC_KIND, 'activecampaign', 'funnel-1');
+      w.notify();
+      await until(async () => (await jobs((job) => job.sessionId === 'funnel-1'))[0]?.state === 'done', 'the CART');
+      const cartCall = (await store.listJobs({ limit: 1000 })).filter((job) => job.kind === LIFECYCLE_KIND && job.state === 'done').length;
+      // Only deliveries already booked when it was queued went before it, never the whole backlog.
+      expect(cartCall - before).toBeLessThanOrEqual(4);
+      await until(async () => (await jobs((job) => job.state !== 'done')).length === 0, 'the backfill');
+      expect(ac.maxRequestsInAnyWindow()).toBeLessThanOrEqual(5);
     });
 
     it('claims no lifecycle deliveries when their schedule has no room, while the funnel\'s jobs are still claimed', async () => {
