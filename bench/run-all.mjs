@@ -2,10 +2,8 @@
 // ratios, and rewrites the generated section of docs/BENCHMARKS.md (between the `bench:begin`
 // and `bench:end` markers) with the machine, the command and the output of each.
 //
-//   node bench/run-all.mjs [--no-write] [--full]
+//   node bench/run-all.mjs [--no-write]
 //
-// `--full` runs the delivery benchmark at its own defaults (2,000 carts at 5 requests/s, about
-// 21 minutes) instead of the quick form (200 carts at 50 requests/s, about 15 s).
 // The ingest bench measures the collector on PostgreSQL beside SQLite when
 // FUNNELBEACON_BENCH_POSTGRES_URL (or the test database, postgres://postgres@127.0.0.1:5432/test)
 // answers; it says so and measures SQLite alone otherwise.
@@ -14,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { 'no-write': { type: 'boolean' }, full: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { 'no-write': { type: 'boolean' } } });
 const postgresUrl = process.env.FUNNELBEACON_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const benches = [
@@ -22,7 +20,8 @@ const benches = [
   ['build.mjs', []],
   ['bench/ingest/run.mjs', []],
   ['bench/ingest/run.mjs', ['--rate', '500', '--seconds', '20']],
-  ['dist/bench/delivery.js', values.full ? [] : ['--carts', '200', '--rate', '50']],
+  // Its defaults: every section at the limits the goals name (about three minutes).
+  ['dist/bench/delivery.js', []],
   ['dist/bench/sweeper.js', []],
   ['dist/bench/retention.js', []],
   ['dist/bench/dashboard.js', []],
