@@ -10,7 +10,7 @@
 // some 10-20%: compare parts, and scale to run.mjs's unprofiled CPU µs/req.
 //
 // Parts: each sample goes to the outbox worker (and the relay it runs) when the worker is on its
-// stack; otherwise to the part of the innermost frame that has one (rules in PARTS), so a
+// stack (or one of its store operations, OUTBOX_STORE); otherwise to the part of the innermost frame that has one (rules in PARTS), so a
 // statement run by applyBatch counts as "SQLite statements", applyBatch's own JavaScript as
 // "applyBatch + store operations (JS)". Frames in the bundle (dist/cli.js) are named by the
 // source file esbuild marks them with (`// collector/...ts` lines).
@@ -28,12 +28,15 @@ for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id
 
 // The source file of a line of the bundle, from esbuild's `// path` markers.
 const bundles = new Map();
+const bundleLines = new Map();
 function sourceOf(url, line) {
   if (!url.startsWith('file://') || !url.endsWith('/dist/cli.js')) return undefined;
   let marks = bundles.get(url);
   if (!marks) {
     marks = [];
-    readFileSync(fileURLToPath(url), 'utf8').split('\n').forEach((text, index) => {
+    const lines = readFileSync(fileURLToPath(url), 'utf8').split('\n');
+    bundleLines.set(url, lines);
+    lines.forEach((text, index) => {
       const m = /^\/\/ ((collector|node_modules|snippet|bench)\/\S+)$/.exec(text);
       if (m) marks.push([index, m[1]]);
     });
@@ -84,9 +87,20 @@ const PARTS = [
   ['other collector code', (f) => f.startsWith('collector/')],
 ];
 
+// The worker's own store operations: after an `await` their stack no longer shows the worker.
+// (Its completion's session update, `#updateSession` resumed after its read, still counts as
+// "applyBatch + store operations": the profile cannot tell it from ingest's.)
+const OUTBOX_STORE = /^(claimJobs|completeJobs|#recordAttempt|#completeJob|renewLeases|releaseClaims|getSession)$/;
 const partOf = (id) => {
   let inOutbox = false;
-  for (let cur = id; cur !== undefined; cur = parent.get(cur)) if (OUTBOX.test(fileOf(nodes.get(cur)))) inOutbox = true;
+  for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+    const n = nodes.get(cur);
+    const file = fileOf(n);
+    // Only the store's own methods (`async getSession(` is the relay's read; the transaction's
+    // `getSession:` operation is ingest's).
+    const method = () => /^\s*(async )?[#\w]+\(/.test(bundleLines.get(n.callFrame.url)?.[n.callFrame.lineNumber] ?? '');
+    if (OUTBOX.test(file) || (file === 'collector/store/sql-store.ts' && OUTBOX_STORE.test(n.callFrame.functionName) && method())) inOutbox = true;
+  }
   if (inOutbox) return 'outbox worker + sandbox relay (all of it)';
   for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
     const n = nodes.get(cur);
