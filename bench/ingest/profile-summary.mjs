@@ -91,6 +91,17 @@ const PARTS = [
 // (Its completion's session update, `#updateSession` resumed after its read, still counts as
 // "applyBatch + store operations": the profile cannot tell it from ingest's.)
 const OUTBOX_STORE = /^(claimJobs|completeJobs|#recordAttempt|#completeJob|renewLeases|releaseClaims|getSession)$/;
+/** The class method a bundle line sits in: the nearest line above it that opens one, at most 30 lines up. */
+const enclosingMethod = (n) => {
+  const lines = bundleLines.get(n.callFrame.url);
+  if (!lines) return undefined;
+  const indent = /^\s*/.exec(lines[n.callFrame.lineNumber] ?? '')[0].length;
+  for (let at = n.callFrame.lineNumber; at >= Math.max(0, n.callFrame.lineNumber - 30); at--) {
+    const m = /^(\s*)(?:async )?([#\w]+)\([^)]*\) \{$/.exec(lines[at]);
+    if (m && m[1].length < indent) return m[2];
+  }
+  return undefined;
+};
 const partOf = (id) => {
   let inOutbox = false;
   for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
@@ -100,6 +111,8 @@ const partOf = (id) => {
     // `getSession:` operation is ingest's).
     const method = () => /^\s*(async )?[#\w]+\(/.test(bundleLines.get(n.callFrame.url)?.[n.callFrame.lineNumber] ?? '');
     if (OUTBOX.test(file) || (file === 'collector/store/sql-store.ts' && OUTBOX_STORE.test(n.callFrame.functionName) && method())) inOutbox = true;
+    // A transaction's callback inside one of those methods (`claimJobs(options) { return this.atomically(async (x) => ...`).
+    else if (file === 'collector/store/sql-store.ts' && !n.callFrame.functionName && OUTBOX_STORE.test(enclosingMethod(n) ?? '')) inOutbox = true;
   }
   if (inOutbox) return 'outbox worker + sandbox relay (all of it)';
   for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
