@@ -263,9 +263,7 @@ export class GroupTx implements StoreTx {
       if (!this.#eventsCovered.has(id)) unknown.push(id);
     }
     if (unknown.length === 0) return undefined;
-    const owner = await this.#reader.eventsSession(unknown);
-    if (owner !== undefined) this.#covered.has(owner) || (await this.getSession(owner));
-    return owner;
+    return this.#reader.eventsSession(unknown);
   }
 }
 
