@@ -104,6 +104,8 @@ export class SqliteStore extends SqlStore {
     const result = await this.#lock.run(async () => {
       this.#db.exec('BEGIN IMMEDIATE');
       try {
+        // Nobody changes the schema while this transaction holds the write lock.
+        this.#checkSchema();
         const value = await fn(this.#inside);
         this.#db.exec('COMMIT');
         return value;
@@ -118,15 +120,24 @@ export class SqliteStore extends SqlStore {
 
   /** Statements run while the lock is held (inside a transaction). */
   readonly #inside: Exec = {
-    rows: (sql, params = []) => this.#stmt(sql).all(...params) as Row[],
+    rows: (sql, params = []) => this.#readRows(sql, params),
     run: (sql, params = []) => this.#stmt(sql).run(...params).changes,
     insert: (sql, params) => Number(this.#stmt(sql).run(...params).lastInsertRowid),
-    script: (sql) => this.#db.exec(sql),
+    script: (sql) => {
+      // SQL text may hold DDL (a migration): the row shapes are read again.
+      this.#readers.clear();
+      return this.#db.exec(sql);
+    },
   };
 
   /** One statement at a time, each under the lock. */
   protected readonly db: Exec = {
-    rows: (sql, params) => this.#lock.run(() => this.#inside.rows(sql, params)),
+    rows: (sql, params) =>
+      this.#lock.run(() => {
+        // Outside a transaction another process may have migrated since the last statement.
+        this.#checkSchema();
+        return this.#inside.rows(sql, params);
+      }),
     run: (sql, params) => this.#lock.run(() => this.#inside.run(sql, params)),
     insert: (sql, params) => this.#lock.run(() => this.#inside.insert(sql, params)),
     script: (sql) => this.#lock.run(() => this.#inside.script(sql)),
@@ -184,6 +195,49 @@ export class SqliteStore extends SqlStore {
 
   readonly #statements = new Map<string, Database.Statement>();
 
+  // --- rows ----------------------------------------------------------------------------------
+
+  /**
+   * Queries run in raw mode (each row an array) and their rows are built by a function made
+   * for the statement's columns: better-sqlite3 builds a row object key by key, which was half
+   * the cost of reading a session (24 columns: 10 µs against 3.4 µs, and 15.7 µs per read in
+   * the ingest bench). The rows are the same plain objects, the same keys in the same order (the
+   * last of two columns of one name wins, as before).
+   */
+  readonly #readers = new Map<string, Reader | null>();
+  #schemaVersion: number | undefined;
+  #schemaVersionQuery: Database.Statement | undefined;
+
+  /**
+   * A `SELECT *` gets new columns when the schema changes: SQLite prepares the statement again
+   * when it next runs (not when it is prepared: a connection learns of another's migration only
+   * then). So the shapes are forgotten whenever the schema version moved (a migration in this
+   * process or in another sharing the file), and a statement's columns are read after its first
+   * run, never before.
+   */
+  #checkSchema(): void {
+    const version = (this.#schemaVersionQuery ??= this.#db.prepare('PRAGMA schema_version').pluck()).get() as number;
+    if (version !== this.#schemaVersion) {
+      this.#readers.clear();
+      this.#schemaVersion = version;
+    }
+  }
+
+  #readRows(sql: string, params: readonly unknown[]): Row[] {
+    let reader = this.#readers.get(sql);
+    if (reader === undefined) {
+      const statement = this.#db.prepare(sql);
+      // null: a statement that returns no data; the plain statement answers (or throws) as it always did.
+      reader = statement.reader ? { statement: statement.raw(true), make: undefined } : null;
+      this.#readers.set(sql, reader);
+    }
+    if (reader === null) return this.#stmt(sql).all(...params) as Row[];
+    const rows = reader.statement.all(...params) as unknown[][] as unknown[];
+    reader.make ??= rowMaker(reader.statement.columns().map((column) => column.name));
+    for (let index = 0; index < rows.length; index++) rows[index] = reader.make(rows[index] as unknown[]);
+    return rows as Row[];
+  }
+
   #stmt(sql: string): Database.Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
@@ -192,4 +246,25 @@ export class SqliteStore extends SqlStore {
     }
     return statement;
   }
+}
+
+/** A query in raw mode and, once it has run, the function that makes its row objects. */
+interface Reader {
+  statement: Database.Statement;
+  make: ((values: unknown[]) => Row) | undefined;
+}
+
+/** A row object of these columns from a raw row: an object literal, so every row gets one shape. */
+function rowMaker(names: readonly string[]): (values: unknown[]) => Row {
+  // `__proto__` in an object literal would set the prototype, not a key: such rows are built key by key.
+  if (names.includes('__proto__')) {
+    return (values) => {
+      const row: Row = {};
+      names.forEach((name, index) => Object.defineProperty(row, name, { value: values[index], enumerable: true, writable: true, configurable: true }));
+      return row;
+    };
+  }
+  const fields = names.map((name, index) => `${JSON.stringify(name)}: values[${index}]`).join(', ');
+  // The column names, quoted as JSON strings.
+  return new Function('values', `return { ${fields} };`) as (values: unknown[]) => Row;
 }
