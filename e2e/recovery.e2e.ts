@@ -95,10 +95,15 @@ test('a recovery link brings the buyer back on another device, prefilled, and th
   expect(order.params.externalcheckoutid).toBe(session);
   expect(order.params.externalid).toBe(orderId);
 
-  // `funnelbeacon report --json`: one cart recovered by link, with its revenue.
-  const run = spawnSync(process.execPath, ['dist/cli.js', 'report', '--json'], { env: { PATH: process.env.PATH ?? '', ...stack.env }, encoding: 'utf8', timeout: 15_000 });
-  expect(run.status, run.stderr).toBe(0);
-  expect(JSON.parse(run.stdout)).toMatchObject({
+  // `funnelbeacon report --json`: one cart recovered by link, with its revenue. The ORDER's
+  // outcome is stored when the worker records the call's answer, a moment after ActiveCampaign
+  // has it: ask until it is there.
+  const report = () => {
+    const run = spawnSync(process.execPath, ['dist/cli.js', 'report', '--json'], { env: { PATH: process.env.PATH ?? '', ...stack.env }, encoding: 'utf8', timeout: 15_000 });
+    expect(run.status, run.stderr).toBe(0);
+    return JSON.parse(run.stdout);
+  };
+  await expect.poll(report, { timeout: 10_000 }).toMatchObject({
     cartsAbandoned: 1,
     recoverableRevenue: { USD: 3995 },
     cartsRecovered: 1,
