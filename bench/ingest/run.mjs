@@ -355,8 +355,8 @@ for (const name of caseNames) {
   const rows = floorResults.find((floor) => floor.shape === 'rows')?.result.requests.average;
   if (rows && of('sqlite')) line['sqlite / rows floor'] = fixed(of('sqlite') / rows);
   const pgDurable = results.get(collectors.find((c) => c.store === 'postgres' && c.durability === 'durable'));
-  if (pgDurable && of('sqlite')) {
-    line['postgres / sqlite'] = fixed(of('postgres') / of('sqlite'));
+  if (pgDurable) {
+    line['postgres / sqlite'] = of('sqlite') ? fixed(of('postgres') / of('sqlite')) : 'n/a';
     line['pg commits/ack'] = Number(pgDurable.commitsPerAck.toFixed(3));
     const counted = pgDurable.roundTripsPerAck !== undefined;
     line['pg round trips/ack'] = counted ? Number(pgDurable.roundTripsPerAck.toFixed(3)) : 'n/a';
