@@ -65,7 +65,8 @@ const OUTBOX = /^collector\/(outbox|emit|konnektive|abandonment|lifecycle)\//;
 const PARTS = [
   ['async_hooks (AsyncLocalStorage promise hooks)', (f) => /^node:(internal\/)?async_hooks$/.test(f)],
   ['SQLite BEGIN/COMMIT', (f, fn) => f === 'nm:better-sqlite3' && fn === 'exec'],
-  ['SQLite statements', (f, fn) => f === 'nm:better-sqlite3' || (f === 'collector/store/sqlite-store.ts' && /^(rows|run|insert|#stmt)$/.test(fn))],
+  // `anonymous`: the row makers sqlite-store.ts builds with `new Function` (no file of their own).
+  ['SQLite statements', (f, fn) => f === 'nm:better-sqlite3' || f === 'anonymous' || (f === 'collector/store/sqlite-store.ts' && /^(rows|run|insert|#stmt|#readRows|#checkSchema)$/.test(fn))],
   ['WAL fsync (JS side)', (f, fn) => f === 'collector/store/sqlite-store.ts' && fn === '#syncWal'],
   ['zod wire-schema validation', (f) => f === 'nm:zod' || f === 'collector/wire-schema.ts'],
   ['bot check (isbot)', (f) => f === 'nm:isbot' || f === 'collector/http/bot-filter.ts'],
