@@ -312,8 +312,12 @@ describe('RateGate: funnel calls before lifecycle deliveries', () => {
 
   it('takes the priority of the outbox job running the call, and a pause holds background callers too', async () => {
     const { runWithPriority, currentPriority } = await import('../outbox/job-priority.js');
-    expect(runWithPriority('lifecycle.deliver', () => currentPriority())).toBe('background');
-    expect(runWithPriority('emit.order', () => currentPriority())).toBe('funnel');
+    // Across an await inside the handler, too; and outside any job (storage disabled again), funnel.
+    const after = async () => (await Promise.resolve(), currentPriority());
+    expect(await runWithPriority('lifecycle.deliver', after)).toBe('background');
+    expect(await runWithPriority('emit.order', after)).toBe('funnel');
+    const [background, funnel] = await Promise.all([runWithPriority('lifecycle.deliver', after), runWithPriority('emit.order', after)]);
+    expect([background, funnel]).toEqual(['background', 'funnel']);
     expect(currentPriority()).toBe('funnel');
     const clock = new VirtualClock(T0);
     const gate = new RateGate({ store, clock, key: 'ac:acme', perSecond: 5 });

@@ -194,8 +194,9 @@ export class OutboxWorker {
       outcome = { type: 'dead', error: `no handler for job kind ${job.kind}` };
     } else {
       try {
-        // The job's priority goes with its calls, so the rate gate serves a funnel's first.
-        outcome = await runWithPriority(job.kind, () => handler(job, effects), onRateSlot);
+        // The job's priority goes with its calls, so the rate gate serves a funnel's first. Only
+        // ActiveCampaign's calls pass a rate gate; the others need no context (job-priority.ts).
+        outcome = await (job.upstream === 'activecampaign' ? runWithPriority(job.kind, () => handler(job, effects), onRateSlot) : handler(job, effects));
       } catch (error) {
         // A handler bug is treated like a transient failure: it is retried, then dead-lettered.
         outcome = { type: 'retry', error: `handler error: ${describe(error)}` };
