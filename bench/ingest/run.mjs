@@ -250,7 +250,10 @@ try {
   for (const store of stores) {
     for (const durability of durabilities) {
       const databaseUrl = await newDatabaseUrl(store, durability);
-      const server = await start('node', [...nodeArgs, 'dist/bench/ingest-collector.js', ...(durability === 'durable' ? [] : ['--non-durable'])], {
+      // Durable: the shipped collector, `funnelbeacon serve`. Durability off: the bench's entry
+      // point, the same start with the one switch the CLI cannot reach.
+      const entry = durability === 'durable' ? ['dist/cli.js', 'serve'] : ['dist/bench/ingest-collector.js', '--non-durable'];
+      const server = await start('node', [...nodeArgs, ...entry], {
         PORT: '0',
         HOST: '127.0.0.1',
         DATABASE_URL: databaseUrl,
