@@ -349,4 +349,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX lifecycle_events_by_created ON lifecycle_events (created_at);
     `,
   },
+  {
+    version: 17,
+    sql: `
+      -- The outbox claim asks due funnel jobs and due lifecycle deliveries as separate ordered,
+      -- limited parts (plans.ts): each walks its own index in run_at order and stops at the limit,
+      -- instead of reading the whole due backlog to find the other kind's jobs.
+      CREATE INDEX outbox_due_funnel ON outbox (run_at, id) WHERE state = 'pending' AND kind <> 'lifecycle.deliver';
+      CREATE INDEX outbox_due_lifecycle ON outbox (run_at, id) WHERE state = 'pending' AND kind = 'lifecycle.deliver';
+    `,
+  },
 ];
