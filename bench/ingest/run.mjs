@@ -233,6 +233,9 @@ const bare = await start('node', ['bench/ingest/bare-server.mjs'], {});
 // compares the collector with the baseline only).
 const floorShapes = values.rate ? [] : values['floor-shape'] === 'both' ? ['minimal', 'rows'] : [values['floor-shape']];
 const floors = [];
+// Beside the floor, SQLite also runs with no outbox worker (`relay off`): the floor queues a job
+// row and never delivers it, while the collector relays every Import Click on the same cores.
+const relayOff = !values.rate && !values.profile && floorShapes.length > 0 && stores.includes('sqlite');
 // FUNNELBEACON_BENCH_NODE_ARGS: extra node flags for the collector (e.g. --cpu-prof).
 // The collector runs with the node flags of its shebang, as `funnelbeacon serve` does.
 const shebangFlags = readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0].split(' ').filter((word) => word.startsWith('--'));
@@ -247,12 +250,14 @@ async function cleanUp() {
 const collectors = [];
 try {
   for (const shape of floorShapes) floors.push({ shape, ...(await start('node', ['bench/ingest/floor-server.mjs'], { FLOOR_SHAPE: shape })) });
-  for (const store of stores) {
-    for (const durability of durabilities) {
+  const variants = stores.flatMap((store) => durabilities.map((durability) => ({ store, durability })));
+  if (relayOff) variants.splice(1, 0, { store: 'sqlite', durability: 'relay off' });
+  for (const { store, durability } of variants) {
+    {
       const databaseUrl = await newDatabaseUrl(store, durability);
       // Durable: the shipped collector, `funnelbeacon serve`. Durability off: the bench's entry
       // point, the same start with the one switch the CLI cannot reach.
-      const entry = durability === 'durable' ? ['dist/cli.js', 'serve'] : ['dist/bench/ingest-collector.js', '--non-durable'];
+      const entry = durability === 'durable' ? ['dist/cli.js', 'serve'] : ['dist/bench/ingest-collector.js', durability === 'relay off' ? '--no-relay' : '--non-durable'];
       const server = await start('node', [...nodeArgs, ...entry], {
         PORT: '0',
         HOST: '127.0.0.1',
@@ -328,7 +333,7 @@ async function measureCollector(collector, body) {
   return result;
 }
 
-const label = (collector) => `funnelbeacon, ${collector.store}${collector.durability === 'durable' ? '' : ', durability off'}`;
+const label = (collector) => `funnelbeacon, ${collector.store}${collector.durability === 'durable' ? '' : collector.durability === 'relay off' ? ', relay off' : ', durability off'}`;
 const fixed = (n) => (n === undefined ? 'n/a' : Number(n.toFixed(2)));
 const summary = [];
 for (const name of caseNames) {
@@ -357,6 +362,10 @@ for (const name of caseNames) {
   const line = { case: name };
   const rows = floorResults.find((floor) => floor.shape === 'rows')?.result.requests.average;
   if (rows && of('sqlite')) line['sqlite / rows floor'] = fixed(of('sqlite') / rows);
+  if (rows && of('sqlite', 'relay off')) {
+    line['relay off / rows floor'] = fixed(of('sqlite', 'relay off') / rows);
+    console.log(`funnelbeacon on SQLite with its relay off (the ingest alone, as the floor) / the rows floor: ${line['relay off / rows floor']} (goal >= 0.6, aim 0.8)`);
+  }
   const pgDurable = results.get(collectors.find((c) => c.store === 'postgres' && c.durability === 'durable'));
   if (pgDurable) {
     line['postgres / sqlite'] = of('sqlite') ? fixed(of('postgres') / of('sqlite')) : 'n/a';
