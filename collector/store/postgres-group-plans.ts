@@ -75,7 +75,14 @@ export const POSTGRES_GROUP_PLANS = (() => {
     eventOwners: 'SELECT id, session_id FROM events WHERE id = ANY($1::text[])',
     spentTokens: 'SELECT id FROM spent_tokens WHERE id = ANY($1::text[])',
     clicks: `SELECT session_id, page FROM session_clicks WHERE ${ofGroup('session_id')}`,
-    pendingJobs: `SELECT * FROM outbox WHERE ${ofGroup('session_id')} AND state IN ('pending', 'running') AND state = 'pending' ORDER BY id`,
+    /**
+     * Locked for the group's transaction (`FOR SHARE`): a worker claiming one meanwhile skips it
+     * (its claim locks `FOR UPDATE SKIP LOCKED`), so a pending Import Lead that stands for this
+     * group's lead change cannot be claimed and read the session before the change commits. A job
+     * whose claim is being committed makes the read wait, then drops out as no longer pending, and
+     * the group queues a new one.
+     */
+    pendingJobs: `SELECT * FROM outbox WHERE ${ofGroup('session_id')} AND state IN ('pending', 'running') AND state = 'pending' ORDER BY id FOR SHARE`,
     /** `enqueue`'s per-session lock (sql-store.ts), for all the group's sessions at once, in one order. */
     lockOutboxes: `WITH keys AS MATERIALIZED (SELECT DISTINCT hashtext(s) AS k FROM unnest($2::text[]) AS s ORDER BY 1)
       SELECT count(pg_advisory_xact_lock($1::int, k)) AS locked FROM keys`,

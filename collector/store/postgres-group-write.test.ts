@@ -162,6 +162,33 @@ describe.skipIf(postgres.skip !== undefined)('PostgreSQL commit groups', () => {
     expect(await store.getSession(session)).toMatchObject({ eventCount: 2 });
   });
 
+  it('queues a new Import Lead when a worker is claiming the pending one while the group changes the lead', async () => {
+    const committer = new GroupCommitter(store, { policy: { leadSettleMs: 0, abandonAfterMs: 30 * 60_000, upsellWindowMs: 15 * 60_000 } });
+    const session = ok(await committer.submit(request())).session.id;
+    const existing = (events: FunnelEvent[], receivedAt: number) => request({ mode: 'existing', sessionId: session, events, receivedAt });
+    ok(await committer.submit(existing([lead({ firstName: 'Ann', lastName: 'Lee', emailAddress: 'ann@example.com' })], T0 + 1000)));
+    const pending = (await store.listJobs({ sessionId: session })).find((job) => job.kind === 'konnektive.lead')!;
+    expect(pending.state).toBe('pending');
+    // A worker's claim of that job, not committed yet: it has locked the row.
+    const worker = new pg.Client({ connectionString: postgres.url, options: `-c search_path=${schema}` });
+    await worker.connect();
+    try {
+      await worker.query('BEGIN');
+      await worker.query("UPDATE outbox SET state = 'running', lease_owner = 'w', lease_until = $2 WHERE id = $1", [pending.id, T0 + 60_000]);
+      const answer = committer.submit(existing([lead({ lastName: 'Lee-Smith' })], T0 + 2000));
+      // The group's read of the session's pending jobs waits for the claim to end...
+      await waitFor(async () => (await lockWaits(worker)) > 0);
+      await worker.query('COMMIT');
+      ok(await answer);
+    } finally {
+      await worker.end();
+    }
+    // ...and, the job no longer pending (the worker may have read the lead before this change),
+    // the change queues an Import Lead of its own.
+    const leads = (await store.listJobs({ sessionId: session })).filter((job) => job.kind === 'konnektive.lead');
+    expect(leads.map((job) => job.state)).toEqual(['running', 'pending']);
+  });
+
   it('writes any group with the same few statements', () => {
     const writes = (n: number): GroupWrites => {
       const ids = Array.from({ length: n }, (_, i) => `s${i}`);
