@@ -168,7 +168,64 @@ export const ExitEvent = z.object({
   page: z.enum(PAGE_NAMES),
 });
 
-export const FunnelEvent = z.discriminatedUnion('type', [PageViewEvent, LeadEvent, CartEvent, OrderEvent, ExitEvent]);
+/**
+ * What the ad platforms and affiliate networks need to match a conversion to its click, as the
+ * landing URL and the page's cookies had it (never altered: `fbclid` is case-sensitive).
+ * `fbc` is Meta's click value (`fb.1.<ms>.<fbclid>`, or the page's `_fbc` cookie), `fbp` the
+ * `_fbp` cookie, `ttp` TikTok's `_ttp` cookie, `clickId` the landing URL's `clickid`, `click_id`
+ * or `cid` parameter (an affiliate tracker's click).
+ */
+export const ATTRIBUTION_KEYS = [
+  'fbc',
+  'fbp',
+  'ttclid',
+  'ttp',
+  'gclid',
+  'gbraid',
+  'wbraid',
+  'affId',
+  'c1',
+  'c2',
+  'c3',
+  'c4',
+  'c5',
+  'clickId',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+] as const;
+export type AttributionKey = (typeof ATTRIBUTION_KEYS)[number];
+
+/** Keys that identify a person to an ad platform: read and kept only with marketing consent. */
+export const AD_KEYS: readonly AttributionKey[] = ['fbc', 'fbp', 'ttclid', 'ttp', 'gclid', 'gbraid', 'wbraid'];
+
+const attributionValue = text(512).min(1).optional();
+
+export const AttributionValues = z
+  .object(
+    Object.fromEntries(ATTRIBUTION_KEYS.map((key) => [key, attributionValue])) as {
+      [K in AttributionKey]: typeof attributionValue;
+    },
+  )
+  .strict();
+export type AttributionValues = z.infer<typeof AttributionValues>;
+
+/**
+ * Sent once per session per domain, with the first page that has anything to add, and again when
+ * the visitor's marketing choice changes. The collector keeps each key's first value for the
+ * session (later domains add what it lacks, never replace), and the latest `marketing` choice.
+ */
+export const AttributionEvent = z.object({
+  ...eventBase,
+  type: z.literal('attribution'),
+  /** The visitor allowed marketing: conversions may go to the ad platforms. */
+  marketing: z.boolean(),
+  values: AttributionValues,
+});
+
+export const FunnelEvent = z.discriminatedUnion('type', [PageViewEvent, LeadEvent, CartEvent, OrderEvent, ExitEvent, AttributionEvent]);
 
 export const EventBatch = z
   .object({
@@ -190,6 +247,7 @@ export type FunnelEvent = z.infer<typeof FunnelEvent>;
 export type EventBatch = z.infer<typeof EventBatch>;
 export type CartItem = z.infer<typeof CartItem>;
 export type LeadFields = z.infer<typeof LeadFields>;
+export type AttributionEvent = z.infer<typeof AttributionEvent>;
 
 /** The body of a 200 answer: what the snippet keeps for its next request and the next domain. */
 export interface IngestResponse {
@@ -220,10 +278,33 @@ export interface IngestResponse {
     orderId?: string;
     cart?: { items: CartItem[]; currency: string };
     fields?: LeadFields;
+    /**
+     * The event id of each conversion the collector sends to the ad platforms for this session,
+     * for the browser pixel's `eventID` / `event_id` (the `eventId` command): the platform then
+     * counts the browser's event and the server's once.
+     */
+    eventIds: Record<ConversionName, string>;
   };
 }
+
+/** The conversions sent to the ad platforms (Meta's names; TikTok's are mapped from these). */
+export const CONVERSION_NAMES = ['Lead', 'InitiateCheckout', 'Purchase'] as const;
+export type ConversionName = (typeof CONVERSION_NAMES)[number];
+
+/**
+ * A conversion's event id: the same for a retry, a replay, a second collector and the page that
+ * reads it, because it is made only of the session and the conversion.
+ */
+export const conversionEventId = (sessionId: string, name: ConversionName): string => `${sessionId}.${name}`;
 
 /** Error answers, here and on every other route. */
 export interface ErrorResponse {
   error: { code: string; message: string };
 }
+
+/** Every conversion's event id for a session (the answer's `ids.eventIds`). */
+export const conversionEventIds = (sessionId: string): Record<ConversionName, string> => ({
+  Lead: conversionEventId(sessionId, 'Lead'),
+  InitiateCheckout: conversionEventId(sessionId, 'InitiateCheckout'),
+  Purchase: conversionEventId(sessionId, 'Purchase'),
+});

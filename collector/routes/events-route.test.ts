@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signLink, signSession, newSessionId, verifySession } from '../tokens.js';
 import { dropShortPhone } from '../session/lead-merge.js';
-import { FunnelEvent, LEAD_FIELDS, type IngestResponse } from '../wire-schema.js';
+import { ATTRIBUTION_KEYS, FunnelEvent, LEAD_FIELDS, type IngestResponse } from '../wire-schema.js';
 import { anyCard, clickId, emailWithDigits, idParam, internationalPhone, numericId } from '../../test/support/value-arbitraries.js';
 import { FULL_EVENTS, SLOTS, withValue } from '../../test/support/every-field.js';
 import { ev, LANDER_ORIGIN, startTestCollector, testEnv, TEST_SECRET, type TestCollector } from '../../test/support/test-collector.js';
@@ -361,8 +361,8 @@ describe('POST /v1/events, generated values through the real ingest path', () =>
 
 describe('POST /v1/events, every string field of every event type', () => {
   it('covers every event type that has a string field', () => {
-    expect(new Set(SLOTS.map((slot) => slot.type))).toEqual(new Set(['page', 'lead', 'cart', 'order']));
-    expect(SLOTS).toHaveLength(2 + LEAD_FIELDS.length + 8 + 1);
+    expect(new Set(SLOTS.map((slot) => slot.type))).toEqual(new Set(['page', 'lead', 'cart', 'order', 'attribution']));
+    expect(SLOTS).toHaveLength(2 + LEAD_FIELDS.length + 8 + 1 + ATTRIBUTION_KEYS.length);
   });
 
   // Hundreds of requests through the real server: about 4 s on a quiet two-core machine.

@@ -22,7 +22,7 @@ import { prefillUrl, recoveryLanding } from '../recovery/recovery-landing.js';
 import { dropShortPhone } from '../session/lead-merge.js';
 import type { Store } from '../store/store.js';
 import { LINK_TOKEN_TTL_MS, newSessionId, sessionTokenFor, sessionVerifier, signLink, verifyLink } from '../tokens.js';
-import { EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
+import { conversionEventIds, EventBatch, MAX_BODY_BYTES, type IngestResponse } from '../wire-schema.js';
 
 export interface EventsRouteDeps {
   config: Config;
@@ -206,6 +206,7 @@ export function eventsRoute({ config, secret, committer, metrics, store, logger,
         ...(session.konnektive.sessionId ? { konnektiveSession: session.konnektive.sessionId } : {}),
         ...(session.konnektive.orderId ? { orderId: session.konnektive.orderId } : {}),
         ...restored,
+        eventIds: conversionEventIds(session.id),
       },
     };
     return c.json(body, 200);

@@ -22,6 +22,15 @@ export const FULL_EVENTS: Record<FunnelEvent['type'], Record<string, unknown>> =
   },
   order: { type: 'order', orderId: 'A1B2C3D4E5' },
   exit: { type: 'exit', page: 'lead' },
+  attribution: {
+    type: 'attribution',
+    marketing: true,
+    values: {
+      fbc: 'fb.1.1765000000000.IwAR2xYz', fbp: 'fb.1.1765000000000.1234567890', ttclid: 'E.C.P.abc', ttp: 'ttp.xyz', gclid: 'Cj0KCQ',
+      gbraid: '0AAAAA', wbraid: 'CkQKCQ', affId: 'AFF7', c1: 'sub1', c2: 'sub2', c3: 'sub3', c4: 'sub4', c5: 'sub5', clickId: 'clk-9',
+      utm_source: 'facebook', utm_medium: 'cpc', utm_campaign: 'spring', utm_term: 'bottle', utm_content: 'video-a',
+    },
+  },
 };
 
 export interface Slot {
