@@ -7,6 +7,9 @@
 //                own budget
 //   dist/d.js    the cross-domain link decoration, an ES module the snippet imports only on a
 //                page with `data-domains` (served at /d.js), with its own budget
+//   dist/a.js    the attribution capture (click ids, affiliate and UTM values, ad cookies), an
+//                ES module the snippet imports only when a page may have something new to tell
+//                the ad platforms (served at /a.js), with its own budget
 //   dist/cli.js  the collector and its CLI, for `node dist/cli.js serve`
 //   dist/dashboard/app.js, app.css  the Preact dashboard (served by the collector at /dashboard/)
 //   dist/bench/  the TypeScript benchmarks (bench/*/run.ts), for `npm run bench`
@@ -21,6 +24,7 @@ const SNIPPET_GZIP_GOAL = 2000;
 const PREFILL_GZIP_BUDGET = 1200;
 const CAPTURE_GZIP_BUDGET = 900;
 const CROSS_DOMAIN_GZIP_BUDGET = 400;
+const ATTRIBUTION_GZIP_BUDGET = 800;
 const isWatch = process.argv.includes('--watch');
 // The V8 flags `serve` needs for its memory budget (collector/node-flags.ts), in the CLI's shebang.
 const SERVE_NODE_FLAGS = [...readFileSync('collector/node-flags.ts', 'utf8').match(/SERVE_NODE_FLAGS = \[(.*)\] as const/)[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
@@ -57,6 +61,7 @@ if (existsSync('snippet/src/index.ts')) {
 for (const [entry, outfile] of [
   ['snippet/src/lead-capture.ts', 'dist/c.js'],
   ['snippet/src/cross-domain.ts', 'dist/d.js'],
+  ['snippet/src/attribution-capture.ts', 'dist/a.js'],
   ['snippet/src/prefill.ts', 'dist/p.js'],
 ]) {
   if (!existsSync(entry)) continue;
@@ -158,6 +163,7 @@ async function main() {
   for (const [file, what, budget] of [
     ['dist/c.js', 'lead capture dist/c.js (pages with form fields)', CAPTURE_GZIP_BUDGET],
     ['dist/d.js', 'cross-domain links dist/d.js (pages with data-domains)', CROSS_DOMAIN_GZIP_BUDGET],
+    ['dist/a.js', 'attribution capture dist/a.js (pages with something new for the ad platforms)', ATTRIBUTION_GZIP_BUDGET],
   ]) {
     if (isWatch || !existsSync(file)) continue;
     const { raw, gzip, brotli } = sizes(file);

@@ -3,8 +3,9 @@
  * `GET /f.js`: the browser snippet built by `node build.mjs` into `dist/f.js`; and `GET /p.js`,
  * the recovery prefill (`dist/p.js`), an ES module the snippet imports only on a recovery landing;
  * `GET /c.js`, the lead capture (`dist/c.js`), an ES module it imports only on a page with form
- * fields; and `GET /d.js`, the cross-domain link decoration (`dist/d.js`), imported only on a page
- * that names other funnel domains.
+ * fields; `GET /d.js`, the cross-domain link decoration (`dist/d.js`), imported only on a page
+ * that names other funnel domains; and `GET /a.js`, the attribution capture (`dist/a.js`),
+ * imported only when a page may have something new for the ad platforms.
  * Each file is read and compressed once at start-up (gzip and brotli at their highest levels: the work is done
  * once, every visitor benefits), then served from memory with a strong ETag so that a revisit
  * costs a 304.
@@ -24,6 +25,8 @@ export interface SnippetRouteOptions {
   captureFile?: string;
   /** Path of the built cross-domain link decoration; default `dist/d.js`. */
   crossDomainFile?: string;
+  /** Path of the built attribution capture; default `dist/a.js`. */
+  attributionFile?: string;
 }
 
 interface Prepared {
@@ -71,13 +74,14 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
-export function snippetRoute({ file = 'dist/f.js', prefillFile = 'dist/p.js', captureFile = 'dist/c.js', crossDomainFile = 'dist/d.js' }: SnippetRouteOptions = {}): Hono {
+export function snippetRoute({ file = 'dist/f.js', prefillFile = 'dist/p.js', captureFile = 'dist/c.js', crossDomainFile = 'dist/d.js', attributionFile = 'dist/a.js' }: SnippetRouteOptions = {}): Hono {
   const app = new Hono();
   for (const [path, prepared] of [
     ['/f.js', prepare(file)],
     ['/p.js', prepare(prefillFile)],
     ['/c.js', prepare(captureFile)],
     ['/d.js', prepare(crossDomainFile)],
+    ['/a.js', prepare(attributionFile)],
   ] as const) {
     app.get(path, (c) => {
       if (!prepared) {

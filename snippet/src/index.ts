@@ -6,6 +6,7 @@
  * the cart and order the tag describes), listen, replay the commands queued before we loaded.
  */
 import { funnelbeacon } from './api.js';
+import { attribute } from './attribution.js';
 import { collect, watchForms } from './capture.js';
 import { readConfig } from './config.js';
 import { trackCart, trackOrder, trackPage } from './events.js';
@@ -22,7 +23,9 @@ guard(() => {
   const data = readConfig((document.currentScript || document.querySelector('script[data-page]')) as HTMLScriptElement);
   if (!data) return;
 
-  startTransport(data.consent != 'required');
+  // `required`: nothing until consent is given; `analytics`: the funnel tracked, marketing off
+  // until a `consent` command allows it; else both.
+  startTransport(data.consent != 'required', data.consent != 'analytics');
   startSession();
   trackPage();
   if (data.product) {
@@ -73,4 +76,6 @@ guard(() => {
 
   window.funnelbeacon = funnelbeacon;
   for (const args of (queued && queued.q) || []) funnelbeacon(...args);
+  // After the queued commands: a consent manager's `consent` decides what may be read.
+  attribute();
 })();

@@ -64,6 +64,13 @@ export const startSession = (): void => {
 export const credentials = (): { link?: string; session?: string } =>
   arriving ? { link: arriving } : session ? { session } : {};
 
+/**
+ * The id of the session this page's requests name (see `credentials`), from the stored session
+ * token (`s.<session id>.<...>`, the `session` of `ready`'s ids); none for a new visitor and
+ * while a link token is arriving (the answer may name another session).
+ */
+export const sessionId = (): string | undefined => (arriving ? '' : session || '').split('.')[1];
+
 /** Keeps what the collector answered, and puts the new link token on the links. */
 export const remember = (answer: IngestResponse): void => {
   ({ session, link, linkExpires, ids } = answer);

@@ -36,12 +36,18 @@ export const answered: (() => void)[] = [];
 
 /** `false` while the page requires consent and has not got it: nothing is stored or sent. */
 export let consented: boolean;
+/**
+ * The visitor allows marketing: the ad platforms' click ids and cookies are read and sent (see
+ * attribution.ts), and the collector may send this session's conversions to the ad platforms.
+ */
+export let marketing: boolean;
 
 /** Mirrors the queue to localStorage. */
 const save = (): unknown => consented && local(QUEUE, JSON.stringify(queue));
 
-export const setConsent = (given: boolean): void => {
-  consented = given;
+export const setConsent = (analytics: boolean, ads: boolean): void => {
+  consented = analytics;
+  marketing = ads;
   save();
   soon(send);
 };
@@ -50,9 +56,9 @@ export const setConsent = (given: boolean): void => {
  * Takes back what earlier pages of this domain left unacknowledged (only this script writes
  * that item, always as JSON).
  */
-export const startTransport = (consent: boolean): void => {
+export const startTransport = (analytics: boolean, ads: boolean): void => {
   queue = JSON.parse(local(QUEUE) || '[]');
-  setConsent(consent);
+  setConsent(analytics, ads);
 };
 
 export const track = (event: NewEvent): void => {
