@@ -130,6 +130,7 @@ describe('send', () => {
     expect((await send([])).result).toMatchObject({ ok: false, failure: 'rejected' });
     expect((await send(Array.from({ length: 1001 }, purchase))).result).toMatchObject({ ok: false, failure: 'rejected' });
     expect(meta.requests).toHaveLength(0);
+    expect(records.filter((call) => call.httpStatus === undefined && call.outcome === 'rejected')).toHaveLength(0);
   });
 
   it('never follows a redirect (the token would go along)', async () => {

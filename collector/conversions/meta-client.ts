@@ -81,11 +81,11 @@ export function metaClient({
   return {
     async send(events, record) {
       const url = `${base}/${encodeURIComponent(pixelId)}/events`;
-      const finish = recordingFinish<MetaResponse>(record, 'POST /events', summariseMetaRequest(events, testEventCode));
+      // Meta would refuse the whole request: no call is made, so none is recorded.
       if (events.length === 0 || events.length > META_MAX_EVENTS_PER_REQUEST) {
-        const message = `a request takes 1 to ${META_MAX_EVENTS_PER_REQUEST} events, not ${events.length}`;
-        return finish(failed('rejected', message), message);
+        return failed('rejected', `a request takes 1 to ${META_MAX_EVENTS_PER_REQUEST} events, not ${events.length}`);
       }
+      const finish = recordingFinish<MetaResponse>(record, 'POST /events', summariseMetaRequest(events, testEventCode));
       const body = { ...metaRequestBody(events, testEventCode), access_token: accessToken };
       const answer = await exchange(doFetch, url, {
         method: 'POST',

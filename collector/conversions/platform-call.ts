@@ -96,7 +96,7 @@ export function recordingFinish<R extends { ok: true; status: number } | Platfor
 ): (result: R, responseSummary: string) => R {
   const started = performance.now();
   return (result, responseSummary) => {
-    const status = result.ok ? result.status : result.status;
+    const status = result.status;
     record?.({
       endpoint,
       request: requestSummary,

@@ -93,6 +93,19 @@ describe('send', () => {
     expect(tiktok.received()).toHaveLength(0);
   });
 
+  it('refuses an empty batch and one over 1,000 events without calling TikTok', async () => {
+    const before = records.length;
+    expect((await send([])).result).toMatchObject({ ok: false, failure: 'rejected' });
+    expect((await send(Array.from({ length: 1001 }, purchase))).result).toMatchObject({ ok: false, failure: 'rejected' });
+    expect(tiktok.requests).toHaveLength(0);
+    expect(records).toHaveLength(before);
+  });
+
+  it('reads a message about the access token as auth whatever its code', async () => {
+    const saying = (async () => Response.json({ code: 40199, message: 'The access_token has expired', request_id: '1' })) as unknown as typeof fetch;
+    expect((await send([purchase()], { fetch: saying })).result).toMatchObject({ ok: false, failure: 'auth', message: 'HTTP 200 (code 40199): The access_token has expired' });
+  });
+
   it('never follows a redirect', async () => {
     const redirecting = (async (_url: string | URL | Request, init?: RequestInit) => {
       expect(init?.redirect).toBe('manual');

@@ -64,7 +64,7 @@ export interface TikTokClientOptions {
 }
 
 const AUTH_CODES = new Set([40001, 40101, 40102, 40103, 40104, 40105]);
-const AUTH_MESSAGE = /access[_ ]?token|permission|auth/i;
+const AUTH_MESSAGE = /access[_ ]?token|permission|\bauth/i;
 const RATE_LIMIT_CODE = 40100;
 const RATE_LIMIT_WAIT_MS = 60_000;
 
@@ -81,11 +81,11 @@ export function tiktokClient({
   const secrets = [accessToken];
 
   async function post(events: TikTokEvent[], code: string | undefined, record?: PlatformCallRecorder): Promise<TikTokResponse> {
-    const finish = recordingFinish<TikTokResponse>(record, 'POST /event/track', summariseTikTokRequest(events, code));
+    // No call is made for a batch TikTok would refuse, so none is recorded.
     if (events.length === 0 || events.length > TIKTOK_MAX_EVENTS_PER_REQUEST) {
-      const message = `a request takes 1 to ${TIKTOK_MAX_EVENTS_PER_REQUEST} events, not ${events.length}`;
-      return finish(failed('rejected', message), message);
+      return failed('rejected', `a request takes 1 to ${TIKTOK_MAX_EVENTS_PER_REQUEST} events, not ${events.length}`);
     }
+    const finish = recordingFinish<TikTokResponse>(record, 'POST /event/track', summariseTikTokRequest(events, code));
     const answer = await exchange(doFetch, url, {
       method: 'POST',
       headers: { 'Access-Token': accessToken, 'content-type': 'application/json', accept: 'application/json' },
@@ -108,9 +108,9 @@ export function tiktokClient({
       const message = `HTTP ${status}, not TikTok's answer (no code)`;
       return finish(failed('transient', message, { status }), message);
     }
-    const text_ = typeof json?.message === 'string' && json.message !== '' ? json.message : status >= 500 ? 'server error' : 'no message';
-    const message = scrub(`HTTP ${status}${apiCode === undefined ? '' : ` (code ${apiCode})`}: ${text_}`, secrets);
-    const result = classify(status, apiCode, text_, headers, message);
+    const said = typeof json?.message === 'string' && json.message !== '' ? json.message : status >= 500 ? 'server error' : 'no message';
+    const message = scrub(`HTTP ${status}${apiCode === undefined ? '' : ` (code ${apiCode})`}: ${said}`, secrets);
+    const result = classify(status, apiCode, said, headers, message);
     return finish(result, message);
   }
 
