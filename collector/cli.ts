@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { Sweeper } from './abandonment/sweeper.js';
 import { systemClock } from './clock.js';
 import { connect, connectLines } from './cli/connect.js';
+import { checkAdPlatforms } from './doctor-checks.js';
 import { parseSyncArgs, runSync } from './cli/sync.js';
 import { startBanner } from './cli/banner.js';
 import { runDoctor } from './doctor.js';
@@ -30,7 +31,7 @@ const USAGE = `usage: funnelbeacon [--env-file PATH] <command>
   migrate   create or upgrade the store's tables, then exit
   doctor    check the configuration, the store and each upstream, and say what to fix
   replay    put dead-lettered jobs back into the outbox
-  connect   create the ActiveCampaign connection once (prints ACTIVECAMPAIGN_CONNECTION_ID)
+  connect   create the ActiveCampaign connection once (prints ACTIVECAMPAIGN_CONNECTION_ID); checks the ad platforms' credentials
   sweep --once
             run one abandonment sweep now (queues rechecks, CARTs, ORDERs), then exit;
             a running collector's worker delivers what it queued
@@ -138,9 +139,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'connect': {
-      const result = await connect(configOrExit());
+      const config = configOrExit();
+      const result = await connect(config);
       for (const line of connectLines(result)) (result.ok ? console.log : console.error)(line);
-      return result.ok ? 0 : 1;
+      // The ad platforms have nothing to create: their credentials are checked, as doctor does.
+      const platforms = config.sandbox ? [] : await checkAdPlatforms(config);
+      for (const check of platforms) (check.status === 'ok' ? console.log : console.error)(`${check.name}: ${check.message}`);
+      return result.ok && platforms.every((check) => check.status === 'ok') ? 0 : 1;
     }
     case 'backup': {
       const target = positionals[1];

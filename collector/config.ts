@@ -162,6 +162,18 @@ const EnvSchema = z.object({
   LIFECYCLE_POSTBACK_SECRET: optionalText.refine((secret) => secret === undefined || /^[A-Za-z0-9._~-]{16,}$/.test(secret), {
     message: 'must be at least 16 characters of letters, digits, "-", "_", "." or "~" (it is part of a URL; e.g. openssl rand -hex 24)',
   }),
+  /** Meta's Conversions API (collector/conversions/): on when both the pixel id and the token are set. */
+  META_PIXEL_ID: optionalText.pipe(z.string().regex(/^\d{1,20}$/, "expected the pixel's numeric id (Events Manager shows it)").optional()),
+  META_ACCESS_TOKEN: optionalText,
+  /** The Graph API base including its version; the collector adds `/<pixel id>/events`. */
+  META_API_URL: z.url().default('https://graph.facebook.com/v25.0').refine(secureUpstream, SECURE_UPSTREAM),
+  META_TEST_EVENT_CODE: optionalText.pipe(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected the code Events Manager's Test Events tab shows (e.g. TEST12345)").optional()),
+  /** TikTok's Events API: on when both the pixel code and the token are set. */
+  TIKTOK_PIXEL_CODE: optionalText.pipe(z.string().regex(/^[A-Za-z0-9]{6,40}$/, "expected the pixel code Events Manager shows (letters and digits)").optional()),
+  TIKTOK_ACCESS_TOKEN: optionalText,
+  /** TikTok's API host; the collector adds `/open_api/v1.3/event/track/`. */
+  TIKTOK_API_URL: origin.default('https://business-api.tiktok.com').refine(secureUpstream, SECURE_UPSTREAM),
+  TIKTOK_TEST_EVENT_CODE: optionalText.pipe(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected the code TikTok Events Manager's Test Events tab shows").optional()),
   KONNEKTIVE_TIMEZONE: z
     .string()
     .default('America/New_York')
@@ -251,6 +263,14 @@ export interface Config {
     /** `LIFECYCLE_POSTBACK_SECRET`: when set, Konnektive's postbacks to `/v1/konnektive/postback/<it>` start a poll at once. */
     readonly postbackSecret?: string | undefined;
   };
+  /**
+   * The ad platforms conversions go to (collector/conversions/), each when its credentials are
+   * set. In sandbox mode both are recorded, never sent.
+   */
+  readonly adPlatforms: {
+    readonly meta: { readonly pixelId: string; readonly accessToken: string; readonly apiUrl: string; readonly testEventCode: string | undefined } | undefined;
+    readonly tiktok: { readonly pixelCode: string; readonly accessToken: string; readonly apiUrl: string; readonly testEventCode: string | undefined } | undefined;
+  };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -338,6 +358,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     // URL that answers Konnektive and does nothing, and the owner would believe the push works.
     problems.push('LIFECYCLE_POSTBACK_SECRET: postbacks start the lifecycle poll early and need LIFECYCLE_SYNC=on');
   }
+  if (Boolean(e.META_PIXEL_ID) !== Boolean(e.META_ACCESS_TOKEN)) {
+    problems.push(`${e.META_PIXEL_ID ? 'META_ACCESS_TOKEN' : 'META_PIXEL_ID'}: Meta's Conversions API needs both META_PIXEL_ID and META_ACCESS_TOKEN, or neither`);
+  }
+  if (Boolean(e.TIKTOK_PIXEL_CODE) !== Boolean(e.TIKTOK_ACCESS_TOKEN)) {
+    problems.push(`${e.TIKTOK_PIXEL_CODE ? 'TIKTOK_ACCESS_TOKEN' : 'TIKTOK_PIXEL_CODE'}: TikTok's Events API needs both TIKTOK_PIXEL_CODE and TIKTOK_ACCESS_TOKEN, or neither`);
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const config: Config = {
@@ -385,6 +411,16 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       timeZone: e.KONNEKTIVE_TIMEZONE,
       tagPrefix: e.LIFECYCLE_TAG_PREFIX,
       postbackSecret: e.LIFECYCLE_POSTBACK_SECRET,
+    }),
+    adPlatforms: Object.freeze({
+      meta:
+        e.META_PIXEL_ID && e.META_ACCESS_TOKEN
+          ? Object.freeze({ pixelId: e.META_PIXEL_ID, accessToken: e.META_ACCESS_TOKEN, apiUrl: e.META_API_URL.replace(/\/+$/, ''), testEventCode: e.META_TEST_EVENT_CODE })
+          : undefined,
+      tiktok:
+        e.TIKTOK_PIXEL_CODE && e.TIKTOK_ACCESS_TOKEN
+          ? Object.freeze({ pixelCode: e.TIKTOK_PIXEL_CODE, accessToken: e.TIKTOK_ACCESS_TOKEN, apiUrl: e.TIKTOK_API_URL, testEventCode: e.TIKTOK_TEST_EVENT_CODE })
+          : undefined,
     }),
   };
   // With TRUST_PROXY, X-Forwarded-For names the client: anyone who reaches the collector without

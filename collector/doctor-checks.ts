@@ -16,6 +16,8 @@ import { POSTGRES_PLANS, SQLITE_PLANS } from './store/plans.js';
 import { POSTGRES_MIGRATIONS } from './store/postgres-migrations.js';
 import { SQLITE_MIGRATIONS } from './store/sqlite-migrations.js';
 import type { Store } from './store/store.js';
+import { AD_PLATFORMS } from './conversions/conversion.js';
+import { conversionSenders } from './conversions/platform-senders.js';
 import { isRedirect, NO_REDIRECTS, redirectProblem } from './http/upstream-redirect.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -410,6 +412,26 @@ export async function runChecks(result: ConfigResult, options: DoctorOptions = {
   } else if (config.konnektive && !config.activeCampaign) {
     checks.push({ name: 'lifecycle sync', status: 'ok', message: 'off. Lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY (with the Konnektive route alone it cannot run).' });
   }
+  checks.push(...(await checkAdPlatforms(config, options)));
   checks.push(await checkPublicUrl(config, options));
+  return checks;
+}
+
+/**
+ * Each configured ad platform's credentials, with a call that records nothing real (Meta: the
+ * pixel read back; TikTok: an event in test mode). In sandbox mode both only record.
+ */
+export async function checkAdPlatforms(config: Config, options: DoctorOptions = {}): Promise<Check[]> {
+  if (config.sandbox) return [{ name: 'ad platforms', status: 'ok', message: 'sandbox mode: conversions to Meta and TikTok are recorded on the Delivery view, never sent' }];
+  const senders = conversionSenders(config, options.fetch);
+  const checks: Check[] = [];
+  for (const platform of AD_PLATFORMS) {
+    const sender = senders[platform];
+    if (!sender) continue;
+    const found = await sender.check();
+    const status = found.outcome === 'ok' ? 'ok' : 'fail';
+    const advice = found.outcome === 'auth' ? ` (check ${platform === 'meta' ? 'META_ACCESS_TOKEN and META_PIXEL_ID' : 'TIKTOK_ACCESS_TOKEN and TIKTOK_PIXEL_CODE'})` : '';
+    checks.push({ name: platform, status, message: `${found.message}${advice}` });
+  }
   return checks;
 }

@@ -20,6 +20,8 @@ const REDACTED_KEYS = [
   'loginId',
   'apiKey',
   'token',
+  'accessToken',
+  'access_token',
   'session',
   'link',
   'secret',

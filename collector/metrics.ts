@@ -22,6 +22,7 @@ export interface Metrics {
   readonly upstreamCalls: UpstreamCallCounter;
   readonly upstreamLatency: UpstreamLatencyHistogram;
   readonly recoveryClicks: Counter<'outcome'>;
+  readonly conversionsSkipped: Counter<'platform' | 'conversion' | 'reason'>;
 }
 
 /**
@@ -115,10 +116,16 @@ export function createMetrics(store: Store, { defaults = true, clock = systemClo
       help: 'Requests whose client hung up before the body was read (nothing stored, nobody answered).',
       registers: [registry],
     }),
+    conversionsSkipped: new Counter({
+      name: 'funnelbeacon_conversions_skipped_total',
+      help: 'Conversions deliberately not sent to an ad platform, by platform, conversion and reason (no_consent, bot, test_order, too_old, session_gone).',
+      labelNames: ['platform', 'conversion', 'reason'],
+      registers: [registry],
+    }),
     upstreamCalls: upstreamCallCounter(
       new Counter({
         name: 'funnelbeacon_upstream_calls_total',
-        help: 'Calls to Konnektive and ActiveCampaign, by outcome (endpoint: a route template, never a record id).',
+        help: 'Calls to Konnektive, ActiveCampaign and the ad platforms, by outcome (endpoint: a route template, never a record id).',
         labelNames: ['upstream', 'endpoint', 'outcome'],
         registers: [registry],
       }),

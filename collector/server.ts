@@ -29,6 +29,9 @@ import { lifecyclePollClock, lifecyclePollHandlers } from './lifecycle/lifecycle
 import { lifecycleDeliveryHandlers } from './lifecycle/lifecycle-delivery.js';
 import { sandboxKonnektive } from './konnektive/sandbox-konnektive.js';
 import { createLogger, type Logger } from './logger.js';
+import { activeAdPlatforms } from './conversions/conversion.js';
+import { conversionHandlers } from './conversions/conversion-jobs.js';
+import { conversionSenders } from './conversions/platform-senders.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { BackoffPolicy } from './outbox/backoff.js';
 import { emissionUpstream, type JobKind } from './outbox/job-kinds.js';
@@ -96,10 +99,12 @@ export async function startCollector(config: Config, options: CollectorOptions =
   await store.migrate();
   const secret = await resolveSecret(config, store);
   const metrics = createMetrics(store, { clock });
+  const adPlatforms = activeAdPlatforms(config);
   const health = new UpstreamHealth(
     {
       konnektive: config.konnektive ? 'ok' : 'sandbox',
       activecampaign: config.activeCampaign ? 'ok' : config.emitVia === 'sandbox' ? 'sandbox' : 'off',
+      ...Object.fromEntries(adPlatforms.map((platform) => [platform, config.sandbox ? 'sandbox' : 'ok'])),
     },
     clock,
   );
@@ -114,6 +119,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emissionUpstream(config.emitVia), recovery: recoveryLinks(config, secret) }),
     ...lifecyclePollHandlers({ config, store, api: konnektive, health, metrics, logger, clock, onQueued: () => worker.notify() }),
     ...lifecycleDeliveryHandlers({ config, store, health, metrics, logger, clock, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+    ...conversionHandlers({ store, senders: conversionSenders(config, options.fetch, () => clock.now()), sandbox: config.sandbox, health, metrics, logger, clock }),
   };
   // ActiveCampaign's jobs are picked up only while its shared rate schedule has room (outbox/relay-lane.ts).
   const ac = config.activeCampaign;
@@ -127,6 +133,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     leaseMs: config.outboxLeaseMs,
     concurrency: config.relayConcurrency,
     throttles,
+    upstreams: ['konnektive', 'activecampaign', ...adPlatforms],
     ...options.worker,
   });
   const stopProbe = startKonnektiveProbe({
@@ -145,6 +152,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     policy: {
       leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
       sessionCap: { maxEvents: config.sessionMaxEvents, maxBytes: config.sessionMaxBytes },
+      adPlatforms,
       ...abandonmentPolicy(config),
     },
   });

@@ -23,7 +23,8 @@ export class UpstreamHealth {
   readonly #clock: Clock;
   readonly #listeners = new Set<(upstream: Upstream, status: UpstreamStatus) => void>();
 
-  constructor(initial: Record<Upstream, UpstreamState>, clock: Clock = systemClock) {
+  /** An upstream left out of `initial` is `off` (an ad platform without credentials). */
+  constructor(initial: Partial<Record<Upstream, UpstreamState>>, clock: Clock = systemClock) {
     this.#clock = clock;
     for (const [upstream, state] of Object.entries(initial) as [Upstream, UpstreamState][]) {
       this.#status.set(upstream, { state, since: clock.now() });

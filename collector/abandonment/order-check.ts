@@ -153,7 +153,18 @@ function toVerifiedOrder(raw: Record<string, unknown>): VerifiedOrder {
     totalCents: Number.isFinite(total) ? total : itemsTotal,
     currency: typeof raw.currencyCode === 'string' && /^[A-Z]{3}$/.test(raw.currencyCode) ? raw.currencyCode : 'USD',
     createdAt: String(raw.dateCreated ?? ''),
+    test: isTestOrder(raw),
   };
+}
+
+/**
+ * An order placed with the account's test card. Konnektive documents no flag for it; its answers
+ * name the card type (`cardType`) and pay source (`paySource`), and the test card shows as
+ * `TESTCARD` there (inferred from how the CRM labels it, not from a documented field). Test orders
+ * never go to the ad platforms, whose optimisation would learn from them.
+ */
+function isTestOrder(raw: Record<string, unknown>): boolean {
+  return [raw.cardType, raw.paySource].some((value) => typeof value === 'string' && /^TEST/i.test(value.trim()));
 }
 
 /**

@@ -20,7 +20,9 @@ import { EMIT_JOB_KIND, JOB_KINDS } from '../outbox/job-kinds.js';
 import type { JobEffects, JobHandler, JobOutcome } from '../outbox/job-outcome.js';
 import { queueJob } from '../outbox/queue-job.js';
 import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
-import type { Job, OrderCheck, Session, Store, StoreTx } from '../store/store.js';
+import type { Job, OrderCheck, Session, Store, StoreTx, VerifiedOrder } from '../store/store.js';
+import { activeAdPlatforms } from '../conversions/conversion.js';
+import { queueConversion } from '../conversions/conversion-queue.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { cartPayload, closePayload, customerPayload, orderPayload } from './emission-payloads.js';
 import { checkOrder, sandboxOrderAnswer, type AskKonnektive } from './order-check.js';
@@ -43,6 +45,7 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
   const policy = abandonmentPolicy(config);
   const call = konnektiveCaller({ ...deps, api: deps.konnektive });
   const media = mediaHosts(config);
+  const platforms = activeAdPlatforms(config);
 
   async function queueEmission(tx: StoreTx, session: Session, kind: 'cart' | 'order' | 'close', payload: object, now: number): Promise<void> {
     if (!(await tx.insertEmission({ sessionId: session.id, kind, payload: { ...payload }, now }))) return;
@@ -93,6 +96,23 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
     deps.logger.info({ sessionId: session.id }, 'cart paid with another order; closing it');
     if (config.emitVia === 'konnektive') return;
     await queueEmission(tx, session, 'close', closePayload(session, paidWith), now);
+  }
+
+  /**
+   * The Purchase for the ad platforms, as the ORDER has it (Konnektive's items and totals, upsells
+   * included), for the session that paid: the page the buyer is on reads that session's event id.
+   * Marked by the order id, so the cart the buyer came back to, seeing the same order, adds none.
+   */
+  async function queuePurchase(tx: StoreTx, session: Session, order: VerifiedOrder, now: number): Promise<void> {
+    const purchase = {
+      orderId: order.orderId,
+      ...(order.customerId ? { customerId: order.customerId } : {}),
+      totalCents: order.totalCents,
+      currency: order.currency,
+      items: order.items,
+      test: order.test === true,
+    };
+    await queueConversion(tx, platforms, { session: session.id, name: 'Purchase', at: now, order: purchase }, order.orderId);
   }
 
   /** Query Order through the delivery log and metrics; sandbox mode answers from the session. */
@@ -165,7 +185,10 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
       await store.transaction(async (tx) => {
         const current = (await tx.getSession(session.id)) ?? session;
         if (current.state === 'complete' || current.state === 'closed') return;
-        if (answer?.check.verified) return complete(tx, current, answer.check, now, products);
+        if (answer?.check.verified) {
+          await queuePurchase(tx, current, answer.check.order!, now);
+          return complete(tx, current, answer.check, now, products);
+        }
         const wouldCart = closesOpenCart && current.state === 'open' && sweepAction(current, now, policy).type === 'recheck-purchase';
         if (answer?.paidElsewhere && (current.state === 'abandoned' || wouldCart)) {
           await tx.updateSession(current.id, { orderCheck: answer.check });

@@ -6,6 +6,7 @@
  * attribution and the job's payload (conversion-jobs.ts); the mappers turn it into a platform's
  * wire format (meta-mapper.ts, tiktok-mapper.ts).
  */
+import type { Config } from '../config.js';
 import type { AttributionValues, ConversionName } from '../wire-schema.js';
 
 export type { ConversionName } from '../wire-schema.js';
@@ -55,4 +56,12 @@ export interface Conversion {
   currency?: string;
   contents?: ConversionItem[];
   orderId?: string;
+}
+
+/**
+ * The platforms this collector sends conversions to: those with credentials, or in sandbox mode
+ * both (recorded for the Delivery view, never sent).
+ */
+export function activeAdPlatforms(config: Pick<Config, 'sandbox' | 'adPlatforms'>): readonly AdPlatform[] {
+  return AD_PLATFORMS.filter((platform) => config.sandbox || config.adPlatforms[platform] !== undefined);
 }

@@ -5,6 +5,7 @@
  * sent, and by the tests). The Preact UI imports the inferred types only.
  */
 import { z } from 'zod';
+import { UPSTREAMS } from '../upstreams.js';
 import { PAGE_NAMES, storableText } from '../wire-schema.js';
 import { SOURCE_DIMENSIONS } from './sources.js';
 
@@ -165,6 +166,7 @@ export const TimelineEntrySchema = z.discriminatedUnion('kind', [
   z.object({ at: z.number(), kind: z.literal('cart'), items: z.array(item), currency: z.string() }),
   z.object({ at: z.number(), kind: z.literal('order'), orderId: z.string() }),
   z.object({ at: z.number(), kind: z.literal('exit') }),
+  z.object({ at: z.number(), kind: z.literal('attribution'), marketing: z.boolean(), values: z.record(z.string(), z.string()) }),
   z.object({ at: z.number(), kind: z.literal('state'), state: z.string() }),
   z.object({ at: z.number(), kind: z.literal('recovery-click'), count: z.number() }),
   z.object({ at: z.number(), kind: z.literal('recovery-return') }),
@@ -172,7 +174,7 @@ export const TimelineEntrySchema = z.discriminatedUnion('kind', [
     at: z.number(),
     kind: z.literal('upstream'),
     jobId: z.number(),
-    upstream: z.enum(['konnektive', 'activecampaign']),
+    upstream: z.enum(UPSTREAMS),
     endpoint: z.string(),
     request: z.string(),
     response: z.string(),
@@ -201,7 +203,7 @@ export const SessionDetailResponse = z.object({
   jobs: z.array(
     z.object({
       id: z.number(),
-      upstream: z.enum(['konnektive', 'activecampaign']),
+      upstream: z.enum(UPSTREAMS),
       kind: z.string(),
       state: z.enum(['pending', 'running', 'done', 'dead']),
       attempts: z.number(),
@@ -249,7 +251,7 @@ export const SandboxRequestSchema = z.object({
   id: z.number(),
   jobId: z.number(),
   sessionId: z.string().nullable(),
-  upstream: z.enum(['konnektive', 'activecampaign']),
+  upstream: z.enum(UPSTREAMS),
   endpoint: z.string(),
   request: z.string(),
   response: z.string(),
@@ -263,7 +265,7 @@ export const DeliveryResponse = z.object({
     z.object({
       id: z.number(),
       sessionId: z.string(),
-      upstream: z.enum(['konnektive', 'activecampaign']),
+      upstream: z.enum(UPSTREAMS),
       kind: z.string(),
       attempts: z.number(),
       lastError: z.string().nullable(),
@@ -272,7 +274,7 @@ export const DeliveryResponse = z.object({
   ),
   upstreams: z.array(
     z.object({
-      upstream: z.enum(['konnektive', 'activecampaign']),
+      upstream: z.enum(UPSTREAMS),
       state: z.enum(['ok', 'paused', 'sandbox', 'off']),
       reason: z.string().nullable(),
       since: z.number(),
@@ -284,6 +286,16 @@ export const DeliveryResponse = z.object({
   sandboxRequests: z.array(SandboxRequestSchema),
   /** Pass as `before` to `/delivery/sandbox` for the next (older) page; null when there is none. */
   sandboxNext: z.number().nullable(),
+  /** The ad platforms' conversions over the last 7 days (empty when none is configured). */
+  conversions: z.array(
+    z.object({
+      platform: z.enum(['meta', 'tiktok']),
+      conversion: z.string(),
+      sent: count,
+      skipped: z.record(z.string(), count),
+      failedCalls: count,
+    }),
+  ),
 });
 
 export const SandboxRequestsResponse = z.object({ requests: z.array(SandboxRequestSchema), next: z.number().nullable() });

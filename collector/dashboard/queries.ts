@@ -4,6 +4,8 @@
  * timeline, and the delivery view. Every query goes through an index (see migration 6): by
  * creation time, email, order id, affiliate, the outbox's partial indexes, or attempts by outcome.
  */
+import { AD_PLATFORMS, type AdPlatform } from '../conversions/conversion.js';
+import { conversionQueueKey, sessionOfQueueKey } from '../conversions/conversion-queue.js';
 import { customerKey } from '../lifecycle/lifecycle-sync.js';
 import { rowToAttempt, rowToEmission, rowToJob, rowToSession } from '../store/rows.js';
 import type { JobState, SqlAccess, Store, Upstream } from '../store/store.js';
@@ -90,12 +92,17 @@ export async function listSessions(
   return rows.map(toListItem);
 }
 
+/** The outbox keys of a session's jobs: its own, and each ad platform's conversions (conversions/conversion-queue.ts). */
+const jobKeys = (id: string): [string, string, string] => [id, ...AD_PLATFORMS.map((platform) => conversionQueueKey(platform, id))] as [string, string, string];
+
 export type TimelineEntry =
   | { at: number; kind: 'page'; page: string; url: string; referrer?: string }
   | { at: number; kind: 'lead'; fields: Record<string, string> }
   | { at: number; kind: 'cart'; items: { id: string; name?: string; price: number; qty: number }[]; currency: string }
   | { at: number; kind: 'order'; orderId: string }
   | { at: number; kind: 'exit' }
+  /** What the snippet kept of the click (ids, cookies, affiliate and UTM values) and the visitor's marketing choice. */
+  | { at: number; kind: 'attribution'; marketing: boolean; values: Record<string, string> }
   | { at: number; kind: 'state'; state: string }
   /** A click on the recovery link: the first, and the latest with the running count. */
   | { at: number; kind: 'recovery-click'; count: number }
@@ -253,6 +260,8 @@ function eventEntry(type: string, at: number, payload: Record<string, unknown>):
       return { at, kind: 'order', orderId: String(payload.orderId) };
     case 'exit':
       return { at, kind: 'exit' };
+    case 'attribution':
+      return { at, kind: 'attribution', marketing: payload.marketing === true, values: (payload.values ?? {}) as Record<string, string> };
     default:
       return undefined;
   }
@@ -283,8 +292,8 @@ export async function sessionTimeline(
     sql.all<Row>(`SELECT state, at, seq FROM session_states WHERE session_id = ? AND ${statesAfter.sql} ORDER BY at, seq LIMIT ?`, [id, ...statesAfter.params, take]),
     sql.all<Row>('SELECT clicks, first_click_at, last_click_at, returned_at FROM session_outcomes WHERE session_id = ?', [id]),
     sql.all<Row>(
-      `SELECT a.* FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id = ? AND ${callsAfter.sql} ORDER BY a.created_at, a.id LIMIT ?`,
-      [id, ...callsAfter.params, take],
+      `SELECT a.* FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id IN (?, ?, ?) AND ${callsAfter.sql} ORDER BY a.created_at, a.id LIMIT ?`,
+      [...jobKeys(id), ...callsAfter.params, take],
     ),
   ]);
   const keyed: Keyed[] = [];
@@ -349,16 +358,16 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
   const sql = store.sql();
   const [page, jobRows, emissions, counts, returns] = await Promise.all([
     sessionTimeline(sql, id),
-    sql.all<Row>('SELECT * FROM (SELECT * FROM outbox WHERE session_id = ? ORDER BY id DESC LIMIT ?) latest ORDER BY id', [id, SESSION_JOBS]),
+    sql.all<Row>('SELECT * FROM (SELECT * FROM outbox WHERE session_id IN (?, ?, ?) ORDER BY id DESC LIMIT ?) latest ORDER BY id', [...jobKeys(id), SESSION_JOBS]),
     // At most one of each kind per session (the table's key): bounded as it is.
     sql.all<Row>('SELECT * FROM emissions WHERE session_id = ? ORDER BY created_at, kind', [id]),
     sql.all<Row>(
       `SELECT (SELECT COUNT(*) FROM session_states WHERE session_id = ?) AS states,
-              (SELECT COUNT(*) FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id = ?) AS calls,
-              (SELECT COUNT(*) FROM outbox WHERE session_id = ?) AS jobs,
+              (SELECT COUNT(*) FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id IN (?, ?, ?)) AS calls,
+              (SELECT COUNT(*) FROM outbox WHERE session_id IN (?, ?, ?)) AS jobs,
               (SELECT clicks FROM session_outcomes WHERE session_id = ?) AS clicks,
               (SELECT returned_at FROM session_outcomes WHERE session_id = ?) AS returned_at`,
-      [id, id, id, id, id],
+      [id, ...jobKeys(id), ...jobKeys(id), id, id],
     ),
     sql.all<Row>('SELECT id FROM sessions WHERE recovers_session_id = ? ORDER BY created_at, id LIMIT ?', [id, SESSION_RETURNS]),
   ]);
@@ -435,13 +444,52 @@ export async function deadLetters(sql: SqlAccess, limit: number) {
   const rows = await sql.all<Row>("SELECT * FROM outbox WHERE state = 'dead' ORDER BY id DESC LIMIT ?", [limit]);
   return rows.map(rowToJob).map((job) => ({
     id: job.id,
-    sessionId: job.sessionId,
+    sessionId: sessionOfQueueKey(job.sessionId),
     upstream: job.upstream,
     kind: job.kind,
     attempts: job.attempts,
     lastError: job.lastError ?? null,
     createdAt: job.createdAt,
   }));
+}
+
+/** One ad platform's conversions of one kind since a time: what went, what was skipped and why, what failed. */
+export interface ConversionCount {
+  platform: AdPlatform;
+  conversion: string;
+  /** Accepted by the platform (or, in sandbox mode, recorded). */
+  sent: number;
+  /** Deliberately not sent, by reason (no_consent, bot, test_order, too_old, session_gone). */
+  skipped: Record<string, number>;
+  /** Calls the platform refused or that failed (each attempt; a retried conversion counts each time). */
+  failedCalls: number;
+}
+
+/**
+ * The ad platforms' conversions since `since`, from their delivery attempts (each conversion is
+ * one call, its endpoint the conversion's name), through the partial index of their attempts.
+ */
+export async function conversionCounts(sql: SqlAccess, since: number): Promise<ConversionCount[]> {
+  const rows = await sql.all<Row>(
+    `SELECT upstream, endpoint, outcome, CASE WHEN outcome = 'skipped' THEN response ELSE '' END AS reason, COUNT(*) AS n
+       FROM delivery_attempts WHERE upstream IN ('meta', 'tiktok') AND created_at >= ?
+      GROUP BY upstream, endpoint, outcome, CASE WHEN outcome = 'skipped' THEN response ELSE '' END`,
+    [since],
+  );
+  const counts = new Map<string, ConversionCount>();
+  for (const row of rows) {
+    const platform = String(row.upstream) as AdPlatform;
+    const conversion = String(row.endpoint);
+    const key = `${platform} ${conversion}`;
+    const count = counts.get(key) ?? { platform, conversion, sent: 0, skipped: {}, failedCalls: 0 };
+    counts.set(key, count);
+    const n = Number(row.n);
+    if (row.outcome === 'ok' || row.outcome === 'sandbox') count.sent += n;
+    else if (row.outcome === 'skipped') count.skipped[String(row.reason)] = (count.skipped[String(row.reason)] ?? 0) + n;
+    else count.failedCalls += n;
+  }
+  const order = (c: ConversionCount) => `${AD_PLATFORMS.indexOf(c.platform)} ${['Lead', 'InitiateCheckout', 'Purchase'].indexOf(c.conversion)}`;
+  return [...counts.values()].sort((a, b) => order(a).localeCompare(order(b)));
 }
 
 /** Puts one dead letter back into the outbox; `false` when it is not (or no longer) dead. */
@@ -481,7 +529,7 @@ export async function sandboxRequests(sql: SqlAccess, limit: number, before = Nu
     return {
       id: Number(row.id),
       jobId: attempt.jobId,
-      sessionId: row.session_id === null || row.session_id === undefined ? null : String(row.session_id),
+      sessionId: row.session_id === null || row.session_id === undefined ? null : sessionOfQueueKey(String(row.session_id)),
       upstream: attempt.upstream,
       endpoint: attempt.endpoint,
       request: attempt.request,

@@ -12,6 +12,8 @@ import { newSessionId } from '../tokens.js';
 import { nextDueAt, type AbandonmentPolicy } from '../session/session-rules.js';
 import { canImportLead, mergeLead } from '../session/lead-merge.js';
 import { DEFAULT_SESSION_CAP, exceedsCap, type SessionCap } from './session-cap.js';
+import type { AdPlatform } from '../conversions/conversion.js';
+import { queueConversion } from '../conversions/conversion-queue.js';
 
 export interface IngestRequest {
   /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token (`link`), minted anew if unknown here. */
@@ -62,6 +64,8 @@ export interface IngestPolicy extends AbandonmentPolicy {
   leadSettleMs: number;
   /** What one session may store (`SESSION_MAX_EVENTS`, `SESSION_MAX_BYTES`); the defaults when absent. */
   sessionCap?: SessionCap;
+  /** The ad platforms a Lead and an InitiateCheckout go to (conversions/conversion.ts); none when absent. */
+  adPlatforms?: readonly AdPlatform[];
 }
 
 /** How long after a session began a resent first batch may still find it. */
@@ -137,6 +141,9 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   // What the events change, gathered here and written once; the patch is built whole at the end
   // (no property added later or deleted, which would leave V8 a slow dictionary-mode object).
   let lastPage: PageName | undefined;
+  /** The URL of this batch's latest page view, and of its checkout page view: where a conversion happened. */
+  let pageUrl: string | undefined;
+  let checkoutUrl: string | undefined;
   let landingUrl = session.landingUrl;
   let referrer = session.referrer;
   let landed = false;
@@ -170,6 +177,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     switch (event.type) {
       case 'page':
         lastPage = event.page;
+        pageUrl = event.url;
+        if (event.page === 'checkout') checkoutUrl = event.url;
         if (!landingUrl) {
           landingUrl = event.url;
           referrer = event.referrer;
@@ -196,6 +205,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
         if (session.state !== 'complete') state = 'ordered';
         break;
       case 'exit':
+      case 'attribution':
+        // Read when a conversion is delivered (conversions/attribution.ts), from the events.
         break;
     }
   }
@@ -204,6 +215,20 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   if (leadChanged) {
     if (quiet && canImportLead(lead)) suppressed.lead = (suppressed.lead ?? 0) + 1;
     else if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
+  }
+  const platforms = policy.adPlatforms ?? [];
+  if (platforms.length > 0) {
+    // A bot session's conversions are queued too: their delivery records them as skipped, with
+    // the reason, for the Delivery view's counts (conversions/conversion-jobs.ts).
+    if (leadChanged && !hasContact(session.lead) && hasContact(lead)) {
+      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, session.id);
+    }
+    // A session with a cart reached the checkout: its checkout page view came with (or after) the
+    // cart, or its cart came while the buyer is on the checkout.
+    const cartNew = cart !== undefined && session.cart === undefined;
+    if (cart && (checkoutUrl !== undefined || (cartNew && (lastPage ?? session.lastPage) === 'checkout'))) {
+      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'InitiateCheckout', at: request.receivedAt, ...(checkoutUrl ? { sourceUrl: checkoutUrl } : {}) }, session.id);
+    }
   }
   // Only events are activity: a request that only renews the link token (a tab left open)
   // must not keep postponing the session's abandonment.
@@ -271,6 +296,11 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     ...(linkRefused ? { linkRefused: true as const } : {}),
     ...(recovered ? { recovered } : {}),
   };
+}
+
+/** An email or a phone number: what makes a visitor a lead the ad platforms can match. */
+function hasContact(lead: Session['lead']): boolean {
+  return Boolean(lead.emailAddress?.trim() || lead.phoneNumber?.trim());
 }
 
 /** One Import Click per page type per session, as Konnektive's own kit does: reloads add none. */

@@ -5,6 +5,7 @@
  */
 import type { EmitVia } from '../config.js';
 import type { EmissionKind, Upstream } from '../store/store.js';
+import type { ConversionName } from '../wire-schema.js';
 
 export const JOB_KINDS = Object.freeze({
   konnektiveClick: 'konnektive.click',
@@ -22,6 +23,10 @@ export const JOB_KINDS = Object.freeze({
   lifecyclePoll: 'lifecycle.poll',
   /** Tells ActiveCampaign one lifecycle event (its payload); queued per customer, so a customer's events keep their order. */
   lifecycleDeliver: 'lifecycle.deliver',
+  /** One conversion (its payload) to Meta's Conversions API; queued per session apart from its funnel jobs (collector/conversions/). */
+  metaConversion: 'meta.conversion',
+  /** The same conversion to TikTok's Events API. */
+  tiktokConversion: 'tiktok.conversion',
 } as const);
 export type JobKind = (typeof JOB_KINDS)[keyof typeof JOB_KINDS];
 
@@ -49,6 +54,8 @@ export function emissionUpstream(emitVia: EmitVia): Upstream {
 export function jobUpstream(kind: JobKind, emitVia: EmitVia): Upstream {
   // Lifecycle events go to ActiveCampaign directly: the sync requires its credentials.
   if (kind === JOB_KINDS.lifecycleDeliver) return 'activecampaign';
+  if (kind === JOB_KINDS.metaConversion) return 'meta';
+  if (kind === JOB_KINDS.tiktokConversion) return 'tiktok';
   return EMIT_KINDS.has(kind) ? emissionUpstream(emitVia) : 'konnektive';
 }
 
@@ -57,4 +64,19 @@ export interface ClickJobPayload {
   page: string;
   url: string;
   referrer?: string;
+}
+
+/**
+ * Payload of a conversion job: what the conversion needs that the session row may no longer say
+ * when the job runs (the page it happened on, when, and for a Purchase the verified order).
+ */
+export interface ConversionJobPayload {
+  /** The funnel session the conversion belongs to (the job's own queue key is per platform). */
+  session: string;
+  name: ConversionName;
+  /** When its cause happened (ms since the epoch). */
+  at: number;
+  sourceUrl?: string;
+  /** A Purchase: the order as Konnektive verified it. */
+  order?: { orderId: string; customerId?: string; totalCents: number; currency: string; items: { productId: string; name: string; qty: number; priceCents: number }[]; test: boolean };
 }

@@ -40,6 +40,8 @@ export interface OutboxWorkerOptions {
   owner?: string;
   /** Jobs run at once per upstream (each from a different session); `runOnce` claims this many in all. */
   concurrency?: number;
+  /** The upstreams this collector has work for, one relay lane each (Konnektive and ActiveCampaign unless told). */
+  upstreams?: readonly Upstream[];
   /** Upstreams whose rate limit decides at pickup whether their jobs are claimed (ActiveCampaign's). */
   throttles?: Partial<Record<Upstream, PickupThrottle>>;
   leaseMs?: number;
@@ -62,6 +64,7 @@ export class OutboxWorker {
     this.#o = {
       concurrency: DEFAULT_RELAY_CONCURRENCY,
       throttles: {},
+      upstreams: ['konnektive', 'activecampaign'],
       leaseMs: 60_000,
       pollMs: 1_000,
       backoff: DEFAULT_BACKOFF,
@@ -70,8 +73,8 @@ export class OutboxWorker {
       ...options,
     };
     this.#completions = new CompletionWriter(this.#o.store, this.owner);
-    const { store, health, logger, clock, concurrency, leaseMs, pollMs, throttles } = this.#o;
-    this.#lanes = (['konnektive', 'activecampaign'] as const).map(
+    const { store, health, logger, clock, concurrency, leaseMs, pollMs, throttles, upstreams } = this.#o;
+    this.#lanes = upstreams.map(
       (upstream) =>
         new RelayLane({
           upstream,

@@ -15,7 +15,7 @@
 import type { Clock } from '../clock.js';
 import type { PickupRoom } from '../emit/rate-gate.js';
 import type { Logger } from '../logger.js';
-import type { Job, Store, Upstream } from '../store/store.js';
+import { UPSTREAMS, type Job, type Store, type Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 
 /** An upstream's rate limit as seen at pickup (collector/emit/rate-gate.ts). */
@@ -42,8 +42,6 @@ export interface RelayLaneOptions {
    */
   ended(): void;
 }
-
-const UPSTREAMS: readonly Upstream[] = ['konnektive', 'activecampaign'];
 
 /** What the loop does after a round: go again at once, or sleep (and whether a notify() ends the sleep). */
 type Next = { sleepMs: number; wakeOnNotify: boolean } | undefined;

@@ -14,21 +14,20 @@ import type { KonnektiveApi, KonnektiveEndpoint, KonnektiveResult } from '../kon
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { redactMessage, summariseMessage, summariseParams } from '../redact.js';
-import type { Job, Upstream } from '../store/store.js';
+import { UPSTREAM_NAMES, type Job, type Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import type { JobEffects, JobOutcome } from './job-outcome.js';
 
 /** How long ActiveCampaign calls wait after it refused the API key. */
 export const AUTH_PAUSE_MS = 5 * 60_000;
 
-const UPSTREAM_NAME: Record<Upstream, string> = { konnektive: 'Konnektive', activecampaign: 'ActiveCampaign' };
 
 /** One HTTP call as the delivery log keeps it: redacted summaries only. */
 export interface CallRecord {
   endpoint: string;
   request: string;
   response: string;
-  outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox';
+  outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox' | 'skipped';
   httpStatus?: number;
   latencyMs: number;
 }
@@ -99,10 +98,10 @@ export function failureOutcome(deps: Pick<UpstreamCallDeps, 'health' | 'logger' 
       if (deps.health.get(upstream).state !== 'paused') {
         deps.logger.error(
           { upstream },
-          until ? `${UPSTREAM_NAME[upstream]} refused the API credentials; relay paused for ${AUTH_PAUSE_MS / 60_000} minutes` : `${UPSTREAM_NAME[upstream]} refused the API credentials; relay paused until they work again`,
+          until ? `${UPSTREAM_NAMES[upstream]} refused the API credentials; relay paused for ${AUTH_PAUSE_MS / 60_000} minutes` : `${UPSTREAM_NAMES[upstream]} refused the API credentials; relay paused until they work again`,
         );
       }
-      deps.health.pause(upstream, `${UPSTREAM_NAME[upstream]} refused the API credentials`, until);
+      deps.health.pause(upstream, `${UPSTREAM_NAMES[upstream]} refused the API credentials`, until);
       return { type: 'paused', error, ...(until ? { notBeforeMs: until } : {}) };
     }
     case 'transient':

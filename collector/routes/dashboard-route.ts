@@ -31,7 +31,7 @@ import {
 } from '../dashboard/api-schema.js';
 import { dashboardAuth, SESSION_COOKIE, type DashboardAuth } from '../dashboard/auth.js';
 import { lifecycleNote, overview, sources } from '../dashboard/overview.js';
-import { deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail, sessionTimeline } from '../dashboard/queries.js';
+import { conversionCounts, deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail, sessionTimeline } from '../dashboard/queries.js';
 import { runChecks, type Check } from '../doctor-checks.js';
 import { fail } from '../http/errors.js';
 import type { Store, Upstream } from '../store/store.js';
@@ -210,6 +210,8 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
   });
 
   const showsSandbox = config.sandbox || config.emitVia === 'sandbox';
+  /** The period of the Delivery view's conversion counts. */
+  const CONVERSION_COUNT_DAYS = 7;
   const SANDBOX_PAGE = 50;
 
   api.get('/delivery', async (c) => {
@@ -231,6 +233,7 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
       upstreams,
       sandboxRequests: recorded.requests,
       sandboxNext: recorded.next,
+      conversions: await conversionCounts(sql, now() - CONVERSION_COUNT_DAYS * 24 * 60 * 60_000),
     });
   });
 

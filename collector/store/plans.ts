@@ -178,6 +178,9 @@ function build(d: Dialect) {
          WHERE session_id = ? AND type = 'page' ORDER BY received_at DESC, ${d.eventOrder} DESC LIMIT ?) recent
       ORDER BY CASE WHEN ${d.jsonText('payload', 'page')} = ? THEN 0 ELSE 1 END, received_at DESC, ord DESC LIMIT 1`),
     markPageClicked: q('INSERT INTO session_clicks (session_id, page) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    /** A session's attribution events, oldest first (parameters: session, limit): a few per funnel domain. */
+    attributionEvents: q(`SELECT id, session_id, type, received_at, payload FROM events
+       WHERE session_id = ? AND type = 'attribution' ORDER BY received_at, ${d.eventOrder} LIMIT ?`),
 
     // --- outbox ------------------------------------------------------------------------------
     enqueue: q(`INSERT INTO outbox (session_id, upstream, kind, payload, run_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)${d.returningId}`),

@@ -14,6 +14,7 @@ import type { PageName } from '../wire-schema.js';
 import {
   RATE_SEND_HORIZON_MS,
   RECENT_PAGE_VIEWS,
+  ATTRIBUTION_EVENTS,
   LIST_LIMIT,
   SESSIONS_PER_EMAIL,
   LIFECYCLE_GROUP_LIMIT,
@@ -223,6 +224,10 @@ export abstract class SqlStore implements Store {
 
   async listEvents(sessionId: string, limit = LIST_LIMIT): Promise<StoredEvent[]> {
     return (await this.db.rows(this.plans.listEvents, [sessionId, limit])).map(rowToEvent);
+  }
+
+  async listAttributionEvents(sessionId: string): Promise<StoredEvent[]> {
+    return (await this.db.rows(this.plans.attributionEvents, [sessionId, ATTRIBUTION_EVENTS])).map(rowToEvent);
   }
 
   async lastPageView(sessionId: string, page: PageName): Promise<StoredEvent | undefined> {

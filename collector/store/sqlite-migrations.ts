@@ -359,4 +359,12 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX outbox_due_lifecycle ON outbox (run_at, id) WHERE state = 'pending' AND kind = 'lifecycle.deliver';
     `,
   },
+  {
+    version: 18,
+    sql: `
+      -- The Delivery view counts each ad platform's conversions over a period (sent, skipped and
+      -- why): only their attempts, by time, without reading the funnel's call log.
+      CREATE INDEX delivery_attempts_conversions ON delivery_attempts (upstream, created_at) WHERE upstream IN ('meta', 'tiktok');
+    `,
+  },
 ];

@@ -18,7 +18,8 @@ export const JOB_STATES = Object.freeze({
 } as const);
 export type JobState = (typeof JOB_STATES)[keyof typeof JOB_STATES];
 
-export type Upstream = 'konnektive' | 'activecampaign';
+import type { Upstream } from '../upstreams.js';
+export { UPSTREAMS, UPSTREAM_NAMES, type Upstream } from '../upstreams.js';
 
 export interface KonnektiveIds {
   sessionId?: string;
@@ -62,6 +63,8 @@ export interface VerifiedOrder {
   totalCents: number;
   currency: string;
   createdAt: string;
+  /** Placed with the account's test card (abandonment/order-check.ts): never sent to the ad platforms. */
+  test?: boolean;
 }
 
 /** The last order check against Konnektive, kept whether or not the order verified. */
@@ -237,7 +240,8 @@ export interface DeliveryAttempt {
    */
   request: string;
   response: string;
-  outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox';
+  /** `skipped`: a conversion deliberately not sent (no consent, a bot, a test order, too old); the reason is its `response`. */
+  outcome: 'ok' | 'rejected' | 'transient' | 'auth' | 'sandbox' | 'skipped';
   httpStatus: number | undefined;
   latencyMs: number;
   createdAt: number;
@@ -391,6 +395,9 @@ export const LIST_LIMIT = 1_000;
  */
 export const SESSIONS_PER_EMAIL = 100;
 
+/** The most attribution events {@link Store.listAttributionEvents} reads: later ones add nothing a conversion uses. */
+export const ATTRIBUTION_EVENTS = 20;
+
 /**
  * How far back {@link Store.lastPageView} looks for a page: a real funnel has a handful of page
  * views, and a buyer's checkout is among the last few; a session that posted thousands of page
@@ -505,6 +512,11 @@ export interface Store {
    * session holds (the recovery link's target).
    */
   lastPageView(sessionId: string, page: PageName): Promise<StoredEvent | undefined>;
+  /**
+   * The session's attribution events (click ids, the marketing choice), oldest first, at most
+   * {@link ATTRIBUTION_EVENTS}: the snippet sends one per funnel domain and one per change of choice.
+   */
+  listAttributionEvents(sessionId: string): Promise<StoredEvent[]>;
   /** The latest `limit` (default {@link LIST_LIMIT}) delivery attempts, of one job or of all, oldest first. */
   listAttempts(jobId?: number, limit?: number): Promise<DeliveryAttempt[]>;
   countSessions(): Promise<number>;

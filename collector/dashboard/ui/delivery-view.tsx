@@ -5,6 +5,7 @@
  * been sent.
  */
 import { useEffect, useState } from 'preact/hooks';
+import { UPSTREAM_NAMES, UPSTREAMS } from '../../upstreams.js';
 import type { DeliveryData, DoctorData, SandboxRequestsData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
 import { Badge, DataTable, Problem, Section, ShowMore } from './components.js';
@@ -12,7 +13,7 @@ import { ago, count, dateTime } from './format.js';
 import { usePoll } from './hooks.js';
 import { JobLink } from './job-link.js';
 
-const NAMES = { konnektive: 'Konnektive', activecampaign: 'ActiveCampaign' } as const;
+const NAMES = UPSTREAM_NAMES;
 
 function pretty(text: string): string {
   try {
@@ -66,6 +67,7 @@ export function DeliveryView() {
           <Section title="Outbox">
             <JobCounts data={data} />
           </Section>
+          {data.conversions.length > 0 || data.upstreams.some((u) => u.upstream === 'meta' || u.upstream === 'tiktok') ? <Conversions data={data} /> : null}
           <Section
             title="Dead letters"
             actions={
@@ -182,12 +184,48 @@ function SandboxRequests({ data }: { data: DeliveryData }) {
   );
 }
 
+const SKIP_REASONS: Record<string, string> = {
+  no_consent: 'no marketing consent',
+  bot: 'bot',
+  test_order: 'test order',
+  too_old: 'too old',
+  session_gone: 'session purged',
+};
+
+/** Each ad platform's conversions over the last 7 days: sent, deliberately skipped (and why), failed calls. */
+function Conversions({ data }: { data: DeliveryData }) {
+  return (
+    <Section title="Conversions to the ad platforms (last 7 days)">
+      {data.conversions.length === 0 ? (
+        <p class="empty">None yet: a lead, a checkout or an order sends its first.</p>
+      ) : (
+        <DataTable caption="Conversions by platform" columns={['Platform', 'Conversion', data.mode === 'sandbox' ? 'Recorded' : 'Sent', 'Skipped', 'Failed calls']} class="compact">
+          {data.conversions.map((c) => (
+            <tr key={`${c.platform} ${c.conversion}`}>
+              <th scope="row">{NAMES[c.platform]}</th>
+              <td>{c.conversion}</td>
+              <td>{count(c.sent)}</td>
+              <td class="wrap">
+                {Object.keys(c.skipped).length === 0
+                  ? '0'
+                  : Object.entries(c.skipped)
+                      .map(([reason, n]) => `${count(n)} ${SKIP_REASONS[reason] ?? reason}`)
+                      .join(', ')}
+              </td>
+              <td>{count(c.failedCalls)}</td>
+            </tr>
+          ))}
+        </DataTable>
+      )}
+    </Section>
+  );
+}
+
 function JobCounts({ data }: { data: DeliveryData }) {
-  const upstreams = ['konnektive', 'activecampaign'] as const;
   const n = (state: string, upstream: string) => data.jobs.find((j) => j.state === state && j.upstream === upstream)?.count ?? 0;
   return (
     <DataTable caption="Outbox jobs by state and upstream" columns={['Upstream', 'Waiting', 'Running', 'Dead']} class="compact" scroll={false}>
-      {upstreams.map((u) => (
+      {UPSTREAMS.filter((u) => u === 'konnektive' || u === 'activecampaign' || data.jobs.some((j) => j.upstream === u)).map((u) => (
         <tr key={u}>
           <th scope="row">{NAMES[u]}</th>
           <td>{count(n('pending', u))}</td>

@@ -5,6 +5,7 @@
  * upstream call with its redacted request and response, a page at a time ("Show more").
  */
 import { useState } from 'preact/hooks';
+import { UPSTREAM_NAMES } from '../../upstreams.js';
 import type { SessionDetailData, SessionTimelineData, TimelineEntryData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
 import { Badge, Problem, Section, ShowMore } from './components.js';
@@ -55,6 +56,24 @@ function Entry({ entry }: { entry: TimelineEntryData }) {
       );
     case 'exit':
       return <strong>Left the page</strong>;
+    case 'attribution': {
+      const values = Object.entries(entry.values);
+      return (
+        <>
+          <strong>Click and consent</strong>: marketing {entry.marketing ? 'allowed' : 'not allowed'}
+          {values.length > 0 ? (
+            <dl class="attribution">
+              {values.flatMap(([key, value]) => [
+                <dt key={`${key}:name`}>{key}</dt>,
+                <dd key={`${key}:value`} class="mono">
+                  {value}
+                </dd>,
+              ])}
+            </dl>
+          ) : null}
+        </>
+      );
+    }
     case 'state':
       return (
         <>
@@ -70,7 +89,7 @@ function Entry({ entry }: { entry: TimelineEntryData }) {
         <details>
           <summary>
             <strong>
-              {entry.upstream === 'konnektive' ? 'Konnektive' : 'ActiveCampaign'} {entry.endpoint}
+              {UPSTREAM_NAMES[entry.upstream]} {entry.endpoint}
             </strong>{' '}
             <Badge value={entry.outcome} /> {entry.httpStatus ? `HTTP ${entry.httpStatus}` : ''} · {Math.round(entry.latencyMs)} ms
           </summary>
