@@ -244,3 +244,47 @@ describe('funnelbeacon doctor', () => {
     expect(lines.join('\n')).toMatch(/SWEEP_EVERY/);
   });
 });
+
+describe('funnelbeacon doctor, ad platforms', () => {
+  it("checks each configured platform's credentials with a call that records nothing, and says in one line what is wrong", async () => {
+    const { startMetaDouble } = await import('../test/doubles/meta-double.js');
+    const { startTikTokDouble } = await import('../test/doubles/tiktok-double.js');
+    const meta = await startMetaDouble();
+    const tiktok = await startTikTokDouble();
+    try {
+      const env = await migrated(
+        konnektiveEnv(double.url, {
+          EMIT_VIA: 'sandbox',
+          META_PIXEL_ID: meta.pixelId,
+          META_ACCESS_TOKEN: 'meta-test-token',
+          META_API_URL: meta.apiUrl,
+          TIKTOK_PIXEL_CODE: tiktok.pixelCode,
+          TIKTOK_ACCESS_TOKEN: 'tiktok-test-token',
+          TIKTOK_API_URL: tiktok.url,
+        }),
+      );
+      const ok = await doctor(env);
+      expect(line(ok.lines, 'meta')).toMatch(new RegExp(`^ok +meta: Meta: pixel ${meta.pixelId} readable`));
+      expect(line(ok.lines, 'tiktok')).toMatch(/^ok +tiktok: /);
+      // Nothing real was recorded: Meta was only read, TikTok's event went in test mode.
+      expect(meta.received()).toEqual([]);
+      expect(tiktok.received().every((event) => event.testEventCode !== undefined)).toBe(true);
+
+      meta.setAccessToken('rotated');
+      tiktok.setAccessToken('rotated');
+      const refused = await doctor(env);
+      expect(refused.code).not.toBe(0);
+      expect(line(refused.lines, 'meta')).toMatch(/^FAIL +meta: .*\(check META_ACCESS_TOKEN and META_PIXEL_ID\)$/);
+      expect(line(refused.lines, 'tiktok')).toMatch(/^FAIL +tiktok: .*\(check TIKTOK_ACCESS_TOKEN and TIKTOK_PIXEL_CODE\)$/);
+      expect(refused.lines.join('\n')).not.toContain('meta-test-token');
+    } finally {
+      await meta.close();
+      await tiktok.close();
+    }
+  });
+
+  it('in sandbox mode says the conversions are recorded, never sent', async () => {
+    const { lines } = await doctor(await migrated(testEnv()));
+    expect(line(lines, 'ad platforms')).toMatch(/^ok +ad platforms: sandbox mode/);
+  });
+});
