@@ -78,7 +78,7 @@ const absoluteUrl = httpUrl('href', 'an absolute http(s) URL');
  * only (127.0.0.0/8, ::1, localhost), as the test doubles are; never credentials in clear text
  * across a network.
  */
-function secureUpstream(text: string): boolean {
+export function secureUpstream(text: string): boolean {
   const url = new URL(text);
   if (url.protocol === 'https:') return true;
   return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname));
@@ -153,6 +153,8 @@ const EnvSchema = z.object({
   RECOVERY_FALLBACK_URL: optionalText.pipe(absoluteUrl.optional()),
   /** The owner's product list (collector/catalogue/product-file.ts); else Konnektive's campaign products. */
   PRODUCTS_FILE: optionalText,
+  /** Affiliate postbacks (collector/postbacks/postback-file.ts): none unless set. */
+  POSTBACKS_FILE: optionalText,
   PRODUCT_MEDIA_HOSTS: list.pipe(z.array(mediaHost)),
   /** Lifecycle sync (collector/lifecycle/): off unless asked for. */
   LIFECYCLE_SYNC: flag(false),
@@ -241,6 +243,8 @@ export interface Config {
   readonly sessionTtlMs: number;
   /** `PRODUCTS_FILE`: where a CART's products come from when set (else Konnektive's campaign products). */
   readonly productsFile: string | undefined;
+  /** `POSTBACKS_FILE`: the affiliate postbacks' JSON file, when set. */
+  readonly postbacksFile: string | undefined;
   /** `PRODUCT_MEDIA_HOSTS`: hosts (and their subdomains) a page's product image and link may be on. */
   readonly productMediaHosts: readonly string[];
   /** Recovery links (a CART's `orderUrl`): their lifetime, and where they lead once paid or invalid. */
@@ -402,6 +406,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     nodeOptions: e.NODE_OPTIONS,
     sessionTtlMs: e.SESSION_TTL,
     productsFile: e.PRODUCTS_FILE,
+    postbacksFile: e.POSTBACKS_FILE,
     productMediaHosts: Object.freeze(e.PRODUCT_MEDIA_HOSTS),
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
     lifecycle: Object.freeze({
