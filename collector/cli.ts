@@ -1,6 +1,6 @@
 /**
  * @module cli
- * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report | sync --since`. Configuration errors print one line per
+ * `funnelbeacon serve | migrate | doctor | replay | sweep --once | report | sync --since | postbacks`. Configuration errors print one line per
  * problem, naming the variable, and exit 1. `--env-file PATH` reads the settings from a file
  * (see load-env.ts), so that no secret is ever passed on a command line.
  */
@@ -11,6 +11,7 @@ import { systemClock } from './clock.js';
 import { connect, connectLines } from './cli/connect.js';
 import { checkAdPlatforms } from './doctor-checks.js';
 import { parseSyncArgs, runSync } from './cli/sync.js';
+import { runPostbacks } from './cli/postbacks.js';
 import { startBanner } from './cli/banner.js';
 import { runDoctor } from './doctor.js';
 import { BackupError, backupSqlite } from './store/backup.js';
@@ -45,6 +46,10 @@ const USAGE = `usage: funnelbeacon [--env-file PATH] <command>
             lifecycle backfill (LIFECYCLE_SYNC=on): read Konnektive's history day by day and
             deliver it to ActiveCampaign; Ctrl-C stops, the same command resumes; --dry-run
             prints the events per day and sends and writes nothing
+  postbacks check
+            check POSTBACKS_FILE and print each postback's request for a sample order
+  postbacks test NAME
+            fire the postback NAME with sample values and print the network's answer
 `;
 
 function configFrom(envFile: string | undefined): Config {
@@ -196,6 +201,10 @@ async function main(argv: string[]): Promise<number> {
         err: (line) => console.error(line),
         signal: controller.signal,
       });
+    }
+    case 'postbacks': {
+      const config = configOrExit();
+      return runPostbacks(config, positionals.slice(1), { out: (line) => console.log(line), err: (line) => console.error(line) });
     }
     case 'doctor': {
       const result = loadConfig(envFile);
