@@ -79,6 +79,7 @@ export function postbackUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
+const CAMPAIGN_ID = 'expected campaign ids as strings of digits, such as "12"';
 const nonEmpty = (what: string) => `list at least one ${what}, or leave the field out for all`;
 
 const PostbackEntry = z
@@ -86,11 +87,13 @@ const PostbackEntry = z
     name: z.string({ error: 'expected a name such as "net-sale"' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"'),
     on: z.enum(POSTBACK_EVENTS, { error: `expected one of ${POSTBACK_EVENTS.join(', ')}` }),
     affIds: z
-      .array(z.string().min(1).max(64), { error: 'expected a list of affiliate ids such as ["AFF7"]' })
+      .array(z.string({ error: 'expected an affiliate id as a string, such as "AFF7"' }).min(1, 'expected an affiliate id, not an empty string').max(64, 'at most 64 characters'), {
+        error: 'expected a list of affiliate ids such as ["AFF7"]',
+      })
       .min(1, nonEmpty('affiliate id'))
       .optional(),
     campaigns: z
-      .array(z.string().regex(/^\d{1,20}$/, 'expected campaign ids as strings of digits, such as "12"'), { error: 'expected a list of campaign ids such as ["12"]' })
+      .array(z.string({ error: CAMPAIGN_ID }).regex(/^\d{1,20}$/, CAMPAIGN_ID), { error: 'expected a list of campaign ids such as ["12"]' })
       .min(1, nonEmpty('campaign id'))
       .optional(),
     method: z.enum(['GET', 'POST'], { error: 'expected GET or POST' }).optional(),
