@@ -12,7 +12,7 @@ import { src } from './config.js';
 import type * as AttributionCapture from './attribution-capture.js';
 import { sessionId } from './session.js';
 import { local } from './storage.js';
-import { consented, marketing, track } from './transport.js';
+import { answered, consented, marketing, track } from './transport.js';
 import { log } from './util.js';
 
 /**
@@ -27,8 +27,8 @@ const seen = (): string => [sessionId(), marketing, location.search.match(/\w+=/
 export const attribute = (): unknown =>
   consented &&
   local('funnelbeacon.s') != seen() &&
-  // Each run reads the consent and the page as they are then: runs settled in any order agree.
+  // Each run reads the marketing choice and the page as they are then: runs settled in any order agree.
   (import(new URL('a.js', src).href) as Promise<typeof AttributionCapture>).then(
-    (code) => consented && code.attribute(marketing, sessionId(), track, local, seen()),
+    (code) => code.attribute(marketing, sessionId, track, local, seen, answered),
     log,
   );

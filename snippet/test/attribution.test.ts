@@ -3,14 +3,39 @@ import { build } from 'esbuild';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SNIPPET_BUILD } from '../../build.mjs';
 import { AD_KEYS, ATTRIBUTION_KEYS, AttributionEvent } from '../../collector/wire-schema.js';
-import { AD_COUNT, attribute, gather, news, SEEN, SENT, type Sent, sentFor, SOURCES } from '../src/attribution-capture.js';
+import { attribute, SEEN, SENT } from '../src/attribution-capture.js';
+import { AD_COUNT, gather, KEYS, names, news, type Sent, sentFor } from '../src/attribution-values.js';
 
 const NOW = 1_765_000_000_000;
 
 describe('the attribution keys', () => {
   it('are the wire’s, in its order, the ad platforms’ first', () => {
-    expect(SOURCES.map(([key]) => key)).toEqual([...ATTRIBUTION_KEYS]);
-    expect(SOURCES.slice(0, AD_COUNT).map(([key]) => key)).toEqual([...AD_KEYS]);
+    expect(KEYS).toEqual([...ATTRIBUTION_KEYS]);
+    expect(KEYS.slice(0, AD_COUNT)).toEqual([...AD_KEYS]);
+  });
+
+  it('are read from these URL parameters and cookies', () => {
+    expect(Object.fromEntries(KEYS.map((key) => [key, names(key)]))).toEqual({
+      fbc: ['_fbc'],
+      fbp: ['_fbp'],
+      ttclid: ['ttclid'],
+      ttp: ['_ttp'],
+      gclid: ['gclid'],
+      gbraid: ['gbraid'],
+      wbraid: ['wbraid'],
+      affId: ['affId', 'AFFID'],
+      c1: ['c1', 'C1'],
+      c2: ['c2', 'C2'],
+      c3: ['c3', 'C3'],
+      c4: ['c4', 'C4'],
+      c5: ['c5', 'C5'],
+      clickId: ['clickid', 'click_id', 'cid'],
+      utm_source: ['utm_source'],
+      utm_medium: ['utm_medium'],
+      utm_campaign: ['utm_campaign'],
+      utm_term: ['utm_term'],
+      utm_content: ['utm_content'],
+    });
   });
 });
 
@@ -118,23 +143,38 @@ describe('sentFor', () => {
 });
 
 describe('attribute, on a page', () => {
-  /** The page: its URL query and cookies, with every read of `document.cookie` counted. */
-  function page(search: string, cookies: string) {
-    const reads = { cookie: 0 };
-    vi.stubGlobal('location', { search });
+  /** The page: its URL query and cookies, with every read of `document.cookie` counted and every write kept. */
+  function page(search: string, cookies: string, protocol = 'http:') {
+    const reads = { cookie: 0, written: [] as string[] };
+    vi.stubGlobal('location', { search, protocol });
     vi.stubGlobal('document', {
       get cookie() {
         reads.cookie++;
         return cookies;
       },
+      set cookie(value: string) {
+        reads.written.push(value);
+      },
     });
     return reads;
   }
-  /** The snippet's storage and queue. */
-  function snippet(stored: Record<string, string> = {}) {
+  /**
+   * The snippet: its storage (`blocked`: as `local` answers where localStorage throws), its
+   * queue, the session it holds and the calls waiting for the next answer.
+   */
+  function snippet(stored: Record<string, string> = {}, blocked = false) {
     const events: unknown[] = [];
-    const local = (key: string, value?: string) => (value == null ? (stored[key] ?? null) : void (stored[key] = value));
-    return { events, stored, local, track: (event: unknown) => events.push(event) };
+    const answered: (() => void)[] = [];
+    const state = { session: undefined as string | undefined };
+    const local = (key: string, value?: string) => (blocked ? undefined : value == null ? (stored[key] ?? null) : void (stored[key] = value));
+    const run = (marketing: boolean, seen = 'seen') =>
+      attribute(marketing, () => state.session, (event) => events.push(event), local, () => seen, answered);
+    /** The collector answers: the session is named, and what waited for an answer runs. */
+    const answer = (session: string) => {
+      state.session = session;
+      for (const fn of answered.splice(0)) fn();
+    };
+    return { events, stored, state, run, answer, answered };
   }
   afterEach(() => {
     vi.unstubAllGlobals();
@@ -143,25 +183,30 @@ describe('attribute, on a page', () => {
   it('sends once per session, then only what is new, and keeps what it looked at', () => {
     page('?fbclid=AbC_123&affId=A7', 'a=1');
     const s = snippet();
-    attribute(true, undefined, s.track, s.local, 'seen-1');
+    s.run(true, 'seen-1');
     expect(s.events).toEqual([{ type: 'attribution', marketing: true, values: { fbc: expect.stringMatching(/^fb\.1\.\d{13}\.AbC_123$/), affId: 'A7' } }]);
     expect(s.stored[SEEN]).toBe('seen-1');
+    // The first answer names the session the event went to.
+    s.answer('S');
+    expect(JSON.parse(s.stored[SENT]!)).toEqual({ s: 'S', m: true, k: ['fbc', 'affId'] });
 
-    // The next page of the session (the collector named it since): the pixel has set _fbp.
+    // The next page of the session: the pixel has set _fbp.
     page('', 'a=1; _fbp=fb.1.1700000000000.9');
-    attribute(true, 'S', s.track, s.local, 'seen-2');
+    s.run(true, 'seen-2');
     expect(s.events.slice(1)).toEqual([{ type: 'attribution', marketing: true, values: { fbp: 'fb.1.1700000000000.9' } }]);
     // A reload: nothing new.
-    attribute(true, 'S', s.track, s.local, 'seen-2');
+    s.run(true, 'seen-2');
     expect(s.events).toHaveLength(2);
     expect(JSON.parse(s.stored[SENT]!)).toEqual({ s: 'S', m: true, k: ['fbc', 'affId', 'fbp'] });
+    expect(s.answered).toEqual([]);
   });
 
   it('without marketing consent never reads a cookie, and still tells the choice once', () => {
     const reads = page('?fbclid=AbC_123', '_fbp=P');
     const s = snippet();
-    attribute(false, 'S', s.track, s.local, 'seen');
-    attribute(false, 'S', s.track, s.local, 'seen');
+    s.state.session = 'S';
+    s.run(false);
+    s.run(false);
     expect(s.events).toEqual([{ type: 'attribution', marketing: false, values: {} }]);
     expect(reads.cookie).toBe(0);
   });
@@ -169,8 +214,41 @@ describe('attribute, on a page', () => {
   it('tells a new session all over again', () => {
     page('?utm_source=fb', '');
     const s = snippet({ [SENT]: JSON.stringify({ s: 'OLD', m: true, k: ['utm_source'] }) });
-    attribute(true, 'NEW', s.track, s.local, 'seen');
+    s.state.session = 'NEW';
+    s.run(true);
     expect(s.events).toEqual([{ type: 'attribution', marketing: true, values: { utm_source: 'fb' } }]);
+  });
+
+  it('gives a record of a first page that had nothing new the session of the next answer', () => {
+    // The first page's answer never came (the visitor left at once); the next page tells nothing new.
+    page('?utm_source=fb', '');
+    const s = snippet({ [SENT]: JSON.stringify({ m: true, k: ['utm_source'] }) });
+    s.run(true);
+    expect(s.events).toEqual([]);
+    s.answer('S');
+    expect(JSON.parse(s.stored[SENT]!)).toEqual({ s: 'S', m: true, k: ['utm_source'] });
+    // Days later the session has expired: the collector names a new one, which is told afresh.
+    s.state.session = 'LATER';
+    page('', '');
+    s.run(true);
+    expect(s.events).toEqual([{ type: 'attribution', marketing: true, values: {} }]);
+  });
+
+  it('where localStorage is blocked, keeps its record in a cookie of its own (__Host- on https)', () => {
+    const first = page('?utm_source=fb', 'funnelbeacon=s.S.x', 'https:');
+    const s = snippet({}, true);
+    s.state.session = 'S';
+    s.run(false);
+    expect(s.events).toEqual([{ type: 'attribution', marketing: false, values: { utm_source: 'fb' } }]);
+    expect(first.written).toEqual([`__Host-funnelbeacon-a=${encodeURIComponent(JSON.stringify({ s: 'S', m: false, k: ['utm_source'] }))};path=/;secure`]);
+    // The next page finds it: nothing new to tell.
+    page('?utm_source=fb', `funnelbeacon=s.S.x; ${first.written[0]!.split(';')[0]}`, 'https:');
+    s.run(false);
+    expect(s.events).toHaveLength(1);
+    // A plain cookie of that name (a sibling subdomain's) is not the record on https.
+    page('?utm_source=fb', `funnelbeacon-a=${encodeURIComponent(JSON.stringify({ s: 'S', m: false, k: ['utm_source'] }))}`, 'https:');
+    s.run(false);
+    expect(s.events).toHaveLength(2);
   });
 });
 
