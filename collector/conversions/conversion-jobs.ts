@@ -125,8 +125,9 @@ export async function conversionOf(store: Pick<Store, 'lastPageView'>, session: 
     ...(lead.state ? { state: lead.state } : {}),
     ...(lead.postalCode ? { postalCode: lead.postalCode } : {}),
     ...(lead.country ? { country: lead.country } : {}),
-    // Konnektive's customer id once known (the same person across sessions), else the session.
-    externalId: order?.customerId ?? session.konnektive.customerId ?? session.id,
+    // The session: the same for every conversion of the visit (Konnektive's customer id is not
+    // known yet when the Lead goes, and the platform ties events by an id that does not change).
+    externalId: session.id,
     ip: session.ip,
     userAgent: session.userAgent,
   };

@@ -29,14 +29,14 @@ export const sessionOfQueueKey = (key: string): string => key.replace(/^(meta|ti
 
 /**
  * Queues the conversion for every platform, unless it was queued before (`once`: what marks it,
- * the session id, or the order id for a Purchase). Returns how many jobs it queued.
+ * the session id, or the order id for a Purchase), `delayMs` after its cause. Returns how many jobs it queued.
  */
-export async function queueConversion(tx: StoreTx, platforms: readonly AdPlatform[], payload: ConversionJobPayload, once: string): Promise<number> {
+export async function queueConversion(tx: StoreTx, platforms: readonly AdPlatform[], payload: ConversionJobPayload, once: string, delayMs = 0): Promise<number> {
   if (platforms.length === 0) return 0;
   if (!(await tx.spendToken(`conversion.${payload.name}.${once}`, payload.at + MARKER_TTL_MS))) return 0;
   for (const platform of platforms) {
     const kind = CONVERSION_JOB_KIND[platform];
-    await tx.enqueue({ sessionId: conversionQueueKey(platform, payload.session), upstream: jobUpstream(kind, 'konnektive'), kind, payload: { ...payload }, runAt: payload.at });
+    await tx.enqueue({ sessionId: conversionQueueKey(platform, payload.session), upstream: jobUpstream(kind, 'konnektive'), kind, payload: { ...payload }, runAt: payload.at + delayMs });
   }
   return platforms.length;
 }

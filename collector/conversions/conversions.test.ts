@@ -13,6 +13,8 @@ import { ev, eventually, startTestCollector, testEnv, type TestCollector } from 
 import { emissionEnv, withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import { conversionCounts } from '../dashboard/queries.js';
+import { LEAD_CONVERSION_SETTLE_MS } from '../ingest/apply-batch.js';
+import { VirtualClock as Clock } from '../../test/support/virtual-clock.js';
 
 const MINUTE = 60_000;
 const FBCLID = 'IwAR2xYz_AbC-123';
@@ -100,7 +102,8 @@ describe('conversions to the ad platforms', () => {
     );
     const leadAt = clock.now();
     await visit(first.session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)], userAgent);
-    await settle();
+    // The Lead waits a few seconds for the rest of the form.
+    await idle(LEAD_CONVERSION_SETTLE_MS);
     const checkoutAt = clock.now();
     await visit(first.session, [ev.page('checkout', 'https://secure.example/checkout'), ev.cart([bottle])], userAgent);
     await settle();
@@ -208,7 +211,7 @@ describe('conversions to the ad platforms', () => {
     const bot = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
     const first = await visit(undefined, [ev.page('lead', 'https://offer.example/lead'), attribution(true, { fbp: 'fb.1.1765000000000.1' }), ev.lead(ann)], bot);
     await visit(first.session, [ev.page('checkout', 'https://secure.example/checkout'), ev.cart([bottle])], bot);
-    await settle();
+    await idle(LEAD_CONVERSION_SETTLE_MS);
     expect(meta.requests).toEqual([]);
     await walk({ test: true });
     expect(meta.counted().map((received) => received.event.event_name)).toEqual(['Lead', 'InitiateCheckout']);
@@ -253,7 +256,7 @@ describe('conversions to the ad platforms', () => {
     const first = await visit(undefined, [ev.page('lead', 'https://offer.example/lead'), attribution(true, { fbp: 'fb.1.1765000000000.2' }), ev.lead(ann)]);
     meta.fail('http500');
     // Eight attempts with the test's short backoff, a second of virtual time apart.
-    for (let attempt = 0; attempt < 10; attempt++) await idle(1_000);
+    for (let attempt = 0; attempt < 15; attempt++) await idle(1_000);
     const dead = (await collector.store.listJobs({ state: 'dead' })).filter((job) => job.kind === 'meta.conversion');
     expect(dead).toHaveLength(1);
     meta.recover();
@@ -286,9 +289,12 @@ describe('conversions in sandbox mode', () => {
   afterEach(async () => collector?.close());
 
   it('records the requests it would send to each platform in full, and sends nothing', async () => {
-    collector = await startTestCollector(testEnv(), { runSweeper: false });
+    const clock = new Clock();
+    collector = await startTestCollector(testEnv(), { runSweeper: false, clock });
     const res = await collector.post({ events: [ev.page('lead', 'http://localhost:5173/lead'), attribution(true, { fbp: 'fb.1.1765000000000.5' }), ev.lead({ emailAddress: 'sam@example.com' })] });
     const { ids } = (await res.json()) as IngestResponse;
+    clock.advance(LEAD_CONVERSION_SETTLE_MS);
+    collector.worker.notify();
     await eventually(async () => (await collector!.store.listAttempts()).filter((attempt) => attempt.outcome === 'sandbox' && (attempt.upstream === 'meta' || attempt.upstream === 'tiktok')).length === 2);
     const recorded = (await collector.store.listAttempts()).filter((attempt) => attempt.upstream === 'meta' || attempt.upstream === 'tiktok');
     const metaBody = JSON.parse(recorded.find((attempt) => attempt.upstream === 'meta')!.request) as { data: Record<string, any>[] };

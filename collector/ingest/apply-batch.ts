@@ -68,6 +68,9 @@ export interface IngestPolicy extends AbandonmentPolicy {
   adPlatforms?: readonly AdPlatform[];
 }
 
+/** How long a Lead conversion waits for the rest of the form (within the 10 seconds a conversion should take). */
+export const LEAD_CONVERSION_SETTLE_MS = 5_000;
+
 /** How long after a session began a resent first batch may still find it. */
 const RESEND_WINDOW_MS = 15 * 60_000;
 
@@ -221,7 +224,9 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     // A bot session's conversions are queued too: their delivery records them as skipped, with
     // the reason, for the Delivery view's counts (conversions/conversion-jobs.ts).
     if (leadChanged && !hasContact(session.lead) && hasContact(lead)) {
-      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, session.id);
+      // Sent a few seconds later, with what the visitor typed meanwhile (the phone and names after
+      // the email): the platforms match a person better on more fields.
+      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, session.id, LEAD_CONVERSION_SETTLE_MS);
     }
     // A session with a cart reached the checkout: its checkout page view came with (or after) the
     // cart, or its cart came while the buyer is on the checkout.
