@@ -22,6 +22,8 @@ export interface PostbackRequest {
 }
 
 export const POSTBACK_USER_AGENT = 'funnelbeacon-postback';
+/** What the delivery log shows in place of the email hash. */
+const HASH = '[hash]';
 
 /**
  * The URL with each token's text, encoded with encodeURIComponent; a token never written is left
@@ -34,8 +36,6 @@ export function renderUrl(template: string, texts: Readonly<Record<PostbackToken
     return masked && name === 'email_sha256' && text !== '' ? HASH : encodeURIComponent(text);
   });
 }
-
-const HASH = '[hash]';
 
 function bodyOf(kind: 'form' | 'json', texts: Readonly<Record<PostbackToken, string>>, amountCents: number | undefined): { type: string; text: string } {
   if (kind === 'form') return { type: 'application/x-www-form-urlencoded', text: new URLSearchParams(POSTBACK_TOKENS.map((token) => [token, texts[token]])).toString() };
