@@ -155,6 +155,10 @@ const EnvSchema = z.object({
   PRODUCTS_FILE: optionalText,
   /** Affiliate postbacks (collector/postbacks/postback-file.ts): none unless set. */
   POSTBACKS_FILE: optionalText,
+  /** Delivery accuracy alerts (collector/accuracy/alerts.ts): the floor, where to post, how often to look. */
+  ALERT_ACCURACY: z.coerce.number().gt(0, { message: 'must be above 0 (a share: 0.95 is 95%)' }).max(1, { message: 'must be at most 1 (a share: 0.95 is 95%)' }).default(0.95),
+  ALERT_WEBHOOK_URL: optionalText.pipe(z.url().refine(secureUpstream, { message: 'must be an https:// URL (plain http:// only to this machine: localhost, 127.0.0.1, [::1])' }).optional()),
+  ALERT_EVERY: duration('5m'),
   PRODUCT_MEDIA_HOSTS: list.pipe(z.array(mediaHost)),
   /** Lifecycle sync (collector/lifecycle/): off unless asked for. */
   LIFECYCLE_SYNC: flag(false),
@@ -245,6 +249,8 @@ export interface Config {
   readonly productsFile: string | undefined;
   /** `POSTBACKS_FILE`: the affiliate postbacks' JSON file, when set. */
   readonly postbacksFile: string | undefined;
+  /** Delivery accuracy alerts: `ALERT_ACCURACY` (a share in (0, 1]), `ALERT_WEBHOOK_URL` (Slack or Discord incoming webhook), `ALERT_EVERY`. */
+  readonly alerts: { readonly accuracy: number; readonly webhookUrl: string | undefined; readonly everyMs: number };
   /** `PRODUCT_MEDIA_HOSTS`: hosts (and their subdomains) a page's product image and link may be on. */
   readonly productMediaHosts: readonly string[];
   /** Recovery links (a CART's `orderUrl`): their lifetime, and where they lead once paid or invalid. */
@@ -407,6 +413,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     sessionTtlMs: e.SESSION_TTL,
     productsFile: e.PRODUCTS_FILE,
     postbacksFile: e.POSTBACKS_FILE,
+    alerts: Object.freeze({ accuracy: e.ALERT_ACCURACY, webhookUrl: e.ALERT_WEBHOOK_URL, everyMs: e.ALERT_EVERY }),
     productMediaHosts: Object.freeze(e.PRODUCT_MEDIA_HOSTS),
     recovery: Object.freeze({ linkTtlMs: e.RECOVERY_LINK_TTL, doneUrl: e.RECOVERY_DONE_URL, fallbackUrl: e.RECOVERY_FALLBACK_URL }),
     lifecycle: Object.freeze({
