@@ -23,6 +23,9 @@ export interface Metrics {
   readonly upstreamLatency: UpstreamLatencyHistogram;
   readonly recoveryClicks: Counter<'outcome'>;
   readonly conversionsSkipped: Counter<'platform' | 'conversion' | 'reason'>;
+  /** Set by the delivery accuracy alerts (collector/accuracy/alerts.ts), per destination. */
+  readonly destinationAccuracy: Gauge<'destination'>;
+  readonly destinationAlerting: Gauge<'destination'>;
 }
 
 /**
@@ -120,6 +123,18 @@ export function createMetrics(store: Store, { defaults = true, clock = systemClo
       name: 'funnelbeacon_conversions_skipped_total',
       help: 'Conversions deliberately not sent to an ad platform, by platform, conversion and reason (no_consent, bot, test_order, too_old, session_gone).',
       labelNames: ['platform', 'conversion', 'reason'],
+      registers: [registry],
+    }),
+    destinationAccuracy: new Gauge({
+      name: 'funnelbeacon_destination_accuracy',
+      help: 'Each destination\'s delivery accuracy over the last two hours ((sent + skipped) / expected; 1 when nothing was expected), as the last alert check found it.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
+    destinationAlerting: new Gauge({
+      name: 'funnelbeacon_destination_alerting',
+      help: '1 while a destination is below ALERT_ACCURACY or its upstream refused the credentials, else 0.',
+      labelNames: ['destination'],
       registers: [registry],
     }),
     upstreamCalls: upstreamCallCounter(
