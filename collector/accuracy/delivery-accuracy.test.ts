@@ -35,7 +35,7 @@ const T0 = Date.UTC(2026, 11, 7, 10, 0, 0);
 const PERIOD = { from: T0, to: T0 + 2 * HOUR };
 
 /** A collector sending to Konnektive, ActiveCampaign and Meta (the destinations' configuration only). */
-export const ACCURACY_CONFIG = {
+const ACCURACY_CONFIG = {
   emitVia: 'activecampaign',
   activeCampaign: { apiUrl: 'https://acct.api-us1.com', apiKey: 'k' },
   lifecycle: { enabled: false },
