@@ -38,6 +38,8 @@ import { emissionUpstream, type JobKind } from './outbox/job-kinds.js';
 import type { JobHandler } from './outbox/job-outcome.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { Retention } from './retention/retention.js';
+import { Alerts } from './accuracy/alerts.js';
+import { destinations } from './accuracy/delivery-accuracy.js';
 import { openStore, type OpenStoreOptions } from './store/open-store.js';
 import { recoveryLinks } from './recovery/recovery-token.js';
 import type { Store } from './store/store.js';
@@ -147,6 +149,19 @@ export async function startCollector(config: Config, options: CollectorOptions =
 
   const sweeper = new Sweeper({ store, config, clock, logger, onQueued: () => worker.notify(), lifecycle: lifecyclePollClock(config, store) });
   const retention = new Retention({ store, clock, logger, retentionDays: config.retentionDays, everyMs: config.retentionEveryMs });
+  const alerts = new Alerts({
+    store,
+    destinations: destinations(config),
+    health,
+    metrics,
+    logger,
+    clock,
+    threshold: config.alerts.accuracy,
+    everyMs: config.alerts.everyMs,
+    webhookUrl: config.alerts.webhookUrl,
+    publicUrl: config.publicUrl,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   const committer = new GroupCommitter(store, {
     onCommitted: () => worker.notify(),
     policy: {
@@ -166,6 +181,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   if (options.runWorker !== false) worker.start();
   if (options.runSweeper !== false) sweeper.start();
   if (options.runRetention !== false) retention.start();
+  alerts.start();
   logger.info({ port, mode: config.sandbox ? 'sandbox' : 'live', store: store.kind }, 'collector listening');
 
   let closing: Promise<void> | undefined;
@@ -177,6 +193,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       stopProbe();
       await sweeper.stop();
       await retention.stop();
+      await alerts.stop();
       await worker.stop();
       await store.close();
       logger.info('collector stopped');
