@@ -300,6 +300,54 @@ export const DeliveryResponse = z.object({
 
 export const SandboxRequestsResponse = z.object({ requests: z.array(SandboxRequestSchema), next: z.number().nullable() });
 
+/** Delivery accuracy (collector/accuracy/): a period [from, to) of at most 31 days; the last 24 hours by default. */
+export const AccuracyQuery = z
+  .object({ from: instant.optional(), to: instant.optional() })
+  .refine((q) => q.from === undefined || q.to === undefined || (q.to > q.from && q.to - q.from <= 31 * 86_400_000), {
+    message: '`to` must be after `from`, at most 31 days later',
+  });
+
+export const AccuracyDestinationParam = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a destination');
+
+const AccuracyFiguresSchema = z.object({
+  expected: count,
+  sent: count,
+  skipped: count,
+  skippedBy: z.record(z.string(), count),
+  failed: count,
+  waiting: count,
+  missing: count,
+  /** (sent + skipped) / expected; 1 when nothing was expected. */
+  accuracy: z.number().min(0).max(1),
+});
+
+export const AccuracyResponse = z.object({
+  from: z.number(),
+  to: z.number(),
+  /** The period of the same length just before. */
+  previous: z.object({ from: z.number(), to: z.number() }),
+  destinations: z.array(z.object({ destination: z.string(), label: z.string(), current: AccuracyFiguresSchema, previous: AccuracyFiguresSchema })),
+});
+
+export const AccuracyItemsResponse = z.object({
+  destination: z.string(),
+  label: z.string(),
+  from: z.number(),
+  to: z.number(),
+  /** The newest items that failed or are missing, at most `limit`. */
+  items: z.array(
+    z.object({
+      sessionId: z.string().nullable(),
+      item: z.string(),
+      at: z.number(),
+      status: z.enum(['failed', 'missing']),
+      job: z.enum(['dead', 'failing']).nullable(),
+      error: z.string().nullable(),
+    }),
+  ),
+  limit: count,
+});
+
 export const ReplayResponse = z.object({ replayed: count });
 export const DoctorResponse = z.object({ at: z.number(), checks: z.array(CheckSchema) });
 export const SessionInfoResponse = z.object({
@@ -320,6 +368,8 @@ export type TimelineEntryData = z.infer<typeof TimelineEntrySchema>;
 export type SessionTimelineData = z.infer<typeof SessionTimelineResponse>;
 export type DeliveryData = z.infer<typeof DeliveryResponse>;
 export type SandboxRequestsData = z.infer<typeof SandboxRequestsResponse>;
+export type AccuracyData = z.infer<typeof AccuracyResponse>;
+export type AccuracyItemsData = z.infer<typeof AccuracyItemsResponse>;
 export type DoctorData = z.infer<typeof DoctorResponse>;
 export type CheckData = z.infer<typeof CheckSchema>;
 export type SessionInfoData = z.infer<typeof SessionInfoResponse>;

@@ -11,6 +11,10 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import type { z } from 'zod';
 import type { Config } from '../config.js';
 import {
+  AccuracyDestinationParam,
+  AccuracyItemsResponse,
+  AccuracyQuery,
+  AccuracyResponse,
   DeliveryResponse,
   DoctorResponse,
   OverviewResponse,
@@ -30,6 +34,7 @@ import {
   SourcesResponse,
 } from '../dashboard/api-schema.js';
 import { dashboardAuth, SESSION_COOKIE, type DashboardAuth } from '../dashboard/auth.js';
+import { accuracyItems, deliveryAccuracy, destinations, DRILL_DOWN_LIMIT } from '../accuracy/delivery-accuracy.js';
 import { lifecycleNote, overview, sources } from '../dashboard/overview.js';
 import { conversionCounts, deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail, sessionTimeline } from '../dashboard/queries.js';
 import { runChecks, type Check } from '../doctor-checks.js';
@@ -241,6 +246,42 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
   api.get('/delivery/sandbox', async (c) => {
     const { before, limit } = query(c, SandboxRequestsQuery);
     return send(c, SandboxRequestsResponse, showsSandbox ? await sandboxRequests(sql, limit, before) : { requests: [], next: null });
+  });
+
+  // Delivery accuracy per destination (collector/accuracy/): the period and the one before it.
+  const accuracyDestinations = destinations(config);
+  const accuracyPeriod = (c: Context) => {
+    const { from, to } = query(c, AccuracyQuery);
+    const end = to ?? (from !== undefined ? Math.min(from + 86_400_000, now()) : now());
+    const start = from ?? end - 86_400_000;
+    if (end <= start) fail(400, 'bad_request', '`to` must be after `from`');
+    return { from: start, to: end };
+  };
+  const figures = ({ destination: _d, label: _l, ...rest }: Awaited<ReturnType<typeof deliveryAccuracy>>[number]) => rest;
+
+  api.get('/delivery/accuracy', async (c) => {
+    const period = accuracyPeriod(c);
+    const previous = { from: 2 * period.from - period.to, to: period.from };
+    const [current, before] = [await deliveryAccuracy(sql, accuracyDestinations, period), await deliveryAccuracy(sql, accuracyDestinations, previous)];
+    return send(c, AccuracyResponse, {
+      ...period,
+      previous,
+      destinations: current.map((row, index) => ({ destination: row.destination, label: row.label, current: figures(row), previous: figures(before[index]!) })),
+    });
+  });
+
+  api.get('/delivery/accuracy/:destination/items', async (c) => {
+    const id = AccuracyDestinationParam.safeParse(c.req.param('destination'));
+    const destination = id.success ? accuracyDestinations.find((each) => each.id === id.data) : undefined;
+    if (!destination) fail(404, 'not_found', 'No such destination.');
+    const period = accuracyPeriod(c);
+    return send(c, AccuracyItemsResponse, {
+      destination: destination.id,
+      label: destination.label,
+      ...period,
+      items: await accuracyItems(sql, destination, period, DRILL_DOWN_LIMIT),
+      limit: DRILL_DOWN_LIMIT,
+    });
   });
 
   api.post('/delivery/replay', async (c) => {
