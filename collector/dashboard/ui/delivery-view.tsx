@@ -12,6 +12,7 @@ import { Badge, DataTable, Problem, Section, ShowMore } from './components.js';
 import { ago, count, dateTime } from './format.js';
 import { usePoll } from './hooks.js';
 import { JobLink } from './job-link.js';
+import { AccuracySection } from './accuracy-view.js';
 
 const NAMES = UPSTREAM_NAMES;
 
@@ -67,6 +68,7 @@ export function DeliveryView() {
           <Section title="Outbox">
             <JobCounts data={data} />
           </Section>
+          <AccuracySection />
           {data.conversions.length > 0 || data.upstreams.some((u) => u.upstream === 'meta' || u.upstream === 'tiktok') ? <Conversions data={data} /> : null}
           <Section
             title="Dead letters"
