@@ -196,4 +196,24 @@ describe('delivery accuracy alerts', () => {
     expect((await quiet.checkOnce())[0]).toMatchObject({ alerting: true });
     expect(receiver.received).toHaveLength(2);
   });
+
+  it('started, checks every ALERT_EVERY on its clock', async () => {
+    const running = alerts();
+    running.start();
+    await lead('bad1', 'dead');
+    clock.advance(5 * MINUTE);
+    // stop() waits for the check the timer started.
+    await running.stop();
+    expect(receiver.received.map((m) => m.text)).toEqual([expect.stringContaining('delivery accuracy 0% over the last 2 hours')]);
+    expect(await gauge('funnelbeacon_destination_alerting')).toBe(1);
+  });
+
+  it('started, checks at once when an upstream refuses the credentials', async () => {
+    const running = alerts();
+    running.start();
+    await lead('ok1', 'done');
+    health.pause('konnektive', 'Konnektive refused the API credentials');
+    await running.stop();
+    expect(receiver.received.map((m) => m.text)).toEqual([expect.stringContaining('Konnektive Import Lead is paused')]);
+  });
 });

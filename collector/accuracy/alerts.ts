@@ -69,8 +69,9 @@ export class Alerts {
   readonly #o: AlertOptions;
   readonly #state = new Map<string, DestinationState>();
   #cancel: (() => void) | undefined;
-  #running: Promise<unknown> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
+  /** The checks asked for, one after the other (a pause may ask for one while the timer's runs). */
+  #chain: Promise<unknown> = Promise.resolve();
 
   constructor(options: AlertOptions) {
     this.#o = options;
@@ -78,14 +79,14 @@ export class Alerts {
 
   start(): void {
     const tick = () => {
-      this.#running = this.#queueCheck().finally(() => {
+      void this.#queueCheck().finally(() => {
         if (this.#cancel) this.#cancel = this.#o.clock.setTimer(tick, this.#o.everyMs);
       });
     };
     this.#cancel = this.#o.clock.setTimer(tick, this.#o.everyMs);
     // Refused credentials alert at once, not at the next check.
     this.#unsubscribe = this.#o.health.onChange((_upstream, status) => {
-      if (status.state === 'paused') this.#running = this.#queueCheck();
+      if (status.state === 'paused') void this.#queueCheck();
     });
   }
 
@@ -94,11 +95,9 @@ export class Alerts {
     this.#cancel = undefined;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    await this.#running;
+    await this.#chain;
   }
 
-  #chain: Promise<unknown> = Promise.resolve();
-  /** Checks run one at a time (a pause may ask for one while the timer's runs). */
   #queueCheck(): Promise<unknown> {
     const next = this.#chain.then(() =>
       this.checkOnce().catch((error: unknown) => this.#o.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'delivery accuracy check failed')),
