@@ -105,6 +105,14 @@ async function main(argv: string[]): Promise<number> {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      // An edited POSTBACKS_FILE is read again; one with problems leaves the postbacks in force.
+      process.on('SIGHUP', () => {
+        const registry = collector.postbacks;
+        if (!registry) return logger.warn('SIGHUP: no POSTBACKS_FILE was set at start; nothing to reload');
+        const read = registry.reload();
+        if (read.ok) logger.info({ postbacks: read.postbacks.length }, 'POSTBACKS_FILE reloaded');
+        else logger.error({ problems: read.problems }, 'POSTBACKS_FILE has problems; the postbacks in force are kept');
+      });
       return new Promise<number>(() => {});
     }
     case 'migrate': {

@@ -23,6 +23,7 @@ export interface Metrics {
   readonly upstreamLatency: UpstreamLatencyHistogram;
   readonly recoveryClicks: Counter<'outcome'>;
   readonly conversionsSkipped: Counter<'platform' | 'conversion' | 'reason'>;
+  readonly postbacksSkipped: Counter<'postback' | 'reason'>;
   /** Set by the delivery accuracy alerts (collector/accuracy/alerts.ts), per destination. */
   readonly destinationAccuracy: Gauge<'destination'>;
   readonly destinationAlerting: Gauge<'destination'>;
@@ -135,6 +136,12 @@ export function createMetrics(store: Store, { defaults = true, clock = systemClo
       name: 'funnelbeacon_destination_alerting',
       help: '1 while a destination is below ALERT_ACCURACY or its upstream refused the credentials, else 0.',
       labelNames: ['destination'],
+      registers: [registry],
+    }),
+    postbacksSkipped: new Counter({
+      name: 'funnelbeacon_postbacks_skipped_total',
+      help: 'Affiliate postbacks deliberately not fired, by postback and reason (test_order, prepaid, sale_followed, removed).',
+      labelNames: ['postback', 'reason'],
       registers: [registry],
     }),
     upstreamCalls: upstreamCallCounter(

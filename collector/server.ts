@@ -32,6 +32,8 @@ import { createLogger, type Logger } from './logger.js';
 import { activeAdPlatforms } from './conversions/conversion.js';
 import { conversionHandlers } from './conversions/conversion-jobs.js';
 import { conversionSenders } from './conversions/platform-senders.js';
+import { openPostbacks, type PostbackRegistry } from './postbacks/postback-file.js';
+import { postbackHandlers } from './postbacks/postback-jobs.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { BackoffPolicy } from './outbox/backoff.js';
 import { emissionUpstream, type JobKind } from './outbox/job-kinds.js';
@@ -83,6 +85,8 @@ export interface RunningCollector {
   metrics: Metrics;
   sweeper: Sweeper;
   retention: Retention;
+  /** `POSTBACKS_FILE`'s postbacks in force (undefined without it); `reload()` on SIGHUP. */
+  postbacks: PostbackRegistry | undefined;
   close(): Promise<void>;
 }
 
@@ -97,6 +101,8 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const clock = options.clock ?? systemClock;
   // A bad PRODUCTS_FILE stops the start here, before the store is opened.
   const catalogue = createCatalogue(config, clock);
+  // So does a bad POSTBACKS_FILE.
+  const postbacks = openPostbacks(config.postbacksFile);
   const store = await openStore(config.databaseUrl, { ...options.storeOptions, clock });
   await store.migrate();
   const secret = await resolveSecret(config, store);
@@ -107,6 +113,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       konnektive: config.konnektive ? 'ok' : 'sandbox',
       activecampaign: config.activeCampaign ? 'ok' : config.emitVia === 'sandbox' ? 'sandbox' : 'off',
       ...Object.fromEntries(adPlatforms.map((platform) => [platform, config.sandbox ? 'sandbox' : 'ok'])),
+      ...(postbacks ? { postbacks: config.sandbox ? 'sandbox' : 'ok' } : {}),
     },
     clock,
   );
@@ -121,6 +128,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     ...emissionHandlers({ store, emitter, health, metrics, logger, clock, upstream: emissionUpstream(config.emitVia), recovery: recoveryLinks(config, secret) }),
     ...lifecyclePollHandlers({ config, store, api: konnektive, health, metrics, logger, clock, onQueued: () => worker.notify() }),
     ...lifecycleDeliveryHandlers({ config, store, health, metrics, logger, clock, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+    ...postbackHandlers({ store, registry: postbacks, sandbox: config.sandbox, health, metrics, logger, clock, ...(options.fetch ? { fetch: options.fetch } : {}) }),
     ...conversionHandlers({ store, senders: conversionSenders(config, options.fetch, () => clock.now()), sandbox: config.sandbox, health, metrics, logger, clock }),
   };
   // ActiveCampaign's jobs are picked up only while its shared rate schedule has room (outbox/relay-lane.ts).
@@ -135,7 +143,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     leaseMs: config.outboxLeaseMs,
     concurrency: config.relayConcurrency,
     throttles,
-    upstreams: ['konnektive', 'activecampaign', ...adPlatforms],
+    upstreams: ['konnektive', 'activecampaign', ...adPlatforms, ...(postbacks ? (['postbacks'] as const) : [])],
     ...options.worker,
   });
   const stopProbe = startKonnektiveProbe({
@@ -168,6 +176,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
       sessionCap: { maxEvents: config.sessionMaxEvents, maxBytes: config.sessionMaxBytes },
       adPlatforms,
+      postbacks: postbacks !== undefined,
       ...abandonmentPolicy(config),
     },
   });
@@ -199,5 +208,5 @@ export async function startCollector(config: Config, options: CollectorOptions =
       logger.info('collector stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, sweeper, retention, close };
+  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, sweeper, retention, postbacks, close };
 }

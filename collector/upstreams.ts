@@ -5,7 +5,7 @@
  */
 
 /** Each has its own relay lane (collector/outbox/relay-lane.ts) and its own health. */
-export const UPSTREAMS = ['konnektive', 'activecampaign', 'meta', 'tiktok'] as const;
+export const UPSTREAMS = ['konnektive', 'activecampaign', 'meta', 'tiktok', 'postbacks'] as const;
 export type Upstream = (typeof UPSTREAMS)[number];
 
 /** How the dashboard, logs and errors name each upstream. */
@@ -14,4 +14,5 @@ export const UPSTREAM_NAMES: Readonly<Record<Upstream, string>> = Object.freeze(
   activecampaign: 'ActiveCampaign',
   meta: 'Meta',
   tiktok: 'TikTok',
+  postbacks: 'Postbacks',
 });

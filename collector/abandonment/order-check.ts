@@ -154,6 +154,7 @@ function toVerifiedOrder(raw: Record<string, unknown>): VerifiedOrder {
     currency: typeof raw.currencyCode === 'string' && /^[A-Z]{3}$/.test(raw.currencyCode) ? raw.currencyCode : 'USD',
     createdAt: String(raw.dateCreated ?? ''),
     test: isTestOrder(raw),
+    prepaid: typeof raw.paySource === 'string' && /PREPAID/i.test(raw.paySource),
   };
 }
 

@@ -23,6 +23,7 @@ import { failureOutcome, konnektiveCaller } from '../outbox/upstream-call.js';
 import type { Job, OrderCheck, Session, Store, StoreTx, VerifiedOrder } from '../store/store.js';
 import { activeAdPlatforms } from '../conversions/conversion.js';
 import { queueConversion } from '../conversions/conversion-queue.js';
+import { queuePostbackEvent } from '../postbacks/postback-queue.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { cartPayload, closePayload, customerPayload, orderPayload } from './emission-payloads.js';
 import { checkOrder, sandboxOrderAnswer, type AskKonnektive } from './order-check.js';
@@ -113,6 +114,23 @@ export function purchaseHandlers(deps: PurchaseJobDeps): Record<typeof JOB_KINDS
       test: order.test === true,
     };
     await queueConversion(tx, platforms, { session: session.id, name: 'Purchase', at: now, order: purchase }, order.orderId);
+    if (config.postbacksFile !== undefined) await queueSalePostbacks(tx, session, order, now);
+  }
+
+  /**
+   * The affiliate's sale and each upsell, each with its own amount: the sale is what the checkout's
+   * cart bought (the order's items whose products the cart held), each other item of the verified
+   * order an upsell. A session whose cart the page never told makes the whole order the sale.
+   */
+  async function queueSalePostbacks(tx: StoreTx, session: Session, order: VerifiedOrder, now: number): Promise<void> {
+    const carted = new Set(session.cart?.items.map((item) => item.id) ?? []);
+    const upsells = carted.size === 0 ? [] : order.items.filter((item) => !carted.has(item.productId));
+    const upsellCents = upsells.reduce((sum, item) => sum + item.priceCents * item.qty, 0);
+    const common = { session: session.id, orderId: order.orderId, currency: order.currency, at: now, ...(order.test ? { test: true } : {}), ...(order.prepaid ? { prepaid: true } : {}) };
+    await queuePostbackEvent(tx, { ...common, event: 'sale', eventId: `${order.orderId}.sale`, amountCents: order.totalCents - upsellCents });
+    for (const [index, item] of upsells.entries()) {
+      await queuePostbackEvent(tx, { ...common, event: 'upsell', eventId: `${order.orderId}.upsell.${index + 1}.${item.productId}`, amountCents: item.priceCents * item.qty });
+    }
   }
 
   /** Query Order through the delivery log and metrics; sandbox mode answers from the session. */

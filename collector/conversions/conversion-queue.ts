@@ -24,8 +24,8 @@ export const CONVERSION_JOB_KIND = { meta: JOB_KINDS.metaConversion, tiktok: JOB
 /** The outbox key a platform's conversions of a session queue under. */
 export const conversionQueueKey = (platform: AdPlatform, sessionId: string): string => `${platform}:${sessionId}`;
 
-/** The funnel session of a conversion queue key (`meta:<session>` → `<session>`); other keys as they are. */
-export const sessionOfQueueKey = (key: string): string => key.replace(/^(meta|tiktok):/, '');
+/** The funnel session of an ad platform's or a postback's queue key (`meta:<session>`, `postbacks:<session>/<name>` → `<session>`); other keys as they are. */
+export const sessionOfQueueKey = (key: string): string => key.replace(/^(?:meta|tiktok):/, '').replace(/^postbacks:([^/]*)(?:\/.*)?$/, '$1');
 
 /**
  * Queues the conversion for every platform, unless it was queued before (`once`: what marks it,

@@ -296,6 +296,17 @@ export const DeliveryResponse = z.object({
       failedCalls: count,
     }),
   ),
+  /** The affiliate postbacks' fires over the last 7 days (empty without POSTBACKS_FILE or fires). */
+  postbacks: z.array(
+    z.object({
+      postback: z.string(),
+      fired: count,
+      skipped: z.record(z.string(), count),
+      failedCalls: count,
+      dead: count,
+      lastAnswer: z.object({ at: z.number(), outcome: z.string(), httpStatus: z.number().nullable(), response: z.string() }).nullable(),
+    }),
+  ),
 });
 
 export const SandboxRequestsResponse = z.object({ requests: z.array(SandboxRequestSchema), next: z.number().nullable() });

@@ -6,6 +6,7 @@
  */
 import { AD_PLATFORMS, type AdPlatform } from '../conversions/conversion.js';
 import { conversionQueueKey, sessionOfQueueKey } from '../conversions/conversion-queue.js';
+import { postbackRouteKey } from '../postbacks/postback-queue.js';
 import { customerKey } from '../lifecycle/lifecycle-sync.js';
 import { rowToAttempt, rowToEmission, rowToJob, rowToSession } from '../store/rows.js';
 import type { JobState, SqlAccess, Store, Upstream } from '../store/store.js';
@@ -92,8 +93,17 @@ export async function listSessions(
   return rows.map(toListItem);
 }
 
-/** The outbox keys of a session's jobs: its own, and each ad platform's conversions (conversions/conversion-queue.ts). */
-const jobKeys = (id: string): [string, string, string] => [id, ...AD_PLATFORMS.map((platform) => conversionQueueKey(platform, id))] as [string, string, string];
+/**
+ * The outbox keys of a session's jobs, as SQL on `column`: its own, each ad platform's conversions
+ * (conversions/conversion-queue.ts), and its affiliate postbacks' (`postbacks:<session>` and
+ * `postbacks:<session>/<name>`, one range of keys: postbacks/postback-jobs.ts).
+ */
+function sessionJobs(column: string, id: string): { sql: string; params: string[] } {
+  return {
+    sql: `(${column} IN (?, ?, ?) OR (${column} >= ? AND ${column} < ?))`,
+    params: [id, ...AD_PLATFORMS.map((platform) => conversionQueueKey(platform, id)), postbackRouteKey({ session: id, eventId: '' }), `${postbackRouteKey({ session: id, eventId: '' })}0`],
+  };
+}
 
 export type TimelineEntry =
   | { at: number; kind: 'page'; page: string; url: string; referrer?: string }
@@ -292,8 +302,8 @@ export async function sessionTimeline(
     sql.all<Row>(`SELECT state, at, seq FROM session_states WHERE session_id = ? AND ${statesAfter.sql} ORDER BY at, seq LIMIT ?`, [id, ...statesAfter.params, take]),
     sql.all<Row>('SELECT clicks, first_click_at, last_click_at, returned_at FROM session_outcomes WHERE session_id = ?', [id]),
     sql.all<Row>(
-      `SELECT a.* FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id IN (?, ?, ?) AND ${callsAfter.sql} ORDER BY a.created_at, a.id LIMIT ?`,
-      [...jobKeys(id), ...callsAfter.params, take],
+      `SELECT a.* FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE ${sessionJobs('o.session_id', id).sql} AND ${callsAfter.sql} ORDER BY a.created_at, a.id LIMIT ?`,
+      [...sessionJobs('o.session_id', id).params, ...callsAfter.params, take],
     ),
   ]);
   const keyed: Keyed[] = [];
@@ -358,16 +368,16 @@ export async function sessionDetail(store: Store, id: string): Promise<SessionDe
   const sql = store.sql();
   const [page, jobRows, emissions, counts, returns] = await Promise.all([
     sessionTimeline(sql, id),
-    sql.all<Row>('SELECT * FROM (SELECT * FROM outbox WHERE session_id IN (?, ?, ?) ORDER BY id DESC LIMIT ?) latest ORDER BY id', [...jobKeys(id), SESSION_JOBS]),
+    sql.all<Row>(`SELECT * FROM (SELECT * FROM outbox WHERE ${sessionJobs('session_id', id).sql} ORDER BY id DESC LIMIT ?) latest ORDER BY id`, [...sessionJobs('session_id', id).params, SESSION_JOBS]),
     // At most one of each kind per session (the table's key): bounded as it is.
     sql.all<Row>('SELECT * FROM emissions WHERE session_id = ? ORDER BY created_at, kind', [id]),
     sql.all<Row>(
       `SELECT (SELECT COUNT(*) FROM session_states WHERE session_id = ?) AS states,
-              (SELECT COUNT(*) FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE o.session_id IN (?, ?, ?)) AS calls,
-              (SELECT COUNT(*) FROM outbox WHERE session_id IN (?, ?, ?)) AS jobs,
+              (SELECT COUNT(*) FROM delivery_attempts a JOIN outbox o ON o.id = a.job_id WHERE ${sessionJobs('o.session_id', id).sql}) AS calls,
+              (SELECT COUNT(*) FROM outbox WHERE ${sessionJobs('session_id', id).sql}) AS jobs,
               (SELECT clicks FROM session_outcomes WHERE session_id = ?) AS clicks,
               (SELECT returned_at FROM session_outcomes WHERE session_id = ?) AS returned_at`,
-      [id, ...jobKeys(id), ...jobKeys(id), id, id],
+      [id, ...sessionJobs('o.session_id', id).params, ...sessionJobs('session_id', id).params, id, id],
     ),
     sql.all<Row>('SELECT id FROM sessions WHERE recovers_session_id = ? ORDER BY created_at, id LIMIT ?', [id, SESSION_RETURNS]),
   ]);
@@ -491,6 +501,61 @@ export async function conversionCounts(sql: SqlAccess, since: number): Promise<C
   const order = (c: ConversionCount) => `${AD_PLATFORMS.indexOf(c.platform)} ${['Lead', 'InitiateCheckout', 'Purchase'].indexOf(c.conversion)}`;
   return [...counts.values()].sort((a, b) => order(a).localeCompare(order(b)));
 }
+
+/** One affiliate postback's fires since a time, and the network's last answer. */
+export interface PostbackCount {
+  postback: string;
+  /** Answered 2xx by the network (or, in sandbox mode, recorded). */
+  fired: number;
+  /** Deliberately not fired, by reason (test_order, prepaid, sale_followed, removed). */
+  skipped: Record<string, number>;
+  /** Calls the network refused or that failed (a retried fire counts each time). */
+  failedCalls: number;
+  /** Fires that ran out of retries: dead letters on the Delivery view. */
+  dead: number;
+  lastAnswer: { at: number; outcome: string; httpStatus: number | null; response: string } | null;
+}
+
+/** Each postback's fires since `since`, from its delivery attempts (endpoint `<METHOD> <name>`). */
+export async function postbackCounts(sql: SqlAccess, since: number): Promise<PostbackCount[]> {
+  const [rows, dead] = await Promise.all([
+    sql.all<Row>(
+      `SELECT endpoint, outcome, CASE WHEN outcome = 'skipped' THEN response ELSE '' END AS reason, COUNT(*) AS n, MAX(id) AS last
+         FROM delivery_attempts WHERE upstream = 'postbacks' AND created_at >= ?
+        GROUP BY endpoint, outcome, CASE WHEN outcome = 'skipped' THEN response ELSE '' END`,
+      [since],
+    ),
+    sql.all<Row>("SELECT payload FROM outbox WHERE state = 'dead' AND kind = 'postback.fire' ORDER BY id DESC LIMIT ?", [DEAD_POSTBACKS]),
+  ]);
+  const counts = new Map<string, PostbackCount & { lastId: number }>();
+  const of = (postback: string) => {
+    const found = counts.get(postback) ?? { postback, fired: 0, skipped: {}, failedCalls: 0, dead: 0, lastAnswer: null, lastId: 0 };
+    counts.set(postback, found);
+    return found;
+  };
+  for (const row of rows) {
+    const count = of(String(row.endpoint).replace(/^\S+ /, ''));
+    const n = Number(row.n);
+    if (row.outcome === 'ok' || row.outcome === 'sandbox') count.fired += n;
+    else if (row.outcome === 'skipped') count.skipped[String(row.reason)] = (count.skipped[String(row.reason)] ?? 0) + n;
+    else count.failedCalls += n;
+    if (row.outcome !== 'skipped') count.lastId = Math.max(count.lastId, Number(row.last));
+  }
+  for (const row of dead) of(String((JSON.parse(String(row.payload)) as { postback?: unknown }).postback ?? '?')).dead++;
+  const lastIds = [...counts.values()].map((count) => count.lastId).filter((id) => id > 0);
+  if (lastIds.length > 0) {
+    const last = await sql.all<Row>(`SELECT * FROM delivery_attempts WHERE id IN (${lastIds.map(() => '?').join(', ')})`, lastIds);
+    for (const row of last) {
+      const attempt = rowToAttempt(row);
+      const count = counts.get(attempt.endpoint.replace(/^\S+ /, ''));
+      if (count) count.lastAnswer = { at: attempt.createdAt, outcome: attempt.outcome, httpStatus: attempt.httpStatus ?? null, response: attempt.response.slice(0, 300) };
+    }
+  }
+  return [...counts.values()].map(({ lastId: _lastId, ...count }) => count).sort((a, b) => a.postback.localeCompare(b.postback));
+}
+
+/** How many dead postback fires {@link postbackCounts} reads to count them per postback. */
+const DEAD_POSTBACKS = 1000;
 
 /** Puts one dead letter back into the outbox; `false` when it is not (or no longer) dead. */
 export async function replayJob(sql: SqlAccess, id: number, now: number): Promise<boolean> {

@@ -14,6 +14,7 @@ import { canImportLead, mergeLead } from '../session/lead-merge.js';
 import { DEFAULT_SESSION_CAP, exceedsCap, type SessionCap } from './session-cap.js';
 import type { AdPlatform } from '../conversions/conversion.js';
 import { queueConversion } from '../conversions/conversion-queue.js';
+import { queuePostbackEvent } from '../postbacks/postback-queue.js';
 
 export interface IngestRequest {
   /** `new`: mint `sessionId`; `existing`: it must be stored; `adopt`: from a link token (`link`), minted anew if unknown here. */
@@ -66,6 +67,8 @@ export interface IngestPolicy extends AbandonmentPolicy {
   sessionCap?: SessionCap;
   /** The ad platforms a Lead and an InitiateCheckout go to (conversions/conversion.ts); none when absent. */
   adPlatforms?: readonly AdPlatform[];
+  /** `POSTBACKS_FILE` is set: a lead is routed to the affiliate postbacks (postbacks/postback-queue.ts). */
+  postbacks?: boolean;
 }
 
 /** How long a Lead conversion waits for the rest of the form (within the 10 seconds a conversion should take). */
@@ -219,11 +222,14 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     if (quiet && canImportLead(lead)) suppressed.lead = (suppressed.lead ?? 0) + 1;
     else if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
   }
+  const becameLead = leadChanged && !hasContact(session.lead) && hasContact(lead);
+  // The affiliate's lead: once per session, when it first has an email or phone (a bot's is not one).
+  if (policy.postbacks && becameLead && !quiet && (await queuePostbackEvent(tx, { event: 'lead', eventId: `${session.id}.lead`, session: session.id, at: request.receivedAt }))) jobs++;
   const platforms = policy.adPlatforms ?? [];
   if (platforms.length > 0) {
     // A bot session's conversions are queued too: their delivery records them as skipped, with
     // the reason, for the Delivery view's counts (conversions/conversion-jobs.ts).
-    if (leadChanged && !hasContact(session.lead) && hasContact(lead)) {
+    if (becameLead) {
       // Sent a few seconds later, with what the visitor typed meanwhile (the phone and names after
       // the email): the platforms match a person better on more fields.
       jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, session.id, LEAD_CONVERSION_SETTLE_MS);

@@ -88,7 +88,13 @@ export type SyncResult =
  * work, and what a day-by-day backfill needs for each day. Nothing is recorded unless all three
  * reads succeeded.
  */
-export async function syncWindow(store: Store, clock: Pick<Clock, 'now'>, call: QueryCall, window: { startDate: string; endDate: string }): Promise<SyncResult> {
+export async function syncWindow(
+  store: Store,
+  clock: Pick<Clock, 'now'>,
+  call: QueryCall,
+  window: { startDate: string; endDate: string },
+  options: { postbacks?: boolean } = {},
+): Promise<SyncResult> {
   const rows: Array<{ source: LifecycleSource; row: KonnektiveRow }> = [];
   for (const source of LIFECYCLE_SOURCES) {
     const read = await readChanged(call, source, window);
@@ -103,7 +109,7 @@ export async function syncWindow(store: Store, clock: Pick<Clock, 'now'>, call: 
     const now = clock.now();
     const outcomes = await store.transaction(async (tx) => {
       const done = [];
-      for (const { source, row } of rows.slice(i, i + BATCH)) done.push(await recordChange(tx, source, row, now));
+      for (const { source, row } of rows.slice(i, i + BATCH)) done.push(await recordChange(tx, source, row, now, options));
       return done;
     });
     for (const outcome of outcomes) {
@@ -120,7 +126,8 @@ export function lifecyclePollHandlers(deps: LifecyclePollDeps): Record<typeof JO
     [JOB_KINDS.lifecyclePoll]: async (job, effects) => {
       const { config, store, clock, logger } = deps;
       const window = lifecycleWindow(clock.now(), config.lifecycle.timeZone, config.lifecycle.lookbackDays);
-      const result = await syncWindow(store, clock, (endpoint, params) => call(job, effects, endpoint, params), window);
+      // Rebills, refunds and chargebacks found as they happen fire affiliate postbacks too (never a backfill's history).
+      const result = await syncWindow(store, clock, (endpoint, params) => call(job, effects, endpoint, params), window, { postbacks: config.postbacksFile !== undefined });
       if (!result.ok) return failureOutcome(deps, 'konnektive', result);
       if (result.events > 0) deps.onQueued?.();
       logger.info({ days: window.days.length, from: window.days[0], records: result.records, events: result.events, alreadyKnown: result.alreadyKnown }, 'lifecycle poll done');

@@ -11,6 +11,7 @@
  * customer's events in the order they were found.
  */
 import { JOB_KINDS, jobUpstream } from '../outbox/job-kinds.js';
+import { queuePostbackEvent } from '../postbacks/postback-queue.js';
 import type { StoreTx } from '../store/store.js';
 import { detect, type DetectorLookup, type OrderSnapshot, type Snapshot, type TransactionSnapshot } from './change-detector.js';
 import type { KonnektiveRow, LifecycleSource } from './konnektive-lifecycle-client.js';
@@ -44,7 +45,7 @@ export interface RecordOutcome {
 }
 
 /** Compares `row` with its snapshot and stores what changed; see the module comment. */
-export async function recordChange(tx: StoreTx, source: LifecycleSource, row: KonnektiveRow, now: number): Promise<RecordOutcome> {
+export async function recordChange(tx: StoreTx, source: LifecycleSource, row: KonnektiveRow, now: number, options: { postbacks?: boolean } = {}): Promise<RecordOutcome> {
   const outcome: RecordOutcome = { inserted: [], duplicates: 0 };
   const idField = source === 'transactions' ? 'transactionId' : source === 'purchases' ? 'purchaseId' : 'orderId';
   const recordId = row[idField];
@@ -66,7 +67,33 @@ export async function recordChange(tx: StoreTx, source: LifecycleSource, row: Ko
       continue;
     }
     await tx.enqueue({ sessionId: key, upstream: jobUpstream(JOB_KINDS.lifecycleDeliver, 'activecampaign'), kind: JOB_KINDS.lifecycleDeliver, payload, runAt: now });
+    if (options.postbacks) await queueLifecyclePostback(tx, event, now);
     outcome.inserted.push(event);
   }
   return outcome;
+}
+
+/** The lifecycle events an affiliate postback can fire on. */
+const POSTBACK_EVENT_OF: Partial<Record<LifecycleEvent['kind'], 'rebill' | 'refund' | 'chargeback'>> = {
+  rebill_succeeded: 'rebill',
+  refund: 'refund',
+  chargeback: 'chargeback',
+};
+
+/**
+ * A rebill, a refund or a chargeback routed to the affiliate postbacks. A refund and a chargeback
+ * reverse the order once (`<order>.refund`: a second partial refund fires nothing more); each
+ * rebill is its own event. The order's funnel session gives the affiliate values when it runs.
+ */
+async function queueLifecyclePostback(tx: StoreTx, event: LifecycleEvent, now: number): Promise<void> {
+  const kind = POSTBACK_EVENT_OF[event.kind];
+  if (!kind || !event.orderId) return;
+  await queuePostbackEvent(tx, {
+    event: kind,
+    eventId: kind === 'rebill' ? `${event.orderId}.rebill.${event.transactionId ?? event.id}` : `${event.orderId}.${kind}`,
+    orderId: event.orderId,
+    ...(event.amountCents === undefined ? {} : { amountCents: event.amountCents }),
+    ...(event.currency ? { currency: event.currency } : {}),
+    at: now,
+  });
 }

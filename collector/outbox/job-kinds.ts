@@ -27,6 +27,10 @@ export const JOB_KINDS = Object.freeze({
   metaConversion: 'meta.conversion',
   /** The same conversion to TikTok's Events API. */
   tiktokConversion: 'tiktok.conversion',
+  /** Works out which affiliate postbacks an event (a lead, a sale, a refund...) fires, and queues each (collector/postbacks/). */
+  postbackRoute: 'postback.route',
+  /** Fires one affiliate postback (its payload) at its network. */
+  postbackFire: 'postback.fire',
 } as const);
 export type JobKind = (typeof JOB_KINDS)[keyof typeof JOB_KINDS];
 
@@ -56,6 +60,7 @@ export function jobUpstream(kind: JobKind, emitVia: EmitVia): Upstream {
   if (kind === JOB_KINDS.lifecycleDeliver) return 'activecampaign';
   if (kind === JOB_KINDS.metaConversion) return 'meta';
   if (kind === JOB_KINDS.tiktokConversion) return 'tiktok';
+  if (kind === JOB_KINDS.postbackRoute || kind === JOB_KINDS.postbackFire) return 'postbacks';
   return EMIT_KINDS.has(kind) ? emissionUpstream(emitVia) : 'konnektive';
 }
 

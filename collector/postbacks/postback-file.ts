@@ -273,3 +273,21 @@ export class PostbackRegistry {
     return read;
   }
 }
+
+/** `POSTBACKS_FILE` has problems at start: one line each, and the collector does not start. */
+export class PostbackFileError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`POSTBACKS_FILE has problems:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    this.name = 'PostbackFileError';
+    this.problems = problems;
+  }
+}
+
+/** The registry `POSTBACKS_FILE` names, or undefined without one; throws {@link PostbackFileError} on problems. */
+export function openPostbacks(path: string | undefined): PostbackRegistry | undefined {
+  if (path === undefined) return undefined;
+  const opened = PostbackRegistry.open(path);
+  if (!opened.ok) throw new PostbackFileError(opened.problems);
+  return opened.registry;
+}

@@ -36,7 +36,7 @@ import {
 import { dashboardAuth, SESSION_COOKIE, type DashboardAuth } from '../dashboard/auth.js';
 import { accuracyItems, deliveryAccuracy, destinations, DRILL_DOWN_LIMIT } from '../accuracy/delivery-accuracy.js';
 import { lifecycleNote, overview, sources } from '../dashboard/overview.js';
-import { conversionCounts, deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail, sessionTimeline } from '../dashboard/queries.js';
+import { conversionCounts, postbackCounts, deadLetters, jobCounts, lastCalls, listSessions, replayJob, sandboxRequests, sessionDetail, sessionTimeline } from '../dashboard/queries.js';
 import { runChecks, type Check } from '../doctor-checks.js';
 import { fail } from '../http/errors.js';
 import type { Store, Upstream } from '../store/store.js';
@@ -239,6 +239,7 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
       sandboxRequests: recorded.requests,
       sandboxNext: recorded.next,
       conversions: await conversionCounts(sql, now() - CONVERSION_COUNT_DAYS * 24 * 60 * 60_000),
+      postbacks: await postbackCounts(sql, now() - CONVERSION_COUNT_DAYS * 24 * 60 * 60_000),
     });
   });
 

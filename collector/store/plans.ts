@@ -155,6 +155,8 @@ function build(d: Dialect) {
     openCartsByEmail: q(`SELECT * FROM sessions WHERE state = 'open' AND cart IS NOT NULL AND lower(${d.jsonText('lead', 'emailAddress')}) = lower(?)
       ORDER BY created_at, id LIMIT ?${d.forUpdate}`),
     /** A session other than the given one that holds the order id: reported it, or its Import Lead created it. */
+    /** The funnel session that holds a Konnektive order (reported it, or its Import Lead created it), oldest first. */
+    sessionOfOrder: q(`SELECT id FROM sessions WHERE claimed_order_id = ? OR ${d.jsonText('konnektive', 'orderId')} = ? ORDER BY created_at, id LIMIT 1`),
     orderHolder: q(`SELECT id FROM sessions WHERE (claimed_order_id = ? OR ${d.jsonText('konnektive', 'orderId')} = ?) AND id <> ? LIMIT 1`),
 
     // --- events and clicks -------------------------------------------------------------------

@@ -210,6 +210,11 @@ export abstract class SqlStore implements Store {
     else await this.#updateSession(this.db, id, patch);
   }
 
+  async sessionOfOrder(orderId: string): Promise<string | undefined> {
+    const row = (await this.db.rows(this.plans.sessionOfOrder, [orderId, orderId]))[0];
+    return row ? String(row.id) : undefined;
+  }
+
   async orderHeldElsewhere(orderId: string, sessionId: string): Promise<boolean> {
     return (await this.db.rows(this.plans.orderHolder, [orderId, orderId, sessionId])).length > 0;
   }

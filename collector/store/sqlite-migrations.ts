@@ -362,9 +362,10 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
     version: 18,
     sql: `
-      -- The Delivery view counts each ad platform's conversions over a period (sent, skipped and
-      -- why): only their attempts, by time, without reading the funnel's call log.
-      CREATE INDEX delivery_attempts_conversions ON delivery_attempts (upstream, created_at) WHERE upstream IN ('meta', 'tiktok');
+      -- The Delivery view counts each ad platform's conversions and each affiliate postback's fires
+      -- over a period (sent, skipped and why): only their attempts, by time, without reading the
+      -- funnel's call log.
+      CREATE INDEX delivery_attempts_destinations ON delivery_attempts (upstream, created_at) WHERE upstream IN ('meta', 'tiktok', 'postbacks');
     `,
   },
 ];

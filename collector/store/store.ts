@@ -65,6 +65,8 @@ export interface VerifiedOrder {
   createdAt: string;
   /** Placed with the account's test card (abandonment/order-check.ts): never sent to the ad platforms. */
   test?: boolean;
+  /** Paid with a prepaid card (Konnektive's `paySource`): affiliate postbacks may skip it (`skipPrepaid`). */
+  prepaid?: boolean;
 }
 
 /** The last order check against Konnektive, kept whether or not the order verified. */
@@ -483,6 +485,8 @@ export interface Store {
    * it there, or that session's Import Lead created it. Such an order is that session's purchase.
    */
   orderHeldElsewhere(orderId: string, sessionId: string): Promise<boolean>;
+  /** The funnel session holding a Konnektive order (the postbacks of its refund take its affiliate values). */
+  sessionOfOrder(orderId: string): Promise<string | undefined>;
   /**
    * Claims due jobs with a lease: at most one per session, and only the oldest unfinished job of
    * that session, so a session's jobs run strictly in order. A job whose lease expired (its

@@ -70,6 +70,7 @@ export function DeliveryView() {
           </Section>
           <AccuracySection />
           {data.conversions.length > 0 || data.upstreams.some((u) => u.upstream === 'meta' || u.upstream === 'tiktok') ? <Conversions data={data} /> : null}
+          {data.postbacks.length > 0 || data.upstreams.some((u) => u.upstream === 'postbacks') ? <Postbacks data={data} /> : null}
           <Section
             title="Dead letters"
             actions={
@@ -215,6 +216,51 @@ function Conversions({ data }: { data: DeliveryData }) {
                       .join(', ')}
               </td>
               <td>{count(c.failedCalls)}</td>
+            </tr>
+          ))}
+        </DataTable>
+      )}
+    </Section>
+  );
+}
+
+const POSTBACK_SKIPS: Record<string, string> = {
+  test_order: 'test order',
+  prepaid: 'prepaid',
+  sale_followed: 'a sale followed',
+  removed: 'removed from the file',
+};
+
+/** Each affiliate postback over the last 7 days: fired, skipped (and why), failed, dead, and the network's last answer. */
+function Postbacks({ data }: { data: DeliveryData }) {
+  return (
+    <Section title="Affiliate postbacks (last 7 days)">
+      {data.postbacks.length === 0 ? (
+        <p class="empty">None fired yet: a lead, a sale, an upsell, a rebill, a refund or a chargeback fires the postbacks that cover it.</p>
+      ) : (
+        <DataTable caption="Postbacks by name" columns={['Postback', data.mode === 'sandbox' ? 'Recorded' : 'Fired', 'Skipped', 'Failed calls', 'Dead', 'Last answer']} class="compact">
+          {data.postbacks.map((p) => (
+            <tr key={p.postback}>
+              <th scope="row">{p.postback}</th>
+              <td>{count(p.fired)}</td>
+              <td class="wrap">
+                {Object.keys(p.skipped).length === 0
+                  ? '0'
+                  : Object.entries(p.skipped)
+                      .map(([reason, n]) => `${count(n)} ${POSTBACK_SKIPS[reason] ?? reason}`)
+                      .join(', ')}
+              </td>
+              <td>{count(p.failedCalls)}</td>
+              <td>{count(p.dead)}</td>
+              <td class="wrap">
+                {p.lastAnswer ? (
+                  <>
+                    <Badge value={p.lastAnswer.outcome} /> {p.lastAnswer.httpStatus ? `HTTP ${p.lastAnswer.httpStatus}` : ''} {ago(p.lastAnswer.at)}: <span class="mono">{p.lastAnswer.response}</span>
+                  </>
+                ) : (
+                  '–'
+                )}
+              </td>
             </tr>
           ))}
         </DataTable>
