@@ -40,6 +40,7 @@ describe('delivery accuracy endpoints', () => {
     const body = AccuracyResponse.parse(await res.json());
     expect(body.to - body.from).toBe(24 * HOUR);
     expect(body.previous).toEqual({ from: body.from - 24 * HOUR, to: body.from });
+    expect(body.threshold).toBe(0.95);
     const click = body.destinations.find((row) => row.destination === 'konnektive-click')!;
     expect(click.label).toBe('Konnektive Import Click');
     expect(click.current).toMatchObject({ expected: 1, missing: 1, sent: 0, accuracy: 0 });

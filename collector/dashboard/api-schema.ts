@@ -337,6 +337,8 @@ export const AccuracyResponse = z.object({
   to: z.number(),
   /** The period of the same length just before. */
   previous: z.object({ from: z.number(), to: z.number() }),
+  /** `ALERT_ACCURACY`: below it a destination alerts. */
+  threshold: z.number().gt(0).max(1),
   destinations: z.array(z.object({ destination: z.string(), label: z.string(), current: AccuracyFiguresSchema, previous: AccuracyFiguresSchema })),
 });
 

@@ -267,6 +267,7 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
     return send(c, AccuracyResponse, {
       ...period,
       previous,
+      threshold: config.alerts.accuracy,
       destinations: current.map((row, index) => ({ destination: row.destination, label: row.label, current: figures(row), previous: figures(before[index]!) })),
     });
   });

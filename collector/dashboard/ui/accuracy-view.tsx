@@ -67,7 +67,7 @@ export function AccuracySection() {
       ) : (
         <DataTable caption="Delivery accuracy per destination" columns={['Destination', 'Expected', 'Sent', 'Skipped', 'Failed', 'Missing', 'Accuracy', 'Before', { srOnly: 'Items' }]} class="compact">
           {data.destinations.flatMap((row) => [
-            <AccuracyRow key={row.destination} row={row} open={open === row.destination} onToggle={() => setOpen(open === row.destination ? undefined : row.destination)} />,
+            <AccuracyRow key={row.destination} row={row} threshold={data.threshold} open={open === row.destination} onToggle={() => setOpen(open === row.destination ? undefined : row.destination)} />,
             open === row.destination ? (
               <tr key={`${row.destination}-items`}>
                 <td colSpan={9}>
@@ -82,7 +82,7 @@ export function AccuracySection() {
   );
 }
 
-function AccuracyRow({ row, open, onToggle }: { row: Row; open: boolean; onToggle: () => void }) {
+function AccuracyRow({ row, threshold, open, onToggle }: { row: Row; threshold: number; open: boolean; onToggle: () => void }) {
   const { current, previous } = row;
   const skippedBy = Object.entries(current.skippedBy)
     .map(([reason, n]) => `${count(n)} ${SKIP_REASONS[reason] ?? reason}`)
@@ -97,7 +97,7 @@ function AccuracyRow({ row, open, onToggle }: { row: Row; open: boolean; onToggl
       <td>{count(current.failed)}</td>
       <td>{count(current.missing)}</td>
       <td>
-        <strong class={current.accuracy < 0.95 ? 'problem-text' : undefined}>{percent(current.accuracy)}</strong>
+        <strong class={current.accuracy < threshold ? 'problem-text' : undefined}>{percent(current.accuracy)}</strong>
         {current.waiting > 0 ? <span class="hint"> ({count(current.waiting)} waiting)</span> : null}
       </td>
       <td>{previous.expected === 0 ? '–' : percent(previous.accuracy)}</td>
