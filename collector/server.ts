@@ -63,6 +63,8 @@ export interface CollectorOptions {
   konnektiveTimeoutMs?: number;
   /** How long a queued Import Lead waits for more typing (default 1 s). */
   leadSettleMs?: number;
+  /** How long a Lead conversion waits for the rest of the form (default 5 s). */
+  leadConversionSettleMs?: number;
   /** Run the sweeper in this process (default true). */
   runSweeper?: boolean;
   /** Run the retention purge in this process (default true). */
@@ -176,6 +178,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
       sessionCap: { maxEvents: config.sessionMaxEvents, maxBytes: config.sessionMaxBytes },
       adPlatforms,
+      ...(options.leadConversionSettleMs === undefined ? {} : { leadConversionSettleMs: options.leadConversionSettleMs }),
       postbacks: postbacks !== undefined,
       ...abandonmentPolicy(config),
     },

@@ -57,7 +57,7 @@ describe('conversions to the ad platforms', () => {
   });
 
   async function start(extra: Record<string, string> = {}) {
-    collector = await startTestCollector(emissionEnv({ crm, ac }, 'activecampaign', { ...platformEnv(), ...extra }), { clock, fetch: clock.fetch, runSweeper: false });
+    collector = await startTestCollector(emissionEnv({ crm, ac }, 'activecampaign', { ...platformEnv(), ...extra }), { clock, fetch: clock.fetch, runSweeper: false, leadConversionSettleMs: LEAD_CONVERSION_SETTLE_MS });
   }
 
   async function visit(session: string | undefined, events: FunnelEvent[], userAgent?: string): Promise<IngestResponse> {
@@ -290,7 +290,7 @@ describe('conversions in sandbox mode', () => {
 
   it('records the requests it would send to each platform in full, and sends nothing', async () => {
     const clock = new Clock();
-    collector = await startTestCollector(testEnv(), { runSweeper: false, clock });
+    collector = await startTestCollector(testEnv(), { runSweeper: false, clock, leadConversionSettleMs: LEAD_CONVERSION_SETTLE_MS });
     const res = await collector.post({ events: [ev.page('lead', 'http://localhost:5173/lead'), attribution(true, { fbp: 'fb.1.1765000000000.5' }), ev.lead({ emailAddress: 'sam@example.com' })] });
     const { ids } = (await res.json()) as IngestResponse;
     clock.advance(LEAD_CONVERSION_SETTLE_MS);

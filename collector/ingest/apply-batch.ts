@@ -67,6 +67,8 @@ export interface IngestPolicy extends AbandonmentPolicy {
   sessionCap?: SessionCap;
   /** The ad platforms a Lead and an InitiateCheckout go to (conversions/conversion.ts); none when absent. */
   adPlatforms?: readonly AdPlatform[];
+  /** How long a Lead conversion waits for the rest of the form ({@link LEAD_CONVERSION_SETTLE_MS} when absent). */
+  leadConversionSettleMs?: number;
   /** `POSTBACKS_FILE` is set: a lead is routed to the affiliate postbacks (postbacks/postback-queue.ts). */
   postbacks?: boolean;
 }
@@ -232,7 +234,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     if (becameLead) {
       // Sent a few seconds later, with what the visitor typed meanwhile (the phone and names after
       // the email): the platforms match a person better on more fields.
-      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, session.id, LEAD_CONVERSION_SETTLE_MS);
+      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, session.id, policy.leadConversionSettleMs ?? LEAD_CONVERSION_SETTLE_MS);
     }
     // A session with a cart reached the checkout: its checkout page view came with (or after) the
     // cart, or its cart came while the buyer is on the checkout.

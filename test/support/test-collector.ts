@@ -48,6 +48,7 @@ export async function startTestCollector(env: Record<string, string> = testEnv()
     logger: createLogger('silent'),
     konnektiveTimeoutMs: 500,
     leadSettleMs: 0,
+    leadConversionSettleMs: 0,
     ...options,
     worker: { pollMs: 10, leaseMs: 5_000, backoff: { baseMs: 10, capMs: 100, maxAttempts: 8 }, ...options.worker },
   });
