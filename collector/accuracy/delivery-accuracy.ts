@@ -75,9 +75,15 @@ export function jobError(match: string): string {
   return `(SELECT o.last_error FROM outbox o WHERE ${match} AND o.state <> 'done' ORDER BY o.id DESC LIMIT 1)`;
 }
 
-/** The reason a done job of `match` recorded for skipping its call (an attempt `skipped`, its response). */
+/**
+ * The reason the newest done job of `match` recorded for skipping its call: the response of its
+ * last attempt when that was `skipped`. Read through the job's attempts (by job id), never through
+ * the attempts by outcome, which would read every skip ever recorded for each item.
+ */
 export function attemptSkip(match: string): string {
-  return `(SELECT a.response FROM outbox o JOIN delivery_attempts a ON a.job_id = o.id WHERE ${match} AND o.state = 'done' AND a.outcome = 'skipped' ORDER BY a.id DESC LIMIT 1)`;
+  return `(SELECT CASE WHEN a.outcome = 'skipped' THEN a.response END FROM delivery_attempts a
+     WHERE a.job_id = (SELECT o.id FROM outbox o WHERE ${match} AND o.state = 'done' ORDER BY o.id DESC LIMIT 1)
+     ORDER BY a.id DESC LIMIT 1)`;
 }
 
 /** A text field of a JSON column is present and not empty. */
