@@ -32,7 +32,7 @@ import { postbackRequest } from './postback-request.js';
 import type { PostbackValues } from './postback-values.js';
 
 /** Why a postback was deliberately not fired (the `response` of its `skipped` attempt). */
-export type PostbackSkip = 'test_order' | 'prepaid' | 'sale_followed' | 'removed';
+export type PostbackSkip = 'test_order' | 'prepaid' | 'sale_followed' | 'removed' | 'interrupted';
 
 export interface PostbackFirePayload {
   postback: string;
@@ -158,6 +158,17 @@ function fireHandler(deps: PostbackJobDeps): JobHandler {
       const call: CallRecord = { endpoint: `${request.method} ${postback.name}`, request: request.loggedBody === undefined ? request.loggedUrl : `${request.loggedUrl} ${request.loggedBody}`, response: JSON.stringify({ sandbox: true }), outcome: 'sandbox', latencyMs: 0 };
       recordCall(deps, 'postbacks', job, effects, call);
       return { type: 'done' };
+    }
+    // At most one call per recorded attempt: a call that began and whose answer was never
+    // recorded (the collector died meanwhile) may have reached the network, and a network pays
+    // the affiliate for each postback it takes. It is not fired again; the Delivery view shows it
+    // as interrupted. The recorded attempts tell the two apart: a failure and a replay both leave
+    // one, a crash none.
+    const tries = (await store.listAttempts(job.id)).length;
+    const fresh = await store.transaction((tx) => tx.spendToken(`postback-call.${job.id}.${tries}`, clock.now() + POSTBACK_MARKER_TTL_MS));
+    if (!fresh) {
+      deps.logger.warn({ jobId: job.id, postback: postback.name }, 'postback interrupted by a restart while its network answered: not fired again');
+      return skip(job, effects, payload, postback, 'interrupted');
     }
     let recorded: CallRecord | undefined;
     const result = await firePostback(request, { timeoutMs: deps.timeoutMs ?? 10_000, ...(deps.fetch ? { fetch: deps.fetch } : {}), record: (call) => (recorded = call) });
