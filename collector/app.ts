@@ -4,6 +4,7 @@
  * that handler logs of a request and its error never holds a token (a recovery link's path, a
  * session or link token quoted in a message) nor an email or a long number.
  */
+import type { PostbackRegistry } from './postbacks/postback-file.js';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Clock } from './clock.js';
@@ -25,6 +26,8 @@ import type { Store } from './store/store.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
 export interface AppDeps {
+  /** `POSTBACKS_FILE`'s postbacks in force: the dashboard's accuracy lists each. */
+  postbacks?: PostbackRegistry | undefined;
   config: Config;
   secret: string;
   store: Store;
@@ -47,7 +50,18 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', recoveryRoute(deps));
   app.route('/', postbackRoute(deps));
   if (deps.config.sandbox) app.route('/', demoRoute(deps));
-  app.route('/', dashboardRoute({ config: deps.config, secret: deps.secret, store: deps.store, health: deps.health, linkTtlMs: deps.config.recovery.linkTtlMs, ...(deps.clock ? { clock: deps.clock } : {}) }));
+  app.route(
+    '/',
+    dashboardRoute({
+      config: deps.config,
+      secret: deps.secret,
+      store: deps.store,
+      health: deps.health,
+      linkTtlMs: deps.config.recovery.linkTtlMs,
+      ...(deps.clock ? { clock: deps.clock } : {}),
+      ...(deps.postbacks ? { postbacks: deps.postbacks } : {}),
+    }),
+  );
 
   app.notFound((c) => c.json(errorBody('not_found', 'No such route.'), 404));
   app.onError((error, c) => {

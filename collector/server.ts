@@ -89,6 +89,8 @@ export interface RunningCollector {
   retention: Retention;
   /** `POSTBACKS_FILE`'s postbacks in force (undefined without it); `reload()` on SIGHUP. */
   postbacks: PostbackRegistry | undefined;
+  /** The delivery accuracy alerts (collector/accuracy/alerts.ts). */
+  alerts: Alerts;
   close(): Promise<void>;
 }
 
@@ -161,7 +163,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   const retention = new Retention({ store, clock, logger, retentionDays: config.retentionDays, everyMs: config.retentionEveryMs });
   const alerts = new Alerts({
     store,
-    destinations: destinations(config),
+    destinations: () => destinations(config, postbacks?.postbacks),
     health,
     metrics,
     logger,
@@ -183,7 +185,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
       ...abandonmentPolicy(config),
     },
   });
-  const app = createApp({ config, secret, store, committer, metrics, health, logger, clock, wakeWorker: () => worker.notify() });
+  const app = createApp({ config, secret, store, committer, metrics, health, logger, clock, postbacks, wakeWorker: () => worker.notify() });
 
   const server: ServerType = await new Promise((resolve) => {
     const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started));
@@ -211,5 +213,5 @@ export async function startCollector(config: Config, options: CollectorOptions =
       logger.info('collector stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, sweeper, retention, postbacks, close };
+  return { url: `http://${host}:${port}`, port, app, store, worker, health, metrics, sweeper, retention, postbacks, alerts, close };
 }

@@ -28,7 +28,8 @@ const POST_TIMEOUT_MS = 10_000;
 
 export interface AlertOptions {
   store: Store;
-  destinations: readonly Destination[];
+  /** The destinations in force (read at each check: a reloaded POSTBACKS_FILE changes them). */
+  destinations: readonly Destination[] | (() => readonly Destination[]);
   health: UpstreamHealth;
   metrics: Pick<Metrics, 'destinationAccuracy' | 'destinationAlerting'>;
   logger: Logger;
@@ -110,9 +111,10 @@ export class Alerts {
   async checkOnce(): Promise<AlertCheck[]> {
     const { store, clock, threshold, metrics } = this.#o;
     const now = clock.now();
-    const figures = await deliveryAccuracy(store.sql(), this.#o.destinations, { from: now - ALERT_WINDOW_MS, to: now + 1 });
+    const list = typeof this.#o.destinations === 'function' ? this.#o.destinations() : this.#o.destinations;
+    const figures = await deliveryAccuracy(store.sql(), list, { from: now - ALERT_WINDOW_MS, to: now + 1 });
     const checks: AlertCheck[] = [];
-    for (const destination of this.#o.destinations) {
+    for (const destination of list) {
       const found = figures.find((row) => row.destination === destination.id)!;
       const paused = this.#o.health.get(destination.upstream as Upstream);
       const refused = paused.state === 'paused' ? (paused.reason ?? 'the upstream refused the API credentials') : undefined;

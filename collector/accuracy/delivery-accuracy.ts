@@ -10,7 +10,10 @@
  * Each destination is one entry of {@link DESTINATIONS}: the SQL of its expected items and how
  * each is matched with the outbox jobs that deliver it. Every item is classified once, in SQL
  * (one row per status and reason comes back, never one per item), so the figures always add up:
- * expected = sent + skipped + failed + waiting + missing. Accuracy = (sent + skipped) / expected.
+ * expected = sent + skipped + failed + waiting + missing. Accuracy = (sent + skipped) / expected,
+ * where an item still waiting for its first attempt counts neither way (it is left out of
+ * expected): a lead postback held for its `leadDelay`, or a Lead conversion waiting for the rest of
+ * the form, is on time, not inaccurate. A job that was tried and failed is failed at once.
  *
  * A period is chosen by the cause's time: the session's creation for what a session causes (its
  * page views, lead, cart and order come within its first hours), the time a lifecycle event was
@@ -18,6 +21,7 @@
  * session, its events, states, emission and jobs by session (`outbox_by_session`), and attempts by
  * job; lifecycle events by creation time.
  */
+import type { Postback } from '../postbacks/postback-file.js';
 import type { Config } from '../config.js';
 import { AD_PLATFORMS, activeAdPlatforms, type AdPlatform } from '../conversions/conversion.js';
 import { CONVERSION_JOB_KIND } from '../conversions/conversion-queue.js';
@@ -244,10 +248,41 @@ const adConversion = (platform: AdPlatform, name: ConversionName): Destination =
 });
 
 /**
- * Every destination this collector's configuration sends to, in the order the dashboard lists
- * them. A new destination (an affiliate postback, say) is one more entry here.
+ * One affiliate postback: each event of its kind (`on`) the collector saw in the period, as the
+ * `postback.route` job its cause queued (in the cause's own transaction: a lead, a verified order,
+ * a refund the lifecycle sync found). An event still being routed is waiting; one routed is
+ * expected of this postback when the routing found it covers the event's affiliate and campaign
+ * (it queued a fire); a routing that failed is failed. The fire says the rest: sent, skipped with
+ * its reason (test order, prepaid, a sale followed the lead, interrupted), failed.
  */
-export function destinations(config: Pick<Config, 'emitVia' | 'activeCampaign' | 'lifecycle' | 'sandbox' | 'adPlatforms'>): Destination[] {
+const affiliatePostback = (postback: Pick<Postback, 'name' | 'on'>): Destination => ({
+  id: `postback-${postback.name}`,
+  label: `Postback ${postback.name}`,
+  upstream: 'postbacks',
+  items: (d) => {
+    // The fire's key is the routing's and the postback's name (postbacks/postback-jobs.ts): found through the outbox's session index.
+    const fire = `o.session_id = r.session_id || '/${postback.name.replace(/'/g, "''")}' AND o.kind = '${JOB_KINDS.postbackFire}' AND ${d.jsonText('o.payload', 'eventId')} = ${d.jsonText('r.payload', 'eventId')}`;
+    return {
+      rows: `FROM outbox r WHERE r.kind = '${JOB_KINDS.postbackRoute}' AND r.created_at >= ? AND r.created_at < ? AND ${d.jsonText('r.payload', 'event')} = '${postback.on}'
+        AND (r.state <> 'done' OR EXISTS (SELECT 1 FROM outbox o WHERE ${fire}))`,
+      sessionId: d.jsonText('r.payload', 'session'),
+      item: d.jsonText('r.payload', 'eventId'),
+      at: 'r.created_at',
+      job: `CASE WHEN r.state = 'dead' THEN 'dead' WHEN r.state <> 'done' THEN (CASE WHEN r.attempts > 0 THEN 'failing' ELSE 'waiting' END) ELSE ${jobState(fire)} END`,
+      skip: attemptSkip(fire),
+      detail: `COALESCE(r.last_error, ${jobError(fire)})`,
+    };
+  },
+});
+
+/**
+ * Every destination this collector's configuration sends to, in the order the dashboard lists
+ * them: a new destination is one more entry here. `postbacks`: those of `POSTBACKS_FILE` in force.
+ */
+export function destinations(
+  config: Pick<Config, 'emitVia' | 'activeCampaign' | 'lifecycle' | 'sandbox' | 'adPlatforms'>,
+  postbacks: readonly Pick<Postback, 'name' | 'on'>[] = [],
+): Destination[] {
   const emits = config.emitVia !== 'activecampaign' || config.activeCampaign !== undefined;
   const ac = emissionUpstream(config.emitVia);
   const platforms = activeAdPlatforms(config);
@@ -259,6 +294,7 @@ export function destinations(config: Pick<Config, 'emitVia' | 'activeCampaign' |
     ...AD_PLATFORMS.filter((platform) => platforms.includes(platform)).flatMap((platform) =>
       (['Lead', 'InitiateCheckout', 'Purchase'] as const).map((name) => adConversion(platform, name)),
     ),
+    ...postbacks.map(affiliatePostback),
   ];
 }
 
@@ -282,7 +318,7 @@ export interface DestinationAccuracy {
   failed: number;
   waiting: number;
   missing: number;
-  /** (sent + skipped) / expected; 1 when nothing was expected. */
+  /** (sent + skipped) / (expected − waiting); 1 when nothing but waiting items was expected. */
   accuracy: number;
 }
 
@@ -306,7 +342,8 @@ export async function destinationAccuracy(sql: SqlAccess, destination: Destinati
     figures[status] += n;
     if (status === 'skipped') figures.skippedBy[String(row.reason)] = (figures.skippedBy[String(row.reason)] ?? 0) + n;
   }
-  figures.accuracy = figures.expected === 0 ? 1 : (figures.sent + figures.skipped) / figures.expected;
+  const due = figures.expected - figures.waiting;
+  figures.accuracy = due === 0 ? 1 : (figures.sent + figures.skipped) / due;
   return figures;
 }
 

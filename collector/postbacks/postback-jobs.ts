@@ -36,6 +36,8 @@ export type PostbackSkip = 'test_order' | 'prepaid' | 'sale_followed' | 'removed
 
 export interface PostbackFirePayload {
   postback: string;
+  /** The event's id (also in `values`): what the delivery accuracy matches a fire with its event by. */
+  eventId: string;
   values: PostbackValues;
   session?: string;
   test?: boolean;
@@ -57,11 +59,12 @@ export interface PostbackJobDeps {
 }
 
 /**
- * The outbox key of one postback's fires for a session (or an order): a network that is down
- * holds back no other. It starts with the route's key (`postbacks:<session>/<name>`), so the
- * session's page finds a session's postbacks by one range of keys.
+ * The outbox key of one postback's fires for an event's session (or order): a network that is
+ * down holds back no other. It is the routing's key and the postback's name
+ * (`postbacks:<session>/<name>`), so the session's page finds a session's postbacks by one range
+ * of keys, and the delivery accuracy an event's fire by its routing.
  */
-export const postbackFireKey = (name: string, owner: string): string => `postbacks:${owner}/${name}`;
+export const postbackFireKey = (routeKey: string, name: string): string => `${routeKey}/${name}`;
 
 export function postbackHandlers(deps: PostbackJobDeps): Record<typeof JOB_KINDS.postbackRoute | typeof JOB_KINDS.postbackFire, JobHandler> {
   return { [JOB_KINDS.postbackRoute]: routeHandler(deps), [JOB_KINDS.postbackFire]: fireHandler(deps) };
@@ -70,18 +73,19 @@ export function postbackHandlers(deps: PostbackJobDeps): Record<typeof JOB_KINDS
 function routeHandler({ store, registry }: PostbackJobDeps): JobHandler {
   return async (job) => {
     const event = job.payload as unknown as PostbackRoutePayload;
+    const routeKey = job.sessionId;
     if (!registry) return { type: 'done' };
     const sessionId = event.session ?? (event.orderId ? await store.sessionOfOrder(event.orderId) : undefined);
     const session = sessionId === undefined ? undefined : await store.getSession(sessionId);
     const values = session ? await sessionValues(store, session, event) : { event: event.event, eventId: event.eventId, ...orderValues(event) };
     const postbacks = registry.for(event.event, { ...(values.affId ? { affId: values.affId } : {}), ...(session ? { campaignId: session.campaignId } : {}) });
     if (postbacks.length === 0) return { type: 'done' };
-    const owner = session?.id ?? event.orderId ?? event.eventId;
     await store.transaction(async (tx) => {
       for (const postback of postbacks) {
         if (!(await tx.spendToken(`postback.${postback.name}.${event.eventId}`, event.at + POSTBACK_MARKER_TTL_MS))) continue;
         const payload: PostbackFirePayload = {
           postback: postback.name,
+          eventId: event.eventId,
           values,
           ...(session ? { session: session.id } : {}),
           ...(event.test ? { test: true } : {}),
@@ -89,7 +93,7 @@ function routeHandler({ store, registry }: PostbackJobDeps): JobHandler {
         };
         const kind = JOB_KINDS.postbackFire;
         const delayMs = postback.on === 'lead' && postback.leadDelay ? postback.leadDelay * 60_000 : 0;
-        await tx.enqueue({ sessionId: postbackFireKey(postback.name, owner), upstream: jobUpstream(kind, 'konnektive'), kind, payload: { ...payload }, runAt: event.at + delayMs });
+        await tx.enqueue({ sessionId: postbackFireKey(routeKey, postback.name), upstream: jobUpstream(kind, 'konnektive'), kind, payload: { ...payload }, runAt: event.at + delayMs });
       }
     });
     return { type: 'done' };

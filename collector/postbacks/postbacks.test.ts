@@ -16,6 +16,7 @@ import { ev, eventually, startTestCollector, type TestCollector } from '../../te
 import { emissionEnv, withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import { postbackCounts } from '../dashboard/queries.js';
+import { deliveryAccuracy, destinations } from '../accuracy/delivery-accuracy.js';
 
 const MINUTE = 60_000;
 const ann = { firstName: 'Ann', lastName: 'Lee', emailAddress: 'Ann@Example.com', phoneNumber: '(415) 555-2671' };
@@ -175,6 +176,83 @@ describe('affiliate postbacks', { timeout: 60_000 }, () => {
     expect(calls('/lead')).toHaveLength(1);
     const counts = await postbackCounts(collector.store.sql(), 0);
     expect(counts.find((c) => c.postback === 'net-sale')!.failedCalls).toBeGreaterThan(0);
+  });
+
+  it('a day of mixed traffic: three affiliates, leads, sales, upsells, a refund, a chargeback and one network down for ten minutes; every postback once, accuracy back at 100%, one alert and one recovery message', async () => {
+    const webhook = await startPostbackReceiver();
+    try {
+      await start({ ALERT_WEBHOOK_URL: `${webhook.url}/hook`, ALERT_EVERY: '1d' });
+      const affiliate = async (affId: string, { buys }: { buys: boolean }) => {
+        const first = await visit(undefined, [ev.page('presell', `https://offer.example/p?affId=${affId}`), attribution({ affId, c1: `${affId}-s` })]);
+        await visit(first.session, [ev.page('lead', 'https://offer.example/lead'), ev.lead({ ...ann, emailAddress: `${affId.toLowerCase()}@example.com` })]);
+        if (!buys) return { session: first.ids.session, orderId: undefined };
+        await visit(first.session, [ev.page('checkout', 'https://secure.example/checkout'), ev.cart([bottle])]);
+        await pass(1_000);
+        const orderId = (await collector.store.getSession(first.ids.session))!.konnektive.orderId!;
+        crm.completeOrder(orderId, { items: [{ productId: '41', name: 'Bottle', qty: 1, price: '39.95' }] });
+        crm.addUpsell(orderId, { productId: '77', name: 'Second bottle', qty: 1, price: '19.95' });
+        await visit(first.session, [ev.page('thankyou', 'https://secure.example/thanks'), ev.order(orderId)]);
+        await pass(1_000);
+        return { session: first.ids.session, orderId };
+      };
+      const seven = await affiliate('AFF7', { buys: true });
+      await affiliate('AFF8', { buys: false });
+      // AFF9's network is down for ten minutes while its buyer pays.
+      network.fail('http500');
+      const nine = await affiliate('AFF9', { buys: true });
+      const down = await collector.alerts.checkOnce();
+      // The network's postbacks that AFF9's visit fired while it was down (the CPL postback is still within its delay).
+      const alerting = down.filter((check) => check.alerting).map((check) => check.destination).sort();
+      expect(alerting).toEqual(['postback-all-leads', 'postback-live-sales', 'postback-other-sale']);
+      await pass(5 * MINUTE);
+      await pass(5 * MINUTE);
+      // Still down at the next check: no second message within the hour.
+      await collector.alerts.checkOnce();
+      network.recover();
+      await pass(5 * MINUTE);
+      const back = await collector.alerts.checkOnce();
+      expect(back.every((check) => !check.alerting)).toBe(true);
+
+      // Money goes back on AFF7's order: one refund, and a chargeback on AFF9's.
+      for (const [orderId, txn] of [[seven.orderId!, 'T7'], [nine.orderId!, 'T9']] as const) {
+        const customerId = String(crm.leads.get(orderId)?.customerId ?? '');
+        crm.putTransaction({ customerId, orderId, currency: 'USD', productId: '41', transactionId: txn, billingCycleNumber: 1, txnType: 'SALE', responseType: 'SUCCESS', totalAmount: '59.90' });
+      }
+      await pass(5 * MINUTE);
+      crm.putTransaction({ customerId: String(crm.leads.get(seven.orderId!)?.customerId ?? ''), orderId: seven.orderId!, currency: 'USD', productId: '41', transactionId: 'T7R', billingCycleNumber: 1, txnType: 'REFUND', responseType: 'SUCCESS', totalAmount: '-59.90', refundedTransactionId: 'T7' });
+      crm.putTransaction({ customerId: String(crm.leads.get(nine.orderId!)?.customerId ?? ''), orderId: nine.orderId!, currency: 'USD', productId: '41', transactionId: 'T9', billingCycleNumber: 1, txnType: 'SALE', responseType: 'SUCCESS', totalAmount: '59.90', isChargedback: true, chargebackDate: '2026-12-20 10:00:00' });
+      await pass(5 * MINUTE);
+
+      // Each configured postback, exactly once, with the right values.
+      expect(calls('/lead').map((call) => (call.body as { affId: string }).affId).sort()).toEqual(['AFF7', 'AFF8', 'AFF9']);
+      expect(calls('/pb').map((call) => call.query)).toEqual([{ aff: 'AFF7', sub: 'AFF7-s', oid: seven.orderId, amt: '39.95', cur: 'USD', eid: `${seven.orderId}.sale` }]);
+      expect(calls('/other').map((call) => call.query)).toEqual([{ oid: nine.orderId }]);
+      expect(calls('/up').map((call) => call.query.oid)).toEqual([seven.orderId]);
+      expect(calls('/live').map((call) => call.query.oid).sort()).toEqual([seven.orderId, nine.orderId].sort());
+      expect(calls('/rev').map((call) => call.query)).toEqual([{ oid: seven.orderId, amt: '59.90', e: 'refund' }]);
+      expect(calls('/cb').map((call) => call.query)).toEqual([{ oid: nine.orderId, e: 'chargeback' }]);
+
+      // Every destination accounted for: sent or skipped with its reason, none failed or missing.
+      const figures = await deliveryAccuracy(collector.store.sql(), destinations(collector.config, collector.postbacks!.postbacks), { from: 0, to: clock.now() + 1 });
+      for (const row of figures) expect({ destination: row.destination, accuracy: row.accuracy, failed: row.failed, missing: row.missing }).toEqual({ destination: row.destination, accuracy: 1, failed: 0, missing: 0 });
+      expect(figures.find((row) => row.destination === 'postback-cpl')).toMatchObject({ expected: 3, sent: 1, skipped: 2, skippedBy: { sale_followed: 2 } });
+      expect(calls('/cpl')).toHaveLength(1);
+
+      // One alert and one recovery message for each postback that failed while its network was
+      // down: those of AFF9's visit, and the CPL postback of AFF8's lead, due ten minutes later.
+      const messages = webhook.calls.map((call) => (call.body as { text: string }).text);
+      const about = (name: string) => messages.filter((text) => text.startsWith(`funnelbeacon: Postback ${name} `));
+      const alerted = [...new Set(messages.map((text) => /^funnelbeacon: Postback (\S+) /.exec(text)?.[1]))].sort();
+      expect(alerted).toEqual(['all-leads', 'cpl', 'live-sales', 'other-sale']);
+      for (const name of alerted) {
+        expect(about(name!), name).toHaveLength(2);
+        expect(about(name!)[0]).toMatch(/below 95%/);
+        expect(about(name!)[1]).toMatch(/back at 100%/);
+      }
+      expect(webhook.calls.every((call) => (call.body as { content?: string }).content === (call.body as { text: string }).text)).toBe(true);
+    } finally {
+      await webhook.close();
+    }
   });
 
   it('refuses to start on a postbacks file with problems, one line each naming the postback and the field', async () => {

@@ -4,6 +4,7 @@
  * Content-Security-Policy, its login form, and its JSON API under `/dashboard/api/`. Every
  * answer is checked against its zod schema (collector/dashboard/api-schema.ts) before it leaves.
  */
+import type { PostbackRegistry } from '../postbacks/postback-file.js';
 import { systemClock, type Clock } from '../clock.js';
 import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
@@ -49,6 +50,8 @@ export const DASHBOARD_CSP =
 const DEFAULT_LINK_TTL_MS = 7 * 86_400_000;
 
 export interface DashboardRouteDeps {
+  /** `POSTBACKS_FILE`'s postbacks in force (the accuracy lists each). */
+  postbacks?: PostbackRegistry;
   config: Config;
   secret: string;
   store: Store;
@@ -94,7 +97,7 @@ ${message ? `<p class="error" role="alert">${message}</p>` : ''}
     false,
   );
 
-export function dashboardRoute({ config, secret, store, health, clock = systemClock, assetsDir = 'dist/dashboard', checks, linkTtlMs = DEFAULT_LINK_TTL_MS }: DashboardRouteDeps): Hono {
+export function dashboardRoute({ config, secret, store, health, clock = systemClock, assetsDir = 'dist/dashboard', checks, linkTtlMs = DEFAULT_LINK_TTL_MS, postbacks }: DashboardRouteDeps): Hono {
   const now = () => clock.now();
   const app = new Hono();
   const auth = dashboardAuth({ config, secret, clock, revocations: store });
@@ -250,7 +253,8 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
   });
 
   // Delivery accuracy per destination (collector/accuracy/): the period and the one before it.
-  const accuracyDestinations = destinations(config);
+  // Read at each request: a reloaded POSTBACKS_FILE changes the postbacks listed.
+  const accuracyDestinations = () => destinations(config, postbacks?.postbacks);
   const accuracyPeriod = (c: Context) => {
     const { from, to } = query(c, AccuracyQuery);
     const end = to ?? (from !== undefined ? Math.min(from + 86_400_000, now()) : now());
@@ -263,7 +267,8 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
   api.get('/delivery/accuracy', async (c) => {
     const period = accuracyPeriod(c);
     const previous = { from: 2 * period.from - period.to, to: period.from };
-    const [current, before] = [await deliveryAccuracy(sql, accuracyDestinations, period), await deliveryAccuracy(sql, accuracyDestinations, previous)];
+    const list = accuracyDestinations();
+    const [current, before] = [await deliveryAccuracy(sql, list, period), await deliveryAccuracy(sql, list, previous)];
     return send(c, AccuracyResponse, {
       ...period,
       previous,
@@ -274,7 +279,7 @@ export function dashboardRoute({ config, secret, store, health, clock = systemCl
 
   api.get('/delivery/accuracy/:destination/items', async (c) => {
     const id = AccuracyDestinationParam.safeParse(c.req.param('destination'));
-    const destination = id.success ? accuracyDestinations.find((each) => each.id === id.data) : undefined;
+    const destination = id.success ? accuracyDestinations().find((each) => each.id === id.data) : undefined;
     if (!destination) fail(404, 'not_found', 'No such destination.');
     const period = accuracyPeriod(c);
     return send(c, AccuracyItemsResponse, {

@@ -385,6 +385,8 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       -- over a period (sent, skipped and why): only their attempts, by time, without reading the
       -- funnel's call log.
       CREATE INDEX delivery_attempts_destinations ON delivery_attempts (upstream, created_at) WHERE upstream IN ('meta', 'tiktok', 'postbacks');
+      -- The delivery accuracy of each affiliate postback reads the events routed in a period.
+      CREATE INDEX outbox_postback_routes ON outbox (created_at) WHERE kind = 'postback.route';
     `,
   },
 ];
