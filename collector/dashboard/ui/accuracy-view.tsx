@@ -58,8 +58,8 @@ export function AccuracySection() {
       }
     >
       <p class="hint">
-        What should have gone to each destination (from sessions, leads and Konnektive's verified orders), and what became of it. Accuracy is (sent +
-        skipped) ÷ expected; the period before is beside it.
+        What should have gone to each destination (from sessions, leads, Konnektive's verified orders and the events routed to each postback), and what
+        became of it. Accuracy is (sent + skipped) ÷ expected, leaving out what is still waiting for its first try; the period before is beside it.
       </p>
       <Problem error={error} />
       {!data ? (
