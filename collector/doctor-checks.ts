@@ -18,6 +18,7 @@ import { SQLITE_MIGRATIONS } from './store/sqlite-migrations.js';
 import type { Store } from './store/store.js';
 import { AD_PLATFORMS } from './conversions/conversion.js';
 import { conversionSenders } from './conversions/platform-senders.js';
+import { loadPostbacks } from './postbacks/postback-file.js';
 import { isRedirect, NO_REDIRECTS, redirectProblem } from './http/upstream-redirect.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -413,8 +414,17 @@ export async function runChecks(result: ConfigResult, options: DoctorOptions = {
     checks.push({ name: 'lifecycle sync', status: 'ok', message: 'off. Lifecycle sync needs ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY (with the Konnektive route alone it cannot run).' });
   }
   checks.push(...(await checkAdPlatforms(config, options)));
+  if (config.postbacksFile !== undefined) checks.push(...checkPostbacksFile(config.postbacksFile));
   checks.push(await checkPublicUrl(config, options));
   return checks;
+}
+
+/** `POSTBACKS_FILE` reads and holds no problem (one failed check per problem); nothing is fired. */
+export function checkPostbacksFile(path: string): Check[] {
+  const read = loadPostbacks(path);
+  if (!read.ok) return read.problems.map((problem) => ({ name: 'postbacks', status: 'fail' as const, message: problem }));
+  const count = read.postbacks.length;
+  return [{ name: 'postbacks', status: 'ok', message: `${path}: ${count} ${count === 1 ? 'postback' : 'postbacks'} (funnelbeacon postbacks check prints each one's request)` }];
 }
 
 /**

@@ -288,3 +288,21 @@ describe('funnelbeacon doctor, ad platforms', () => {
     expect(line(lines, 'ad platforms')).toMatch(/^ok +ad platforms: sandbox mode/);
   });
 });
+
+describe('funnelbeacon doctor, postbacks', () => {
+  it('checks POSTBACKS_FILE without firing anything: the count, or one failed line per problem', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const path = join(mkdtempSync(join(tmpdir(), 'funnelbeacon-doctor-')), 'postbacks.json');
+    writeFileSync(path, JSON.stringify({ postbacks: [{ name: 'net-sale', on: 'sale', url: 'https://network.example/pb?oid={orderId}' }] }));
+    const ok = await doctor(await migrated(testEnv({ POSTBACKS_FILE: path })));
+    expect(line(ok.lines, 'postbacks')).toMatch(/^ok +postbacks: .*: 1 postback \(/);
+    writeFileSync(path, JSON.stringify({ postbacks: [{ name: 'net-sale', on: 'sold', url: 'https://network.example/pb?oid={order}' }] }));
+    const bad = await doctor(await migrated(testEnv({ POSTBACKS_FILE: path })));
+    expect(bad.code).not.toBe(0);
+    const failed = bad.lines.filter((l) => / postbacks: /.test(l));
+    expect(failed.length).toBe(2);
+    expect(failed.every((l) => /^FAIL +postbacks: POSTBACKS_FILE postbacks\[0\] "net-sale": /.test(l))).toBe(true);
+  });
+});
