@@ -15,7 +15,7 @@ import { startPostbackReceiver, type PostbackReceiver } from '../../test/doubles
 import { ev, eventually, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
 import { emissionEnv, withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
-import { postbackCounts } from '../dashboard/queries.js';
+import { postbackCounts, sessionDetail } from '../dashboard/queries.js';
 import { deliveryAccuracy, destinations } from '../accuracy/delivery-accuracy.js';
 
 const MINUTE = 60_000;
@@ -145,6 +145,11 @@ describe('affiliate postbacks', { timeout: 60_000 }, () => {
     const counts = await postbackCounts(collector.store.sql(), 0);
     expect(counts.find((c) => c.postback === 'net-sale')).toMatchObject({ fired: 1, failedCalls: 0, dead: 0, lastAnswer: { outcome: 'ok', httpStatus: 200 } });
     expect(counts.find((c) => c.postback === 'cpl')).toMatchObject({ fired: 0, skipped: { sale_followed: 1 } });
+
+    // The session's page shows the postbacks it fired, each call with the network's answer.
+    const page = await sessionDetail(collector.store, session);
+    const calls_ = page!.timeline.filter((entry) => entry.kind === 'upstream' && entry.upstream === 'postbacks');
+    expect(calls_.map((entry) => (entry as { endpoint: string }).endpoint).sort()).toEqual(['GET cpl', 'GET live-sales', 'GET net-sale', 'GET net-upsell', 'POST all-leads']);
   });
 
   it("a lead that does not buy fires the delayed CPL postback after its delay; a test order's sale skips the postback that says so", async () => {
