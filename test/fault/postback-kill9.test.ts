@@ -17,7 +17,7 @@
  * - Killed while the network had not answered the lead postback (it hangs): the call had begun,
  *   so it is not fired again either, even though the network recovers; it too ends `interrupted`.
  *   Whether the network counted it, the collector cannot know: it prefers a postback the owner
- *   may replay by hand from the Delivery view to one the network pays twice.
+ *   checks with the network and fires by hand (docs/postbacks.md) to one the network pays twice.
  * - The network answered 500: that answer is a recorded attempt, so the retry has a marker of
  *   its own and fires (a kill during the backoff changes nothing): it fires once, no `interrupted`.
  *
@@ -318,7 +318,8 @@ for (const backend of backends) {
         await walkDone(rig, session);
         // One call reached the network and was never answered: whether the network counted it is
         // unknowable, and firing again could pay the affiliate twice. At most one call per
-        // recorded attempt: the recovered network is not asked again; the Delivery view shows it.
+        // recorded attempt: the recovered network is not asked again; the Delivery view shows it
+        // as interrupted, for the owner to check with the network.
         expect(statuses(rig, 'all-leads')).toEqual([0]);
         // (A hung call's body is left unparsed by the receiver: read it as sent.)
         expect(JSON.parse(calls(rig, 'all-leads')[0]!.rawBody)).toMatchObject({ event: 'lead', eventId: `${session}.lead`, affId: 'AFF7', c1: 'sub1', clickId: 'clk-9' });
