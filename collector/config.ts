@@ -85,7 +85,7 @@ export function secureUpstream(text: string): boolean {
 }
 const SECURE_UPSTREAM = { message: 'must be an https:// URL (plain http:// only to this machine: localhost, 127.0.0.1, [::1]), so that the credentials never cross the network in clear text' };
 
-const EnvSchema = z.object({
+export const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   // Default 0.0.0.0, or 127.0.0.1 in sandbox mode (see parseConfig): a first run is this machine's only.
   HOST: optionalText,

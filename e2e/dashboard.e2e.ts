@@ -12,7 +12,7 @@
  *
  * Each view is saved at 1280x800 and at phone width (390x844), into test-results/screenshots/, or
  * into the directory FUNNELBEACON_SCREENSHOTS_DIR names: `docs/screenshots` refreshes the images
- * the README shows (a test run leaves the repository's files alone). Nothing here sleeps: every
+ * the README and docs/dashboard.md show (a test run leaves the repository's files alone). Nothing here sleeps: every
  * wait polls the store or the page.
  */
 import { mkdir } from 'node:fs/promises';

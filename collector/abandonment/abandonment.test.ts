@@ -222,7 +222,7 @@ for (const route of ['activecampaign', 'konnektive'] as const) {
         expect([...ac.orders.values()]).toEqual([]);
         expect(ac.requests.filter((request) => request.method === 'DELETE').map((request) => request.status)).toEqual([200]);
       } else {
-        // Konnektive's ActiveCampaign route has no call that closes a cart (README, limits).
+        // Konnektive's ActiveCampaign route has no call that closes a cart (docs/limits.md).
         expect(crm.acRoute.map((call) => call.type).filter((type) => type !== 'CUSTOMER')).toEqual(['CART']);
       }
       await idle(7 * 24 * 60 * MINUTE);

@@ -2,7 +2,7 @@
  * @module product-file
  * `PRODUCTS_FILE`: the owner's own product list, as JSON, read once at start-up and checked with
  * zod; every problem is named with its place in the file, and the collector does not start until
- * the file is right. The format (README, "Products in the abandoned-cart email"):
+ * the file is right. The format (docs/recovery.md, "What ActiveCampaign's abandoned-cart email shows"):
  *
  * ```json
  * { "currency": "USD",

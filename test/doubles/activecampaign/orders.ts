@@ -187,7 +187,7 @@ export function ordersResource(store: AcStore, connectionView: (connection: AcCo
       }
     }
 
-    // The reference leaves duplicate creates open; the double refuses them (see README).
+    // The reference leaves duplicate creates open; the double refuses them (docs/activecampaign-routes.md, "Duplicates").
     if (connectionid !== undefined) {
       for (const [field, value] of [
         ['externalid', externalid],
