@@ -32,7 +32,10 @@ import { postbackRequest } from './postback-request.js';
 import type { PostbackValues } from './postback-values.js';
 
 /** Why a postback was deliberately not fired (the `response` of its `skipped` attempt). */
-export type PostbackSkip = 'test_order' | 'prepaid' | 'sale_followed' | 'removed' | 'interrupted';
+export type PostbackSkip = 'test_order' | 'prepaid' | 'sale_followed' | 'removed';
+
+/** The dead letter of a fire whose call began and whose answer was never recorded. */
+export const INTERRUPTED = 'interrupted: the collector stopped while the network answered; check with the network, and replay if it has no conversion for this event';
 
 export interface PostbackFirePayload {
   postback: string;
@@ -165,14 +168,26 @@ function fireHandler(deps: PostbackJobDeps): JobHandler {
     }
     // At most one call per recorded attempt: a call that began and whose answer was never
     // recorded (the collector died meanwhile) may have reached the network, and a network pays
-    // the affiliate for each postback it takes. It is not fired again; the Delivery view shows it
-    // as interrupted. The recorded attempts tell the two apart: a failure and a replay both leave
-    // one, a crash none.
+    // the affiliate for each postback it takes. It is not fired again by itself: it becomes a
+    // dead letter for the owner, who checks with the network and replays it if need be. The
+    // recorded attempts tell the two apart: a failure, this dead letter and a replay each leave
+    // one, a crash none (so a replay fires).
     const tries = (await store.listAttempts(job.id)).length;
     const fresh = await store.transaction((tx) => tx.spendToken(`postback-call.${job.id}.${tries}`, clock.now() + POSTBACK_MARKER_TTL_MS));
     if (!fresh) {
-      deps.logger.warn({ jobId: job.id, postback: postback.name }, 'postback interrupted by a restart while its network answered: not fired again');
-      return skip(job, effects, payload, postback, 'interrupted');
+      deps.logger.warn({ jobId: job.id, postback: postback.name }, 'postback interrupted by a restart while its network answered: not fired again; dead letter for the owner');
+      effects.recordAttempt({
+        jobId: job.id,
+        upstream: 'postbacks',
+        endpoint: `${postback.method} ${postback.name}`,
+        request: JSON.stringify({ event: payload.values.event, eventId: payload.values.eventId }),
+        response: INTERRUPTED,
+        outcome: 'transient',
+        httpStatus: undefined,
+        latencyMs: 0,
+        createdAt: clock.now(),
+      });
+      return { type: 'dead', error: INTERRUPTED };
     }
     let recorded: CallRecord | undefined;
     const result = await firePostback(request, { timeoutMs: deps.timeoutMs ?? 10_000, ...(deps.fetch ? { fetch: deps.fetch } : {}), record: (call) => (recorded = call) });

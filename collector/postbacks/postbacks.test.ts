@@ -16,6 +16,7 @@ import { ev, eventually, startTestCollector, type TestCollector } from '../../te
 import { emissionEnv, withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import { postbackCounts, sessionDetail } from '../dashboard/queries.js';
+import { INTERRUPTED } from './postback-jobs.js';
 import { deliveryAccuracy, destinations } from '../accuracy/delivery-accuracy.js';
 
 const MINUTE = 60_000;
@@ -60,7 +61,7 @@ describe('affiliate postbacks', { timeout: 60_000 }, () => {
     return path;
   }
 
-  async function start(extra: Record<string, string> = {}) {
+  async function start(extra: Record<string, string> = {}, options: { runWorker?: boolean } = {}) {
     const env = emissionEnv({ crm, ac }, 'activecampaign', {
       POSTBACKS_FILE: postbacksFile(),
       LIFECYCLE_SYNC: 'on',
@@ -68,7 +69,7 @@ describe('affiliate postbacks', { timeout: 60_000 }, () => {
       KONNEKTIVE_TIMEZONE: 'UTC',
       ...extra,
     });
-    collector = await startTestCollector(env, { clock, fetch: clock.fetch, runSweeper: false });
+    collector = await startTestCollector(env, { clock, fetch: clock.fetch, runSweeper: false, ...options });
   }
 
   async function visit(session: string | undefined, events: FunnelEvent[]): Promise<IngestResponse> {
@@ -258,6 +259,29 @@ describe('affiliate postbacks', { timeout: 60_000 }, () => {
     } finally {
       await webhook.close();
     }
+  });
+
+  it('a fire whose call began and whose answer was never recorded is not fired again: a dead letter, interrupted, which a replay fires once', async () => {
+    // The worker runs a round at a time, when told: the test steps between the routing and the fire.
+    await start({}, { runWorker: false });
+    await visit(undefined, [ev.page('lead', 'https://offer.example/lead'), attribution({ affId: 'AFF7' }), ev.lead({ emailAddress: 'sam@example.com' })]);
+    const rounds = async () => {
+      while ((await collector.worker.runOnce()) > 0);
+    };
+    // The lead's Konnektive call and its routing run; the fires are queued, not run yet.
+    await collector.worker.runOnce();
+    const fire = (await collector.store.listJobs({})).find((job) => job.kind === 'postback.fire' && (job.payload as { postback: string }).postback === 'all-leads')!;
+    expect(fire.state).toBe('pending');
+    // Its first call's marker spent, as a collector that died during the call leaves it (the kill itself: test/fault/postback-kill9.test.ts).
+    await collector.store.transaction((tx) => tx.spendToken(`postback-call.${fire.id}.0`, clock.now() + 60 * MINUTE));
+    await rounds();
+    expect(calls('/lead')).toEqual([]);
+    expect((await collector.store.listJobs({ state: 'dead' })).map((job) => [job.id, job.lastError])).toEqual([[fire.id, INTERRUPTED]]);
+    expect(await collector.store.replayDeadJobs(clock.now())).toBe(1);
+    await rounds();
+    expect(calls('/lead')).toHaveLength(1);
+    const counts = await postbackCounts(collector.store.sql(), 0);
+    expect(counts.find((c) => c.postback === 'all-leads')).toMatchObject({ fired: 1, dead: 0, failedCalls: 1 });
   });
 
   it('refuses to start on a postbacks file with problems, one line each naming the postback and the field', async () => {

@@ -8,16 +8,15 @@
  * per recorded attempt (docs/postbacks.md, postback-jobs.ts): before the call starts, the fire
  * handler commits a marker for the job's attempt number (the count of its recorded attempts).
  * A restarted collector that finds that marker spent and no attempt recorded knows a call began
- * whose answer it never recorded: it does not fire again, and records the postback as skipped
- * `interrupted`. So:
+ * whose answer it never recorded: it does not fire again, and makes the postback a dead letter,
+ * "interrupted", for the owner. So:
  *
  * - Killed after the network answered 200 to the sale postback, before the outcome was committed:
- *   the network received it once and never again; the job ends done, its delivery log
- *   `interrupted`.
+ *   the network received it once and never again; the job ends a dead letter, interrupted.
  * - Killed while the network had not answered the lead postback (it hangs): the call had begun,
- *   so it is not fired again either, even though the network recovers; it too ends `interrupted`.
+ *   so it is not fired again either, even though the network recovers; it too ends interrupted.
  *   Whether the network counted it, the collector cannot know: it prefers a postback the owner
- *   checks with the network and fires by hand (docs/postbacks.md) to one the network pays twice.
+ *   checks with the network and replays (docs/postbacks.md) to one the network pays twice.
  * - The network answered 500: that answer is a recorded attempt, so the retry has a marker of
  *   its own and fires (a kill during the backoff changes nothing): it fires once, no `interrupted`.
  *
@@ -26,6 +25,7 @@
  * whole answer before it records the call), so the kill lands between the network's answer and
  * the commit by construction, not by a race.
  */
+import { INTERRUPTED as INTERRUPTED_MESSAGE } from '../../collector/postbacks/postback-jobs.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -240,7 +240,8 @@ async function fireJob(rig: Rig, session: string, name: WalkPostback) {
 async function walkDone(rig: Rig, session: string): Promise<void> {
   await eventually(
     async () => {
-      for (const name of Object.keys(WALK) as WalkPostback[]) if ((await fireJob(rig, session, name))?.state !== 'done') return false;
+      // Finished: delivered, or a dead letter (an interrupted call waits for the owner).
+      for (const name of Object.keys(WALK) as WalkPostback[]) if (!['done', 'dead'].includes((await fireJob(rig, session, name))?.state ?? '')) return false;
       return true;
     },
     { timeoutMs: 45_000 },
@@ -256,13 +257,13 @@ async function expectFiredOnce(rig: Rig, session: string, name: WalkPostback): P
   expect(await fireJob(rig, session, name)).toEqual({ state: 'done', attempts: [{ outcome: 'ok', status: 200, response: 'HTTP 200: OK' }] });
 }
 
-const INTERRUPTED = { state: 'done', attempts: [{ outcome: 'skipped', status: null, response: 'interrupted' }] };
+const INTERRUPTED = { state: 'dead', attempts: [{ outcome: 'transient', status: null, response: INTERRUPTED_MESSAGE }] };
 
 for (const backend of backends) {
   describe.skipIf(backend.skip !== undefined)(`an affiliate postback in flight when the collector is killed -9: ${backend.name}`, () => {
     afterAll(() => backend.cleanup());
 
-    it('killed after the network answered 200 to the sale postback, before the outcome was committed: received once, never fired again, done as interrupted', async () => {
+    it('killed after the network answered 200 to the sale postback, before the outcome was committed: received once, never fired again, a dead letter as interrupted', async () => {
       const rig = await startRig(backend);
       try {
         const browser = buyer(rig);
@@ -297,7 +298,7 @@ for (const backend of backends) {
       }
     }, 90_000);
 
-    it('killed while the network had not answered the lead postback: the call had begun, so it is not fired again once the network recovers; done as interrupted', async () => {
+    it('killed while the network had not answered the lead postback: the call had begun, so it is not fired again once the network recovers; a dead letter as interrupted', async () => {
       const rig = await startRig(backend);
       try {
         const browser = buyer(rig);
@@ -354,7 +355,7 @@ for (const backend of backends) {
         expect(statuses(rig, 'all-leads')).toEqual([500, 200]);
         const lead = await fireJob(rig, session, 'all-leads');
         expect(lead).toMatchObject({ state: 'done', attempts: [{ outcome: 'transient', status: 500 }, { outcome: 'ok', status: 200 }] });
-        expect(lead!.attempts.some((attempt) => attempt.response === 'interrupted')).toBe(false);
+        expect(lead!.attempts.some((attempt) => attempt.response === INTERRUPTED_MESSAGE)).toBe(false);
         await expectFiredOnce(rig, session, 'net-sale');
         await expectFiredOnce(rig, session, 'net-upsell');
       } finally {

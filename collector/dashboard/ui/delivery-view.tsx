@@ -229,7 +229,6 @@ const POSTBACK_SKIPS: Record<string, string> = {
   prepaid: 'prepaid',
   sale_followed: 'a sale followed',
   removed: 'removed from the file',
-  interrupted: 'interrupted by a restart (check with the network)',
 };
 
 /** Each affiliate postback over the last 7 days: fired, skipped (and why), failed, dead, and the network's last answer. */
