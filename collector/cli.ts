@@ -20,6 +20,7 @@ import { createLogger } from './logger.js';
 import { missingNodeFlags } from './node-flags.js';
 import { startCollector } from './server.js';
 import { openStore } from './store/open-store.js';
+import { plural } from './plural.js';
 import { buildReport, formatReport, parseReportArgs } from './recovery/recovery-report.js';
 
 const USAGE = `usage: funnelbeacon [--env-file PATH] <command>
@@ -129,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
       await store.migrate();
       const count = await store.replayDeadJobs(systemClock.now());
       await store.close();
-      console.log(`${count} dead-lettered job(s) put back into the outbox`);
+      console.log(`${plural(count, 'dead-lettered job', 'dead-lettered jobs')} put back into the outbox`);
       return 0;
     }
     case 'sweep': {
@@ -148,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const seen = await sweeper.sweepOnce();
       await store.close();
-      console.log(`${seen} due session(s) swept`);
+      console.log(`${plural(seen, 'due session', 'due sessions')} swept`);
       return 0;
     }
     case 'connect': {
@@ -170,8 +171,8 @@ async function main(argv: string[]): Promise<number> {
       try {
         const result = await backupSqlite(config.databaseUrl, target);
         console.log(
-          `backup written to ${result.file}: ${result.bytes} bytes, ${result.sessions} session(s), ${result.events} event(s), ` +
-            `${result.jobs} job(s), integrity ok, ${Math.round(result.ms)} ms`,
+          `backup written to ${result.file}: ${plural(result.bytes, 'byte', 'bytes')}, ${plural(result.sessions, 'session', 'sessions')}, ` +
+            `${plural(result.events, 'event', 'events')}, ${plural(result.jobs, 'job', 'jobs')}, integrity ok, ${Math.round(result.ms)} ms`,
         );
         return 0;
       } catch (error) {

@@ -20,6 +20,7 @@ import { AD_PLATFORMS } from './conversions/conversion.js';
 import { conversionSenders } from './conversions/platform-senders.js';
 import { loadPostbacks } from './postbacks/postback-file.js';
 import { isRedirect, NO_REDIRECTS, redirectProblem } from './http/upstream-redirect.js';
+import { noun, plural } from './plural.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -71,7 +72,7 @@ export async function checkStore(config: Config, { store, timeoutMs = 5_000 }: D
       return {
         name: 'store',
         status: 'fail',
-        message: `${db.kind} at ${where} is reachable but ${pending.length} migration(s) are pending (${pending.join(', ')}): run \`funnelbeacon migrate\` (serve also migrates at start).`,
+        message: `${db.kind} at ${where} is reachable but ${plural(pending.length, 'migration', 'migrations')} ${noun(pending.length, 'is', 'are')} pending (${pending.join(', ')}): run \`funnelbeacon migrate\` (serve also migrates at start).`,
       };
     }
     return { name: 'store', status: 'ok', message: `${db.kind} at ${where} reachable, schema up to date` };
@@ -424,7 +425,7 @@ export function checkPostbacksFile(path: string): Check[] {
   const read = loadPostbacks(path);
   if (!read.ok) return read.problems.map((problem) => ({ name: 'postbacks', status: 'fail' as const, message: problem }));
   const count = read.postbacks.length;
-  return [{ name: 'postbacks', status: 'ok', message: `${path}: ${count} ${count === 1 ? 'postback' : 'postbacks'} (funnelbeacon postbacks check prints each one's request)` }];
+  return [{ name: 'postbacks', status: 'ok', message: `${path}: ${plural(count, 'postback', 'postbacks')} (funnelbeacon postbacks check prints each one's request)` }];
 }
 
 /**

@@ -100,7 +100,7 @@ describe('funnelbeacon doctor', () => {
   it('reports pending migrations instead of applying them', async () => {
     const { code, lines } = await doctor(konnektiveEnv(double.url));
     expect(code).toBe(1);
-    expect(line(lines, 'store')).toMatch(/^FAIL +store: .*migration\(s\) are pending.*funnelbeacon migrate/);
+    expect(line(lines, 'store')).toMatch(/^FAIL +store: .* \d+ migrations are pending.*funnelbeacon migrate/);
   });
 
   it('says when PostgreSQL is unreachable', async () => {

@@ -359,7 +359,7 @@ test('live: a job the upstream refused is a dead letter, replayed from the Deliv
   await screenshots(page, 'delivery-dead-letter', () => expect(dead).toHaveCount(1));
 
   await dead.getByRole('button', { name: /^Replay job \d+$/ }).click();
-  await expect(page.getByRole('status')).toHaveText('1 job(s) back in the outbox.');
+  await expect(page.getByRole('status')).toHaveText('1 job back in the outbox.');
   // The worker sends it again; Konnektive takes it this time, and the dead letter is gone.
   await expect.poll(() => konnektive.sessions.size).toBe(1);
   await expect.poll(async () => (await collector.store.listJobs({ sessionId: session, state: 'dead' })).length).toBe(0);

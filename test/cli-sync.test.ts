@@ -122,7 +122,7 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     const lines = dayLines(first.lines);
     expect(lines).toHaveLength(31);
     expect(lines[0]).toMatch(new RegExp(`^${since}  200 records  200 events  200 calls queued$`));
-    expect(first.lines.at(-1)).toBe('backfill done: 31 day(s) read, 6000 records, 6000 events; 6000 delivered, 0 dead-lettered');
+    expect(first.lines.at(-1)).toBe('backfill done: 31 days read, 6000 records, 6000 events; 6000 delivered, 0 dead-lettered');
     expect(ac.orders.size).toBe(6000);
     expect(new Set([...ac.orders.values()].map((o) => o.externalid)).size).toBe(6000);
     expect(ac.stats.rateLimited).toBe(0);
@@ -135,7 +135,7 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     expect(second.code).toBe(0);
     expect(ac.requests.length).toBe(sent);
     expect(dayLines(second.lines)).toHaveLength(1); // today only: never marked, always read
-    expect(second.lines.at(-1)).toBe('backfill done: 1 day(s) read, 0 records, 0 events; 0 delivered, 0 dead-lettered');
+    expect(second.lines.at(-1)).toBe('backfill done: 1 day read, 0 records, 0 events; 0 delivered, 0 dead-lettered');
 
     // Without the cursor every day is read again, and the detector's snapshots still send nothing.
     const store = await openStore(cfg.databaseUrl);
@@ -145,7 +145,7 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     expect(third.code).toBe(0);
     expect(queries().length).toBeGreaterThan(read);
     expect(dayLines(third.lines)).toHaveLength(31);
-    expect(third.lines.at(-1)).toBe('backfill done: 31 day(s) read, 6000 records, 0 events; 0 delivered, 0 dead-lettered');
+    expect(third.lines.at(-1)).toBe('backfill done: 31 days read, 6000 records, 0 events; 0 delivered, 0 dead-lettered');
     expect(ac.requests.length).toBe(sent);
   });
 
@@ -166,7 +166,7 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     const days = dayLines(resumed.lines).map((line) => line.slice(0, 10));
     expect(days).toHaveLength(5); // days 3 to 6, and today
     expect(days[0]! > dayLines(stopped.lines)[1]!.slice(0, 10)).toBe(true);
-    expect(resumed.lines).toContain(`resumed after ${dayLines(stopped.lines)[1]!.slice(0, 10)}: 2 day(s) already recorded`);
+    expect(resumed.lines).toContain(`resumed after ${dayLines(stopped.lines)[1]!.slice(0, 10)}: 2 days already recorded`);
     // Every sale once: what the stopped run queued was delivered by the resumed run's worker.
     expect(ac.orders.size).toBe(18);
     expect(ac.trackingLogs.length).toBe(0);
@@ -221,7 +221,7 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     expect(frames[0]).toMatch(/^\[#{6}\.{18}\] 1\/4 days  2 records  2 events  2 calls queued  ~\d+s left$/);
     expect(frames).toContain('[########################] 4/4 days  6 records  6 events  6 calls queued  read');
     expect(text).not.toMatch(new RegExp(`^${since}`, 'm'));
-    expect(text.trimEnd().split('\n').at(-1)).toBe('backfill done: 4 day(s) read, 6 records, 6 events; 6 delivered, 0 dead-lettered');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('backfill done: 4 days read, 6 records, 6 events; 6 delivered, 0 dead-lettered');
   });
 
   it('--dry-run prints the events per day and sends and writes nothing', async () => {
@@ -236,7 +236,7 @@ describe('funnelbeacon sync (lifecycle backfill)', { timeout: 1_200_000 }, () =>
     expect(run.errors).toEqual([]);
     expect(run.code).toBe(0);
     expect(dayLines(run.lines).slice(0, 3)).toEqual([0, 1, 2].map((d) => `${dayAfter(since, d)}  4 records  would send 4: sale_completed 4`));
-    expect(run.lines.at(-1)).toBe('dry run: 4 day(s), 12 records, 12 event(s) would be sent; nothing was sent or written');
+    expect(run.lines.at(-1)).toBe('dry run: 4 days, 12 records, 12 events would be sent; nothing was sent or written');
     expect(ac.requests).toEqual([]);
     expect(await tableCounts(cfg)).toEqual(before);
     // No personal data in what it prints.

@@ -11,6 +11,7 @@ import { firePostback } from '../postbacks/postback-client.js';
 import { loadPostbacks, type Postback } from '../postbacks/postback-file.js';
 import { postbackRequest } from '../postbacks/postback-request.js';
 import { sampleValues } from '../postbacks/postback-values.js';
+import { plural } from '../plural.js';
 
 export interface PostbacksOutput {
   out: (line: string) => void;
@@ -59,7 +60,7 @@ export async function runPostbacks(config: Pick<Config, 'postbacksFile'>, args: 
   }
 
   if (action === 'check') {
-    io.out(`${path}: ${read.postbacks.length} postback${read.postbacks.length === 1 ? '' : 's'}, each with its request for a sample order`);
+    io.out(`${path}: ${plural(read.postbacks.length, 'postback', 'postbacks')}, each with its request for a sample order`);
     for (const postback of read.postbacks) {
       io.out('');
       io.out(`${postback.name}  ${describePostback(postback)}`);

@@ -21,6 +21,7 @@ import { backfill, isDay, readCursor, type DayResult } from '../lifecycle/backfi
 import { dayIn } from '../lifecycle/day-windows.js';
 import { createLogger, type Logger } from '../logger.js';
 import { JOB_KINDS } from '../outbox/job-kinds.js';
+import { plural } from '../plural.js';
 import type { CollectorOptions } from '../server.js';
 import { startCollector } from '../server.js';
 import { openStore } from '../store/open-store.js';
@@ -91,7 +92,7 @@ function bar(p: Progress, now: number): string {
   const filled = p.total === 0 ? width : Math.round((p.done / p.total) * width);
   const perDay = p.done === 0 ? 0 : (now - p.startedAt) / p.done;
   const left = p.done === p.total ? 'read' : p.done === 0 ? '…' : `~${minutes(perDay * (p.total - p.done))} left`;
-  return `\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} days  ${p.records} records  ${p.events} events  ${p.events} calls queued  ${left}`;
+  return `\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} days  ${plural(p.records, 'record', 'records')}  ${plural(p.events, 'event', 'events')}  ${plural(p.events, 'call', 'calls')} queued  ${left}`;
 }
 
 function kindsText(kinds: Record<string, number>): string {
@@ -149,14 +150,14 @@ export async function runSync(config: Config, args: SyncArgs, options: SyncOptio
         store, clock, call, since: args.since, until, today, dryRun: true, stopped,
         onDay: (day: DayResult) => {
           would += day.events;
-          out.write(`${day.day}  ${day.records} records  would send ${day.events}: ${kindsText(day.kinds)}\n`);
+          out.write(`${day.day}  ${plural(day.records, 'record', 'records')}  would send ${day.events}: ${kindsText(day.kinds)}\n`);
         },
       });
       if (!result.ok) {
         err(`funnelbeacon: sync: reading ${result.failure.day} failed (${result.failure.message}); nothing was written`);
         return 1;
       }
-      out.write(`dry run: ${result.days} day(s), ${result.records} records, ${would} event(s) would be sent; nothing was sent or written\n`);
+      out.write(`dry run: ${plural(result.days, 'day', 'days')}, ${plural(result.records, 'record', 'records')}, ${plural(would, 'event', 'events')} would be sent; nothing was sent or written\n`);
       return result.stopped ? 130 : 0;
     } finally {
       await store.close();
@@ -183,11 +184,11 @@ export async function runSync(config: Config, args: SyncArgs, options: SyncOptio
       onDay: (day, done, total) => {
         Object.assign(progress, { done, total, records: progress.records + day.records, events: progress.events + day.events });
         if (day.events > 0) worker.notify();
-        out.write(out.isTTY ? bar(progress, clock.now()) : `${day.day}  ${day.records} records  ${day.events} events  ${day.events} calls queued\n`);
+        out.write(out.isTTY ? bar(progress, clock.now()) : `${day.day}  ${plural(day.records, 'record', 'records')}  ${plural(day.events, 'event', 'events')}  ${plural(day.events, 'call', 'calls')} queued\n`);
       },
     });
     if (out.isTTY) out.write('\n');
-    if (result.ok && result.skipped > 0) out.write(`resumed after ${cursor?.split('..')[1] ?? args.since}: ${result.skipped} day(s) already recorded\n`);
+    if (result.ok && result.skipped > 0) out.write(`resumed after ${cursor?.split('..')[1] ?? args.since}: ${plural(result.skipped, 'day', 'days')} already recorded\n`);
     if (!result.ok) {
       err(`funnelbeacon: sync: reading ${result.failure.day} failed (${result.failure.message}); run the same command again to resume from that day`);
       return 1;
@@ -198,10 +199,10 @@ export async function runSync(config: Config, args: SyncArgs, options: SyncOptio
     }
     // Until every delivery this walk queued is delivered or dead-lettered.
     let counts = await deliveries(store, afterId);
-    if (!out.isTTY && counts.waiting > 0) out.write(`delivering ${counts.waiting} queued call(s) to ActiveCampaign\n`);
+    if (!out.isTTY && counts.waiting > 0) out.write(`delivering ${plural(counts.waiting, 'queued call', 'queued calls')} to ActiveCampaign\n`);
     while (counts.waiting > 0) {
       if (stopped()) {
-        out.write(`${out.isTTY ? '\n' : ''}stopped: ${counts.waiting} deliveries stay in the outbox (a running collector delivers them, or the next sync)\n`);
+        out.write(`${out.isTTY ? '\n' : ''}stopped: ${plural(counts.waiting, 'delivery stays', 'deliveries stay')} in the outbox (a running collector delivers them, or the next sync)\n`);
         return 130;
       }
       if (out.isTTY) out.write(`\r\x1b[2Kdelivering: ${counts.done} delivered, ${counts.dead} dead-lettered, ${counts.waiting} to go`);
@@ -211,7 +212,7 @@ export async function runSync(config: Config, args: SyncArgs, options: SyncOptio
     }
     if (out.isTTY) out.write('\n');
     const replay = counts.dead > 0 ? ' (see Delivery on the dashboard; funnelbeacon replay sends them again)' : '';
-    out.write(`backfill done: ${result.days} day(s) read, ${result.records} records, ${result.events} events; ${counts.done} delivered, ${counts.dead} dead-lettered${replay}\n`);
+    out.write(`backfill done: ${plural(result.days, 'day', 'days')} read, ${plural(result.records, 'record', 'records')}, ${plural(result.events, 'event', 'events')}; ${counts.done} delivered, ${counts.dead} dead-lettered${replay}\n`);
     return 0;
   } finally {
     await collector.close();

@@ -14,6 +14,7 @@
  */
 import { hasLifecycleEvents, lifecycleFigures, type LifecycleFigures } from '../dashboard/lifecycle-figures.js';
 import { parseDuration } from '../duration.js';
+import { plural } from '../plural.js';
 import type { CentsByCurrency, FunnelReport, Store } from '../store/store.js';
 
 export interface ReportOptions {
@@ -79,7 +80,7 @@ export function formatReport(r: ReportJson, sinceMs: number): string {
     ['recovery rate', r.recoveryRate === null ? '-' : `${Math.round(r.recoveryRate * 1000) / 10}%`, 'recovered / abandoned'],
     ['lost carts', r.cartsLost, `no order within the link's ${days(r.linkLifetimeMs)}`],
     ['orders', r.orders, money(r.revenue)],
-    ['recovery-link clicks', r.recoveryClicks, `${r.recoveryReturns} buyer(s) came back through the link`],
+    ['recovery-link clicks', r.recoveryClicks, `${plural(r.recoveryReturns, 'buyer', 'buyers')} came back through the link`],
   ];
   const l = r.lifecycle;
   if (l) {

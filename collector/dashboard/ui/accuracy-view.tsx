@@ -10,7 +10,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { AccuracyData, AccuracyItemsData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
 import { DataTable, Problem, Section } from './components.js';
-import { count, dateTime, percent } from './format.js';
+import { count, countsBy, dateTime, percent, type Noun } from './format.js';
 import { usePoll } from './hooks.js';
 
 const SPANS = [
@@ -19,14 +19,14 @@ const SPANS = [
   ['7d', 'Last 7 days', 7 * 24 * 3_600_000],
 ] as const;
 
-const SKIP_REASONS: Record<string, string> = {
+const SKIP_REASONS: Record<string, Noun> = {
   no_consent: 'no marketing consent',
-  bot: 'bot',
-  test_order: 'test order',
+  bot: ['bot', 'bots'],
+  test_order: ['test order', 'test orders'],
   too_old: 'too old',
-  session_gone: 'session purged',
+  session_gone: ['session purged', 'sessions purged'],
   no_name: 'no name',
-  order_reported: 'order reported first',
+  order_reported: ['order reported first', 'orders reported first'],
 };
 
 type Row = AccuracyData['destinations'][number];
@@ -84,9 +84,7 @@ export function AccuracySection() {
 
 function AccuracyRow({ row, threshold, open, onToggle }: { row: Row; threshold: number; open: boolean; onToggle: () => void }) {
   const { current, previous } = row;
-  const skippedBy = Object.entries(current.skippedBy)
-    .map(([reason, n]) => `${count(n)} ${SKIP_REASONS[reason] ?? reason}`)
-    .join(', ');
+  const skippedBy = countsBy(current.skippedBy, SKIP_REASONS);
   const short = current.failed + current.missing;
   return (
     <tr>

@@ -9,7 +9,7 @@ import { UPSTREAM_NAMES, UPSTREAMS } from '../../upstreams.js';
 import type { DeliveryData, DoctorData, SandboxRequestsData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
 import { Badge, DataTable, Problem, Section, ShowMore } from './components.js';
-import { ago, count, dateTime } from './format.js';
+import { ago, count, countsBy, dateTime, plural, type Noun } from './format.js';
 import { usePoll } from './hooks.js';
 import { JobLink } from './job-link.js';
 import { AccuracySection } from './accuracy-view.js';
@@ -32,7 +32,7 @@ export function DeliveryView() {
     setProblem(undefined);
     try {
       const { replayed } = await api.post<{ replayed: number }>(path, body);
-      setMessage(replayed === 0 ? 'Nothing to replay: already back in the outbox.' : `${replayed} job(s) back in the outbox.`);
+      setMessage(replayed === 0 ? 'Nothing to replay: already back in the outbox.' : `${plural(replayed, 'job', 'jobs')} back in the outbox.`);
       reload();
     } catch (e) {
       if (isApiError(e)) setProblem(e);
@@ -187,12 +187,12 @@ function SandboxRequests({ data }: { data: DeliveryData }) {
   );
 }
 
-const SKIP_REASONS: Record<string, string> = {
+const SKIP_REASONS: Record<string, Noun> = {
   no_consent: 'no marketing consent',
-  bot: 'bot',
-  test_order: 'test order',
+  bot: ['bot', 'bots'],
+  test_order: ['test order', 'test orders'],
   too_old: 'too old',
-  session_gone: 'session purged',
+  session_gone: ['session purged', 'sessions purged'],
 };
 
 /** Each ad platform's conversions over the last 7 days: sent, deliberately skipped (and why), failed calls. */
@@ -211,9 +211,7 @@ function Conversions({ data }: { data: DeliveryData }) {
               <td class="wrap">
                 {Object.keys(c.skipped).length === 0
                   ? '0'
-                  : Object.entries(c.skipped)
-                      .map(([reason, n]) => `${count(n)} ${SKIP_REASONS[reason] ?? reason}`)
-                      .join(', ')}
+                  : countsBy(c.skipped, SKIP_REASONS)}
               </td>
               <td>{count(c.failedCalls)}</td>
             </tr>
@@ -224,8 +222,8 @@ function Conversions({ data }: { data: DeliveryData }) {
   );
 }
 
-const POSTBACK_SKIPS: Record<string, string> = {
-  test_order: 'test order',
+const POSTBACK_SKIPS: Record<string, Noun> = {
+  test_order: ['test order', 'test orders'],
   prepaid: 'prepaid',
   sale_followed: 'a sale followed',
   removed: 'removed from the file',
@@ -246,9 +244,7 @@ function Postbacks({ data }: { data: DeliveryData }) {
               <td class="wrap">
                 {Object.keys(p.skipped).length === 0
                   ? '0'
-                  : Object.entries(p.skipped)
-                      .map(([reason, n]) => `${count(n)} ${POSTBACK_SKIPS[reason] ?? reason}`)
-                      .join(', ')}
+                  : countsBy(p.skipped, POSTBACK_SKIPS)}
               </td>
               <td>{count(p.failedCalls)}</td>
               <td>{count(p.dead)}</td>

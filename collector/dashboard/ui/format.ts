@@ -2,6 +2,7 @@
  * @module format
  * Numbers, money, rates and times as the dashboard prints them (the browser's locale).
  */
+import { plural as counted } from '../../plural.js';
 
 export function money(cents: number | null | undefined, currency: string): string {
   if (cents === null || cents === undefined) return '–';
@@ -10,6 +11,24 @@ export function money(cents: number | null | undefined, currency: string): strin
 
 export function count(n: number | null | undefined): string {
   return n === null || n === undefined ? '–' : new Intl.NumberFormat().format(n);
+}
+
+/** A count and its noun, in the browser's locale: "1 visitor", "1,200 visitors" ("– visitors" when unknown). */
+export function plural(n: number | null | undefined, one: string, many: string): string {
+  return n === null || n === undefined ? `– ${many}` : counted(n, one, many, count);
+}
+
+/** A noun that changes with its count, as [singular, plural]; a plain string reads the same for any count ("no marketing consent"). */
+export type Noun = string | readonly [one: string, many: string];
+
+/** A count per reason, each with its noun: "3 bots, 1 test order" (a reason without a noun is named by its key). */
+export function countsBy(counts: Record<string, number>, nouns: Record<string, Noun>): string {
+  return Object.entries(counts)
+    .map(([key, n]) => {
+      const word = nouns[key] ?? key;
+      return typeof word === 'string' ? plural(n, word, word) : plural(n, word[0], word[1]);
+    })
+    .join(', ');
 }
 
 export function percent(rate: number | null | undefined): string {

@@ -5,7 +5,7 @@
  */
 import type { LifecycleOverviewData, OverviewData } from '../api-schema.js';
 import { FunnelChart, MixedCurrencies, Problem, Section, Stat } from './components.js';
-import { count, money, percent } from './format.js';
+import { count, money, percent, plural } from './format.js';
 import { usePoll, type Route } from './hooks.js';
 import { RangePicker, rangeOf } from './range.js';
 
@@ -44,7 +44,7 @@ function Overview({ data }: { data: OverviewData }) {
             previous={percent(p.derived.salesConversion)}
             now={c.derived.salesConversion}
             before={p.derived.salesConversion}
-            hint={`${count(c.figures.converted)} sales of ${count(Math.max(c.figures.leads, c.figures.converted))} leads (partials included)`}
+            hint={`${plural(c.figures.converted, 'sale', 'sales')} of ${plural(Math.max(c.figures.leads, c.figures.converted), 'lead', 'leads')} (partials included)`}
           />
           <Stat label="Upsell take rate" value={percent(c.derived.upsellTakeRate)} previous={percent(p.derived.upsellTakeRate)} now={c.derived.upsellTakeRate} before={p.derived.upsellTakeRate} />
           <Stat label="Revenue per visitor" value={m(c.derived.revenuePerVisitorCents)} previous={m(p.derived.revenuePerVisitorCents)} now={c.derived.revenuePerVisitorCents} before={p.derived.revenuePerVisitorCents} />
@@ -64,7 +64,7 @@ function Overview({ data }: { data: OverviewData }) {
       </Section>
       <Section title="Funnel">
         <p class="sub">
-          {count(c.figures.visitors)} visitors ({count(p.figures.visitors)} the period before), {count(c.figures.leads)} leads
+          {plural(c.figures.visitors, 'visitor', 'visitors')} ({count(p.figures.visitors)} the period before), {plural(c.figures.leads, 'lead', 'leads')}
         </p>
         <FunnelChart id="funnel" period={c} previous={p} />
       </Section>

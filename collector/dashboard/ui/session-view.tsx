@@ -9,7 +9,7 @@ import { UPSTREAM_NAMES } from '../../upstreams.js';
 import type { SessionDetailData, SessionTimelineData, TimelineEntryData } from '../api-schema.js';
 import { api, isApiError, type ApiError } from './api.js';
 import { Badge, Problem, Section, ShowMore } from './components.js';
-import { count, dateTime, money, STEP_LABELS, time } from './format.js';
+import { count, dateTime, money, plural, STEP_LABELS, time } from './format.js';
 import { usePoll } from './hooks.js';
 
 function pretty(text: string): string {
@@ -239,8 +239,10 @@ function Timeline({ data }: { data: SessionDetailData }) {
   return (
     <Section title="Timeline">
       <p class="hint timeline-totals">
-        {next === null ? `All ${count(entries.length)} entries shown` : `${count(entries.length)} of ${count(totals.timeline)} entries shown`} ·{' '}
-        {count(totals.events)} {totals.events === 1 ? 'event' : 'events'} stored
+        {next === null
+          ? `${entries.length === 1 ? '' : 'All '}${plural(entries.length, 'entry', 'entries')} shown`
+          : `${count(entries.length)} of ${plural(totals.timeline, 'entry', 'entries')} shown`}{' '}
+        ·{' '}{plural(totals.events, 'event', 'events')} stored
       </p>
       <Problem error={problem} />
       <ol class="timeline" aria-busy={busy}>
