@@ -77,6 +77,12 @@ describe('documentation', () => {
     expect(read('README.md').split('\n').length).toBeLessThan(200);
   });
 
+  it('README.md links to every page in docs/', () => {
+    const readme = read('README.md');
+    const unlinked = pages.filter((page) => page !== 'README.md' && !readme.includes(`](${page})`) && !readme.includes(`](${page}#`));
+    expect(unlinked).toEqual([]);
+  });
+
   it('every relative link in README.md and docs/ leads to a file, and every #anchor to a heading in it', () => {
     const broken: string[] = [];
     for (const page of pages) {
