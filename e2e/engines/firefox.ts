@@ -29,8 +29,12 @@ export async function launchFirefox(): Promise<EngineBrowser> {
 }
 
 function wrap(page: Page): EnginePage {
-  /** The page's own address ('' while it is between documents). */
-  const location = () => page.evaluate(() => window.location.href).catch(() => '');
+  /**
+   * The page's own address ('' while it is between documents: a script call made as the page
+   * goes may wait seconds for an answer, so each ask gives up after 500 ms and the caller asks again).
+   */
+  const location = () =>
+    Promise.race([page.evaluate(() => window.location.href).catch(() => ''), new Promise<string>((resolve) => setTimeout(() => resolve(''), 500))]);
   return {
     goto: async (url) => void (await page.goto(url, { waitUntil: 'load' })),
     url: location,
