@@ -104,8 +104,12 @@ export async function launchWebKit(): Promise<EngineBrowser> {
       sessions.add(session);
       const { driver } = session;
       if (kind === 'phone') await driver.manage().window().setRect(PHONE);
-      // The session's first window is the first tab asked for.
+      // The session's first window is the first tab asked for. Closing a session's last window
+      // ends the session, so a spare window stays open behind it: a window of its own, not a tab,
+      // so that the pages stay visible (no visibilitychange) while it is there.
       let first: string | undefined = await driver.getWindowHandle();
+      await driver.switchTo().newWindow('window');
+      await driver.switchTo().window(first);
       return {
         newPage: async () => {
           let handle = first;
@@ -171,16 +175,9 @@ function wrap(driver: WebDriver, handle: string): EnginePage {
     },
     reload: async () => (await here()).navigate().refresh(),
     close: async () => {
-      const others = (await driver.getAllWindowHandles()).filter((other) => other !== handle);
       await here();
-      // Closing a session's last window ends the session: keep a blank one open.
-      if (others.length === 0) {
-        await driver.switchTo().newWindow('tab');
-        others.push(await driver.getWindowHandle());
-        await driver.switchTo().window(handle);
-      }
       await driver.close();
-      await driver.switchTo().window(others[0]!);
+      // WebDriver has no current window now: the next call switches to its own.
     },
   };
   return page;
