@@ -11,7 +11,7 @@ import { FIREFOX_BINARY, launchFirefox } from './firefox.js';
 import { launchWebKit, miniBrowserBinary, WEBKIT_DRIVER_BINARY, XVFB_BINARY } from './webkit.js';
 
 /** The Debian packages an engine needs that are not installed (none: ready to run). */
-export function missingPackages(engine: EngineName): string[] {
+export function missingPackages(engine: EngineName, exists: (path: string) => boolean = existsSync): string[] {
   const needs: Record<EngineName, [string | undefined, string][]> = {
     chromium: [[CHROMIUM_BINARY, 'chromium']],
     firefox: [[FIREFOX_BINARY, 'firefox-esr']],
@@ -21,11 +21,11 @@ export function missingPackages(engine: EngineName): string[] {
       [XVFB_BINARY, 'xvfb'],
     ],
   };
-  return [...new Set(needs[engine].filter(([binary]) => !binary || !existsSync(binary)).map(([, name]) => name))];
+  return [...new Set(needs[engine].filter(([binary]) => !binary || !exists(binary)).map(([, name]) => name))];
 }
 
-export async function launchEngine(engine: EngineName): Promise<EngineBrowser> {
-  const missing = missingPackages(engine);
+export async function launchEngine(engine: EngineName, exists: (path: string) => boolean = existsSync): Promise<EngineBrowser> {
+  const missing = missingPackages(engine, exists);
   if (missing.length > 0) throw new Error(`${engine}: not installed; install the Debian package ${missing.join(' and ')} (apt-get install ${missing.join(' ')})`);
   const launchers = { chromium: launchChromium, firefox: launchFirefox, webkit: launchWebKit };
   return launchers[engine]();
