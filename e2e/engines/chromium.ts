@@ -29,7 +29,15 @@ export async function launchChromium(): Promise<EngineBrowser> {
       const context: BrowserContext = await browser.newContext(
         kind === 'phone' ? { viewport: PHONE, hasTouch: true, isMobile: true, userAgent: PHONE_CHROME } : { userAgent: DESKTOP_CHROME },
       );
-      return { newPage: async () => wrap(await context.newPage(), kind), close: () => context.close() };
+      const errors: string[] = [];
+      context.on('page', (page) => {
+        page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+        page.on('console', (message) => {
+          // "Failed to load resource" and net::ERR_* are the browser reporting a failed request, not a script error.
+          if (message.type() === 'error' && !/Failed to load resource|net::ERR_/.test(message.text())) errors.push(`console: ${message.text()}`);
+        });
+      });
+      return { newPage: async () => wrap(await context.newPage(), kind), errors, close: () => context.close() };
     },
     close: () => browser.close(),
   };

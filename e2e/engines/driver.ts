@@ -56,6 +56,12 @@ export interface EnginePage {
 export interface EngineDevice {
   /** A new tab (a phone device's have the phone's viewport and input). */
   newPage(): Promise<EnginePage>;
+  /**
+   * Uncaught exceptions and console errors of its pages (a Content-Security-Policy violation
+   * included), where the engine's automation reports them: Chromium and Firefox; WebKit's
+   * WebDriver reports none.
+   */
+  readonly errors: string[];
   close(): Promise<void>;
 }
 

@@ -22,7 +22,17 @@ export async function launchFirefox(): Promise<EngineBrowser> {
     // A phone is not among the Firefox scenarios (Firefox for Android is not this build).
     newDevice: async () => {
       const context = await browser.createBrowserContext();
-      return { newPage: async () => wrap(await context.newPage()), close: () => context.close() };
+      const errors: string[] = [];
+      const watch = (page: Page) => {
+        // Firefox reports its own favicon request, which the fixture pages' img-src 'none' blocks,
+        // as the page's error: the browser's doing, not a script's.
+        page.on('pageerror', (error) => /\/favicon\.ico because/.test(String(error)) || errors.push(`uncaught: ${String(error)}`));
+        page.on('console', (message) => {
+          if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+        });
+        return page;
+      };
+      return { newPage: async () => wrap(watch(await context.newPage())), errors, close: () => context.close() };
     },
     close: () => browser.close(),
   };

@@ -52,6 +52,7 @@ export async function runScenario(browser: EngineBrowser, scenario: Scenario, pr
         return other;
       },
     });
+    expect(devices.flatMap((each) => each.errors), 'errors on the pages').toEqual([]);
   } finally {
     for (const device of devices) await device.close().catch(() => undefined);
     await stack.close();

@@ -120,6 +120,7 @@ export async function launchWebKit(): Promise<EngineBrowser> {
           }
           return wrap(driver, handle);
         },
+        errors: [],
         close: async () => {
           sessions.delete(session);
           await session.close();
