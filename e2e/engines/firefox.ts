@@ -58,7 +58,10 @@ function wrap(page: Page): EnginePage {
       await page.type(selector, value);
     },
     evaluate: <T, A>(fn: (arg: A) => T | Promise<T>, arg?: A) => page.evaluate(fn as never, arg as never) as Promise<T>,
-    cookies: async () => (await page.browserContext().cookies()).filter((cookie) => new URL(page.url()).hostname === cookie.domain.replace(/^\./, '')).map(({ name, value }) => ({ name, value })),
+    cookies: async () => {
+      const { hostname } = new URL(await location());
+      return (await page.browserContext().cookies()).filter((cookie) => cookie.domain.replace(/^\./, '') === hostname).map(({ name, value }) => ({ name, value }));
+    },
     back: async () => {
       const before = await location();
       // puppeteer waits for a load event, which a page restored from the back/forward cache never

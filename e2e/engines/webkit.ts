@@ -164,7 +164,7 @@ function wrap(driver: WebDriver, handle: string): EnginePage {
       await element.sendKeys(value);
     },
     evaluate: async <T, A>(fn: (arg: A) => T | Promise<T>, arg?: A): Promise<T> => {
-      const answer = (await (await here()).executeAsyncScript(ASYNC_CALL.replace('FN', fn.toString()), arg ?? null)) as { value?: T; error?: string };
+      const answer = (await (await here()).executeAsyncScript(ASYNC_CALL.replace('FN', () => fn.toString()), arg ?? null)) as { value?: T; error?: string };
       if (answer.error !== undefined) throw new Error(`in the page: ${answer.error}`);
       return answer.value as T;
     },
