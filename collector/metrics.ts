@@ -111,7 +111,7 @@ export function createMetrics(store: Store, { defaults = true, clock = systemClo
     }),
     botCallsSuppressed: new Counter({
       name: 'funnelbeacon_bot_calls_suppressed_total',
-      help: 'Konnektive calls not made because the session was opened by a known bot, by kind (click, lead).',
+      help: 'Upstream calls not made because the session was opened by a known bot, by kind (click, lead: Konnektive; conversion: the ad platforms).',
       labelNames: ['kind'],
       registers: [registry],
     }),

@@ -69,6 +69,8 @@ export interface CollectorOptions {
   runSweeper?: boolean;
   /** Run the retention purge in this process (default true). */
   runRetention?: boolean;
+  /** Run the delivery accuracy alerts in this process (default true; `sync` has its own work). */
+  runAlerts?: boolean;
   /** The clock of background work (tests drive a virtual one). */
   clock?: Clock;
   /** The `fetch` emission routes use (tests track requests in flight with it). */
@@ -195,7 +197,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
   if (options.runWorker !== false) worker.start();
   if (options.runSweeper !== false) sweeper.start();
   if (options.runRetention !== false) retention.start();
-  alerts.start();
+  if (options.runAlerts !== false) alerts.start();
   logger.info({ port, mode: config.sandbox ? 'sandbox' : 'live', store: store.kind }, 'collector listening');
 
   let closing: Promise<void> | undefined;

@@ -210,7 +210,7 @@ const activeCampaignLifecycle: Destination = {
 
 /** Which sessions are expected to send each conversion. */
 const CONVERSION_CAUSES: Record<ConversionName, (d: Dialect) => string> = {
-  // Bots' sessions are queued too; their delivery records them as skipped (bot).
+  // Bots' sessions included: they queue nothing, and count as skipped (bot).
   Lead: (d) => hasContact(d),
   InitiateCheckout: (d) =>
     `s.cart IS NOT NULL AND EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id AND e.type = 'page' AND ${d.jsonText('e.payload', 'page')} = 'checkout')`,
@@ -241,7 +241,8 @@ const adConversion = (platform: AdPlatform, name: ConversionName): Destination =
       item: `'${name}'`,
       at: 's.created_at',
       job: jobState(match),
-      skip: attemptSkip(match),
+      // A bot's session queues none: skipped, `bot`, from the session's own flag.
+      skip: `CASE WHEN s.is_bot THEN 'bot' ELSE ${attemptSkip(match)} END`,
       detail: jobError(match),
     };
   },

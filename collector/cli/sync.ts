@@ -167,7 +167,7 @@ export async function runSync(config: Config, args: SyncArgs, options: SyncOptio
   const logger = options.logger ?? createLogger(config.logLevel === 'silent' ? 'silent' : 'warn');
   const collector = await startCollector(
     { ...config, port: 0, host: '127.0.0.1' },
-    { logger, clock, runSweeper: false, runRetention: false, ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.worker ? { worker: options.worker } : {}) },
+    { logger, clock, runSweeper: false, runRetention: false, runAlerts: false, ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.worker ? { worker: options.worker } : {}) },
   );
   const { store, worker } = collector;
   try {

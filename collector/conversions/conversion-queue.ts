@@ -28,12 +28,14 @@ export const conversionQueueKey = (platform: AdPlatform, sessionId: string): str
 export const sessionOfQueueKey = (key: string): string => key.replace(/^(?:meta|tiktok):/, '').replace(/^postbacks:([^/]*)(?:\/.*)?$/, '$1');
 
 /**
- * Queues the conversion for every platform, unless it was queued before (`once`: what marks it,
- * the session id, or the order id for a Purchase), `delayMs` after its cause. Returns how many jobs it queued.
+ * Queues the conversion for every platform, `delayMs` after its cause, unless it was queued before
+ * (`once`: what marks it, the order id for a Purchase). Without `once` the caller decides "once"
+ * itself (a lead's first contact, a session's first checkout: apply-batch.ts, where a marker would
+ * cost a commit group a read). Returns how many jobs it queued.
  */
-export async function queueConversion(tx: StoreTx, platforms: readonly AdPlatform[], payload: ConversionJobPayload, once: string, delayMs = 0): Promise<number> {
+export async function queueConversion(tx: StoreTx, platforms: readonly AdPlatform[], payload: ConversionJobPayload, once: string | undefined, delayMs = 0): Promise<number> {
   if (platforms.length === 0) return 0;
-  if (!(await tx.spendToken(`conversion.${payload.name}.${once}`, payload.at + MARKER_TTL_MS))) return 0;
+  if (once !== undefined && !(await tx.spendToken(`conversion.${payload.name}.${once}`, payload.at + MARKER_TTL_MS))) return 0;
   for (const platform of platforms) {
     const kind = CONVERSION_JOB_KIND[platform];
     await tx.enqueue({ sessionId: conversionQueueKey(platform, payload.session), upstream: jobUpstream(kind, 'konnektive'), kind, payload: { ...payload }, runAt: payload.at + delayMs });

@@ -13,6 +13,7 @@ import { ev, eventually, startTestCollector, testEnv, type TestCollector } from 
 import { emissionEnv, withUpstreamDoubles } from '../../test/support/upstream-doubles.js';
 import type { VirtualClock } from '../../test/support/virtual-clock.js';
 import { conversionCounts } from '../dashboard/queries.js';
+import { deliveryAccuracy, destinations } from '../accuracy/delivery-accuracy.js';
 import { LEAD_CONVERSION_SETTLE_MS } from '../ingest/apply-batch.js';
 import { VirtualClock as Clock } from '../../test/support/virtual-clock.js';
 
@@ -216,8 +217,13 @@ describe('conversions to the ad platforms', () => {
     await walk({ test: true });
     expect(meta.counted().map((received) => received.event.event_name)).toEqual(['Lead', 'InitiateCheckout']);
     const counts = await conversionCounts(collector.store.sql(), 0);
-    expect(counts.find((c) => c.platform === 'meta' && c.conversion === 'Lead')).toMatchObject({ sent: 1, skipped: { bot: 1 } });
     expect(counts.find((c) => c.platform === 'tiktok' && c.conversion === 'Purchase')).toMatchObject({ sent: 0, skipped: { test_order: 1 } });
+    // The bot's session queued nothing: counted in /metrics, and as skipped by the delivery accuracy.
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metrics).toContain('funnelbeacon_bot_calls_suppressed_total{kind="conversion"} 2');
+    const accuracy = await deliveryAccuracy(collector.store.sql(), destinations(collector.config), { from: 0, to: clock.now() + 1 });
+    expect(accuracy.find((row) => row.destination === 'meta-lead')).toMatchObject({ expected: 2, sent: 1, skippedBy: { bot: 1 }, accuracy: 1 });
+    expect(accuracy.find((row) => row.destination === 'meta-purchase')).toMatchObject({ expected: 1, skippedBy: { test_order: 1 }, accuracy: 1 });
   });
 
   it('a platform that fails holds back no other: Meta down is retried and counts each event once; TikTok delivers meanwhile', async () => {

@@ -48,7 +48,7 @@ export type IngestOutcome =
       duplicates: number;
       jobs: number;
       /** Upstream calls a bot session did not get, by job kind (counted in `/metrics`). */
-      suppressed: Partial<Record<'click' | 'lead', number>>;
+      suppressed: Partial<Record<'click' | 'lead' | 'conversion', number>>;
       /** The link token was spent before (and this is no resend of its first use): a new session began. */
       linkRefused?: true;
       /** A recovery landing: the abandoned session the new one recovers, as it is now. */
@@ -152,6 +152,8 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   /** The URL of this batch's latest page view, and of its checkout page view: where a conversion happened. */
   let pageUrl: string | undefined;
   let checkoutUrl: string | undefined;
+  /** This batch holds the session's first view of the checkout (its Import Click was queued now). */
+  let checkoutFirst = false;
   let landingUrl = session.landingUrl;
   let referrer = session.referrer;
   let landed = false;
@@ -166,7 +168,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   const acceptedByType: Record<string, number> = {};
   let duplicates = 0;
   let jobs = 0;
-  const suppressed: Partial<Record<'click' | 'lead', number>> = {};
+  const suppressed: Partial<Record<'click' | 'lead' | 'conversion', number>> = {};
   const quiet = session.isBot;
 
   // Resent events are stored already: they leave the session's counts as they were.
@@ -184,6 +186,9 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     acceptedByType[event.type] = (acceptedByType[event.type] ?? 0) + 1;
     switch (event.type) {
       case 'page':
+        // A bot's session queues no Import Click (so none marks its first checkout view): it
+        // reaches the checkout when it comes to it from another page (for `/metrics` only).
+        if (quiet && event.page === 'checkout' && (lastPage ?? session.lastPage) !== 'checkout') checkoutFirst = true;
         lastPage = event.page;
         pageUrl = event.url;
         if (event.page === 'checkout') checkoutUrl = event.url;
@@ -193,7 +198,10 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
           landed = true;
         }
         if (quiet) suppressed.click = (suppressed.click ?? 0) + 1;
-        else if (await queueClick(tx, session.id, event, request.receivedAt)) jobs++;
+        else if (await queueClick(tx, session.id, event, request.receivedAt)) {
+          jobs++;
+          if (event.page === 'checkout') checkoutFirst = true;
+        }
         if (event.page === 'thankyou') funnelDone = true;
         break;
       case 'lead': {
@@ -224,24 +232,25 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     if (quiet && canImportLead(lead)) suppressed.lead = (suppressed.lead ?? 0) + 1;
     else if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
   }
+  // The conversions and the affiliate's lead, each once per session, decided from the session as
+  // this request found it and leaves it: no marker of their own here, so a commit group (which
+  // reads everything it needs in one batch) never waits on a read for them. A bot's session
+  // sends none (counted in `/metrics`; the delivery accuracy counts them as skipped, `bot`).
   const becameLead = leadChanged && !hasContact(session.lead) && hasContact(lead);
-  // The affiliate's lead: once per session, when it first has an email or phone (a bot's is not one).
-  if (policy.postbacks && becameLead && !quiet && (await queuePostbackEvent(tx, { event: 'lead', eventId: `${session.id}.lead`, session: session.id, at: request.receivedAt }))) jobs++;
+  // A session with a cart reached the checkout: its first checkout view with (or after) the cart,
+  // or its first cart while the buyer is on the checkout, viewed before.
+  const reachedCheckout = cart !== undefined && (checkoutFirst || (session.cart === undefined && checkoutUrl === undefined && (lastPage ?? session.lastPage) === 'checkout'));
+  if (policy.postbacks && becameLead && !quiet && (await queuePostbackEvent(tx, { event: 'lead', eventId: `${session.id}.lead`, session: session.id, at: request.receivedAt }, { marked: false }))) jobs++;
   const platforms = policy.adPlatforms ?? [];
-  if (platforms.length > 0) {
-    // A bot session's conversions are queued too: their delivery records them as skipped, with
-    // the reason, for the Delivery view's counts (conversions/conversion-jobs.ts).
-    if (becameLead) {
-      // Sent a few seconds later, with what the visitor typed meanwhile (the phone and names after
-      // the email): the platforms match a person better on more fields.
-      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, session.id, policy.leadConversionSettleMs ?? LEAD_CONVERSION_SETTLE_MS);
-    }
-    // A session with a cart reached the checkout: its checkout page view came with (or after) the
-    // cart, or its cart came while the buyer is on the checkout.
-    const cartNew = cart !== undefined && session.cart === undefined;
-    if (cart && (checkoutUrl !== undefined || (cartNew && (lastPage ?? session.lastPage) === 'checkout'))) {
-      jobs += await queueConversion(tx, platforms, { session: session.id, name: 'InitiateCheckout', at: request.receivedAt, ...(checkoutUrl ? { sourceUrl: checkoutUrl } : {}) }, session.id);
-    }
+  if (platforms.length > 0 && quiet && (becameLead || reachedCheckout)) {
+    suppressed.conversion = (suppressed.conversion ?? 0) + (becameLead ? 1 : 0) + (reachedCheckout ? 1 : 0);
+  } else if (platforms.length > 0) {
+    // Sent a few seconds later, with what the visitor typed meanwhile (the phone and names after
+    // the email): the platforms match a person better on more fields. A contact cleared and typed
+    // again queues the same event id again, which the platforms count once.
+    const settle = policy.leadConversionSettleMs ?? LEAD_CONVERSION_SETTLE_MS;
+    if (becameLead) jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, undefined, settle);
+    if (reachedCheckout) jobs += await queueConversion(tx, platforms, { session: session.id, name: 'InitiateCheckout', at: request.receivedAt, ...(checkoutUrl ? { sourceUrl: checkoutUrl } : {}) }, undefined);
   }
   // Only events are activity: a request that only renews the link token (a tab left open)
   // must not keep postponing the session's abandonment.

@@ -36,8 +36,10 @@ export const postbackRouteKey = (payload: Pick<PostbackRoutePayload, 'session' |
   `postbacks:${payload.session ?? payload.orderId ?? payload.eventId}`;
 
 /** Queues the event's routing, unless it was queued before. Returns whether it did. */
-export async function queuePostbackEvent(tx: StoreTx, payload: PostbackRoutePayload): Promise<boolean> {
-  if (!(await tx.spendToken(`postback-event.${payload.event}.${payload.eventId}`, payload.at + POSTBACK_MARKER_TTL_MS))) return false;
+export async function queuePostbackEvent(tx: StoreTx, payload: PostbackRoutePayload, { marked = true }: { marked?: boolean } = {}): Promise<boolean> {
+  // Unmarked: the caller decides "once" itself (a lead's first contact, in a commit group that must
+  // not wait on a read); a second routing of the same event fires nothing (each fire is marked).
+  if (marked && !(await tx.spendToken(`postback-event.${payload.event}.${payload.eventId}`, payload.at + POSTBACK_MARKER_TTL_MS))) return false;
   const kind = JOB_KINDS.postbackRoute;
   await tx.enqueue({ sessionId: postbackRouteKey(payload), upstream: jobUpstream(kind, 'konnektive'), kind, payload: { ...payload }, runAt: payload.at });
   return true;
