@@ -80,13 +80,17 @@ export function jobError(match: string): string {
 }
 
 /**
- * The reason the newest done job of `match` recorded for skipping its call: the response of its
- * last attempt when that was `skipped`. Read through the job's attempts (by job id), never through
- * the attempts by outcome, which would read every skip ever recorded for each item.
+ * The reason the newest job of `match` recorded for skipping its call: the response of its last
+ * attempt when that was `skipped` (a skip is always a done job's last attempt, so the job's state
+ * needs no test). Read through the job's attempts (by job id), never through the attempts by
+ * outcome, which would read every skip ever recorded for each item. No `state = 'done'` term
+ * either: on PostgreSQL, with statistics not yet gathered on a fast-growing outbox, the planner
+ * joined it with the partial index of done jobs and read every done job once per item (11 s for
+ * 20,000 sessions, minutes for a soak's 100,000).
  */
 export function attemptSkip(match: string): string {
   return `(SELECT CASE WHEN a.outcome = 'skipped' THEN a.response END FROM delivery_attempts a
-     WHERE a.job_id = (SELECT o.id FROM outbox o WHERE ${match} AND o.state = 'done' ORDER BY o.id DESC LIMIT 1)
+     WHERE a.job_id = (SELECT o.id FROM outbox o WHERE ${match} ORDER BY o.id DESC LIMIT 1)
      ORDER BY a.id DESC LIMIT 1)`;
 }
 
