@@ -108,7 +108,7 @@ if (existsSync('collector/dashboard/ui/main.tsx')) {
 }
 
 // Benchmarks written in TypeScript import collector modules directly; bundle them for node.
-for (const [name, entry] of [['sweeper', 'bench/sweeper/run.ts'], ['delivery', 'bench/delivery/run.ts'], ['retention', 'bench/retention/run.ts'], ['soak', 'bench/soak/run.ts'], ['dashboard', 'bench/dashboard/run.ts'], ['ingest-collector', 'bench/ingest/collector-entry.ts']]) {
+for (const [name, entry] of [['sweeper', 'bench/sweeper/run.ts'], ['delivery', 'bench/delivery/run.ts'], ['retention', 'bench/retention/run.ts'], ['soak', 'bench/soak/run.ts'], ['dashboard', 'bench/dashboard/run.ts'], ['accuracy', 'bench/accuracy/run.ts'], ['ingest-collector', 'bench/ingest/collector-entry.ts']]) {
   if (!existsSync(entry)) continue;
   configs.push({
     entryPoints: [entry],

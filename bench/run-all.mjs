@@ -25,6 +25,8 @@ const benches = [
   ['dist/bench/sweeper.js', []],
   ['dist/bench/retention.js', []],
   ['dist/bench/dashboard.js', []],
+  // The delivery accuracy check on a store that has just filled (PostgreSQL without statistics).
+  ['dist/bench/accuracy.js', []],
 ];
 
 const machine = () => {

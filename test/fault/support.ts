@@ -217,10 +217,7 @@ export interface SoakResult {
 
 /** `count` requests, `validShare` valid and the rest hostile, with RSS sampled from outside. */
 export async function soak(databaseUrl: string, count: number, { validShare = 0.3, sampleMs = 200, seed = 7 } = {}): Promise<SoakResult> {
-  // The soak measures ingest's memory and answers. Its store fills within minutes, before
-  // PostgreSQL has gathered statistics on it, and the delivery accuracy alerts' check then runs
-  // for minutes there (a known problem, not yet solved): the soak runs without them.
-  const collector = await spawnCollector(databaseUrl, { ALERT_EVERY: '1d' });
+  const collector = await spawnCollector(databaseUrl);
   const statuses = new Map<number, number>();
   const curve: [number, number][] = [];
   let answered = 0;
