@@ -177,7 +177,7 @@ export async function startCollector(config: Config, options: CollectorOptions =
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const committer = new GroupCommitter(store, {
-    onCommitted: () => worker.notify(),
+    onCommitted: (_jobs, upstreams) => worker.notify(upstreams),
     policy: {
       leadSettleMs: options.leadSettleMs ?? DEFAULT_INGEST_POLICY.leadSettleMs,
       sessionCap: { maxEvents: config.sessionMaxEvents, maxBytes: config.sessionMaxBytes },

@@ -7,7 +7,7 @@
 import type { FunnelEvent, PageName } from '../wire-schema.js';
 import { JOB_KINDS } from '../outbox/job-kinds.js';
 import { queueJob } from '../outbox/queue-job.js';
-import { newSessionDefaults, type NewSession, type Session, type SessionPatch, type StoreTx } from '../store/store.js';
+import { newSessionDefaults, type NewSession, type Session, type SessionPatch, type StoreTx, type Upstream } from '../store/store.js';
 import { newSessionId } from '../tokens.js';
 import { nextDueAt, type AbandonmentPolicy } from '../session/session-rules.js';
 import { canImportLead, mergeLead } from '../session/lead-merge.js';
@@ -47,6 +47,8 @@ export type IngestOutcome =
       acceptedByType: Record<string, number>;
       duplicates: number;
       jobs: number;
+      /** The upstreams those jobs call: their relay lanes are woken after the commit, no others. */
+      upstreams: readonly Upstream[];
       /** Upstream calls a bot session did not get, by job kind (counted in `/metrics`). */
       suppressed: Partial<Record<'click' | 'lead' | 'conversion', number>>;
       /** The link token was spent before (and this is no resend of its first use): a new session began. */
@@ -168,6 +170,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   const acceptedByType: Record<string, number> = {};
   let duplicates = 0;
   let jobs = 0;
+  const upstreams = new Set<Upstream>();
   const suppressed: Partial<Record<'click' | 'lead' | 'conversion', number>> = {};
   const quiet = session.isBot;
 
@@ -200,6 +203,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
         if (quiet) suppressed.click = (suppressed.click ?? 0) + 1;
         else if (await queueClick(tx, session.id, event, request.receivedAt)) {
           jobs++;
+          upstreams.add('konnektive');
           if (event.page === 'checkout') checkoutFirst = true;
         }
         if (event.page === 'thankyou') funnelDone = true;
@@ -230,7 +234,10 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   const leadChanged = leadVersion !== session.leadVersion;
   if (leadChanged) {
     if (quiet && canImportLead(lead)) suppressed.lead = (suppressed.lead ?? 0) + 1;
-    else if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) jobs++;
+    else if (!quiet && canImportLead(lead) && (await queueLeadSync(tx, session.id, request.receivedAt + policy.leadSettleMs))) {
+      jobs++;
+      upstreams.add('konnektive');
+    }
   }
   // The conversions and the affiliate's lead, each once per session, decided from the session as
   // this request found it and leaves it: no marker of their own here, so a commit group (which
@@ -240,7 +247,10 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
   // A session with a cart reached the checkout: its first checkout view with (or after) the cart,
   // or its first cart while the buyer is on the checkout, viewed before.
   const reachedCheckout = cart !== undefined && (checkoutFirst || (session.cart === undefined && checkoutUrl === undefined && (lastPage ?? session.lastPage) === 'checkout'));
-  if (policy.postbacks && becameLead && !quiet && (await queuePostbackEvent(tx, { event: 'lead', eventId: `${session.id}.lead`, session: session.id, at: request.receivedAt }, { marked: false }))) jobs++;
+  if (policy.postbacks && becameLead && !quiet && (await queuePostbackEvent(tx, { event: 'lead', eventId: `${session.id}.lead`, session: session.id, at: request.receivedAt }, { marked: false }))) {
+    jobs++;
+    upstreams.add('postbacks');
+  }
   const platforms = policy.adPlatforms ?? [];
   if (platforms.length > 0 && quiet && (becameLead || reachedCheckout)) {
     suppressed.conversion = (suppressed.conversion ?? 0) + (becameLead ? 1 : 0) + (reachedCheckout ? 1 : 0);
@@ -249,6 +259,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     // the email): the platforms match a person better on more fields. A contact cleared and typed
     // again queues the same event id again, which the platforms count once.
     const settle = policy.leadConversionSettleMs ?? LEAD_CONVERSION_SETTLE_MS;
+    if (becameLead || reachedCheckout) for (const platform of platforms) upstreams.add(platform);
     if (becameLead) jobs += await queueConversion(tx, platforms, { session: session.id, name: 'Lead', at: request.receivedAt, ...(pageUrl ? { sourceUrl: pageUrl } : {}) }, undefined, settle);
     if (reachedCheckout) jobs += await queueConversion(tx, platforms, { session: session.id, name: 'InitiateCheckout', at: request.receivedAt, ...(checkoutUrl ? { sourceUrl: checkoutUrl } : {}) }, undefined);
   }
@@ -314,6 +325,7 @@ export async function applyBatch(tx: StoreTx, request: IngestRequest, policy: In
     acceptedByType,
     duplicates,
     jobs,
+    upstreams: [...upstreams],
     suppressed,
     ...(linkRefused ? { linkRefused: true as const } : {}),
     ...(recovered ? { recovered } : {}),

@@ -26,7 +26,7 @@
  * the statement-at-a-time way, with a savepoint per request.
  */
 import { GroupWriteFailed, isGroupWriter, type GroupReads, type GroupWriter } from '../store/group-writer.js';
-import { isTransactionConflict, type Store } from '../store/store.js';
+import { isTransactionConflict, type Store, type Upstream } from '../store/store.js';
 import { applyBatch, DEFAULT_INGEST_POLICY, type IngestOutcome, type IngestPolicy, type IngestRequest } from './apply-batch.js';
 
 export interface GroupCommitOptions {
@@ -37,8 +37,8 @@ export interface GroupCommitOptions {
   maxWaitMs?: number;
   /** A group this large is written at once. */
   maxBatch?: number;
-  /** Called after each commit with the number of jobs queued, so the worker can wake up. */
-  onCommitted?: (jobsQueued: number) => void;
+  /** Called after each commit that queued jobs, with their number and the upstreams they call, so those relay lanes wake up. */
+  onCommitted?: (jobsQueued: number, upstreams: ReadonlySet<Upstream>) => void;
   policy?: IngestPolicy;
 }
 
@@ -52,7 +52,7 @@ export class GroupCommitter {
   readonly #store: Store;
   readonly #maxWaitMs: number;
   readonly #maxBatch: number;
-  readonly #onCommitted: (jobsQueued: number) => void;
+  readonly #onCommitted: (jobsQueued: number, upstreams: ReadonlySet<Upstream>) => void;
   readonly #policy: IngestPolicy;
   #queue: Waiting[] = [];
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -154,15 +154,19 @@ export class GroupCommitter {
       }
     }
     let jobs = 0;
+    const upstreams = new Set<Upstream>();
     group.forEach((waiting, index) => {
       const outcome = outcomes[index]!;
       if ('failed' in outcome) waiting.reject(outcome.failed);
       else {
-        if (outcome.ok) jobs += outcome.jobs;
+        if (outcome.ok) {
+          jobs += outcome.jobs;
+          for (const upstream of outcome.upstreams) upstreams.add(upstream);
+        }
         waiting.resolve(outcome);
       }
     });
-    if (jobs > 0) this.#onCommitted(jobs);
+    if (jobs > 0) this.#onCommitted(jobs, upstreams);
     if (this.#queue.length > 0) this.#flushSoon(0);
   }
 

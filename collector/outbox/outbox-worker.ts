@@ -88,7 +88,7 @@ export class OutboxWorker {
           pollMs,
           throttle: throttles[upstream],
           run: async (job, onRateSlot) => this.#completions.write(await this.#deliver(job, onRateSlot)),
-          ended: () => this.notify(),
+          ended: () => this.#ended(upstream),
         }),
     );
   }
@@ -99,9 +99,29 @@ export class OutboxWorker {
     this.#running = this.#renewWhileRunning();
   }
 
-  /** New work was queued: claim now instead of at the next poll. */
-  notify(): void {
-    for (const lane of this.#lanes) lane.notify();
+  /**
+   * New work was queued: claim now instead of at the next poll. `upstreams`: the only lanes with
+   * new work (ingest knows what each commit queued); all of them when not said.
+   */
+  notify(upstreams?: Iterable<Upstream>): void {
+    if (upstreams === undefined) {
+      for (const lane of this.#lanes) lane.notify();
+      return;
+    }
+    for (const upstream of upstreams) this.#lanes.find((lane) => lane.upstream === upstream)?.notify();
+  }
+
+  /**
+   * A job of `upstream` ended: its lane has a free place at once. The other lanes may have work
+   * that waited behind it (the session's next job, or one its handler queued), so they look
+   * again too, but at most once per NUDGE_GAP_MS each (relay-lane.ts): under load jobs end by
+   * the thousand a second, and every look of a lane with nothing to do is a transaction.
+   */
+  #ended(upstream: Upstream): void {
+    for (const lane of this.#lanes) {
+      if (lane.upstream === upstream) lane.notify();
+      else lane.nudge();
+    }
   }
 
   async stop(): Promise<void> {

@@ -8,7 +8,8 @@
  * - migrations run under a transaction-scoped advisory lock, so collectors starting together
  *   apply each version once;
  * - `enqueue` takes a per-session advisory lock, so a session's job ids follow commit order;
- * - `claimJobs` locks the rows it hands out with `FOR UPDATE SKIP LOCKED` (see sql-store.ts);
+ * - `claimJobs` locks the rows it hands out with `FOR UPDATE SKIP LOCKED` (see sql-store.ts), in two
+ *   pipelined round trips (postgres-claim.ts);
  * - a transaction PostgreSQL aborts to break a deadlock is run again.
  *
  * `int8` values (BIGINT timestamps, BIGSERIAL ids, COUNT(*)) are parsed to numbers by a type
@@ -20,9 +21,10 @@ import { postgresDialect } from './dialect.js';
 import { POSTGRES_PLANS } from './plans.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SqlStore, type Exec } from './sql-store.js';
-import { isTransactionConflict, type JobFinish, type Session, type StoreTx } from './store.js';
+import { isTransactionConflict, type ClaimOptions, type Job, type JobFinish, type Session, type StoreTx } from './store.js';
 import { BatchedReads } from './batched-reads.js';
 import { completeJobsSetBased } from './postgres-completions.js';
+import { claimJobsPipelined } from './postgres-claim.js';
 import { POSTGRES_COMPLETION_PLANS } from './postgres-group-plans.js';
 import { rowToSession } from './rows.js';
 import type { GroupReads } from './group-tx.js';
@@ -96,6 +98,12 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     );
   }
 
+  /** The outbox claim in two pipelined round trips (postgres-claim.ts). */
+  override claimJobs(options: ClaimOptions): Promise<Job[]> {
+    const counts = this.#counts.other;
+    return retryOnDeadlock(() => claimJobsPipelined({ pool: this.#groupPool, roundTrip: () => counts.roundTrips++, committed: () => counts.commits++ }, options));
+  }
+
   counts(): StoreCounts {
     return { ingest: { ...this.#counts.ingest }, other: { ...this.#counts.other } };
   }
@@ -136,8 +144,8 @@ export class PostgresStore extends SqlStore implements GroupWriter {
       ...(startupOptions ? { options: startupOptions } : {}),
       types,
     };
-    // One connection per group writer, and one for the outbox worker's completions.
-    const groupPool = new pg.Pool({ ...config, pipeline: true, max: 3 });
+    // One connection per group writer, one for the outbox worker's completions, one for its claims.
+    const groupPool = new pg.Pool({ ...config, pipeline: true, max: 4 });
     return new PostgresStore(new pg.Pool(config), groupPool, schema, options.clock ?? systemClock);
   }
 
