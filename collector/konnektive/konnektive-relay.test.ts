@@ -242,6 +242,16 @@ describe('Konnektive relay', () => {
     expect((await collector.store.listJobs({ state: 'dead' })).map((job) => job.lastError)).toEqual([expect.stringContaining('requestUri')]);
   });
 
+  it('opens the session on the next page also when that page came in the same batch as the refused one', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url));
+    // One batch: the session has the lead page's URL as its landing URL before either click runs.
+    const { ids } = await send(undefined, [ev.page('presell', 'https://offer.example/p/4111-1111-1111-1111?affId=AFF7'), ev.page('lead', LANDING)]);
+    await outboxSettled(collector);
+    expect(JSON.stringify([double.calls, await collector.store.getSession(ids.session)])).not.toMatch(/4111.?1111.?1111.?1111/);
+    expect(clickCalls().map((call) => [call.params.pageType, call.params.requestUri])).toEqual([['leadPage', LANDING]]);
+    expect((await collector.store.listJobs({ state: 'dead' })).map((job) => job.lastError)).toEqual([expect.stringContaining('requestUri')]);
+  });
+
   it('stores a value longer than Konnektive keeps as typed, and leaves it out of Import Lead instead of cutting it', async () => {
     collector = await startTestCollector(konnektiveEnv(double.url));
     const address1 = `${'12 Analytical Row, '.repeat(14)}London`;

@@ -63,8 +63,11 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
       if (payload.referrer) params.httpReferer = payload.referrer;
     } else {
       // The first click opens Konnektive's session: it needs the landing URL (affiliate ids and
-      // UTM values ride in it) and the referrer the visitor arrived from.
-      params.requestUri = fitRequestUri(session.landingUrl ?? payload.url, MAX.requestUri);
+      // UTM values ride in it) and the referrer the visitor arrived from. A page whose own URL was
+      // refused at ingest (it held a card number: stored empty) opens nothing, whenever its job
+      // runs: the landing URL a later page gave the session, under this page's type, would
+      // misreport the visit. The next page's click opens the session.
+      params.requestUri = fitRequestUri(payload.url ? (session.landingUrl ?? payload.url) : '', MAX.requestUri);
       const referrer = session.landingUrl ? session.referrer : payload.referrer;
       if (referrer) params.httpReferer = referrer;
     }
