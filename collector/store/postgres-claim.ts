@@ -6,12 +6,23 @@
  * worker's most frequent transaction; its statements and their rules are sql-store.ts's
  * (`claimJobs`): the first locks the free candidates `FOR UPDATE SKIP LOCKED`, the second updates
  * only those and re-checks the whole condition with a fresh snapshot.
+ *
+ * The sessions of the jobs it claims are read in the second round trip too: each job's handler
+ * reads its session first, and that read was one more statement (and commit) per claim.
  */
 import type pg from 'pg';
 import { postgresDialect } from './dialect.js';
 import { POSTGRES_PLANS as P } from './plans.js';
-import { rowToJob } from './rows.js';
-import type { ClaimOptions, Job } from './store.js';
+import { rowToJob, rowToSession } from './rows.js';
+import type { ClaimOptions, Job, Session } from './store.js';
+
+/** The sessions of the claimed jobs, as the claim's transaction read them. */
+const CLAIMED_SESSIONS = 'SELECT * FROM sessions WHERE id IN (SELECT session_id FROM outbox WHERE id = ANY($1::bigint[]))';
+
+export interface Claimed {
+  jobs: Job[];
+  sessions: Map<string, Session>;
+}
 
 export interface ClaimContext {
   /** Connections with `pipeline: true`. */
@@ -20,7 +31,7 @@ export interface ClaimContext {
   committed: () => void;
 }
 
-export async function claimJobsPipelined(context: ClaimContext, options: ClaimOptions): Promise<Job[]> {
+export async function claimJobsPipelined(context: ClaimContext, options: ClaimOptions): Promise<Claimed> {
   const { now, limit, owner, leaseMs } = options;
   const skip = postgresDialect.list(options.skipUpstreams);
   const client = await context.pool.connect();
@@ -36,6 +47,7 @@ export async function claimJobsPipelined(context: ClaimContext, options: ClaimOp
     const writes: Promise<pg.QueryResult>[] = [];
     if (ids.length > 0) {
       writes.push(client.query({ name: 'fb_claim', text: P.claimJobs, values: [owner, now + leaseMs, now, ids, now, now, skip, now] }));
+      writes.push(client.query({ name: 'fb_claimed_sessions', text: CLAIMED_SESSIONS, values: [ids] }));
     }
     const settled = await Promise.allSettled([...writes, client.query('COMMIT')]);
     context.roundTrip();
@@ -49,10 +61,13 @@ export async function claimJobsPipelined(context: ClaimContext, options: ClaimOp
     if (failed) throw failed.reason;
     if (committed.value.command !== 'COMMIT') throw new Error('claim rolled back at COMMIT');
     context.committed();
-    if (ids.length === 0) return [];
-    const rows = (settled[0] as PromiseFulfilledResult<pg.QueryResult>).value.rows;
-    // RETURNING has no defined order: oldest due first.
-    return rows.map(rowToJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+    if (ids.length === 0) return { jobs: [], sessions: new Map() };
+    const [claimed, sessions] = settled.map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult>).value.rows);
+    return {
+      // RETURNING has no defined order: oldest due first.
+      jobs: claimed!.map(rowToJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id),
+      sessions: new Map(sessions!.map((row) => [String(row.id), rowToSession(row)])),
+    };
   } catch (error) {
     if (open) {
       try {

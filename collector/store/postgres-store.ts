@@ -81,7 +81,19 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     return new Map(rows.map((row) => [String(row.id), rowToSession(row)]));
   });
 
+  /**
+   * Sessions the last claims read for their jobs' handlers, each taken by the first read of it
+   * and dropped at the next turn of the event loop: only a handler starting on its claim gets
+   * the claim's reading, any later read asks the server.
+   */
+  readonly #claimedSessions = new Map<string, Session>();
+
   override getSession(id: string): Promise<Session | undefined> {
+    const claimed = this.#claimedSessions.get(id);
+    if (claimed) {
+      this.#claimedSessions.delete(id);
+      return Promise.resolve(claimed);
+    }
     return this.#sessionReads.read(id);
   }
 
@@ -99,9 +111,18 @@ export class PostgresStore extends SqlStore implements GroupWriter {
   }
 
   /** The outbox claim in two pipelined round trips (postgres-claim.ts). */
-  override claimJobs(options: ClaimOptions): Promise<Job[]> {
+  override async claimJobs(options: ClaimOptions): Promise<Job[]> {
     const counts = this.#counts.other;
-    return retryOnDeadlock(() => claimJobsPipelined({ pool: this.#groupPool, roundTrip: () => counts.roundTrips++, committed: () => counts.commits++ }, options));
+    const { jobs, sessions } = await retryOnDeadlock(() =>
+      claimJobsPipelined({ pool: this.#groupPool, roundTrip: () => counts.roundTrips++, committed: () => counts.commits++ }, options),
+    );
+    if (sessions.size > 0) {
+      for (const [id, session] of sessions) this.#claimedSessions.set(id, session);
+      setImmediate(() => {
+        for (const [id, session] of sessions) if (this.#claimedSessions.get(id) === session) this.#claimedSessions.delete(id);
+      });
+    }
+    return jobs;
   }
 
   counts(): StoreCounts {
