@@ -75,7 +75,15 @@ export async function checkStore(config: Config, { store, timeoutMs = 5_000 }: D
         message: `${db.kind} at ${where} is reachable but ${plural(pending.length, 'migration', 'migrations')} ${noun(pending.length, 'is', 'are')} pending (${pending.join(', ')}): run \`funnelbeacon migrate\` (serve also migrates at start).`,
       };
     }
-    return { name: 'store', status: 'ok', message: `${db.kind} at ${where} reachable, schema up to date` };
+    const reachable = `${db.kind} at ${where} reachable, schema up to date`;
+    if (db.kind === 'postgres' && (await autovacuumOff(db))) {
+      return {
+        name: 'store',
+        status: 'warn',
+        message: `${reachable}, but the server runs with autovacuum off: nothing gathers the statistics its planner needs as funnelbeacon's tables grow, or clears their dead rows, and queries slow down with them. Turn it on (autovacuum = on in postgresql.conf, the default), or run VACUUM ANALYZE on a schedule.`,
+      };
+    }
+    return { name: 'store', status: 'ok', message: reachable };
   } catch (error) {
     return {
       name: 'store',
@@ -85,6 +93,12 @@ export async function checkStore(config: Config, { store, timeoutMs = 5_000 }: D
   } finally {
     await own?.close().catch(() => {});
   }
+}
+
+/** The PostgreSQL server's autovacuum launcher is off (its statistics then never refresh by themselves). */
+async function autovacuumOff(store: Store): Promise<boolean> {
+  const [row] = await store.sql().all<{ autovacuum: string }>("SELECT current_setting('autovacuum') AS autovacuum");
+  return row?.autovacuum === 'off';
 }
 
 /**

@@ -1,13 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from './cli/connect.js';
 import { parseConfig, type Config } from './config.js';
 import { DoctorResponse } from './dashboard/api-schema.js';
 import { runDoctor } from './doctor.js';
+import pg from 'pg';
 import { openStore } from './store/open-store.js';
+import { testPostgres } from '../test/support/postgres.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../test/doubles/konnektive-double.js';
 import { startActiveCampaignDouble, type ActiveCampaignDouble } from '../test/doubles/activecampaign-double.js';
 import { konnektiveEnv, startTestCollector, testEnv, type TestCollector } from '../test/support/test-collector.js';
 
+const postgres = await testPostgres();
+afterAll(() => postgres.dropSchemas());
 let double: KonnektiveDouble;
 let ac: ActiveCampaignDouble | undefined;
 let collector: TestCollector | undefined;
@@ -107,6 +111,21 @@ describe('funnelbeacon doctor', () => {
     const { code, lines } = await doctor(konnektiveEnv(double.url, { DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' }));
     expect(code).toBe(1);
     expect(line(lines, 'store')).toMatch(/^FAIL +store: cannot reach the store at postgres:\/\/…@127\.0\.0\.1:9\/none/);
+  });
+
+  it.skipIf(postgres.skip !== undefined)('warns when the PostgreSQL server runs with autovacuum off, and says what to do', async () => {
+    const env = await migrated(konnektiveEnv(double.url, { DATABASE_URL: postgres.newSchemaUrl() }));
+    const { lines } = await doctor(env);
+    const server = new pg.Client({ connectionString: postgres.url });
+    await server.connect();
+    const { rows } = await server.query("SELECT current_setting('autovacuum') AS autovacuum");
+    await server.end();
+    // The server's own setting decides which answer is right; each is checked whole.
+    if (rows[0].autovacuum === 'off') {
+      expect(line(lines, 'store')).toMatch(/^WARN +store: postgres at .* reachable, schema up to date, but the server runs with autovacuum off: .*VACUUM ANALYZE on a schedule\.$/);
+    } else {
+      expect(line(lines, 'store')).toMatch(/^ok +store: postgres at .* reachable, schema up to date$/);
+    }
   });
 
   it('checks ActiveCampaign: wrong key, missing connection, then ok once connected', async () => {
