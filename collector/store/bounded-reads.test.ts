@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testPostgres } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
-import { LIST_LIMIT, RECENT_PAGE_VIEWS, SESSIONS_PER_EMAIL, type Store } from './store.js';
+import { ATTRIBUTION_EVENTS, LIST_LIMIT, RECENT_PAGE_VIEWS, SESSIONS_PER_EMAIL, type Store } from './store.js';
 
 const T0 = 1_700_000_000_000;
 const postgres = await testPostgres();
@@ -135,6 +135,34 @@ for (const backend of backends) {
           for (let i = 0; i < RECENT_PAGE_VIEWS; i++) await tx.insertEvent(page(`p${i}`, 'presell', T0 + 10 + i));
         });
         expect((await store.lastPageView('s1', 'checkout'))?.id).toBe(`p${RECENT_PAGE_VIEWS - 1}`);
+      }));
+
+    it('answers reads that arrive together (one query on PostgreSQL) each as if asked alone', () =>
+      withStore(backend, async (store) => {
+        const event = (id: string, sessionId: string, type: string, at: number, extra: Record<string, unknown> = {}) => ({ id, sessionId, type, receivedAt: at, payload: { type, ...extra } });
+        await store.transaction(async (tx) => {
+          for (const id of ['s1', 's2', 's3']) await tx.insertSession(session(id));
+          await tx.insertEvent(event('a2', 's1', 'attribution', T0 + 2, { fbclid: 'b' }));
+          await tx.insertEvent(event('a1', 's1', 'attribution', T0 + 1, { fbclid: 'a' }));
+          await tx.insertEvent(event('p1', 's1', 'page', T0, { page: 'checkout' }));
+          await tx.insertEvent(event('p2', 's1', 'page', T0 + 3, { page: 'upsell1' }));
+          for (let i = 0; i < ATTRIBUTION_EVENTS + 3; i++) await tx.insertEvent(event(`b${i}`, 's2', 'attribution', T0 + i));
+          await tx.insertEvent(event('q1', 's2', 'page', T0, { page: 'lead' }));
+        });
+        const [s1, s2, s3, checkout, lead, upsell, none] = await Promise.all([
+          store.listAttributionEvents('s1'),
+          store.listAttributionEvents('s2'),
+          store.listAttributionEvents('s3'),
+          store.lastPageView('s1', 'checkout'),
+          store.lastPageView('s2', 'checkout'),
+          store.lastPageView('s1', 'upsell1'),
+          store.lastPageView('s3', 'checkout'),
+        ]);
+        expect(s1.map((e) => e.id)).toEqual(['a1', 'a2']);
+        expect(s2.map((e) => e.id)).toEqual(Array.from({ length: ATTRIBUTION_EVENTS }, (_, i) => `b${i}`));
+        expect(s3).toEqual([]);
+        expect([checkout?.id, lead?.id, upsell?.id, none]).toEqual(['p1', 'q1', 'p2', undefined]);
+        expect(s1[0]).toMatchObject({ sessionId: 's1', type: 'attribution', receivedAt: T0 + 1, payload: { type: 'attribution', fbclid: 'a' } });
       }));
   });
 }

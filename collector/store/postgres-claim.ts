@@ -16,8 +16,12 @@ import { POSTGRES_PLANS as P } from './plans.js';
 import { rowToJob, rowToSession } from './rows.js';
 import type { ClaimOptions, Job, Session } from './store.js';
 
-/** The sessions of the claimed jobs, as the claim's transaction read them. */
-const CLAIMED_SESSIONS = 'SELECT * FROM sessions WHERE id IN (SELECT session_id FROM outbox WHERE id = ANY($1::bigint[]))';
+/**
+ * The sessions of the claimed jobs, as the claim's transaction read them: the job's queue key, or
+ * the funnel session its payload names (a conversion's or a postback's key is not the session's).
+ */
+const CLAIMED_SESSIONS = `SELECT * FROM sessions WHERE id IN (
+  SELECT COALESCE(payload::json ->> 'session', session_id) FROM outbox WHERE id = ANY($1::bigint[]))`;
 
 export interface Claimed {
   jobs: Job[];

@@ -130,4 +130,15 @@ export const POSTGRES_COMPLETION_PLANS = {
   lockPatched: 'SELECT id, konnektive FROM sessions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
   /** Many sessions at once (`getSession` calls that arrive together). */
   sessions: 'SELECT * FROM sessions WHERE id = ANY($1::text[])',
+  /** Many sessions' attribution events at once (`listAttributionEvents` calls that arrive together), each's first `$2`. */
+  attributionEvents: `SELECT e.* FROM unnest($1::text[]) AS q(session_id) CROSS JOIN LATERAL (
+      SELECT id, session_id, type, received_at, payload, seq FROM events
+       WHERE session_id = q.session_id AND type = 'attribution' ORDER BY received_at, seq LIMIT $2) e
+    ORDER BY e.session_id, e.received_at, e.seq`,
+  /** Many sessions' latest view of a page at once (`lastPageView` calls that arrive together); the rule of plans.ts's `lastPageView` for each. */
+  lastPageViews: `SELECT q.n, e.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(session_id, page, n) CROSS JOIN LATERAL (
+      SELECT id, session_id, type, received_at, payload FROM (
+        SELECT id, session_id, type, received_at, payload, seq FROM events
+         WHERE session_id = q.session_id AND type = 'page' ORDER BY received_at DESC, seq DESC LIMIT $3) recent
+      ORDER BY CASE WHEN payload::json ->> 'page' = q.page THEN 0 ELSE 1 END, received_at DESC, seq DESC LIMIT 1) e`,
 };

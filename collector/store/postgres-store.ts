@@ -21,14 +21,15 @@ import { postgresDialect } from './dialect.js';
 import { POSTGRES_PLANS } from './plans.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SqlStore, type Exec } from './sql-store.js';
-import { isTransactionConflict, type ClaimOptions, type Job, type JobFinish, type Session, type StoreTx } from './store.js';
+import { ATTRIBUTION_EVENTS, isTransactionConflict, RECENT_PAGE_VIEWS, type ClaimOptions, type Job, type JobFinish, type Session, type StoredEvent, type StoreTx } from './store.js';
 import { BatchedReads } from './batched-reads.js';
 import { completeJobsSetBased } from './postgres-completions.js';
 import { claimJobsPipelined } from './postgres-claim.js';
 import { POSTGRES_COMPLETION_PLANS } from './postgres-group-plans.js';
-import { rowToSession } from './rows.js';
+import { rowToEvent, rowToSession } from './rows.js';
 import type { GroupReads } from './group-tx.js';
 import { writeGroup } from './postgres-group-write.js';
+import type { PageName } from '../wire-schema.js';
 import type { GroupWriter, StoreCounts } from './group-writer.js';
 
 /** Schema names are put into a connection option and DDL, so only plain identifiers are accepted. */
@@ -80,6 +81,31 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     const rows = await this.db.rows(POSTGRES_COMPLETION_PLANS.sessions, [ids]);
     return new Map(rows.map((row) => [String(row.id), rowToSession(row)]));
   });
+
+  /**
+   * A session's attribution events and its latest view of a page, read by every conversion and
+   * postback job's handler: the reads that arrive together share one query, as sessions do.
+   */
+  readonly #attributionReads = new BatchedReads<string, StoredEvent[]>(async (ids) => {
+    const rows = await this.db.rows(POSTGRES_COMPLETION_PLANS.attributionEvents, [ids, ATTRIBUTION_EVENTS]);
+    const found = new Map<string, StoredEvent[]>(ids.map((id) => [id, []]));
+    for (const row of rows) found.get(String(row.session_id))?.push(rowToEvent(row));
+    return found;
+  });
+
+  readonly #pageViewReads = new BatchedReads<string, StoredEvent>(async (keys) => {
+    const asked = keys.map((key) => key.split('\u0000') as [string, string]);
+    const rows = await this.db.rows(POSTGRES_COMPLETION_PLANS.lastPageViews, [asked.map(([id]) => id), asked.map(([, page]) => page), RECENT_PAGE_VIEWS]);
+    return new Map(rows.map((row) => [keys[Number(row.n) - 1]!, rowToEvent(row)]));
+  });
+
+  override async listAttributionEvents(sessionId: string): Promise<StoredEvent[]> {
+    return (await this.#attributionReads.read(sessionId)) ?? [];
+  }
+
+  override lastPageView(sessionId: string, page: PageName): Promise<StoredEvent | undefined> {
+    return this.#pageViewReads.read(`${sessionId}\u0000${page}`);
+  }
 
   /**
    * Sessions the last claims read for their jobs' handlers, each taken by the first read of it
