@@ -17,25 +17,19 @@
 import type pg from 'pg';
 import { POSTGRES_COMPLETION_PLANS as C, POSTGRES_GROUP_PLANS as G } from './postgres-group-plans.js';
 import { updateName } from './postgres-group-write.js';
+import { pipelinedTransaction, settle, type PipelineContext } from './postgres-pipeline.js';
 import { patchToColumns } from './rows.js';
 import type { JobFinish, KonnektiveIds, SessionPatch } from './store.js';
 
-export interface CompletionContext {
-  /** Connections with `pipeline: true`. */
-  pool: pg.Pool;
+export interface CompletionContext extends PipelineContext {
   now: number;
-  roundTrip: () => void;
-  committed: () => void;
 }
 
 export async function completeJobsSetBased(context: CompletionContext, owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
-  const client = await context.pool.connect();
-  let broken = false;
-  let open = false;
-  try {
+  return pipelinedTransaction(context, 'completions', async (client, begin) => {
     const attempts = jobs.flatMap((job) => job.attempts);
     const { now } = context;
-    const first: Promise<pg.QueryResult>[] = [client.query('BEGIN')];
+    const first: Promise<pg.QueryResult>[] = [begin];
     if (attempts.length > 0) {
       first.push(
         client.query({
@@ -71,7 +65,6 @@ export async function completeJobsSetBased(context: CompletionContext, owner: st
         ],
       }),
     );
-    open = true;
     const answers = await settle(first);
     context.roundTrip();
     const held = new Set(answers.at(-1)!.rows.map((row) => Number(row.id)));
@@ -121,38 +114,6 @@ export async function completeJobsSetBased(context: CompletionContext, owner: st
         );
       }
     }
-    const commit = client.query('COMMIT');
-    const settled = await Promise.allSettled([...writes, commit]);
-    context.roundTrip();
-    open = false;
-    const committed = settled.at(-1)!;
-    if (committed.status === 'rejected') {
-      broken = true;
-      throw committed.reason;
-    }
-    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
-    if (committed.value.command !== 'COMMIT') throw new Error('completions rolled back at COMMIT');
-    context.committed();
-    return jobs.map((job) => held.has(job.id));
-  } catch (error) {
-    if (open) {
-      try {
-        await client.query('ROLLBACK');
-        context.roundTrip();
-      } catch {
-        broken = true;
-      }
-    }
-    throw error;
-  } finally {
-    client.release(broken);
-  }
-}
-
-async function settle(queries: Promise<pg.QueryResult>[]): Promise<pg.QueryResult[]> {
-  const settled = await Promise.allSettled(queries);
-  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult>).value);
+    return { writes, result: () => jobs.map((job) => held.has(job.id)) };
+  });
 }
