@@ -192,7 +192,7 @@ export class RelayLane {
   async #claim(limit: number, skipBackground: boolean): Promise<number> {
     const { store, clock, leaseMs, owner, logger } = this.#o;
     this.#lastClaimAt = performance.now();
-    const jobs = await store.claimJobs({ now: clock.now(), limit, leaseMs, owner, skipUpstreams: this.#others, skipBackground });
+    const jobs = await store.claimJobs({ now: clock.now(), limit, leaseMs, owner, skipUpstreams: this.#others, upstream: this.upstream, skipBackground });
     this.#drained = jobs.length < limit;
     for (const job of jobs) {
       if (this.#o.throttle) this.#unbooked.add(job.id);

@@ -55,17 +55,20 @@ const claimPriority = "CASE WHEN o.kind = 'lifecycle.deliver' THEN 1 ELSE 0 END"
  * they found: {@link postgresClaimableJobs}). Due jobs are asked
  * apart for the funnel's and for lifecycle deliveries, so neither half sorts a backfill's backlog.
  */
-const sqliteClaimableJobs = (() => {
-  const head = isClaimableHead('o.upstream NOT IN (SELECT value FROM json_each((SELECT skip FROM p)))', '(SELECT live FROM p)');
+const sqliteClaimableJobs = (upstream: 'skip' | 'only') => {
+  const head = isClaimableHead(
+    upstream === 'only' ? 'o.upstream = (SELECT upstreams FROM p)' : 'o.upstream NOT IN (SELECT value FROM json_each((SELECT upstreams FROM p)))',
+    '(SELECT live FROM p)',
+  );
   const half = (due: string) => `SELECT * FROM (SELECT o.id, o.run_at, ${claimPriority} AS background FROM outbox o WHERE ${due} AND ${head}
       ORDER BY o.run_at, o.id LIMIT (SELECT lim FROM p))`;
   const pending = "o.state = 'pending' AND o.run_at <= (SELECT due FROM p)";
-  return `WITH p (due, expired, skip, live, nobg, lim) AS (SELECT ?, ?, ?, ?, ?, ?)
+  return `WITH p (due, expired, upstreams, live, nobg, lim) AS (SELECT ?, ?, ?, ?, ?, ?)
     SELECT id FROM (${half(`${pending} AND o.kind <> 'lifecycle.deliver'`)}
       UNION ALL ${half(`${pending} AND o.kind = 'lifecycle.deliver' AND NOT (SELECT nobg FROM p)`)}
       UNION ALL ${half(`o.state = 'running' AND o.lease_until < (SELECT expired FROM p) AND ${notBackground('(SELECT nobg FROM p)')}`)})
     ORDER BY background, run_at, id LIMIT (SELECT lim FROM p)`;
-})();
+};
 
 /**
  * PostgreSQL's claim query: the same parts as SQLite's, each walking its partial index in
@@ -76,9 +79,9 @@ const sqliteClaimableJobs = (() => {
  * take), and the claim's UPDATE re-checks the whole condition. A candidate another collector
  * holds is skipped, so a claim may return fewer than asked; the next claim asks again.
  */
-const postgresClaimableJobs = (() => {
+const postgresClaimableJobs = (upstream: 'skip' | 'only') => {
   // `$3` itself: `<> ALL` of a subquery would compare with each row (one array), not each element.
-  const head = isClaimableHead('o.upstream <> ALL(CAST($3 AS TEXT[]))', '(SELECT live FROM p)');
+  const head = isClaimableHead(upstream === 'only' ? 'o.upstream = CAST($3 AS TEXT)' : 'o.upstream <> ALL(CAST($3 AS TEXT[]))', '(SELECT live FROM p)');
   const part = (due: string) => `(SELECT o.id, o.run_at, ${claimPriority} AS background FROM outbox o WHERE ${due} AND ${head}
       ORDER BY o.run_at, o.id LIMIT (SELECT lim FROM p))`;
   const pending = "o.state = 'pending' AND o.run_at <= (SELECT due FROM p)";
@@ -89,7 +92,7 @@ const postgresClaimableJobs = (() => {
       ORDER BY background, run_at, id LIMIT (SELECT lim FROM p))
     SELECT o.id FROM outbox o JOIN candidates c ON c.id = o.id
     ORDER BY c.background, c.run_at, c.id FOR UPDATE OF o SKIP LOCKED`;
-})();
+};
 
 /** Not a lifecycle delivery, or `skip` (ClaimOptions.skipBackground) is false. */
 function notBackground(skip: string): string {
@@ -189,10 +192,13 @@ function build(d: Dialect) {
     pendingJob: q(
       "SELECT * FROM outbox WHERE session_id = ? AND kind = ? AND state IN ('pending', 'running') AND state = 'pending' ORDER BY id LIMIT 1",
     ),
-    claimableJobs:
-      d.name === 'sqlite'
-        ? sqliteClaimableJobs
-        : postgresClaimableJobs,
+    claimableJobs: d.name === 'sqlite' ? sqliteClaimableJobs('skip') : postgresClaimableJobs('skip'),
+    /**
+     * A relay lane's claim: the same jobs of one upstream (parameter 3 is that upstream). Each part
+     * walks the upstream's own index in `run_at, id` order, so a lane neither wades through the
+     * other upstreams' due jobs nor, with a backlog, gathers and sorts them all.
+     */
+    claimableJobsOf: d.name === 'sqlite' ? sqliteClaimableJobs('only') : postgresClaimableJobs('only'),
     /** The claim itself re-checks the whole condition: on PostgreSQL with a fresh snapshot. */
     claimJobs: q(`UPDATE outbox AS o SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ?
       WHERE ${d.inList('o.id', 'bigint')} AND ${claimable(d)} RETURNING *`),

@@ -180,7 +180,15 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     // The server's own `synchronous_commit` (on by default) decides when a commit is durable; the
     // bench's switch alone turns it off, to show what durability costs.
     const synchronousCommit = options.unsafeSkipDurability ? '-c synchronous_commit=off' : undefined;
-    const startupOptions = [urlOptions, schema && `-c search_path=${pg.escapeIdentifier(schema)}`, synchronousCommit].filter(Boolean).join(' ');
+    // Every statement is planned with its values and the tables as they are now. A plan kept for
+    // a named statement (PostgreSQL keeps one after five runs when it looks no worse) was made
+    // while the tables were small, and until the statistics are next gathered it scans them
+    // whole: on a new store filling at 1,000 requests/s, the ingest's lookups by id became
+    // sequential scans of every session and event (0.9k requests/s where 1.8k are possible).
+    // These statements cost little to plan; the outbox claim's candidates keep theirs
+    // (postgres-claim.ts).
+    const customPlans = '-c plan_cache_mode=force_custom_plan';
+    const startupOptions = [urlOptions, schema && `-c search_path=${pg.escapeIdentifier(schema)}`, customPlans, synchronousCommit].filter(Boolean).join(' ');
 
     // int8 -> number for this pool only. Millisecond timestamps and row ids stay far below 2^53.
     const types = new pg.TypeOverrides();

@@ -295,7 +295,8 @@ export abstract class SqlStore implements Store {
     const skip = this.dialect.list(options.skipUpstreams);
     return this.atomically(async (x) => {
       const noBackground = this.dialect.bool(options.skipBackground ?? false);
-      const ids = (await x.rows(this.plans.claimableJobs, [now, now, skip, now, noBackground, limit])).map((row) => Number(row.id));
+      const [plan, upstreams] = options.upstream === undefined ? [this.plans.claimableJobs, skip] : [this.plans.claimableJobsOf, options.upstream];
+      const ids = (await x.rows(plan, [now, now, upstreams, now, noBackground, limit])).map((row) => Number(row.id));
       if (ids.length === 0) return [];
       const rows = await x.rows(this.plans.claimJobs, [owner, now + leaseMs, now, this.dialect.list(ids), now, now, skip, now]);
       // RETURNING has no defined order: oldest due first.

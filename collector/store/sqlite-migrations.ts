@@ -381,4 +381,15 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       DROP INDEX delivery_attempts_by_job;
     `,
   },
+  {
+    version: 20,
+    sql: `
+      -- Each relay lane claims its own upstream's due jobs, oldest first, from this index alone.
+      -- In the index of every upstream's due jobs a lane walked past the others' (an idle lane
+      -- through the whole Konnektive backlog), and PostgreSQL, misjudging a table that grew faster
+      -- than its statistics, gathered and sorted the whole backlog for each claim (10 ms with
+      -- 2,500 jobs due, where this index answers in 0.1 ms).
+      CREATE INDEX outbox_due_by_upstream ON outbox (upstream, run_at, id) WHERE state = 'pending' AND kind <> 'lifecycle.deliver';
+    `,
+  },
 ];

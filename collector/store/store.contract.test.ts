@@ -95,8 +95,13 @@ function newJob(sessionId: string, overrides: Partial<NewJob> = {}): NewJob {
   return { sessionId, upstream: 'konnektive', kind: 'konnektive.click', payload: { page: 'lead' }, runAt: T0, ...overrides };
 }
 
-const claim = (store: Store, now: number, owner = 'w1', extra: { limit?: number; leaseMs?: number; skip?: ('konnektive' | 'activecampaign')[] } = {}) =>
-  store.claimJobs({ now, owner, limit: extra.limit ?? 10, leaseMs: extra.leaseMs ?? 30_000, skipUpstreams: extra.skip ?? [] });
+const claim = (
+  store: Store,
+  now: number,
+  owner = 'w1',
+  extra: { limit?: number; leaseMs?: number; skip?: ('konnektive' | 'activecampaign')[]; upstream?: 'konnektive' | 'activecampaign' } = {},
+) =>
+  store.claimJobs({ now, owner, limit: extra.limit ?? 10, leaseMs: extra.leaseMs ?? 30_000, skipUpstreams: extra.skip ?? [], upstream: extra.upstream });
 
 const ids = (jobs: Job[]) => jobs.map((job) => job.id);
 
@@ -563,6 +568,27 @@ for (const backend of backends) {
         const rest = await claim(store, T0, 'w1', { skip: ['activecampaign'] });
         expect(ids(rest)).toContain(k1);
         expect(ids(rest)).not.toContain(ac2);
+      });
+
+      it("claims one upstream's jobs for its relay lane: oldest due first, expired leases too, a session's head only", async () => {
+        const [k1, ac1, k2, ac2, k3, acLater] = await enqueueAll([
+          newJob('s1', { runAt: T0 + 3 }),
+          newJob('s2', { upstream: 'activecampaign', kind: 'emit.customer', runAt: T0 }),
+          newJob('s3', { runAt: T0 + 1 }),
+          newJob('s3', { upstream: 'activecampaign', kind: 'emit.customer', runAt: T0 }),
+          newJob('s4', { runAt: T0 + 2 }),
+          newJob('s5', { upstream: 'activecampaign', kind: 'emit.customer', runAt: T0 + 1_000 }),
+        ]);
+        expect(ids(await claim(store, T0 + 10, 'lane', { upstream: 'konnektive', limit: 2, leaseMs: 100 }))).toEqual([k2, k3]);
+        // s3's ActiveCampaign job waits for its Konnektive job, which is running.
+        expect(ids(await claim(store, T0 + 10, 'ac-lane', { upstream: 'activecampaign' }))).toEqual([ac1]);
+        expect(ids(await claim(store, T0 + 10, 'lane', { upstream: 'konnektive' }))).toEqual([k1]);
+        // Once the lease of k2 and k3 has expired, the Konnektive lane takes them back first (due earlier).
+        expect(ids(await claim(store, T0 + 200, 'lane2', { upstream: 'konnektive' }))).toEqual([k2, k3]);
+        expect(await complete(k2!, 'lane2', { state: 'done' })).toBe(true);
+        expect(ids(await claim(store, T0 + 200, 'ac-lane', { upstream: 'activecampaign' }))).toEqual([ac2]);
+        expect(await claim(store, T0 + 200, 'ac-lane', { upstream: 'activecampaign' })).toEqual([]);
+        expect(ids(await claim(store, T0 + 1_000, 'ac-lane', { upstream: 'activecampaign' }))).toEqual([acLater]);
       });
 
       it('lets another owner take a job whose lease expired; the old owner can then not complete it', async () => {

@@ -350,6 +350,11 @@ export interface ClaimOptions {
   /** Upstreams whose jobs must not be claimed now (a paused relay). */
   skipUpstreams: readonly Upstream[];
   /**
+   * Claim only this upstream's jobs (a relay lane's claim): they are found in the upstream's own
+   * index instead of among every upstream's due jobs.
+   */
+  upstream?: Upstream;
+  /**
    * Claim no background jobs (lifecycle deliveries, collector/outbox/job-priority.ts): their
    * upstream's rate limit has no room for them now, while the funnel's calls still find one.
    */
