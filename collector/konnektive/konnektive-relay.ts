@@ -32,6 +32,12 @@ export interface KonnektiveRelayDeps {
   clock: Clock;
 }
 
+/**
+ * The job's lease was taken over before its write-ahead mark was written: another worker runs it
+ * now, so this one makes no call (its outcome is not recorded: the job is no longer its own).
+ */
+const LEASE_LOST: JobOutcome = { type: 'retry', error: 'lease taken over before the call' };
+
 /** Konnektive's maximum lengths for Import Click (see docs/upstreams.md, Import Click). */
 const MAX = { requestUri: 500, userAgent: 300, sessionId: 32 } as const;
 
@@ -71,7 +77,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
       const referrer = session.landingUrl ? session.referrer : payload.referrer;
       if (referrer) params.httpReferer = referrer;
     }
-    if (known) await deps.store.updateSession(session.id, { konnektive: { clickInFlight: job.id } });
+    if (known && !(await effects.writeAhead({ konnektive: { clickInFlight: job.id } }))) return LEASE_LOST;
     const result = await call(job, effects, 'importClick', params);
     // Any recorded answer, success or failure, ends the uncertainty; the retry of a failure is
     // an ordinary resend.
@@ -115,7 +121,7 @@ export function konnektiveHandlers(deps: KonnektiveRelayDeps): Record<typeof JOB
     }
     // With the orderId of the first Import Lead, Konnektive updates that partial instead of creating another.
     if (orderId) params.orderId = orderId;
-    else await deps.store.updateSession(session.id, { konnektive: { leadCreateStartedAt: now() } });
+    else if (!(await effects.writeAhead({ konnektive: { leadCreateStartedAt: now() } }))) return LEASE_LOST;
     const result = await call(job, effects, 'importLead', params);
     if (!result.ok) return failed(result);
     const { orderId: returnedOrderId, customerId } = result.message;

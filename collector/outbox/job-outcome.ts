@@ -16,10 +16,22 @@ export type JobOutcome =
   /** The upstream is paused (bad credentials, rate-limit pause): give the job back untouched. */
   | { type: 'paused'; error: string; notBeforeMs?: number };
 
+/**
+ * Writes a session patch before the call it guards, with the other jobs' writes of the moment
+ * (completion-writer.ts); resolves false when the job is no longer this worker's (its lease was
+ * taken over): the call must then not be made.
+ */
+export type WriteAhead = (patch: SessionPatch) => Promise<boolean>;
+
+const noWriteAhead: WriteAhead = () => Promise.reject(new Error('this job runs without a write-ahead writer'));
+
 /** Writes a handler asks for; committed together with the job's new state. */
 export class JobEffects {
   readonly attempts: DeliveryAttempt[] = [];
   sessionPatch: SessionPatch | undefined;
+
+  /** `writeAhead`: the worker's, for marks a handler must have on disk before it calls. */
+  constructor(readonly writeAhead: WriteAhead = noWriteAhead) {}
 
   recordAttempt(attempt: DeliveryAttempt): void {
     this.attempts.push(attempt);

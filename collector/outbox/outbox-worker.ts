@@ -22,7 +22,7 @@ import type { Logger } from '../logger.js';
 import type { Job, JobFinish, Store, Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { CompletionWriter } from './completion-writer.js';
+import { RelayWriter } from './relay-writer.js';
 import { JobEffects, type JobHandler, type JobOutcome } from './job-outcome.js';
 import { isJobKind, type JobKind } from './job-kinds.js';
 import { runWithPriority } from './job-priority.js';
@@ -56,7 +56,7 @@ export class OutboxWorker {
   readonly owner: string;
   readonly #o: Required<Omit<OutboxWorkerOptions, 'owner'>>;
   #running: Promise<void> | undefined;
-  readonly #completions: CompletionWriter;
+  readonly #writer: RelayWriter;
   readonly #lanes: RelayLane[];
 
   constructor(options: OutboxWorkerOptions) {
@@ -72,7 +72,7 @@ export class OutboxWorker {
       random: Math.random,
       ...options,
     };
-    this.#completions = new CompletionWriter(this.#o.store, this.owner);
+    this.#writer = new RelayWriter(this.#o.store, this.owner);
     const { store, health, logger, clock, concurrency, leaseMs, pollMs, throttles, upstreams } = this.#o;
     this.#lanes = upstreams.map(
       (upstream) =>
@@ -87,7 +87,10 @@ export class OutboxWorker {
           leaseMs,
           pollMs,
           throttle: throttles[upstream],
-          run: async (job, onRateSlot) => this.#completions.write(await this.#deliver(job, onRateSlot)),
+          claim: (options) => this.#writer.claim(options),
+          run: async (job, onRateSlot) => {
+            await this.#writer.write(await this.#deliver(job, onRateSlot));
+          },
           ended: () => this.#ended(upstream),
         }),
     );
@@ -163,13 +166,13 @@ export class OutboxWorker {
     let cancelRenewal = clock.setTimer(renew, every);
     try {
       // Each job's result is stored the moment its upstream answers (with the others that finish
-      // at the same time, see completion-writer.ts), never held for the rest of the round: a job
+      // at the same time, see relay-writer.ts), never held for the rest of the round: a job
       // waiting on ActiveCampaign's rate gate must not hold back the order id Konnektive just
       // returned, or a crash in between would repeat a call that is not idempotent.
       const results = await Promise.allSettled(
         jobs.map(async (job) => {
           const finished = await this.#deliver(job);
-          await this.#completions.write(finished);
+          await this.#writer.write(finished);
         }),
       );
       const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -211,7 +214,9 @@ export class OutboxWorker {
     const { handlers, logger, clock, backoff, random } = this.#o;
     const now = () => clock.now();
     const handler = isJobKind(job.kind) ? handlers[job.kind] : undefined;
-    const effects = new JobEffects();
+    const effects = new JobEffects((patch) =>
+      this.#writer.write({ id: job.id, sessionId: job.sessionId, completion: { state: 'running' }, attempts: [], sessionPatch: patch }),
+    );
     let outcome: JobOutcome;
     if (!handler) {
       outcome = { type: 'dead', error: `no handler for job kind ${job.kind}` };

@@ -15,7 +15,7 @@
 import type { Clock } from '../clock.js';
 import type { PickupRoom } from '../emit/rate-gate.js';
 import type { Logger } from '../logger.js';
-import { UPSTREAMS, type Job, type Store, type Upstream } from '../store/store.js';
+import { UPSTREAMS, type ClaimOptions, type Job, type Store, type Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 
 /** An upstream's rate limit as seen at pickup (collector/emit/rate-gate.ts). */
@@ -34,6 +34,8 @@ export interface RelayLaneOptions {
   leaseMs: number;
   pollMs: number;
   throttle: PickupThrottle | undefined;
+  /** Claims for this lane (`Store.claimJobs`), with the worker's other writes of the moment (relay-writer.ts). */
+  claim(options: ClaimOptions): Promise<Job[]>;
   /** Delivers a claimed job and stores its outcome; never rejects. `onRateSlot` is for the rate gate. */
   run(job: Job, onRateSlot: () => void): Promise<void>;
   /**
@@ -190,9 +192,9 @@ export class RelayLane {
   }
 
   async #claim(limit: number, skipBackground: boolean): Promise<number> {
-    const { store, clock, leaseMs, owner, logger } = this.#o;
+    const { clock, leaseMs, owner, logger } = this.#o;
     this.#lastClaimAt = performance.now();
-    const jobs = await store.claimJobs({ now: clock.now(), limit, leaseMs, owner, skipUpstreams: this.#others, upstream: this.upstream, skipBackground });
+    const jobs = await this.#o.claim({ now: clock.now(), limit, leaseMs, owner, skipUpstreams: this.#others, upstream: this.upstream, skipBackground });
     this.#drained = jobs.length < limit;
     for (const job of jobs) {
       if (this.#o.throttle) this.#unbooked.add(job.id);

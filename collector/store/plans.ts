@@ -202,6 +202,8 @@ function build(d: Dialect) {
     /** The claim itself re-checks the whole condition: on PostgreSQL with a fresh snapshot. */
     claimJobs: q(`UPDATE outbox AS o SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ?
       WHERE ${d.inList('o.id', 'bigint')} AND ${claimable(d)} RETURNING *`),
+    /** A write-ahead mark's lease check: the job stays running, still held. */
+    jobMarked: q(`UPDATE outbox SET updated_at = ? ${leaseHeld}`),
     jobDone: q(`UPDATE outbox SET state = 'done', ${releaseLease}, attempts = attempts + 1, updated_at = ? ${leaseHeld}`),
     jobRetry: q(`UPDATE outbox SET state = 'pending', ${releaseLease}, run_at = ?, last_error = ?, attempts = attempts + ?, updated_at = ? ${leaseHeld}`),
     jobDead: q(`UPDATE outbox SET state = 'dead', ${releaseLease}, last_error = ?, attempts = attempts + 1, updated_at = ? ${leaseHeld}`),

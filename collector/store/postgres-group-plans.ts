@@ -113,16 +113,17 @@ export const POSTGRES_GROUP_PLANS = (() => {
 })();
 
 /**
- * The outbox worker's completions on PostgreSQL (postgres-completions.ts): a round's finished jobs
+ * The outbox worker's completions on PostgreSQL (postgres-relay-round.ts): a round's finished jobs
  * in a few set-based statements, as `jobDone`, `jobRetry`, `jobDead` and `recordAttempt` of
  * plans.ts write them one job at a time.
  */
 export const POSTGRES_COMPLETION_PLANS = {
   recordAttempts: `INSERT INTO delivery_attempts (job_id, upstream, endpoint, request, response, outcome, http_status, latency_ms, created_at)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::integer[], $9::bigint[])`,
-  /** Only while `owner` ($7) still holds the lease; `done` keeps the last error, the others set it. */
-  finishJobs: `UPDATE outbox AS o SET state = u.state, lease_owner = NULL, lease_until = NULL,
-      run_at = COALESCE(u.run_at, o.run_at), last_error = CASE WHEN u.state = 'done' THEN o.last_error ELSE u.error END,
+  /** Only while `owner` ($7) still holds the lease; `done` keeps the last error, the others set it; `running` (a write-ahead mark) keeps the lease. */
+  finishJobs: `UPDATE outbox AS o SET state = u.state,
+      lease_owner = CASE WHEN u.state = 'running' THEN o.lease_owner END, lease_until = CASE WHEN u.state = 'running' THEN o.lease_until END,
+      run_at = COALESCE(u.run_at, o.run_at), last_error = CASE WHEN u.state IN ('done', 'running') THEN o.last_error ELSE u.error END,
       attempts = o.attempts + u.counted, updated_at = $6
     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::integer[]) AS u(id, state, run_at, error, counted)
     WHERE o.id = u.id AND o.state = 'running' AND o.lease_owner = $7 RETURNING o.id`,

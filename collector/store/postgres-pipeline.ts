@@ -1,7 +1,7 @@
 /**
  * @module postgres-pipeline
- * A transaction on a pipelined connection (`pipeline: true`), as the outbox worker's claims and
- * completions run it: BEGIN travels with the body's first statements, and the body's last writes
+ * A transaction on a pipelined connection (`pipeline: true`), as the outbox worker's rounds
+ * (postgres-relay-round.ts) run it: BEGIN travels with the body's first statements, and the body's last writes
  * with COMMIT, so a transaction costs as few round trips as its reads need. Here once: the COMMIT
  * that answers ROLLBACK (a statement of the batch failed) is an error, a failed transaction is
  * rolled back while it is still open, and a connection whose COMMIT or ROLLBACK failed is not

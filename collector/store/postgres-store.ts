@@ -8,8 +8,9 @@
  * - migrations run under a transaction-scoped advisory lock, so collectors starting together
  *   apply each version once;
  * - `enqueue` takes a per-session advisory lock, so a session's job ids follow commit order;
- * - `claimJobs` locks the rows it hands out with `FOR UPDATE SKIP LOCKED` (see sql-store.ts), in two
- *   pipelined round trips (postgres-claim.ts);
+ * - `claimJobs` locks the rows it hands out with `FOR UPDATE SKIP LOCKED` (see sql-store.ts); the
+ *   outbox worker's completions and claims of one moment take one transaction of two pipelined
+ *   round trips (postgres-relay-round.ts);
  * - a transaction PostgreSQL aborts to break a deadlock is run again.
  *
  * `int8` values (BIGINT timestamps, BIGSERIAL ids, COUNT(*)) are parsed to numbers by a type
@@ -21,10 +22,9 @@ import { postgresDialect } from './dialect.js';
 import { POSTGRES_PLANS } from './plans.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SqlStore, type Exec } from './sql-store.js';
-import { ATTRIBUTION_EVENTS, isTransactionConflict, RECENT_PAGE_VIEWS, type ClaimOptions, type Job, type JobFinish, type Session, type StoredEvent, type StoreTx } from './store.js';
+import { ATTRIBUTION_EVENTS, isTransactionConflict, RECENT_PAGE_VIEWS, type ClaimOptions, type JobFinish, type RelayRound, type Session, type StoredEvent, type StoreTx } from './store.js';
 import { BatchedReads } from './batched-reads.js';
-import { completeJobsSetBased } from './postgres-completions.js';
-import { claimJobsPipelined } from './postgres-claim.js';
+import { relayRoundPipelined } from './postgres-relay-round.js';
 import { POSTGRES_COMPLETION_PLANS } from './postgres-group-plans.js';
 import { rowToEvent, rowToSession } from './rows.js';
 import type { GroupReads } from './group-tx.js';
@@ -52,7 +52,7 @@ export class PostgresStore extends SqlStore implements GroupWriter {
    */
   readonly groupWriters = 2;
   readonly #pool: pg.Pool;
-  /** The commit groups' and the worker's completions' connections (`pipeline: true`; see postgres-group-write.ts). */
+  /** The commit groups' and the outbox worker's rounds' connections (`pipeline: true`; see postgres-group-write.ts, postgres-relay-round.ts). */
   readonly #groupPool: pg.Pool;
   readonly #schema: string | undefined;
   #closed = false;
@@ -123,24 +123,17 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     return this.#sessionReads.read(id);
   }
 
-  /** The worker's round of finished jobs in three round trips (postgres-completions.ts). */
-  override completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
-    if (jobs.length === 0) return Promise.resolve([]);
+  /** The worker's finished jobs, then its claims, in one transaction of two round trips (postgres-relay-round.ts). */
+  override async relayRound(owner: string, finishes: readonly JobFinish[], claims: readonly ClaimOptions[]): Promise<RelayRound> {
+    if (finishes.length === 0 && claims.length === 0) return { held: [], claimed: [] };
     const counts = this.#counts.other;
-    return retryOnDeadlock(() =>
-      completeJobsSetBased(
+    const { held, claimed, sessions } = await retryOnDeadlock(() =>
+      relayRoundPipelined(
         { pool: this.#groupPool, now: this.clock.now(), roundTrip: () => counts.roundTrips++, committed: () => counts.commits++ },
         owner,
-        jobs,
+        finishes,
+        claims,
       ),
-    );
-  }
-
-  /** The outbox claim in two pipelined round trips (postgres-claim.ts). */
-  override async claimJobs(options: ClaimOptions): Promise<Job[]> {
-    const counts = this.#counts.other;
-    const { jobs, sessions } = await retryOnDeadlock(() =>
-      claimJobsPipelined({ pool: this.#groupPool, roundTrip: () => counts.roundTrips++, committed: () => counts.commits++ }, options),
     );
     if (sessions.size > 0) {
       for (const [id, session] of sessions) this.#claimedSessions.set(id, session);
@@ -148,7 +141,7 @@ export class PostgresStore extends SqlStore implements GroupWriter {
         for (const [id, session] of sessions) if (this.#claimedSessions.get(id) === session) this.#claimedSessions.delete(id);
       });
     }
-    return jobs;
+    return { held, claimed };
   }
 
   counts(): StoreCounts {
@@ -186,7 +179,7 @@ export class PostgresStore extends SqlStore implements GroupWriter {
     // whole: on a new store filling at 1,000 requests/s, the ingest's lookups by id became
     // sequential scans of every session and event (0.9k requests/s where 1.8k are possible).
     // These statements cost little to plan; the outbox claim's candidates keep theirs
-    // (postgres-claim.ts).
+    // (postgres-relay-round.ts).
     const customPlans = '-c plan_cache_mode=force_custom_plan';
     const startupOptions = [urlOptions, schema && `-c search_path=${pg.escapeIdentifier(schema)}`, customPlans, synchronousCommit].filter(Boolean).join(' ');
 
@@ -199,7 +192,8 @@ export class PostgresStore extends SqlStore implements GroupWriter {
       ...(startupOptions ? { options: startupOptions } : {}),
       types,
     };
-    // One connection per group writer, one for the outbox worker's completions, one for its claims.
+    // One connection per group writer, one for the outbox worker's rounds (relay-writer.ts writes
+    // one at a time), one for a claim or completion of its own (`runOnce`).
     const groupPool = new pg.Pool({ ...config, pipeline: true, max: 4 });
     return new PostgresStore(new pg.Pool(config), groupPool, schema, options.clock ?? systemClock);
   }

@@ -28,6 +28,7 @@ import {
   type FunnelReport,
   type Job,
   type JobCompletion,
+  type RelayRound,
   type JobFinish,
   type JobState,
   type KonnektiveIds,
@@ -290,35 +291,43 @@ export abstract class SqlStore implements Store {
    * updates only rows we hold locks on and re-checks the whole condition with a fresh snapshot.
    * SQLite's one writer makes both trivially true.
    */
-  claimJobs(options: ClaimOptions): Promise<Job[]> {
-    const { now, limit, owner, leaseMs } = options;
-    const skip = this.dialect.list(options.skipUpstreams);
-    return this.atomically(async (x) => {
-      const noBackground = this.dialect.bool(options.skipBackground ?? false);
-      const [plan, upstreams] = options.upstream === undefined ? [this.plans.claimableJobs, skip] : [this.plans.claimableJobsOf, options.upstream];
-      const ids = (await x.rows(plan, [now, now, upstreams, now, noBackground, limit])).map((row) => Number(row.id));
-      if (ids.length === 0) return [];
-      const rows = await x.rows(this.plans.claimJobs, [owner, now + leaseMs, now, this.dialect.list(ids), now, now, skip, now]);
-      // RETURNING has no defined order: oldest due first.
-      return rows.map(rowToJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
-    });
+  async claimJobs(options: ClaimOptions): Promise<Job[]> {
+    return (await this.relayRound(options.owner, [], [options])).claimed[0]!;
   }
 
   /**
    * One transaction for the round. Attempts are logged whatever happened to the lease (they
    * record calls that were made); state and session patch only while `owner` still holds the job.
    */
-  completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
+  async completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]> {
+    return (await this.relayRound(owner, jobs, [])).held;
+  }
+
+  relayRound(owner: string, finishes: readonly JobFinish[], claims: readonly ClaimOptions[]): Promise<RelayRound> {
     return this.atomically(async (x) => {
       const held: boolean[] = [];
-      for (const job of jobs) {
+      for (const job of finishes) {
         for (const attempt of job.attempts) await this.#recordAttempt(x, attempt);
         const stillOurs = await this.#completeJob(x, job.id, owner, job.completion);
         if (stillOurs && job.sessionPatch) await this.#updateSession(x, job.sessionId, job.sessionPatch);
         held.push(stillOurs);
       }
-      return held;
+      const claimed: Job[][] = [];
+      for (const claim of claims) claimed.push(await this.#claim(x, claim));
+      return { held, claimed };
     });
+  }
+
+  async #claim(x: Exec, options: ClaimOptions): Promise<Job[]> {
+    const { now, limit, owner, leaseMs } = options;
+    const skip = this.dialect.list(options.skipUpstreams);
+    const noBackground = this.dialect.bool(options.skipBackground ?? false);
+    const [plan, upstreams] = options.upstream === undefined ? [this.plans.claimableJobs, skip] : [this.plans.claimableJobsOf, options.upstream];
+    const ids = (await x.rows(plan, [now, now, upstreams, now, noBackground, limit])).map((row) => Number(row.id));
+    if (ids.length === 0) return [];
+    const rows = await x.rows(this.plans.claimJobs, [owner, now + leaseMs, now, this.dialect.list(ids), now, now, skip, now]);
+    // RETURNING has no defined order: oldest due first.
+    return rows.map(rowToJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
   }
 
   async renewLeases(owner: string, jobIds: readonly number[], leaseUntil: number): Promise<void> {
@@ -353,7 +362,9 @@ export abstract class SqlStore implements Store {
     const p = this.plans;
     const now = this.clock.now();
     const changed =
-      completion.state === 'done'
+      completion.state === 'running'
+        ? await x.run(p.jobMarked, [now, id, owner])
+        : completion.state === 'done'
         ? await x.run(p.jobDone, [now, id, owner])
         : completion.state === 'pending'
           ? await x.run(p.jobRetry, [completion.runAt, completion.error, completion.countAttempt ? 1 : 0, now, id, owner])

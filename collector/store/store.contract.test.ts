@@ -591,6 +591,27 @@ for (const backend of backends) {
         expect(ids(await claim(store, T0 + 1_000, 'ac-lane', { upstream: 'activecampaign' }))).toEqual([acLater]);
       });
 
+      it('writes a write-ahead mark only while the owner holds the job, which goes on running under its lease', async () => {
+        await store.transaction(async (tx) => {
+          await tx.insertSession(newSession('s1'));
+          await tx.insertSession(newSession('s2'));
+        });
+        await store.updateSession('s1', { konnektive: { sessionId: 'K1' } });
+        const [j1, j2] = await enqueueAll([newJob('s1'), newJob('s2')]);
+        expect(ids(await claim(store, T0, 'w1', { leaseMs: 100 }))).toEqual([j1, j2]);
+        // j1's lease expires and w2 takes it over; j2 is still w1's.
+        expect(ids(await claim(store, T0 + 200, 'w2', { limit: 1 }))).toEqual([j1]);
+        const mark = (id: number, sessionId: string) => ({ id, sessionId, completion: { state: 'running' as const }, attempts: [], sessionPatch: { konnektive: { clickInFlight: id } } });
+        expect(await store.completeJobs('w2', [mark(j1!, 's1'), mark(j2!, 's2')])).toEqual([true, false]);
+        expect(await store.completeJobs('w1', [mark(j1!, 's1')])).toEqual([false]);
+        expect((await store.getSession('s1'))!.konnektive).toEqual({ sessionId: 'K1', clickInFlight: j1 });
+        expect((await store.getSession('s2'))!.konnektive.clickInFlight).toBeUndefined();
+        expect((await store.listJobs({ state: 'running' })).find((job) => job.id === j1)).toMatchObject({ attempts: 0 });
+        // Still w2's: it completes it, w1 cannot.
+        expect(await complete(j1!, 'w1', { state: 'done' })).toBe(false);
+        expect(await complete(j1!, 'w2', { state: 'done' })).toBe(true);
+      });
+
       it('lets another owner take a job whose lease expired; the old owner can then not complete it', async () => {
         const [j1] = await enqueueAll([newJob('s1')]);
         expect(ids(await claim(store, T0, 'old', { leaseMs: 100 }))).toEqual([j1]);

@@ -362,9 +362,22 @@ export interface ClaimOptions {
 }
 
 export type JobCompletion =
+  /**
+   * The job goes on running: only its session patch is written, now (a write-ahead mark before a
+   * call that must not be made twice), and only while the owner still holds the job.
+   */
+  | { state: 'running' }
   | { state: 'done' }
   | { state: 'pending'; runAt: number; error: string; countAttempt: boolean }
   | { state: 'dead'; error: string };
+
+/** What a {@link Store.relayRound} wrote and took. */
+export interface RelayRound {
+  /** Per finished job: whether the owner still held it (its state and patch were written). */
+  held: boolean[];
+  /** Per claim: the jobs it took, oldest due first. */
+  claimed: Job[][];
+}
 
 /** One finished job of a worker round, with what its handler asked to remember. */
 export interface JobFinish {
@@ -504,6 +517,12 @@ export interface Store {
    * whose lease expired belongs to whoever claimed it next). Returns, per job, whether it was.
    */
   completeJobs(owner: string, jobs: readonly JobFinish[]): Promise<boolean[]>;
+  /**
+   * {@link completeJobs}, then each of `claims` ({@link claimJobs}), in one transaction: the
+   * outbox worker's writes of one moment (collector/outbox/relay-writer.ts). The claims see the
+   * completions: a session whose job just finished has its next job claimable.
+   */
+  relayRound(owner: string, finishes: readonly JobFinish[], claims: readonly ClaimOptions[]): Promise<RelayRound>;
   /** Extends the leases `owner` still holds on these jobs (a round that runs long). */
   renewLeases(owner: string, jobIds: readonly number[], leaseUntil: number): Promise<void>;
   /** Gives back every job `owner` holds so another worker can take it at once. */
