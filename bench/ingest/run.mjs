@@ -181,6 +181,8 @@ const row = (name, result, events) => ({
   '2xx': result['2xx'],
   non2xx: result.non2xx,
   errors: result.errors,
+  // The relay's jobs finished during the load ÷ those the load queued (1: it kept up).
+  'relay done/queued': result.relayKeptUp === undefined ? '' : Number(result.relayKeptUp.toFixed(2)),
 });
 
 
@@ -301,10 +303,11 @@ async function settle(server) {
 /** The collector's store counters so far, by path (`ingest`, `other`), from its /metrics. */
 async function storeCounts(server) {
   const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-  const counts = { roundTrips: {}, commits: {} };
+  const counts = { roundTrips: {}, commits: {}, jobs: {} };
   for (const [, name, path, value] of text.matchAll(/^funnelbeacon_store_(round_trips|commits)_total\{path="(\w+)"\} (\S+)$/gm)) {
     counts[name === 'round_trips' ? 'roundTrips' : 'commits'][path] = Number(value);
   }
+  for (const [, state, value] of text.matchAll(/^funnelbeacon_outbox_jobs\{state="(\w+)"\} (\S+)$/gm)) counts.jobs[state] = Number(value);
   return counts;
 }
 const sum = (byPath) => Object.values(byPath).reduce((a, b) => a + b, 0);
@@ -319,6 +322,10 @@ async function measureCollector(collector, body) {
   const before = await storeCounts(collector);
   const result = await measure(collector, body);
   const acknowledged = Math.max(1, result['2xx']);
+  // Whether the relay kept up during the load: the jobs it finished ÷ the jobs the load queued.
+  const jobsAfter = (await storeCounts(collector)).jobs;
+  const queued = sum(jobsAfter) - sum(before.jobs);
+  if (collector.durability !== 'relay off' && queued > 0) result.relayKeptUp = ((jobsAfter.done ?? 0) - (before.jobs.done ?? 0)) / queued;
   if (collector.database) {
     result.commitsPerAck = ((await commits(collector.database)) - commitsBefore) / acknowledged;
     const after = await storeCounts(collector);
