@@ -18,7 +18,7 @@ export type JobOutcome =
 
 /**
  * Writes a session patch before the call it guards, with the other jobs' writes of the moment
- * (completion-writer.ts); resolves false when the job is no longer this worker's (its lease was
+ * (relay-writer.ts); resolves false when the job is no longer this worker's (its lease was
  * taken over): the call must then not be made.
  */
 export type WriteAhead = (patch: SessionPatch) => Promise<boolean>;

@@ -73,12 +73,11 @@ export class OutboxWorker {
       ...options,
     };
     this.#writer = new RelayWriter(this.#o.store, this.owner);
-    const { store, health, logger, clock, concurrency, leaseMs, pollMs, throttles, upstreams } = this.#o;
+    const { health, logger, clock, concurrency, leaseMs, pollMs, throttles, upstreams } = this.#o;
     this.#lanes = upstreams.map(
       (upstream) =>
         new RelayLane({
           upstream,
-          store,
           health,
           logger,
           clock,

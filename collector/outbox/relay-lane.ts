@@ -15,7 +15,7 @@
 import type { Clock } from '../clock.js';
 import type { PickupRoom } from '../emit/rate-gate.js';
 import type { Logger } from '../logger.js';
-import { UPSTREAMS, type ClaimOptions, type Job, type Store, type Upstream } from '../store/store.js';
+import { UPSTREAMS, type ClaimOptions, type Job, type Upstream } from '../store/store.js';
 import type { UpstreamHealth } from '../upstream-health.js';
 
 /** An upstream's rate limit as seen at pickup (collector/emit/rate-gate.ts). */
@@ -25,7 +25,6 @@ export interface PickupThrottle {
 
 export interface RelayLaneOptions {
   upstream: Upstream;
-  store: Store;
   health: UpstreamHealth;
   logger: Logger;
   clock: Clock;
