@@ -20,7 +20,9 @@
 // floor, the collector on PostgreSQL / on SQLite with PostgreSQL's commits
 // (pg_stat_database.xact_commit of the bench's database) and round trips (the collector's
 // funnelbeacon_store_round_trips_total) per acknowledged request, and durable / non-durable for
-// each store. After each collector's measurement the bench waits until its process is idle (its
+// each store, and for each collector the jobs its relay finished during the load ÷ the jobs the
+// load queued (a collector looks faster when its relay falls behind; this says whether it did).
+// After each collector's measurement the bench waits until its process is idle (its
 // outbox worker has delivered the Import Clicks the load queued), so no run is measured while
 // another's work goes on.
 //
