@@ -3,6 +3,10 @@ import { createLogger } from '../logger.js';
 import type { IngestResponse } from '../wire-schema.js';
 import { startKonnektiveDouble, type KonnektiveDouble } from '../../test/doubles/konnektive-double.js';
 import { VirtualClock } from '../../test/support/virtual-clock.js';
+import { systemClock } from '../clock.js';
+import { JobEffects } from '../outbox/job-outcome.js';
+import { konnektiveClient } from './konnektive-client.js';
+import { konnektiveHandlers } from './konnektive-relay.js';
 import { ev, eventually, konnektiveEnv, outboxSettled, startTestCollector, type TestCollector } from '../../test/support/test-collector.js';
 
 let double: KonnektiveDouble;
@@ -196,6 +200,39 @@ describe('Konnektive relay', () => {
     expect(clickCalls().map((call) => call.params.pageType)).toEqual(['presellPage', 'leadPage']);
     expect(leadCalls()).toHaveLength(1);
     expect(await collector.store.completeJobs('crashed-worker', [{ id: claimed[0]!.id, sessionId: claimed[0]!.sessionId, completion: { state: 'done' }, attempts: [], sessionPatch: undefined }])).toEqual([false]);
+  });
+
+  it('makes no call whose write-ahead mark finds the job taken over by another worker', async () => {
+    collector = await startTestCollector(konnektiveEnv(double.url), { runWorker: false });
+    const { session } = await send(undefined, [ev.page('presell', LANDING)]);
+    await send(session, [ev.page('lead', 'https://offer.example/lead'), ev.lead(ann)]);
+    const handlers = konnektiveHandlers({
+      config: collector.config,
+      store: collector.store,
+      api: konnektiveClient({ apiUrl: double.url, loginId: 'fb-login', password: 'fb-password' }),
+      health: collector.health,
+      metrics: collector.metrics,
+      logger: createLogger('silent'),
+      clock: systemClock,
+    });
+    const claim = () => collector.store.claimJobs({ now: Date.now(), limit: 10, leaseMs: 60_000, owner: 'w', skipUpstreams: [] });
+    const [firstClick] = await claim();
+    expect(await handlers['konnektive.click'](firstClick!, new JobEffects())).toEqual({ type: 'done' });
+    const sessionId = (await collector.store.getSession(firstClick!.sessionId))!.konnektive.sessionId;
+    expect(sessionId).toBeUndefined(); // the handler's patch is the worker's to write; write it as the worker would
+    await collector.store.completeJobs('w', [{ id: firstClick!.id, sessionId: firstClick!.sessionId, completion: { state: 'done' }, attempts: [], sessionPatch: { konnektive: { sessionId: [...double.sessions.keys()][0]! } } }]);
+    const before = double.calls.length;
+    // The lead page's click (the session is known: marked before its call) and the Import Lead
+    // (a partial may be created: marked before its call), each taken over before its mark.
+    const [leadClick] = await claim();
+    const taken = new JobEffects(async () => false);
+    expect(await handlers['konnektive.click'](leadClick!, taken)).toMatchObject({ type: 'retry' });
+    await collector.store.completeJobs('w', [{ id: leadClick!.id, sessionId: leadClick!.sessionId, completion: { state: 'done' }, attempts: [], sessionPatch: undefined }]);
+    const [importLead] = await claim();
+    expect(importLead!.kind).toBe('konnektive.lead');
+    expect(await handlers['konnektive.lead'](importLead!, new JobEffects(async () => false))).toMatchObject({ type: 'retry' });
+    expect(double.calls.slice(before)).toEqual([]);
+    expect(taken.attempts).toEqual([]);
   });
 
   it('never passes a card number typed into a lead field to the store or to Konnektive', async () => {
