@@ -117,7 +117,7 @@ export class OutboxWorker {
    * A job of `upstream` ended: its lane has a free place at once. The other lanes may have work
    * that waited behind it (the session's next job, or one its handler queued), so they look
    * again too, but at most once per NUDGE_GAP_MS each (relay-lane.ts): under load jobs end by
-   * the thousand a second, and every look of a lane with nothing to do is a transaction.
+   * the thousand a second, and every look of a lane with nothing to do is a query.
    */
   #ended(upstream: Upstream): void {
     for (const lane of this.#lanes) {

@@ -47,9 +47,9 @@ export interface RelayLaneOptions {
 /**
  * The shortest time between two claims of a lane that found the outbox drained (its last claim
  * got fewer jobs than it asked for): under a steady stream of work a claim then gathers what a
- * few milliseconds bring instead of one job per wake, each claim being a transaction. A lane
- * that has been quiet longer claims at once, and one working off a backlog (its last claim
- * filled) claims as soon as a place comes free. Wall time: it bounds the database's load,
+ * few milliseconds bring instead of one job per wake, each claim being queries in the store
+ * (relay-writer.ts). A lane that has been quiet longer claims at once, and one working off a
+ * backlog (its last claim filled) claims as soon as a place comes free. Wall time: it bounds the database's load,
  * whatever clock the lane is given.
  */
 export const CLAIM_GAP_MS = 25;
