@@ -89,6 +89,8 @@ export function relayRoundPipelined(
     // SKIP LOCKED skips rows other transactions hold, not this one's: two claims of one round
     // (two lanes, whose upstreams never overlap) could otherwise both take a job.
     const taken = new Set<number>();
+    // Where the claims' answers stand among the writes' (the session patches come first).
+    const claimsAt = writes.length;
     for (const [index, claim] of claims.entries()) {
       const ids = (await candidates[index]!).rows.map((row) => Number(row.id)).filter((id) => !taken.has(id));
       for (const id of ids) taken.add(id);
@@ -97,16 +99,15 @@ export function relayRoundPipelined(
       const skip = postgresDialect.list(claim.skipUpstreams);
       writes.push(client.query({ name: 'fb_claim', text: P.claimJobs, values: [claim.owner, claim.now + claim.leaseMs, claim.now, ids, claim.now, claim.now, skip, claim.now] }));
     }
+    const sessionsAt = writes.length;
     const allClaimed = claimIds.flat();
     if (allClaimed.length > 0) writes.push(client.query({ name: 'fb_claimed_sessions', text: CLAIMED_SESSIONS, values: [allClaimed] }));
-    const claimWrites = claimIds.filter((ids) => ids.length > 0).length;
     return {
       writes,
       result: (answers) => {
-        const claimAnswers = answers.slice(answers.length - claimWrites - (allClaimed.length > 0 ? 1 : 0));
         const byId = new Map<number, Job>();
-        for (const answer of claimAnswers.slice(0, claimWrites)) for (const row of answer.rows) byId.set(Number(row.id), rowToJob(row));
-        const sessions = allClaimed.length > 0 ? claimAnswers.at(-1)!.rows : [];
+        for (const answer of answers.slice(claimsAt, sessionsAt)) for (const row of answer.rows) byId.set(Number(row.id), rowToJob(row));
+        const sessions = allClaimed.length > 0 ? answers[sessionsAt]!.rows : [];
         return {
           held: finishes.map((job) => held.has(job.id)),
           // RETURNING has no defined order: oldest due first.
